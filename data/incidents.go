@@ -1,0 +1,360 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// NewIncident is what an operator enters to declare an incident.
+type NewIncident struct {
+	TitleJA, TitleEN string
+	Impact           string
+	Status           string
+	// StartedAt may lie in the past when an operator backfills an incident;
+	// zero means now.
+	StartedAt      time.Time
+	BodyJA, BodyEN string
+	// Components maps each affected component to the status the incident
+	// puts it in.
+	Components map[int64]string
+	OperatorID int64
+}
+
+// NewIncidentUpdate is one more entry in an incident's timeline. Components
+// is the whole set of affected components from now on.
+type NewIncidentUpdate struct {
+	Status         string
+	BodyJA, BodyEN string
+	Components     map[int64]string
+	OperatorID     int64
+}
+
+// IncidentEdit changes an incident's own fields after the fact.
+type IncidentEdit struct {
+	TitleJA, TitleEN string
+	Impact           string
+	StartedAt        time.Time
+	// ResolvedAt is only used when the incident is resolved.
+	ResolvedAt *time.Time
+}
+
+func validateTitles(f fieldErrors, ja, en *string) {
+	*ja, *en = strings.TrimSpace(*ja), strings.TrimSpace(*en)
+	f.line("title_ja", *ja, true, MaxTitle)
+	f.line("title_en", *en, false, MaxTitle)
+}
+
+func validateBodies(f fieldErrors, ja, en string) {
+	f.block("body_ja", ja, true, MaxBody)
+	f.block("body_en", en, false, MaxBody)
+}
+
+func (s *Store) validateComponents(tx *gorm.DB, f fieldErrors, comps map[int64]string) error {
+	ids := make([]int64, 0, len(comps))
+	for id, st := range comps {
+		if !oneOf(st, ComponentStatuses) {
+			f.add("components", "invalid_choice")
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var n int64
+	if err := tx.Model(&Component{}).Where("id IN ?", ids).Count(&n).Error; err != nil {
+		return err
+	}
+	if int(n) != len(ids) {
+		f.add("components", "invalid_choice")
+	}
+	return nil
+}
+
+// CreateIncident declares an incident with its first update.
+func (s *Store) CreateIncident(ctx context.Context, in NewIncident) (*Incident, error) {
+	now := s.now()
+	f := fieldErrors{}
+	validateTitles(f, &in.TitleJA, &in.TitleEN)
+	if !oneOf(in.Impact, Impacts) {
+		f.add("impact", "invalid_choice")
+	}
+	if !oneOf(in.Status, IncidentStatuses) {
+		f.add("status", "invalid_choice")
+	}
+	validateBodies(f, in.BodyJA, in.BodyEN)
+	if in.StartedAt.IsZero() {
+		in.StartedAt = now
+	}
+	in.StartedAt = in.StartedAt.UTC()
+	if in.StartedAt.After(now.Add(time.Minute)) {
+		f.add("started_at", "in_future")
+	}
+	inc := Incident{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Impact: in.Impact, Status: in.Status, StartedAt: in.StartedAt}
+	if in.Status == Resolved {
+		inc.ResolvedAt = &now
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := s.validateComponents(tx, f, in.Components); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		if err := tx.Create(&inc).Error; err != nil {
+			return err
+		}
+		u, err := insertIncidentUpdate(tx, inc.ID, NewIncidentUpdate{Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN,
+			Components: in.Components, OperatorID: in.OperatorID})
+		if err != nil {
+			return err
+		}
+		inc.Updates = []IncidentUpdate{*u}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapUnlessInvalid("create incident", err)
+	}
+	return &inc, nil
+}
+
+func insertIncidentUpdate(tx *gorm.DB, incidentID int64, in NewIncidentUpdate) (*IncidentUpdate, error) {
+	u := IncidentUpdate{IncidentID: incidentID, Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
+	if in.OperatorID != 0 {
+		u.OperatorID = &in.OperatorID
+	}
+	if err := tx.Create(&u).Error; err != nil {
+		return nil, err
+	}
+	for id, st := range in.Components {
+		u.Components = append(u.Components, IncidentUpdateComponent{UpdateID: u.ID, ComponentID: id, Status: st})
+	}
+	if len(u.Components) > 0 {
+		if err := tx.Create(&u.Components).Error; err != nil {
+			return nil, err
+		}
+	}
+	return &u, nil
+}
+
+// PostIncidentUpdate adds an update and moves the incident to its status.
+// Resolving stamps the resolution time; a later non-resolved update reopens.
+func (s *Store) PostIncidentUpdate(ctx context.Context, incidentID int64, in NewIncidentUpdate) (*IncidentUpdate, error) {
+	f := fieldErrors{}
+	if !oneOf(in.Status, IncidentStatuses) {
+		f.add("status", "invalid_choice")
+	}
+	validateBodies(f, in.BodyJA, in.BodyEN)
+	var u *IncidentUpdate
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var inc Incident
+		if err := tx.First(&inc, incidentID).Error; err != nil {
+			return notFound(err)
+		}
+		if err := s.validateComponents(tx, f, in.Components); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		var err error
+		if u, err = insertIncidentUpdate(tx, incidentID, in); err != nil {
+			return err
+		}
+		return s.applyIncidentStatus(tx, &inc, in.Status)
+	})
+	if err != nil {
+		return nil, wrapUnlessInvalid(fmt.Sprintf("incident %d: post update", incidentID), err)
+	}
+	return u, nil
+}
+
+func (s *Store) applyIncidentStatus(tx *gorm.DB, inc *Incident, status string) error {
+	now := s.now()
+	fields := map[string]any{"status": status, "updated_at": now}
+	switch {
+	case status == Resolved && inc.ResolvedAt == nil:
+		fields["resolved_at"] = now
+	case status != Resolved:
+		fields["resolved_at"] = nil
+	}
+	return tx.Model(&Incident{ID: inc.ID}).Updates(fields).Error
+}
+
+// UpdateIncident edits an incident's title, impact and times.
+func (s *Store) UpdateIncident(ctx context.Context, id int64, in IncidentEdit) error {
+	now := s.now()
+	f := fieldErrors{}
+	validateTitles(f, &in.TitleJA, &in.TitleEN)
+	if !oneOf(in.Impact, Impacts) {
+		f.add("impact", "invalid_choice")
+	}
+	if in.StartedAt.IsZero() {
+		f.add("started_at", "required")
+	} else if in.StartedAt.After(now.Add(time.Minute)) {
+		f.add("started_at", "in_future")
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var inc Incident
+		if err := tx.First(&inc, id).Error; err != nil {
+			return notFound(err)
+		}
+		fields := map[string]any{"title_ja": in.TitleJA, "title_en": in.TitleEN, "impact": in.Impact,
+			"started_at": in.StartedAt.UTC(), "updated_at": now}
+		if inc.Status == Resolved && in.ResolvedAt != nil {
+			r := in.ResolvedAt.UTC()
+			switch {
+			case r.Before(in.StartedAt):
+				f.add("resolved_at", "before_start")
+			case r.After(now.Add(time.Minute)):
+				f.add("resolved_at", "in_future")
+			}
+			fields["resolved_at"] = r
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		return tx.Model(&Incident{ID: id}).Updates(fields).Error
+	})
+	return wrapUnlessInvalid(fmt.Sprintf("update incident %d", id), err)
+}
+
+// EditIncidentUpdate corrects the text of an update.
+func (s *Store) EditIncidentUpdate(ctx context.Context, incidentID, updateID int64, bodyJA, bodyEN string) error {
+	f := fieldErrors{}
+	validateBodies(f, bodyJA, bodyEN)
+	if err := f.err(); err != nil {
+		return err
+	}
+	res := s.db.WithContext(ctx).Model(&IncidentUpdate{}).Where("id = ? AND incident_id = ?", updateID, incidentID).
+		Updates(map[string]any{"body_ja": bodyJA, "body_en": bodyEN, "updated_at": s.now()})
+	return rowsOrNotFound(res, "incident update", updateID)
+}
+
+// DeleteIncidentUpdate removes an update posted by mistake. The incident
+// takes the status of the newest update left; its only update cannot go.
+func (s *Store) DeleteIncidentUpdate(ctx context.Context, incidentID, updateID int64) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var inc Incident
+		if err := tx.First(&inc, incidentID).Error; err != nil {
+			return notFound(err)
+		}
+		var n int64
+		if err := tx.Model(&IncidentUpdate{}).Where("incident_id = ?", incidentID).Count(&n).Error; err != nil {
+			return err
+		}
+		res := tx.Where("id = ? AND incident_id = ?", updateID, incidentID).Delete(&IncidentUpdate{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if n <= 1 {
+			return Invalid("update", "last_update")
+		}
+		var latest IncidentUpdate
+		if err := tx.Where("incident_id = ?", incidentID).Order("created_at DESC, id DESC").First(&latest).Error; err != nil {
+			return err
+		}
+		if latest.Status == inc.Status {
+			return nil
+		}
+		if latest.Status == Resolved {
+			// The resolution now dates from the update that resolved it.
+			return tx.Model(&Incident{ID: incidentID}).Updates(map[string]any{"status": Resolved, "resolved_at": latest.CreatedAt, "updated_at": s.now()}).Error
+		}
+		return s.applyIncidentStatus(tx, &inc, latest.Status)
+	})
+	return wrapUnlessInvalid(fmt.Sprintf("incident %d: delete update %d", incidentID, updateID), err)
+}
+
+func preloadIncident(db *gorm.DB) *gorm.DB {
+	return db.Preload("Updates", func(db *gorm.DB) *gorm.DB { return db.Order("created_at DESC, id DESC") }).
+		Preload("Updates.Components")
+}
+
+// Incident returns an incident with its whole timeline, newest update first.
+func (s *Store) Incident(ctx context.Context, id int64) (*Incident, error) {
+	var inc Incident
+	if err := preloadIncident(s.db.WithContext(ctx)).First(&inc, id).Error; err != nil {
+		return nil, fmt.Errorf("data: incident %d: %w", id, notFound(err))
+	}
+	return &inc, nil
+}
+
+// OpenIncidents returns the incidents not yet resolved, newest first.
+func (s *Store) OpenIncidents(ctx context.Context) ([]Incident, error) {
+	var incs []Incident
+	err := preloadIncident(s.db.WithContext(ctx)).Where("status <> ?", Resolved).
+		Order("started_at DESC, id DESC").Find(&incs).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: open incidents: %w", err)
+	}
+	return incs, nil
+}
+
+// IncidentsSince returns the incidents that were open at any time after
+// since: still open, or resolved after it. Newest first.
+func (s *Store) IncidentsSince(ctx context.Context, since time.Time) ([]Incident, error) {
+	var incs []Incident
+	err := preloadIncident(s.db.WithContext(ctx)).
+		Where("resolved_at IS NULL OR resolved_at >= ?", since.UTC()).
+		Order("started_at DESC, id DESC").Find(&incs).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: incidents since %s: %w", since, err)
+	}
+	return incs, nil
+}
+
+// IncidentsBetween returns incidents that started in [from, to), newest first.
+func (s *Store) IncidentsBetween(ctx context.Context, from, to time.Time) ([]Incident, error) {
+	var incs []Incident
+	err := preloadIncident(s.db.WithContext(ctx)).
+		Where("started_at >= ? AND started_at < ?", from.UTC(), to.UTC()).
+		Order("started_at DESC, id DESC").Find(&incs).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: incidents between: %w", err)
+	}
+	return incs, nil
+}
+
+// RecentIncidents returns the newest incidents for the console's list.
+func (s *Store) RecentIncidents(ctx context.Context, limit, offset int) ([]Incident, int64, error) {
+	var incs []Incident
+	var total int64
+	db := s.db.WithContext(ctx)
+	if err := db.Model(&Incident{}).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: count incidents: %w", err)
+	}
+	err := preloadIncident(db).Order("CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, started_at DESC, id DESC").
+		Limit(limit).Offset(offset).Find(&incs).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("data: recent incidents: %w", err)
+	}
+	return incs, total, nil
+}
+
+// EarliestActivity returns the start of the oldest incident or maintenance,
+// which bounds how far back history can page. Zero when there is none.
+func (s *Store) EarliestActivity(ctx context.Context) (time.Time, error) {
+	var earliest time.Time
+	for _, q := range []struct {
+		model any
+		col   string
+	}{{&Incident{}, "started_at"}, {&Maintenance{}, "starts_at"}} {
+		// ORDER BY rather than MIN(): SQLite loses the column's type in an
+		// aggregate and would hand back a string.
+		var ts []time.Time
+		if err := s.db.WithContext(ctx).Model(q.model).Order(q.col).Limit(1).Pluck(q.col, &ts).Error; err != nil {
+			return time.Time{}, fmt.Errorf("data: earliest activity: %w", err)
+		}
+		if len(ts) > 0 && (earliest.IsZero() || ts[0].Before(earliest)) {
+			earliest = ts[0].UTC()
+		}
+	}
+	return earliest, nil
+}

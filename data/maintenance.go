@@ -1,0 +1,241 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// NewMaintenance is what an operator enters to schedule maintenance.
+type NewMaintenance struct {
+	TitleJA, TitleEN string
+	StartsAt, EndsAt time.Time
+	BodyJA, BodyEN   string
+	ComponentIDs     []int64
+	OperatorID       int64
+}
+
+// MaintenanceEdit reschedules or renames a maintenance that has not ended.
+type MaintenanceEdit struct {
+	TitleJA, TitleEN string
+	StartsAt, EndsAt time.Time
+	ComponentIDs     []int64
+}
+
+// NewMaintenanceUpdate is one more entry in a maintenance's timeline.
+type NewMaintenanceUpdate struct {
+	Status         string
+	BodyJA, BodyEN string
+	OperatorID     int64
+}
+
+func validateWindow(f fieldErrors, starts, ends time.Time) {
+	if starts.IsZero() {
+		f.add("starts_at", "required")
+	}
+	if ends.IsZero() {
+		f.add("ends_at", "required")
+	}
+	if !starts.IsZero() && !ends.IsZero() && !ends.After(starts) {
+		f.add("ends_at", "before_start")
+	}
+}
+
+func (s *Store) checkMaintenanceComponents(tx *gorm.DB, f fieldErrors, ids []int64) error {
+	if len(ids) == 0 {
+		f.add("components", "required")
+		return nil
+	}
+	comps := map[int64]string{}
+	for _, c := range ids {
+		comps[c] = UnderMaintenance
+	}
+	return s.validateComponents(tx, f, comps)
+}
+
+func setMaintenanceComponents(tx *gorm.DB, id int64, ids []int64) error {
+	if err := tx.Where("maintenance_id = ?", id).Delete(&MaintenanceComponent{}).Error; err != nil {
+		return err
+	}
+	seen := map[int64]bool{}
+	rows := make([]MaintenanceComponent, 0, len(ids))
+	for _, c := range ids {
+		if !seen[c] {
+			seen[c] = true
+			rows = append(rows, MaintenanceComponent{MaintenanceID: id, ComponentID: c})
+		}
+	}
+	return tx.Create(&rows).Error
+}
+
+// CreateMaintenance schedules a maintenance window with its first message.
+func (s *Store) CreateMaintenance(ctx context.Context, in NewMaintenance) (*Maintenance, error) {
+	f := fieldErrors{}
+	validateTitles(f, &in.TitleJA, &in.TitleEN)
+	validateBodies(f, in.BodyJA, in.BodyEN)
+	validateWindow(f, in.StartsAt, in.EndsAt)
+	m := Maintenance{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Status: Scheduled, StartsAt: in.StartsAt.UTC(), EndsAt: in.EndsAt.UTC()}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := s.checkMaintenanceComponents(tx, f, in.ComponentIDs); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		if err := tx.Create(&m).Error; err != nil {
+			return err
+		}
+		if err := setMaintenanceComponents(tx, m.ID, in.ComponentIDs); err != nil {
+			return err
+		}
+		u := MaintenanceUpdate{MaintenanceID: m.ID, Status: Scheduled, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
+		if in.OperatorID != 0 {
+			u.OperatorID = &in.OperatorID
+		}
+		return tx.Create(&u).Error
+	})
+	if err != nil {
+		return nil, wrapUnlessInvalid("create maintenance", err)
+	}
+	return &m, nil
+}
+
+// UpdateMaintenance edits the title, window and components of a maintenance
+// that has not ended.
+func (s *Store) UpdateMaintenance(ctx context.Context, id int64, in MaintenanceEdit) error {
+	f := fieldErrors{}
+	validateTitles(f, &in.TitleJA, &in.TitleEN)
+	validateWindow(f, in.StartsAt, in.EndsAt)
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var m Maintenance
+		if err := tx.First(&m, id).Error; err != nil {
+			return notFound(err)
+		}
+		if m.Ended() {
+			f.add("status", "final_status")
+		}
+		if err := s.checkMaintenanceComponents(tx, f, in.ComponentIDs); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		if err := tx.Model(&Maintenance{ID: id}).Updates(map[string]any{"title_ja": in.TitleJA, "title_en": in.TitleEN,
+			"starts_at": in.StartsAt.UTC(), "ends_at": in.EndsAt.UTC(), "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return setMaintenanceComponents(tx, id, in.ComponentIDs)
+	})
+	return wrapUnlessInvalid(fmt.Sprintf("update maintenance %d", id), err)
+}
+
+// PostMaintenanceUpdate adds an update and moves the maintenance to its
+// status. Completed and cancelled are final.
+func (s *Store) PostMaintenanceUpdate(ctx context.Context, id int64, in NewMaintenanceUpdate) (*MaintenanceUpdate, error) {
+	f := fieldErrors{}
+	if !oneOf(in.Status, MaintenanceStatuses) {
+		f.add("status", "invalid_choice")
+	}
+	validateBodies(f, in.BodyJA, in.BodyEN)
+	u := MaintenanceUpdate{MaintenanceID: id, Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
+	if in.OperatorID != 0 {
+		u.OperatorID = &in.OperatorID
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var m Maintenance
+		if err := tx.First(&m, id).Error; err != nil {
+			return notFound(err)
+		}
+		if m.Ended() {
+			f.add("status", "final_status")
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		if err := tx.Create(&u).Error; err != nil {
+			return err
+		}
+		now := s.now()
+		fields := map[string]any{"status": in.Status, "updated_at": now}
+		if (in.Status == InProgress || in.Status == Verifying) && m.StartedAt == nil {
+			fields["started_at"] = now
+		}
+		if in.Status == Completed || in.Status == Cancelled {
+			fields["completed_at"] = now
+		}
+		return tx.Model(&Maintenance{ID: id}).Updates(fields).Error
+	})
+	if err != nil {
+		return nil, wrapUnlessInvalid(fmt.Sprintf("maintenance %d: post update", id), err)
+	}
+	return &u, nil
+}
+
+// EditMaintenanceUpdate corrects the text of an update.
+func (s *Store) EditMaintenanceUpdate(ctx context.Context, maintenanceID, updateID int64, bodyJA, bodyEN string) error {
+	f := fieldErrors{}
+	validateBodies(f, bodyJA, bodyEN)
+	if err := f.err(); err != nil {
+		return err
+	}
+	res := s.db.WithContext(ctx).Model(&MaintenanceUpdate{}).Where("id = ? AND maintenance_id = ?", updateID, maintenanceID).
+		Updates(map[string]any{"body_ja": bodyJA, "body_en": bodyEN, "updated_at": s.now()})
+	return rowsOrNotFound(res, "maintenance update", updateID)
+}
+
+func preloadMaintenance(db *gorm.DB) *gorm.DB {
+	return db.Preload("Components").
+		Preload("Updates", func(db *gorm.DB) *gorm.DB { return db.Order("created_at DESC, id DESC") })
+}
+
+// Maintenance returns one maintenance with its components and timeline.
+func (s *Store) Maintenance(ctx context.Context, id int64) (*Maintenance, error) {
+	var m Maintenance
+	if err := preloadMaintenance(s.db.WithContext(ctx)).First(&m, id).Error; err != nil {
+		return nil, fmt.Errorf("data: maintenance %d: %w", id, notFound(err))
+	}
+	return &m, nil
+}
+
+// CurrentMaintenances returns maintenance not yet ended: running first, then
+// upcoming by start time.
+func (s *Store) CurrentMaintenances(ctx context.Context) ([]Maintenance, error) {
+	var ms []Maintenance
+	err := preloadMaintenance(s.db.WithContext(ctx)).Where("status IN ?", []string{Scheduled, InProgress, Verifying}).
+		Order("starts_at, id").Find(&ms).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: current maintenance: %w", err)
+	}
+	return ms, nil
+}
+
+// MaintenancesBetween returns maintenance windows starting in [from, to),
+// newest first.
+func (s *Store) MaintenancesBetween(ctx context.Context, from, to time.Time) ([]Maintenance, error) {
+	var ms []Maintenance
+	err := preloadMaintenance(s.db.WithContext(ctx)).Where("starts_at >= ? AND starts_at < ?", from.UTC(), to.UTC()).
+		Order("starts_at DESC, id DESC").Find(&ms).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: maintenance between: %w", err)
+	}
+	return ms, nil
+}
+
+// RecentMaintenances returns maintenance for the console's list: not ended
+// first, then the newest.
+func (s *Store) RecentMaintenances(ctx context.Context, limit, offset int) ([]Maintenance, int64, error) {
+	var ms []Maintenance
+	var total int64
+	db := s.db.WithContext(ctx)
+	if err := db.Model(&Maintenance{}).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: count maintenance: %w", err)
+	}
+	err := preloadMaintenance(db).Order("CASE WHEN status IN ('completed','cancelled') THEN 1 ELSE 0 END, starts_at DESC, id DESC").
+		Limit(limit).Offset(offset).Find(&ms).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("data: recent maintenance: %w", err)
+	}
+	return ms, total, nil
+}

@@ -1,0 +1,245 @@
+package data
+
+import "time"
+
+// Component statuses, in the Statuspage vocabulary that monitoring tools
+// already understand.
+const (
+	Operational         = "operational"
+	UnderMaintenance    = "under_maintenance"
+	DegradedPerformance = "degraded_performance"
+	PartialOutage       = "partial_outage"
+	MajorOutage         = "major_outage"
+)
+
+// ComponentStatuses lists the component statuses from best to worst.
+var ComponentStatuses = []string{Operational, UnderMaintenance, DegradedPerformance, PartialOutage, MajorOutage}
+
+// Incident impacts, from none to critical.
+var Impacts = []string{"none", "minor", "major", "critical"}
+
+// Incident statuses, in the order an incident usually goes through them.
+const (
+	Investigating = "investigating"
+	Identified    = "identified"
+	Monitoring    = "monitoring"
+	Resolved      = "resolved"
+)
+
+// IncidentStatuses lists the incident statuses in order.
+var IncidentStatuses = []string{Investigating, Identified, Monitoring, Resolved}
+
+// Maintenance statuses. Completed and cancelled are final.
+const (
+	Scheduled  = "scheduled"
+	InProgress = "in_progress"
+	Verifying  = "verifying"
+	Completed  = "completed"
+	Cancelled  = "cancelled"
+)
+
+// MaintenanceStatuses lists the maintenance statuses in order.
+var MaintenanceStatuses = []string{Scheduled, InProgress, Verifying, Completed, Cancelled}
+
+// Operator roles.
+const (
+	RoleAdmin  = "admin"
+	RoleEditor = "editor"
+)
+
+// StatusRank orders component statuses so that the worst one wins; an
+// unknown status ranks as operational.
+func StatusRank(status string) int {
+	for i, s := range ComponentStatuses {
+		if s == status {
+			return i
+		}
+	}
+	return 0
+}
+
+// Worst returns the worse of two component statuses.
+func Worst(a, b string) string {
+	if StatusRank(b) > StatusRank(a) {
+		return b
+	}
+	if a == "" {
+		return Operational
+	}
+	return a
+}
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Product is a group of components that customers know by name, such as a
+// plugin the vendor sells.
+type Product struct {
+	ID            int64
+	NameJA        string
+	NameEN        string
+	DescriptionJA string
+	DescriptionEN string
+	Position      int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Components    []Component `gorm:"foreignKey:ProductID"`
+}
+
+// Component is something that can be up or down.
+type Component struct {
+	ID            int64
+	ProductID     int64
+	NameJA        string
+	NameEN        string
+	DescriptionJA string
+	DescriptionEN string
+	Position      int
+	// Status is the status an operator set by hand; open incidents and
+	// running maintenance can make the shown status worse, never better.
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Incident is an outage or degradation and its timeline.
+type Incident struct {
+	ID         int64
+	TitleJA    string
+	TitleEN    string
+	Impact     string
+	Status     string
+	StartedAt  time.Time
+	ResolvedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	// Updates are newest first.
+	Updates []IncidentUpdate `gorm:"foreignKey:IncidentID"`
+}
+
+// Open reports whether the incident is not resolved.
+func (i *Incident) Open() bool { return i.Status != Resolved }
+
+// Latest returns the newest update, or nil when there is none.
+func (i *Incident) Latest() *IncidentUpdate {
+	if len(i.Updates) == 0 {
+		return nil
+	}
+	return &i.Updates[0]
+}
+
+// ComponentStatuses returns the status each affected component is in now,
+// which is what the newest update says.
+func (i *Incident) ComponentStatuses() map[int64]string {
+	m := map[int64]string{}
+	if u := i.Latest(); u != nil {
+		for _, c := range u.Components {
+			m[c.ComponentID] = c.Status
+		}
+	}
+	return m
+}
+
+// IncidentUpdate is one entry of an incident's timeline. It records the
+// incident status and the status of every affected component from then on.
+type IncidentUpdate struct {
+	ID         int64
+	IncidentID int64
+	Status     string
+	BodyJA     string
+	BodyEN     string
+	OperatorID *int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Components []IncidentUpdateComponent `gorm:"foreignKey:UpdateID"`
+}
+
+// IncidentUpdateComponent is the status a component is put in by an update.
+type IncidentUpdateComponent struct {
+	UpdateID    int64 `gorm:"primaryKey;autoIncrement:false"`
+	ComponentID int64 `gorm:"primaryKey;autoIncrement:false"`
+	Status      string
+}
+
+// Maintenance is a scheduled window of work on some components.
+type Maintenance struct {
+	ID          int64
+	TitleJA     string
+	TitleEN     string
+	Status      string
+	StartsAt    time.Time
+	EndsAt      time.Time
+	StartedAt   *time.Time
+	CompletedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Components  []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`
+	// Updates are newest first.
+	Updates []MaintenanceUpdate `gorm:"foreignKey:MaintenanceID"`
+}
+
+// Active reports whether the work is going on, so its components are under
+// maintenance.
+func (m *Maintenance) Active() bool { return m.Status == InProgress || m.Status == Verifying }
+
+// Ended reports whether the maintenance is completed or cancelled.
+func (m *Maintenance) Ended() bool { return m.Status == Completed || m.Status == Cancelled }
+
+// ComponentIDs lists the affected components.
+func (m *Maintenance) ComponentIDs() []int64 {
+	ids := make([]int64, len(m.Components))
+	for i, c := range m.Components {
+		ids[i] = c.ComponentID
+	}
+	return ids
+}
+
+// MaintenanceComponent links a maintenance to a component it affects.
+type MaintenanceComponent struct {
+	MaintenanceID int64 `gorm:"primaryKey;autoIncrement:false"`
+	ComponentID   int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
+// MaintenanceUpdate is one entry of a maintenance's timeline.
+type MaintenanceUpdate struct {
+	ID            int64
+	MaintenanceID int64
+	Status        string
+	BodyJA        string
+	BodyEN        string
+	OperatorID    *int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Operator is a person who signs in to the console.
+type Operator struct {
+	ID           int64
+	Email        string
+	Name         string
+	PasswordHash string
+	Role         string
+	Disabled     bool
+	LastLoginAt  *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// IsAdmin reports whether the operator may manage other operators.
+func (o *Operator) IsAdmin() bool { return o.Role == RoleAdmin }
+
+// Session is a signed-in operator's server-side session. ID is the SHA-256
+// of the cookie value, so a database leak does not hand out live sessions.
+type Session struct {
+	ID         string
+	OperatorID int64
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}

@@ -1,0 +1,121 @@
+// Package data holds Oshirase's gorm models, its queries and its schema
+// migrations. It is the only package that talks to the database.
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// ErrNotFound is returned when a row asked for by id or key does not exist.
+var ErrNotFound = errors.New("data: not found")
+
+// Options configures a Store.
+type Options struct {
+	// Now returns the current time; tests pass a clock they can move.
+	Now func() time.Time
+}
+
+// Store is the database handle every other package goes through.
+type Store struct {
+	db      *gorm.DB
+	dialect string
+	now     func() time.Time
+}
+
+// Open connects to the database named by dsn: "sqlite:PATH" or a
+// "postgres://" URL. It does not migrate; call Migrate.
+func Open(dsn string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }}
+	var dialector gorm.Dialector
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("data: sqlite DSN has no path")
+		}
+		s.dialect = "sqlite"
+		// WAL lets readers run beside the writer; immediate transactions take
+		// the write lock up front so two writers wait (busy_timeout) instead of
+		// failing with SQLITE_BUSY when they upgrade a read lock.
+		q := url.Values{}
+		q.Set("_journal_mode", "WAL")
+		q.Set("_busy_timeout", "10000")
+		q.Set("_foreign_keys", "on")
+		q.Set("_txlock", "immediate")
+		q.Set("_synchronous", "NORMAL")
+		dialector = sqlite.Open("file:" + path + "?" + q.Encode())
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.dialect = "postgres"
+		dialector = postgres.Open(dsn)
+	default:
+		return nil, errors.New("data: database must be sqlite:PATH or postgres://…")
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                s.now,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("data: open %s: %w", s.dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	if s.dialect == "postgres" {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	s.db = db
+	return s, nil
+}
+
+// Dialect names the database in use: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect }
+
+// Now is the store's clock, in UTC.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
