@@ -1,0 +1,105 @@
+// Package config reads Oshirase's settings from OSHIRASE_* environment
+// variables and checks them, naming the variable at fault.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration of a server.
+type Config struct {
+	Addr     string
+	Database string
+	// BaseURL is the public address, without a trailing slash.
+	BaseURL         *url.URL
+	Location        *time.Location
+	Secret          string
+	SecurityContact string
+	AdminEmail      string
+	AdminPassword   string
+}
+
+// Secure reports whether the server is reached over https, so cookies must
+// be Secure.
+func (c *Config) Secure() bool { return c.BaseURL.Scheme == "https" }
+
+// Load reads the configuration through getenv: os.Getenv in production,
+// wrapped by main so that command-line flags win over the environment.
+func Load(getenv func(string) string) (*Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		Addr:            get("OSHIRASE_ADDR", "127.0.0.1:8080"),
+		Database:        get("OSHIRASE_DATABASE", "sqlite:oshirase.db"),
+		Secret:          getenv("OSHIRASE_SECRET"),
+		SecurityContact: get("OSHIRASE_SECURITY_CONTACT", ""),
+		AdminEmail:      get("OSHIRASE_ADMIN_EMAIL", ""),
+		AdminPassword:   getenv("OSHIRASE_ADMIN_PASSWORD"),
+	}
+	if err := c.check(get("OSHIRASE_BASE_URL", ""), get("OSHIRASE_TIMEZONE", "Asia/Tokyo")); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) check(baseURL, zone string) error {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("OSHIRASE_ADDR: %q is not host:port (for example 127.0.0.1:8080 or :8080)", c.Addr)
+	}
+	switch {
+	case strings.HasPrefix(c.Database, "sqlite:"):
+		if strings.TrimPrefix(c.Database, "sqlite:") == "" {
+			return fmt.Errorf("OSHIRASE_DATABASE: sqlite: needs a file path, for example sqlite:oshirase.db")
+		}
+	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
+		if _, err := url.Parse(c.Database); err != nil {
+			return fmt.Errorf("OSHIRASE_DATABASE: not a valid postgres:// URL")
+		}
+	default:
+		return fmt.Errorf("OSHIRASE_DATABASE: %q must be sqlite:PATH or postgres://…", redact(c.Database))
+	}
+	if baseURL == "" {
+		h := host
+		if h == "" || h == "0.0.0.0" || h == "::" {
+			h = "localhost"
+		}
+		baseURL = "http://" + net.JoinHostPort(h, port)
+	}
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("OSHIRASE_BASE_URL: %q must be an http:// or https:// address without query, such as https://status.example.com", baseURL)
+	}
+	c.BaseURL = u
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return fmt.Errorf("OSHIRASE_TIMEZONE: %q is not a time zone name such as Asia/Tokyo or UTC", zone)
+	}
+	c.Location = loc
+	if c.Secret != "" && len(c.Secret) < 32 {
+		return fmt.Errorf("OSHIRASE_SECRET: must be at least 32 characters (try: openssl rand -hex 32)")
+	}
+	if c.SecurityContact != "" && !strings.Contains(c.SecurityContact, "@") && !strings.HasPrefix(c.SecurityContact, "https://") {
+		return fmt.Errorf("OSHIRASE_SECURITY_CONTACT: %q must be an email address or an https:// URL", c.SecurityContact)
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		return fmt.Errorf("OSHIRASE_ADMIN_EMAIL and OSHIRASE_ADMIN_PASSWORD: set both or neither")
+	}
+	return nil
+}
+
+// redact hides a password in a database URL before it reaches a log.
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsn
+}

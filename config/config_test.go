@@ -1,0 +1,58 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.Database != "sqlite:oshirase.db" || c.Location.String() != "Asia/Tokyo" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if c.BaseURL.String() != "http://127.0.0.1:8080" || c.Secure() {
+		t.Fatalf("base url %s", c.BaseURL)
+	}
+	c, _ = Load(env("OSHIRASE_ADDR", ":9000", "OSHIRASE_BASE_URL", "https://status.example.com/"))
+	if c.BaseURL.String() != "https://status.example.com" || !c.Secure() {
+		t.Fatalf("base url %s", c.BaseURL)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := []struct {
+		env      []string
+		variable string
+	}{
+		{[]string{"OSHIRASE_ADDR", "8080"}, "OSHIRASE_ADDR"},
+		{[]string{"OSHIRASE_DATABASE", "mysql://x"}, "OSHIRASE_DATABASE"},
+		{[]string{"OSHIRASE_DATABASE", "sqlite:"}, "OSHIRASE_DATABASE"},
+		{[]string{"OSHIRASE_BASE_URL", "ftp://x"}, "OSHIRASE_BASE_URL"},
+		{[]string{"OSHIRASE_BASE_URL", "https://x/?a=b"}, "OSHIRASE_BASE_URL"},
+		{[]string{"OSHIRASE_TIMEZONE", "Mars/Olympus"}, "OSHIRASE_TIMEZONE"},
+		{[]string{"OSHIRASE_SECRET", "short"}, "OSHIRASE_SECRET"},
+		{[]string{"OSHIRASE_ADMIN_EMAIL", "a@example.com"}, "OSHIRASE_ADMIN_PASSWORD"},
+		{[]string{"OSHIRASE_SECURITY_CONTACT", "call us"}, "OSHIRASE_SECURITY_CONTACT"},
+	}
+	for _, c := range cases {
+		_, err := Load(env(c.env...))
+		if err == nil || !strings.Contains(err.Error(), c.variable) {
+			t.Errorf("%v: error %v does not name %s", c.env, err, c.variable)
+		}
+	}
+	_, err := Load(env("OSHIRASE_DATABASE", "mysql://user:hunter2@db/x"))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("password leaked into %v", err)
+	}
+}

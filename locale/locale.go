@@ -1,0 +1,134 @@
+// Package locale holds Oshirase's message catalogues (Japanese first, then
+// English) and picks the language of each request.
+package locale
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+
+	"github.com/oshirase/oshirase/templates"
+)
+
+// Languages lists the supported languages; the first is the default.
+var Languages = []string{"ja", "en"}
+
+var matcher = language.NewMatcher([]language.Tag{language.Japanese, language.English})
+
+// Catalog translates message ids into sentences.
+type Catalog struct {
+	localizers map[string]*i18n.Localizer
+	ids        map[string][]string
+	known      map[string]bool // lang + id
+	mu         sync.RWMutex
+	cache      map[string]string // lang + id for messages without arguments
+}
+
+// Load reads every locales/*.toml catalogue.
+func Load() (*Catalog, error) {
+	b := i18n.NewBundle(language.Japanese)
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}, known: map[string]bool{}, cache: map[string]string{}}
+	for _, lang := range Languages {
+		name := path.Join("locales", lang+".toml")
+		raw, err := fs.ReadFile(templates.FS, name)
+		if err != nil {
+			return nil, fmt.Errorf("locale: %w", err)
+		}
+		mf, err := b.ParseMessageFileBytes(raw, name)
+		if err != nil {
+			return nil, fmt.Errorf("locale: %s: %w", name, err)
+		}
+		for _, m := range mf.Messages {
+			c.ids[lang] = append(c.ids[lang], m.ID)
+			c.known[lang+"\x00"+m.ID] = true
+		}
+		c.localizers[lang] = i18n.NewLocalizer(b, lang)
+	}
+	return c, nil
+}
+
+// IDs lists the message ids a language defines.
+func (c *Catalog) IDs(lang string) []string { return c.ids[lang] }
+
+// Has reports whether lang defines id.
+func (c *Catalog) Has(lang, id string) bool { return c.known[lang+"\x00"+id] }
+
+// T translates id into lang. args are name/value pairs for the message's
+// template; a "Count" value also picks the plural form. A missing message
+// shows as its id, which a test makes sure never ships.
+func (c *Catalog) T(lang, id string, args ...any) string {
+	l, ok := c.localizers[lang]
+	if !ok {
+		l = c.localizers[Languages[0]]
+	}
+	if len(args) == 0 {
+		c.mu.RLock()
+		s, ok := c.cache[lang+"\x00"+id]
+		c.mu.RUnlock()
+		if ok {
+			return s
+		}
+	}
+	cfg := &i18n.LocalizeConfig{MessageID: id}
+	if len(args) > 0 {
+		data := map[string]any{}
+		for i := 0; i+1 < len(args); i += 2 {
+			k, _ := args[i].(string)
+			data[k] = args[i+1]
+			if k == "Count" {
+				cfg.PluralCount = args[i+1]
+			}
+		}
+		cfg.TemplateData = data
+	}
+	s, err := l.Localize(cfg)
+	if err != nil {
+		return id
+	}
+	if len(args) == 0 {
+		c.mu.Lock()
+		c.cache[lang+"\x00"+id] = s
+		c.mu.Unlock()
+	}
+	return s
+}
+
+// Supported reports whether lang is one of Languages.
+func Supported(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
+// Negotiate picks a language: an explicit choice (the ?lang= parameter),
+// then the remembered one (the cookie), then the browser's Accept-Language,
+// then Japanese.
+func Negotiate(query, cookie, acceptLanguage string) string {
+	for _, v := range []string{query, cookie} {
+		if v = strings.ToLower(strings.TrimSpace(v)); Supported(v) {
+			return v
+		}
+	}
+	if acceptLanguage == "" {
+		return Languages[0]
+	}
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return Languages[0]
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return Languages[0]
+	}
+	return Languages[i]
+}

@@ -1,0 +1,274 @@
+// Command oshirase runs the Oshirase status page and incident notifier.
+//
+//	oshirase serve                                  start the server
+//	oshirase operator add --email a@b --role admin  add an operator
+//	oshirase migrate                                bring the schema up to date
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // Asia/Tokyo must work in a bare container
+
+	"github.com/oshirase/oshirase/config"
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/password"
+	"github.com/oshirase/oshirase/server"
+)
+
+const usage = `usage:
+  oshirase serve [--addr HOST:PORT] [--database DSN]
+  oshirase operator add --email EMAIL [--role admin|editor] [--name NAME] [--password-stdin]
+  oshirase migrate [--database DSN]
+
+Configuration comes from OSHIRASE_* environment variables; see README.md.
+`
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], log); err != nil {
+		fmt.Fprintln(os.Stderr, "oshirase:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, log *slog.Logger) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errors.New("no command given")
+	}
+	switch {
+	case args[0] == "serve":
+		return serve(args[1:], log)
+	case args[0] == "migrate":
+		return migrate(args[1:], log)
+	case args[0] == "operator" && len(args) > 1 && args[1] == "add":
+		return addOperator(args[2:], os.Stdin, os.Stdout)
+	case args[0] == "help", args[0] == "-h", args[0] == "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", strings.Join(args, " "))
+}
+
+// loadConfig reads the environment, letting the given flags win.
+func loadConfig(flags map[string]*string) (*config.Config, error) {
+	return config.Load(func(name string) string {
+		if v, ok := flags[name]; ok && *v != "" {
+			return *v
+		}
+		return os.Getenv(name)
+	})
+}
+
+// openStore opens and migrates the database.
+func openStore(ctx context.Context, cfg *config.Config) (*data.Store, error) {
+	store, err := data.Open(cfg.Database, data.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("OSHIRASE_DATABASE: %w", err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+func serve(args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "", "listen address (OSHIRASE_ADDR)")
+	database := fs.String("database", "", "database: sqlite:PATH or postgres://… (OSHIRASE_DATABASE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(map[string]*string{"OSHIRASE_ADDR": addr, "OSHIRASE_DATABASE": database})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := ensureFirstOperator(ctx, store, cfg, log); err != nil {
+		return err
+	}
+	app, err := server.New(server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact}, store, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           app,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("oshirase is listening", "addr", cfg.Addr, "base_url", cfg.BaseURL.String(), "database", store.Dialect(), "timezone", cfg.Location.String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("OSHIRASE_ADDR: %w", err)
+	case <-ctx.Done():
+	}
+	// Server first, so requests in flight finish; the database closes last
+	// (deferred above).
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// ensureFirstOperator makes sure someone can log in on a fresh install:
+// the operator named by OSHIRASE_ADMIN_EMAIL/PASSWORD, or, when those are
+// unset and nobody exists yet, admin@localhost with a generated password
+// printed once.
+func ensureFirstOperator(ctx context.Context, store *data.Store, cfg *config.Config, log *slog.Logger) error {
+	if cfg.AdminEmail != "" {
+		if _, err := store.OperatorByEmail(ctx, cfg.AdminEmail); err == nil {
+			return nil
+		} else if !errors.Is(err, data.ErrNotFound) {
+			return err
+		}
+		if err := password.Check(cfg.AdminPassword); err != nil {
+			return fmt.Errorf("OSHIRASE_ADMIN_PASSWORD: must be %d to %d characters", password.MinLength, password.MaxLength)
+		}
+		hash, err := password.Hash(cfg.AdminPassword)
+		if err != nil {
+			return err
+		}
+		if _, err := store.CreateOperator(ctx, data.NewOperator{Email: cfg.AdminEmail, Role: data.RoleAdmin, PasswordHash: hash}); err != nil {
+			return fmt.Errorf("OSHIRASE_ADMIN_EMAIL: %w", err)
+		}
+		log.Info("created the first operator", "email", data.NormalizeEmail(cfg.AdminEmail))
+		return nil
+	}
+	n, err := store.CountOperators(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	pw := password.Generate()
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	if _, err := store.CreateOperator(ctx, data.NewOperator{Email: "admin@localhost", Role: data.RoleAdmin, PasswordHash: hash}); err != nil {
+		return err
+	}
+	log.Warn("created the first operator; this password is shown only once, change it after signing in",
+		"email", "admin@localhost", "password", pw, "login", cfg.BaseURL.String()+"/admin/login")
+	return nil
+}
+
+func migrate(args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	database := fs.String("database", "", "database (OSHIRASE_DATABASE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(map[string]*string{"OSHIRASE_DATABASE": database})
+	if err != nil {
+		return err
+	}
+	store, err := openStore(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	v, err := store.AppliedVersion(context.Background())
+	log.Info("schema is up to date", "version", v)
+	return err
+}
+
+// addOperator adds an operator from the command line. The password comes
+// from standard input with --password-stdin (for scripts), or is generated
+// and printed.
+func addOperator(args []string, stdin *os.File, stdout *os.File) error {
+	fs := flag.NewFlagSet("operator add", flag.ContinueOnError)
+	email := fs.String("email", "", "email address (required)")
+	name := fs.String("name", "", "display name")
+	role := fs.String("role", data.RoleEditor, "admin or editor")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	database := fs.String("database", "", "database (OSHIRASE_DATABASE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return errors.New("operator add: --email is required")
+	}
+	cfg, err := loadConfig(map[string]*string{"OSHIRASE_DATABASE": database})
+	if err != nil {
+		return err
+	}
+	pw := ""
+	if *fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("operator add: no password on standard input")
+		}
+		pw = strings.TrimRight(line, "\r\n")
+		if err := password.Check(pw); err != nil {
+			return fmt.Errorf("operator add: the password must be %d to %d characters", password.MinLength, password.MaxLength)
+		}
+	} else {
+		pw = password.Generate()
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	op, err := store.CreateOperator(ctx, data.NewOperator{Email: *email, Name: *name, Role: *role, PasswordHash: hash})
+	var v *data.ValidationError
+	if errors.As(err, &v) {
+		return fmt.Errorf("operator add: %s", describe(v))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s (%s)\n", op.Email, op.Role)
+	if !*fromStdin {
+		fmt.Fprintf(stdout, "password: %s\n(shown once; ask them to change it after signing in)\n", pw)
+	}
+	return nil
+}
+
+func describe(v *data.ValidationError) string {
+	msgs := map[string]string{"bad_email": "not a valid email address", "email_taken": "already registered",
+		"invalid_choice": "must be admin or editor", "too_long": "too long", "bad_text": "contains characters that cannot be used"}
+	var parts []string
+	for field, key := range v.Fields {
+		m := msgs[key]
+		if m == "" {
+			m = key
+		}
+		parts = append(parts, "--"+field+" "+m)
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,113 @@
+package markdown
+
+import (
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+func TestFormattingWorks(t *testing.T) {
+	r := New()
+	cases := []struct{ in, want string }{
+		{"**重要**", "<strong>重要</strong>"},
+		{"*em*", "<em>em</em>"},
+		{"- a\n- b", "<li>a</li>"},
+		{"`code`", "<code>code</code>"},
+		{"```\nx := 1\n```", "<pre><code>x := 1"},
+		{"[詳細](https://example.com/a)", `href="https://example.com/a"`},
+		{"[詳細](https://example.com/a)", `rel="nofollow noopener"`},
+		{"https://example.com/auto", `href="https://example.com/auto"`},
+		{"1 < 2 & 3", "1 &lt; 2 &amp; 3"},
+		{"line1\nline2", "line1<br>"},
+	}
+	for _, c := range cases {
+		if got := string(r.HTML(c.in)); !strings.Contains(got, c.want) {
+			t.Errorf("%q rendered %q, want it to contain %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestHostileInputIsInert feeds markdown written to run script, frame other
+// sites or hijack events; none of it may survive as live HTML.
+func TestHostileInputIsInert(t *testing.T) {
+	corpus := []string{
+		`<script>alert(1)</script>`,
+		`<SCRIPT SRC=//evil.example/x.js></SCRIPT>`,
+		`<img src=x onerror=alert(1)>`,
+		`<a href="javascript:alert(1)">x</a>`,
+		`[click](javascript:alert(1))`,
+		`[click](JaVaScRiPt:alert(1))`,
+		`[click](  javascript:alert(1))`,
+		"[click](java\tscript:alert(1))",
+		`[click](vbscript:msgbox(1))`,
+		`[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)`,
+		`![x](javascript:alert(1))`,
+		`![x](x" onerror="alert(1))`,
+		`<iframe src="https://evil.example"></iframe>`,
+		`<object data="x.swf"></object><embed src="x.swf">`,
+		`<svg onload=alert(1)><circle r=10 /></svg>`,
+		`<svg><script>alert(1)</script></svg>`,
+		`<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>`,
+		`<div style="background:url(javascript:alert(1))">x</div>`,
+		`<form action="https://evil.example"><input name=password></form>`,
+		`<meta http-equiv="refresh" content="0;url=https://evil.example">`,
+		`<base href="https://evil.example/">`,
+		`<link rel=stylesheet href=https://evil.example/x.css>`,
+		`<p onclick="alert(1)" onmouseover="alert(1)">x</p>`,
+		"<scr<script>ipt>alert(1)</script>",
+		`[x](https://example.com "title\" onmouseover=\"alert(1)")`,
+		`<a href="https://ok.example" onclick="alert(1)">ok</a>`,
+		"```html\n<script>alert(1)</script>\n```",
+		`&lt;script&gt;alert(1)&lt;/script&gt;`,
+	}
+	r := New()
+	for _, in := range corpus {
+		out := string(r.HTML(in))
+		if problem := liveMarkup(out); problem != "" {
+			t.Errorf("input %q rendered %q: %s", in, out, problem)
+		}
+	}
+}
+
+// liveMarkup parses rendered HTML the way a browser would and names the
+// first tag, attribute or URL that could run script or load a foreign frame.
+// Escaped text such as "&lt;script" is harmless and passes.
+func liveMarkup(out string) string {
+	allowed := map[string]bool{"p": true, "a": true, "em": true, "strong": true, "code": true, "pre": true,
+		"ul": true, "ol": true, "li": true, "br": true, "blockquote": true, "del": true, "img": true,
+		"table": true, "thead": true, "tbody": true, "tr": true, "th": true, "td": true, "hr": true,
+		"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "input": false}
+	z := html.NewTokenizer(strings.NewReader(out))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return ""
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			if !allowed[tok.Data] {
+				return "tag <" + tok.Data + ">"
+			}
+			for _, a := range tok.Attr {
+				key := strings.ToLower(a.Key)
+				if strings.HasPrefix(key, "on") || key == "style" || key == "srcdoc" || key == "formaction" {
+					return "attribute " + key
+				}
+				if key == "href" || key == "src" {
+					u := strings.ToLower(strings.TrimSpace(a.Val))
+					if !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "mailto:") || !strings.Contains(u, ":")) {
+						return "url " + a.Val
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLiveMarkupCatchesScript(t *testing.T) {
+	for _, in := range []string{`<script>x</script>`, `<a href="javascript:x">`, `<p onclick="x">`, `<iframe src="https://x">`} {
+		if liveMarkup(in) == "" {
+			t.Errorf("checker missed %q", in)
+		}
+	}
+}

@@ -1,0 +1,269 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+type catalogAdminPage struct {
+	*catalogView
+	Statuses []string
+}
+
+func (s *Server) listProducts(c echo.Context) error {
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	v := &catalogAdminPage{catalogView: newCatalogView(products, nil, nil), Statuses: data.ComponentStatuses}
+	return s.render(c, http.StatusOK, "products", &view{Title: s.t(c, "products.title"), Data: v})
+}
+
+func productForm(p *data.Product) *form {
+	return &form{Values: map[string][]string{"name_ja": {p.NameJA}, "name_en": {p.NameEN},
+		"description_ja": {p.DescriptionJA}, "description_en": {p.DescriptionEN}}}
+}
+
+func (f *form) productInput() data.ProductInput {
+	return data.ProductInput{NameJA: f.Get("name_ja"), NameEN: f.Get("name_en"),
+		DescriptionJA: f.Get("description_ja"), DescriptionEN: f.Get("description_en")}
+}
+
+type productFormPage struct {
+	Product *data.Product
+}
+
+func (s *Server) newProduct(c echo.Context) error {
+	return s.render(c, http.StatusOK, "product_form", &view{Title: s.t(c, "products.new"), Data: &productFormPage{}})
+}
+
+func (s *Server) createProduct(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.CreateProduct(c.Request().Context(), f.productInput()); err != nil {
+		if f.absorb(err) {
+			return s.render(c, http.StatusBadRequest, "product_form", &view{Title: s.t(c, "products.new"), Form: f, Data: &productFormPage{}})
+		}
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/products")
+}
+
+func (s *Server) editProduct(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := s.store.Product(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "product_form", &view{Title: s.t(c, "products.edit"), Form: productForm(p), Data: &productFormPage{Product: p}})
+}
+
+func (s *Server) updateProduct(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := s.store.UpdateProduct(ctx, id, f.productInput()); err != nil {
+		if f.absorb(err) {
+			p, perr := s.store.Product(ctx, id)
+			if perr != nil {
+				return perr
+			}
+			return s.render(c, http.StatusBadRequest, "product_form", &view{Title: s.t(c, "products.edit"), Form: f, Data: &productFormPage{Product: p}})
+		}
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/products")
+}
+
+// refusal turns a refused delete, move or role change into a 400 page that says
+// why, since those buttons have no form to show errors in.
+func (s *Server) refusal(c echo.Context, err error) error {
+	f := &form{}
+	if f.absorb(err) {
+		for _, key := range f.Errors {
+			return echo.NewHTTPError(http.StatusBadRequest, "field."+key)
+		}
+	}
+	return err
+}
+
+func (s *Server) deleteProduct(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteProduct(c.Request().Context(), id); err != nil {
+		return s.refusal(c, err)
+	}
+	return s.done(c, "flash.deleted", "/admin/products")
+}
+
+func moveDelta(c echo.Context) (int, error) {
+	switch c.FormValue("direction") {
+	case "up":
+		return -1, nil
+	case "down":
+		return 1, nil
+	}
+	return 0, echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+}
+
+func (s *Server) moveProduct(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	d, err := moveDelta(c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.MoveProduct(c.Request().Context(), id, d); err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/products")
+}
+
+type componentFormPage struct {
+	Products  []data.Product
+	Component *data.Component
+}
+
+func componentForm(cp *data.Component) *form {
+	return &form{Values: map[string][]string{"product_id": {strconv.FormatInt(cp.ProductID, 10)},
+		"name_ja": {cp.NameJA}, "name_en": {cp.NameEN}, "description_ja": {cp.DescriptionJA}, "description_en": {cp.DescriptionEN}}}
+}
+
+func (f *form) componentInput() data.ComponentInput {
+	return data.ComponentInput{ProductID: f.int64Field("product_id"), NameJA: f.Get("name_ja"), NameEN: f.Get("name_en"),
+		DescriptionJA: f.Get("description_ja"), DescriptionEN: f.Get("description_en")}
+}
+
+func (s *Server) renderComponentForm(c echo.Context, code int, f *form, cp *data.Component) error {
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	title := s.t(c, "components.new")
+	if cp != nil {
+		title = s.t(c, "components.edit")
+	}
+	return s.render(c, code, "component_form", &view{Title: title, Form: f, Data: &componentFormPage{Products: products, Component: cp}})
+}
+
+func (s *Server) newComponent(c echo.Context) error {
+	return s.renderComponentForm(c, http.StatusOK, &form{Values: map[string][]string{"product_id": {c.QueryParam("product")}}}, nil)
+}
+
+func (s *Server) createComponent(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := f.componentInput()
+	if !f.Invalid() {
+		_, err = s.store.CreateComponent(c.Request().Context(), in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.renderComponentForm(c, http.StatusBadRequest, f, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/products")
+}
+
+func (s *Server) editComponent(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	cp, err := s.store.Component(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.renderComponentForm(c, http.StatusOK, componentForm(cp), cp)
+}
+
+func (s *Server) updateComponent(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	cp, err := s.store.Component(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := f.componentInput()
+	if !f.Invalid() {
+		err = s.store.UpdateComponent(c.Request().Context(), id, in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.renderComponentForm(c, http.StatusBadRequest, f, cp)
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/products")
+}
+
+func (s *Server) deleteComponent(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteComponent(c.Request().Context(), id); err != nil {
+		return s.refusal(c, err)
+	}
+	return s.done(c, "flash.deleted", "/admin/products")
+}
+
+func (s *Server) moveComponent(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	d, err := moveDelta(c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.MoveComponent(c.Request().Context(), id, d); err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/products")
+}
+
+// setComponentStatus sets the status an operator chose by hand. Open
+// incidents and running maintenance may still show it worse.
+func (s *Server) setComponentStatus(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetComponentStatus(c.Request().Context(), id, c.FormValue("status")); err != nil {
+		return s.refusal(c, err)
+	}
+	back := "/admin"
+	if c.FormValue("back") == "products" {
+		back = "/admin/products"
+	}
+	return s.done(c, "flash.status_set", back)
+}

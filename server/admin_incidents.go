@@ -1,0 +1,294 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+const adminPageSize = 25
+
+type incidentListPage struct {
+	Incidents  []data.Incident
+	Page, Last int
+}
+
+func pageParam(c echo.Context) int {
+	n, err := strconv.Atoi(c.QueryParam("page"))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+func lastPage(total int64) int { return int((total + adminPageSize - 1) / adminPageSize) }
+
+func (s *Server) listIncidents(c echo.Context) error {
+	n := pageParam(c)
+	incs, total, err := s.store.RecentIncidents(c.Request().Context(), adminPageSize, (n-1)*adminPageSize)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "incidents", &view{Title: s.t(c, "incidents.title"),
+		Data: &incidentListPage{Incidents: incs, Page: n, Last: lastPage(total)}})
+}
+
+// incidentFormPage serves both the declaration form and the update form:
+// each lists every component with a choice of status.
+type incidentFormPage struct {
+	*catalogView
+	Incident          *data.Incident
+	Impacts, Statuses []string
+	ComponentStatuses []string
+	IncidentStatuses  []string
+}
+
+func componentField(id int64) string { return "component_" + strconv.FormatInt(id, 10) }
+
+// ComponentField names the form field holding a component's status.
+func (v *incidentFormPage) ComponentField(id int64) string { return componentField(id) }
+
+func (s *Server) incidentFormPage(c echo.Context, inc *data.Incident) (*incidentFormPage, error) {
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	return &incidentFormPage{catalogView: newCatalogView(products, nil, nil), Incident: inc, Impacts: data.Impacts,
+		ComponentStatuses: data.ComponentStatuses, IncidentStatuses: data.IncidentStatuses}, nil
+}
+
+// componentStatuses reads one status per component ("" = not affected).
+func (f *form) componentStatuses(v *catalogView) map[int64]string {
+	m := map[int64]string{}
+	for _, p := range v.Products {
+		for _, cp := range p.Components {
+			st := f.Get(componentField(cp.ID))
+			switch {
+			case st == "":
+			case data.StatusRank(st) == 0 && st != data.Operational:
+				f.fail("components", "invalid_choice")
+			default:
+				m[cp.ID] = st
+			}
+		}
+	}
+	return m
+}
+
+func (s *Server) newIncident(c echo.Context) error {
+	v, err := s.incidentFormPage(c, nil)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"impact": {"minor"}, "status": {data.Investigating}}}
+	return s.render(c, http.StatusOK, "incident_new", &view{Title: s.t(c, "incidents.new"), Form: f, Data: v})
+}
+
+func (s *Server) createIncident(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.incidentFormPage(c, nil)
+	if err != nil {
+		return err
+	}
+	in := data.NewIncident{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"), Impact: f.Get("impact"),
+		Status: f.Get("status"), StartedAt: f.timeField("started_at", s.opts.Location, false),
+		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), Components: f.componentStatuses(v.catalogView),
+		OperatorID: operatorOf(c).ID}
+	var inc *data.Incident
+	if !f.Invalid() {
+		inc, err = s.store.CreateIncident(c.Request().Context(), in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "incident_new", &view{Title: s.t(c, "incidents.new"), Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.incident_declared", "/admin/incidents/"+strconv.FormatInt(inc.ID, 10))
+}
+
+// updateForm pre-fills the update form with the incident as it stands.
+func updateForm(inc *data.Incident) *form {
+	f := &form{Values: map[string][]string{"status": {inc.Status}}}
+	for id, st := range inc.ComponentStatuses() {
+		f.Values.Set(componentField(id), st)
+	}
+	return f
+}
+
+func (s *Server) loadIncidentForm(c echo.Context) (*incidentFormPage, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	inc, err := s.store.Incident(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return s.incidentFormPage(c, inc)
+}
+
+func (s *Server) manageIncident(c echo.Context) error {
+	v, err := s.loadIncidentForm(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "incident_manage", &view{Title: v.Incident.TitleJA, Form: updateForm(v.Incident), Data: v})
+}
+
+func (s *Server) postIncidentUpdate(c echo.Context) error {
+	v, err := s.loadIncidentForm(c)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := data.NewIncidentUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"),
+		Components: f.componentStatuses(v.catalogView), OperatorID: operatorOf(c).ID}
+	if in.Status == data.Resolved {
+		// Resolving gives every affected component back: what the form said
+		// about them no longer matters.
+		in.Components = map[int64]string{}
+		for id := range v.Incident.ComponentStatuses() {
+			in.Components[id] = data.Operational
+		}
+	}
+	if !f.Invalid() {
+		_, err = s.store.PostIncidentUpdate(c.Request().Context(), v.Incident.ID, in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "incident_manage", &view{Title: v.Incident.TitleJA, Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	flash := "flash.update_posted"
+	if in.Status == data.Resolved {
+		flash = "flash.incident_resolved"
+	}
+	return s.done(c, flash, "/admin/incidents/"+strconv.FormatInt(v.Incident.ID, 10))
+}
+
+func (s *Server) editIncident(c echo.Context) error {
+	v, err := s.loadIncidentForm(c)
+	if err != nil {
+		return err
+	}
+	inc := v.Incident
+	f := &form{Values: map[string][]string{"title_ja": {inc.TitleJA}, "title_en": {inc.TitleEN}, "impact": {inc.Impact},
+		"started_at": {localInput(inc.StartedAt, s.opts.Location)}}}
+	if inc.ResolvedAt != nil {
+		f.Values.Set("resolved_at", localInput(*inc.ResolvedAt, s.opts.Location))
+	}
+	return s.render(c, http.StatusOK, "incident_edit", &view{Title: s.t(c, "incidents.edit"), Form: f, Data: v})
+}
+
+func (s *Server) updateIncident(c echo.Context) error {
+	v, err := s.loadIncidentForm(c)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := data.IncidentEdit{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"), Impact: f.Get("impact"),
+		StartedAt: f.timeField("started_at", s.opts.Location, true)}
+	if v.Incident.Status == data.Resolved {
+		t := f.timeField("resolved_at", s.opts.Location, true)
+		in.ResolvedAt = &t
+	}
+	if !f.Invalid() {
+		err = s.store.UpdateIncident(c.Request().Context(), v.Incident.ID, in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "incident_edit", &view{Title: s.t(c, "incidents.edit"), Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/incidents/"+strconv.FormatInt(v.Incident.ID, 10))
+}
+
+type updateEditPage struct {
+	Back   string
+	Action string
+}
+
+// findIncidentUpdate returns the update named in the route, or a 404.
+func findIncidentUpdate(c echo.Context, inc *data.Incident) (*data.IncidentUpdate, error) {
+	uid, err := idParam(c, "uid")
+	if err != nil {
+		return nil, err
+	}
+	for i := range inc.Updates {
+		if inc.Updates[i].ID == uid {
+			return &inc.Updates[i], nil
+		}
+	}
+	return nil, echo.ErrNotFound
+}
+
+func (s *Server) editIncidentUpdate(c echo.Context) error {
+	v, err := s.loadIncidentForm(c)
+	if err != nil {
+		return err
+	}
+	u, err := findIncidentUpdate(c, v.Incident)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"body_ja": {u.BodyJA}, "body_en": {u.BodyEN}}}
+	return s.render(c, http.StatusOK, "update_edit", &view{Title: s.t(c, "updates.edit"), Form: f, Data: incidentUpdatePage(v.Incident, u)})
+}
+
+func incidentUpdatePage(inc *data.Incident, u *data.IncidentUpdate) *updateEditPage {
+	base := "/admin/incidents/" + strconv.FormatInt(inc.ID, 10)
+	return &updateEditPage{Back: base, Action: base + "/updates/" + strconv.FormatInt(u.ID, 10)}
+}
+
+func (s *Server) saveIncidentUpdate(c echo.Context) error {
+	v, err := s.loadIncidentForm(c)
+	if err != nil {
+		return err
+	}
+	u, err := findIncidentUpdate(c, v.Incident)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	err = s.store.EditIncidentUpdate(c.Request().Context(), v.Incident.ID, u.ID, f.Get("body_ja"), f.Get("body_en"))
+	if f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "update_edit", &view{Title: s.t(c, "updates.edit"), Form: f, Data: incidentUpdatePage(v.Incident, u)})
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/incidents/"+strconv.FormatInt(v.Incident.ID, 10))
+}
+
+func (s *Server) deleteIncidentUpdate(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	uid, err := idParam(c, "uid")
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteIncidentUpdate(c.Request().Context(), id, uid); err != nil {
+		return s.refusal(c, err)
+	}
+	return s.done(c, "flash.deleted", "/admin/incidents/"+strconv.FormatInt(id, 10))
+}

@@ -1,0 +1,232 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+type maintenanceListPage struct {
+	Maintenances []data.Maintenance
+	Page, Last   int
+}
+
+func (s *Server) listMaintenance(c echo.Context) error {
+	n := pageParam(c)
+	ms, total, err := s.store.RecentMaintenances(c.Request().Context(), adminPageSize, (n-1)*adminPageSize)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "maintenances", &view{Title: s.t(c, "maintenance.title"),
+		Data: &maintenanceListPage{Maintenances: ms, Page: n, Last: lastPage(total)}})
+}
+
+type maintenanceFormPage struct {
+	*catalogView
+	Maintenance *data.Maintenance
+	Statuses    []string
+}
+
+func (s *Server) maintenanceFormPage(c echo.Context, m *data.Maintenance) (*maintenanceFormPage, error) {
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	return &maintenanceFormPage{catalogView: newCatalogView(products, nil, nil), Maintenance: m,
+		Statuses: []string{data.InProgress, data.Verifying, data.Completed, data.Cancelled, data.Scheduled}}, nil
+}
+
+// componentIDs reads the ticked component checkboxes.
+func (f *form) componentIDs() []int64 {
+	var ids []int64
+	for _, v := range f.Values["components"] {
+		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || id <= 0 {
+			f.fail("components", "invalid_choice")
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (s *Server) newMaintenance(c echo.Context) error {
+	v, err := s.maintenanceFormPage(c, nil)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "maintenance_form", &view{Title: s.t(c, "maintenance.new"), Data: v})
+}
+
+func (s *Server) createMaintenance(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.maintenanceFormPage(c, nil)
+	if err != nil {
+		return err
+	}
+	in := data.NewMaintenance{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
+		StartsAt: f.timeField("starts_at", s.opts.Location, true), EndsAt: f.timeField("ends_at", s.opts.Location, true),
+		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.componentIDs(), OperatorID: operatorOf(c).ID}
+	var m *data.Maintenance
+	if !f.Invalid() {
+		m, err = s.store.CreateMaintenance(c.Request().Context(), in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "maintenance_form", &view{Title: s.t(c, "maintenance.new"), Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.maintenance_scheduled", "/admin/maintenance/"+strconv.FormatInt(m.ID, 10))
+}
+
+func (s *Server) loadMaintenanceForm(c echo.Context) (*maintenanceFormPage, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.store.Maintenance(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return s.maintenanceFormPage(c, m)
+}
+
+func nextMaintenanceStatus(m *data.Maintenance) string {
+	switch m.Status {
+	case data.Scheduled:
+		return data.InProgress
+	case data.InProgress:
+		return data.Verifying
+	default:
+		return data.Completed
+	}
+}
+
+func (s *Server) manageMaintenance(c echo.Context) error {
+	v, err := s.loadMaintenanceForm(c)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"status": {nextMaintenanceStatus(v.Maintenance)}}}
+	return s.render(c, http.StatusOK, "maintenance_manage", &view{Title: v.Maintenance.TitleJA, Form: f, Data: v})
+}
+
+func (s *Server) postMaintenanceUpdate(c echo.Context) error {
+	v, err := s.loadMaintenanceForm(c)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := data.NewMaintenanceUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), OperatorID: operatorOf(c).ID}
+	_, err = s.store.PostMaintenanceUpdate(c.Request().Context(), v.Maintenance.ID, in)
+	if f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "maintenance_manage", &view{Title: v.Maintenance.TitleJA, Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.update_posted", "/admin/maintenance/"+strconv.FormatInt(v.Maintenance.ID, 10))
+}
+
+func (s *Server) editMaintenance(c echo.Context) error {
+	v, err := s.loadMaintenanceForm(c)
+	if err != nil {
+		return err
+	}
+	m := v.Maintenance
+	f := &form{Values: map[string][]string{"title_ja": {m.TitleJA}, "title_en": {m.TitleEN},
+		"starts_at": {localInput(m.StartsAt, s.opts.Location)}, "ends_at": {localInput(m.EndsAt, s.opts.Location)}}}
+	for _, id := range m.ComponentIDs() {
+		f.Values.Add("components", strconv.FormatInt(id, 10))
+	}
+	return s.render(c, http.StatusOK, "maintenance_form", &view{Title: s.t(c, "maintenance.edit"), Form: f, Data: v})
+}
+
+func (s *Server) updateMaintenance(c echo.Context) error {
+	v, err := s.loadMaintenanceForm(c)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := data.MaintenanceEdit{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
+		StartsAt: f.timeField("starts_at", s.opts.Location, true), EndsAt: f.timeField("ends_at", s.opts.Location, true),
+		ComponentIDs: f.componentIDs()}
+	if !f.Invalid() {
+		err = s.store.UpdateMaintenance(c.Request().Context(), v.Maintenance.ID, in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "maintenance_form", &view{Title: s.t(c, "maintenance.edit"), Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/maintenance/"+strconv.FormatInt(v.Maintenance.ID, 10))
+}
+
+func findMaintenanceUpdate(c echo.Context, m *data.Maintenance) (*data.MaintenanceUpdate, error) {
+	uid, err := idParam(c, "uid")
+	if err != nil {
+		return nil, err
+	}
+	for i := range m.Updates {
+		if m.Updates[i].ID == uid {
+			return &m.Updates[i], nil
+		}
+	}
+	return nil, echo.ErrNotFound
+}
+
+func maintenanceUpdatePage(m *data.Maintenance, u *data.MaintenanceUpdate) *updateEditPage {
+	base := "/admin/maintenance/" + strconv.FormatInt(m.ID, 10)
+	return &updateEditPage{Back: base, Action: base + "/updates/" + strconv.FormatInt(u.ID, 10)}
+}
+
+func (s *Server) editMaintenanceUpdate(c echo.Context) error {
+	v, err := s.loadMaintenanceForm(c)
+	if err != nil {
+		return err
+	}
+	u, err := findMaintenanceUpdate(c, v.Maintenance)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"body_ja": {u.BodyJA}, "body_en": {u.BodyEN}}}
+	return s.render(c, http.StatusOK, "update_edit", &view{Title: s.t(c, "updates.edit"), Form: f, Data: maintenanceUpdatePage(v.Maintenance, u)})
+}
+
+func (s *Server) saveMaintenanceUpdate(c echo.Context) error {
+	v, err := s.loadMaintenanceForm(c)
+	if err != nil {
+		return err
+	}
+	u, err := findMaintenanceUpdate(c, v.Maintenance)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	err = s.store.EditMaintenanceUpdate(c.Request().Context(), v.Maintenance.ID, u.ID, f.Get("body_ja"), f.Get("body_en"))
+	if f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "update_edit", &view{Title: s.t(c, "updates.edit"), Form: f, Data: maintenanceUpdatePage(v.Maintenance, u)})
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(c, "flash.saved", "/admin/maintenance/"+strconv.FormatInt(v.Maintenance.ID, 10))
+}

@@ -1,0 +1,255 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/locale"
+)
+
+// Session lifetimes: a session ends after this long without a request, and
+// in any case this long after login.
+const (
+	sessionIdle     = 2 * time.Hour
+	sessionLifetime = 24 * time.Hour
+)
+
+// recoverPanics turns a panic into a logged 500 instead of a dropped
+// connection, keeping the stack for the log only.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic in handler", "path", c.Request().URL.Path, "panic", r, "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// securityHeaders sets the headers every response carries. The pages use no
+// inline script or style, so the policy can forbid both.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		return next(c)
+	}
+}
+
+// noStore keeps console pages out of every cache.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		return next(c)
+	}
+}
+
+// negotiateLanguage picks the page language and remembers an explicit
+// ?lang= choice in a cookie.
+func (s *Server) negotiateLanguage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := c.QueryParam("lang")
+		cookie := ""
+		if ck, err := c.Cookie("lang"); err == nil {
+			cookie = ck.Value
+		}
+		lang := locale.Negotiate(q, cookie, c.Request().Header.Get("Accept-Language"))
+		if locale.Supported(q) && q != cookie {
+			c.SetCookie(&http.Cookie{Name: "lang", Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
+				HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
+		}
+		c.Set("lang", lang)
+		return next(c)
+	}
+}
+
+func langOf(c echo.Context) string {
+	if l, ok := c.Get("lang").(string); ok {
+		return l
+	}
+	return locale.Languages[0]
+}
+
+func (s *Server) cookieName(base string) string {
+	// The __Host- prefix tells the browser to accept the cookie only over
+	// https, for this host, with Path=/: no subdomain can plant one.
+	if s.secure() {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// csrf checks a token on every state-changing console request: the hidden
+// form field "csrf" or the X-CSRF-Token header must match the cookie.
+func (s *Server) csrf() echo.MiddlewareFunc {
+	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:csrf,header:X-CSRF-Token",
+		ContextKey:     "csrf",
+		CookieName:     s.cookieName("oshirase_csrf"),
+		CookiePath:     "/",
+		CookieMaxAge:   int(sessionLifetime / time.Second),
+		CookieHTTPOnly: true,
+		CookieSecure:   s.secure(),
+		CookieSameSite: http.SameSiteLaxMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return errCSRF
+		},
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		checked := check(next)
+		return func(c echo.Context) error {
+			// Echo lets a request through without a token when the browser says
+			// Sec-Fetch-Site: same-origin. We want the token on every unsafe
+			// request, so the header only serves to refuse cross-site ones early.
+			h := c.Request().Header
+			site := h.Get("Sec-Fetch-Site")
+			h.Del("Sec-Fetch-Site")
+			if site == "cross-site" && !safeMethod(c.Request().Method) {
+				return errCSRF
+			}
+			return checked(c)
+		}
+	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+var errCSRF = echo.NewHTTPError(http.StatusForbidden, "error.csrf")
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// loadOperator finds the signed-in operator, if any, from the session cookie.
+func (s *Server) loadOperator(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ck, err := c.Cookie(s.cookieName("oshirase_session"))
+		if err != nil || ck.Value == "" || len(ck.Value) > 128 {
+			return next(c)
+		}
+		sess, op, err := s.store.SessionOperator(c.Request().Context(), hashToken(ck.Value), sessionIdle)
+		switch {
+		case errors.Is(err, data.ErrNotFound):
+			s.clearSessionCookie(c)
+		case err != nil:
+			return err
+		default:
+			c.Set("operator", op)
+			c.Set("session", sess.ID)
+		}
+		return next(c)
+	}
+}
+
+func operatorOf(c echo.Context) *data.Operator {
+	op, _ := c.Get("operator").(*data.Operator)
+	return op
+}
+
+// requireOperator sends an anonymous visitor to the login page, coming back
+// afterwards to the page asked for.
+func (s *Server) requireOperator(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if operatorOf(c) != nil {
+			return next(c)
+		}
+		if c.Request().Method == http.MethodGet {
+			return c.Redirect(http.StatusSeeOther, "/admin/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		}
+		return echo.NewHTTPError(http.StatusUnauthorized, "error.login_required")
+	}
+}
+
+// requireAdmin refuses editors.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if op := operatorOf(c); op == nil || !op.IsAdmin() {
+			return echo.NewHTTPError(http.StatusForbidden, "error.admin_only")
+		}
+		return next(c)
+	}
+}
+
+// localPath accepts a login ?next= only when it stays on this site.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return ""
+	}
+	return next
+}
+
+// handleError is the one place errors become responses. Client mistakes get
+// their status and a message in the visitor's language; anything else is
+// logged and shown as a generic 500.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, key := http.StatusInternalServerError, "error.internal"
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		code = he.Code
+		if m, ok := he.Message.(string); ok && (strings.HasPrefix(m, "error.") || strings.HasPrefix(m, "field.")) {
+			key = m
+		} else {
+			key = map[int]string{
+				http.StatusBadRequest:            "error.bad_request",
+				http.StatusUnauthorized:          "error.login_required",
+				http.StatusForbidden:             "error.forbidden",
+				http.StatusNotFound:              "error.not_found",
+				http.StatusMethodNotAllowed:      "error.method_not_allowed",
+				http.StatusRequestEntityTooLarge: "error.too_large",
+			}[code]
+			if key == "" {
+				key = "error.bad_request"
+			}
+		}
+		if code >= 500 {
+			key = "error.internal"
+		}
+	case errors.Is(err, data.ErrNotFound):
+		code, key = http.StatusNotFound, "error.not_found"
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(code)
+		return
+	}
+	if rerr := s.render(c, code, "error", &view{Title: s.t(c, key), Data: errorPage{Code: code, Message: key}}); rerr != nil {
+		s.log.Error("rendering the error page failed", "err", rerr)
+		c.String(code, http.StatusText(code))
+	}
+}
+
+type errorPage struct {
+	Code    int
+	Message string
+}

@@ -1,0 +1,96 @@
+// Package server is Oshirase's web application: the public status pages and
+// the operator console, on Echo.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/locale"
+	"github.com/oshirase/oshirase/markdown"
+)
+
+// Options configures the web application.
+type Options struct {
+	// BaseURL is the public address; https makes cookies Secure.
+	BaseURL *url.URL
+	// Location is the zone times are shown in.
+	Location *time.Location
+	// SecurityContact is shown in every page footer when set.
+	SecurityContact string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PageTTL is how long a rendered public page is served before it is
+	// rendered again in the background; changes made through this instance
+	// show at once whatever the TTL. Zero means five seconds.
+	PageTTL time.Duration
+}
+
+// Server holds the application's dependencies; handlers are its methods.
+type Server struct {
+	opts     Options
+	store    *data.Store
+	log      *slog.Logger
+	catalog  *locale.Catalog
+	md       *markdown.Renderer
+	pages    *renderer
+	cache    *pageCache
+	echo     *echo.Echo
+	changeNo atomic.Uint64
+}
+
+// New builds the application.
+func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	if opts.PageTTL == 0 {
+		opts.PageTTL = 5 * time.Second
+	}
+	catalog, err := locale.Load()
+	if err != nil {
+		return nil, err
+	}
+	pages, err := newRenderer()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages}
+	s.cache = newPageCache(opts.PageTTL, opts.Now, &s.changeNo, log)
+	s.echo = s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Echo returns the router, for the server's listener and for tests that
+// enumerate routes.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// changed marks every cached public page stale after a write.
+func (s *Server) changed() { s.changeNo.Add(1) }
+
+func (s *Server) secure() bool { return s.opts.BaseURL != nil && s.opts.BaseURL.Scheme == "https" }
+
+// healthz answers 200 while the database answers, 503 otherwise.
+func (s *Server) healthz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("health check failed", "err", err)
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	return c.String(http.StatusOK, "ok\n")
+}

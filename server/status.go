@@ -1,0 +1,284 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/uptime"
+)
+
+// Days of history the public page shows.
+const (
+	barDays    = 90
+	recentDays = 14
+)
+
+// catalogView is the products and components with the status each is shown
+// in: the worst of the operator's setting, open incidents and running
+// maintenance.
+type catalogView struct {
+	Products   []data.Product
+	Status     map[int64]string
+	components map[int64]*data.Component
+}
+
+// Component looks a component up by id for the templates.
+func (v *catalogView) Component(id int64) *data.Component { return v.components[id] }
+
+func newCatalogView(products []data.Product, open []data.Incident, maints []data.Maintenance) *catalogView {
+	v := &catalogView{Products: products, Status: map[int64]string{}, components: map[int64]*data.Component{}}
+	for pi := range products {
+		for ci := range products[pi].Components {
+			c := &products[pi].Components[ci]
+			v.components[c.ID] = c
+			v.Status[c.ID] = data.Worst(data.Operational, c.Status)
+		}
+	}
+	for i := range open {
+		if !open[i].Open() {
+			continue
+		}
+		for id, st := range open[i].ComponentStatuses() {
+			v.Status[id] = data.Worst(v.Status[id], st)
+		}
+	}
+	for i := range maints {
+		if maints[i].Active() {
+			for _, id := range maints[i].ComponentIDs() {
+				v.Status[id] = data.Worst(v.Status[id], data.UnderMaintenance)
+			}
+		}
+	}
+	return v
+}
+
+// Overall is the worst status of any component.
+func (v *catalogView) Overall() string {
+	worst := data.Operational
+	for _, st := range v.Status {
+		worst = data.Worst(worst, st)
+	}
+	return worst
+}
+
+// ProductStatus is the worst status among a product's components.
+func (v *catalogView) ProductStatus(p *data.Product) string {
+	worst := data.Operational
+	for _, c := range p.Components {
+		worst = data.Worst(worst, v.Status[c.ID])
+	}
+	return worst
+}
+
+type statusPage struct {
+	*catalogView
+	Open     []data.Incident
+	Active   []data.Maintenance
+	Upcoming []data.Maintenance
+	Bars     map[int64]uptime.Bar
+	Recent   []recentDay
+	titles   map[int64]*data.Incident
+}
+
+type recentDay struct {
+	Date      time.Time
+	Incidents []data.Incident
+}
+
+// Incident looks up an incident shown in the bars, for their tooltips.
+func (v *statusPage) Incident(id int64) *data.Incident { return v.titles[id] }
+
+func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
+	now := s.opts.Now()
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The bar window starts at local midnight 89 days ago; a day's margin
+	// covers any zone.
+	incidents, err := s.store.IncidentsSince(ctx, now.AddDate(0, 0, -barDays-1))
+	if err != nil {
+		return nil, err
+	}
+	maints, err := s.store.CurrentMaintenances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &statusPage{catalogView: newCatalogView(products, incidents, maints), titles: map[int64]*data.Incident{}}
+	for i := range incidents {
+		v.titles[incidents[i].ID] = &incidents[i]
+		if incidents[i].Open() {
+			v.Open = append(v.Open, incidents[i])
+		}
+	}
+	for _, m := range maints {
+		if m.Active() {
+			v.Active = append(v.Active, m)
+		} else {
+			v.Upcoming = append(v.Upcoming, m)
+		}
+	}
+	var ids []int64
+	for _, p := range products {
+		for _, c := range p.Components {
+			ids = append(ids, c.ID)
+		}
+	}
+	v.Bars = uptime.Bars(uptime.Spans(incidents, now), ids, now, s.opts.Location, barDays)
+
+	local := now.In(s.opts.Location)
+	for i := 0; i < recentDays; i++ {
+		day := time.Date(local.Year(), local.Month(), local.Day()-i, 0, 0, 0, 0, s.opts.Location)
+		rd := recentDay{Date: day}
+		next := day.AddDate(0, 0, 1)
+		for _, inc := range incidents {
+			if !inc.StartedAt.Before(day) && inc.StartedAt.Before(next) {
+				rd.Incidents = append(rd.Incidents, inc)
+			}
+		}
+		v.Recent = append(v.Recent, rd)
+	}
+	return v, nil
+}
+
+func (s *Server) showStatusPage(c echo.Context) error {
+	lang := langOf(c)
+	return s.cache.serve(c, "status|"+lang, func(ctx context.Context) ([]byte, error) {
+		v, err := s.loadStatusPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.renderPublic(lang, "/", "status", &view{Title: s.catalog.T(lang, "status.title"), Data: v})
+	})
+}
+
+type incidentPage struct {
+	*catalogView
+	Incident *data.Incident
+}
+
+func (s *Server) showIncident(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	lang := langOf(c)
+	path := c.Request().URL.Path
+	return s.cache.serve(c, "incident|"+strconv.FormatInt(id, 10)+"|"+lang, func(ctx context.Context) ([]byte, error) {
+		inc, err := s.store.Incident(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		products, err := s.store.Products(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v := &incidentPage{catalogView: newCatalogView(products, nil, nil), Incident: inc}
+		title := (&page{s: s, Lang: lang}).L(inc.TitleJA, inc.TitleEN)
+		return s.renderPublic(lang, path, "incident", &view{Title: title, Data: v})
+	})
+}
+
+type maintenancePage struct {
+	*catalogView
+	Maintenance *data.Maintenance
+}
+
+func (s *Server) showMaintenance(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	lang := langOf(c)
+	path := c.Request().URL.Path
+	return s.cache.serve(c, "maintenance|"+strconv.FormatInt(id, 10)+"|"+lang, func(ctx context.Context) ([]byte, error) {
+		m, err := s.store.Maintenance(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		products, err := s.store.Products(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v := &maintenancePage{catalogView: newCatalogView(products, nil, nil), Maintenance: m}
+		title := (&page{s: s, Lang: lang}).L(m.TitleJA, m.TitleEN)
+		return s.renderPublic(lang, path, "maintenance", &view{Title: title, Data: v})
+	})
+}
+
+// History pages hold three months each, newest first.
+const historyMonths = 3
+
+type historyPage struct {
+	*catalogView
+	Months       []historyMonth
+	Page         int
+	Newer, Older int
+	HasOlder     bool
+}
+
+type historyMonth struct {
+	Month        time.Time
+	Incidents    []data.Incident
+	Maintenances []data.Maintenance
+}
+
+func (s *Server) showHistory(c echo.Context) error {
+	n := 0
+	if q := c.QueryParam("page"); q != "" {
+		v, err := strconv.Atoi(q)
+		if err != nil || v < 0 || v > 1200 {
+			return echo.ErrNotFound
+		}
+		n = v
+	}
+	lang := langOf(c)
+	return s.cache.serve(c, "history|"+strconv.Itoa(n)+"|"+lang, func(ctx context.Context) ([]byte, error) {
+		earliest, err := s.store.EarliestActivity(ctx)
+		if err != nil {
+			return nil, err
+		}
+		local := s.opts.Now().In(s.opts.Location)
+		top := time.Date(local.Year(), local.Month()-time.Month(n*historyMonths), 1, 0, 0, 0, 0, s.opts.Location)
+		bottom := top.AddDate(0, -(historyMonths - 1), 0)
+		// Pages older than the oldest record do not exist.
+		if n > 0 && (earliest.IsZero() || !earliest.Before(top.AddDate(0, 1, 0))) {
+			return nil, data.ErrNotFound
+		}
+		incs, err := s.store.IncidentsBetween(ctx, bottom, top.AddDate(0, 1, 0))
+		if err != nil {
+			return nil, err
+		}
+		maints, err := s.store.MaintenancesBetween(ctx, bottom, top.AddDate(0, 1, 0))
+		if err != nil {
+			return nil, err
+		}
+		products, err := s.store.Products(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v := &historyPage{catalogView: newCatalogView(products, nil, nil), Page: n, Newer: n - 1, Older: n + 1,
+			HasOlder: !earliest.IsZero() && earliest.Before(bottom)}
+		for i := 0; i < historyMonths; i++ {
+			from := top.AddDate(0, -i, 0)
+			to := from.AddDate(0, 1, 0)
+			hm := historyMonth{Month: from}
+			for _, inc := range incs {
+				if !inc.StartedAt.Before(from) && inc.StartedAt.Before(to) {
+					hm.Incidents = append(hm.Incidents, inc)
+				}
+			}
+			for _, m := range maints {
+				if !m.StartsAt.Before(from) && m.StartsAt.Before(to) {
+					hm.Maintenances = append(hm.Maintenances, m)
+				}
+			}
+			v.Months = append(v.Months, hm)
+		}
+		return s.renderPublic(lang, "/history", "history", &view{Title: s.catalog.T(lang, "history.title"), Data: v})
+	})
+}
