@@ -37,6 +37,10 @@ func (s *Server) createOperator(c echo.Context) error {
 	pw := f.Get("password")
 	f.Values.Del("password")
 	hash := ""
+	if !data.ValidEmail(data.NormalizeEmail(f.Get("email"))) {
+		// Checked here too so that a bad password does not hide it.
+		f.fail("email", "bad_email")
+	}
 	if err := password.Check(pw); err != nil {
 		f.fail("password", passwordErrorKey(err))
 	} else if hash, err = password.Hash(pw); err != nil {

@@ -146,6 +146,11 @@ func (p *page) Time(t time.Time) string {
 	return t.Format("2006年1月2日 15:04 MST")
 }
 
+// Zone names the zone times are shown in, such as "JST (Asia/Tokyo)".
+func (p *page) Zone() string {
+	return p.local(p.Now).Format("MST") + " (" + p.s.opts.Location.String() + ")"
+}
+
 // Clock shows only the time of day with the zone.
 func (p *page) Clock(t time.Time) string { return p.local(t).Format("15:04 MST") }
 

@@ -26,6 +26,9 @@ type catalogView struct {
 	components map[int64]*data.Component
 }
 
+// Catalog returns the view itself, for templates of pages that embed it.
+func (v *catalogView) Catalog() *catalogView { return v }
+
 // Component looks a component up by id for the templates.
 func (v *catalogView) Component(id int64) *data.Component { return v.components[id] }
 

@@ -1,0 +1,317 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+type fixture struct {
+	product, cdn, api, incident, incidentUpdate, maintenance, maintenanceUpdate, editor int64
+}
+
+// seedAll gives every route a real id to act on.
+func (a *testApp) seedAll() fixture {
+	a.t.Helper()
+	ctx := context.Background()
+	f := fixture{}
+	f.product, f.cdn, f.api = a.seedCatalog()
+	inc, err := a.store.CreateIncident(ctx, data.NewIncident{TitleJA: "既存の障害", Impact: "minor", Status: data.Investigating,
+		BodyJA: "調査中です。", Components: map[int64]string{f.cdn: data.PartialOutage}})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.clock.Advance(time.Minute)
+	if _, err := a.store.PostIncidentUpdate(ctx, inc.ID, data.NewIncidentUpdate{Status: data.Identified, BodyJA: "特定しました。",
+		Components: map[int64]string{f.cdn: data.PartialOutage}}); err != nil {
+		a.t.Fatal(err)
+	}
+	f.incident, f.incidentUpdate = inc.ID, inc.Updates[0].ID
+	m, err := a.store.CreateMaintenance(ctx, data.NewMaintenance{TitleJA: "既存のメンテナンス", BodyJA: "予定です。",
+		StartsAt: a.clock.Now().Add(time.Hour), EndsAt: a.clock.Now().Add(2 * time.Hour), ComponentIDs: []int64{f.api}})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	full, _ := a.store.Maintenance(ctx, m.ID)
+	f.maintenance, f.maintenanceUpdate = m.ID, full.Updates[0].ID
+	ed, _ := a.store.OperatorByEmail(ctx, "editor@example.com")
+	f.editor = ed.ID
+	return f
+}
+
+// path fills a route pattern with ids that exist.
+func (f fixture) path(pattern string) string {
+	id := func(n int64) string { return strconv.FormatInt(n, 10) }
+	p := pattern
+	switch {
+	case strings.HasPrefix(p, "/admin/incidents/"), strings.HasPrefix(p, "/incidents/"):
+		p = strings.Replace(p, ":uid", id(f.incidentUpdate), 1)
+		p = strings.Replace(p, ":id", id(f.incident), 1)
+	case strings.HasPrefix(p, "/admin/maintenance/"), strings.HasPrefix(p, "/maintenance/"):
+		p = strings.Replace(p, ":uid", id(f.maintenanceUpdate), 1)
+		p = strings.Replace(p, ":id", id(f.maintenance), 1)
+	case strings.HasPrefix(p, "/admin/products/"):
+		p = strings.Replace(p, ":id", id(f.product), 1)
+	case strings.HasPrefix(p, "/admin/components/"):
+		p = strings.Replace(p, ":id", id(f.cdn), 1)
+	case strings.HasPrefix(p, "/admin/operators/"):
+		p = strings.Replace(p, ":id", id(f.editor), 1)
+	case strings.HasPrefix(p, "/static/"):
+		p = "/static/x/style.css"
+	}
+	return p
+}
+
+// state is a fingerprint of everything a POST could change.
+func (a *testApp) state() string {
+	a.t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	ps, _ := a.store.Products(ctx)
+	for _, p := range ps {
+		b.WriteString(p.NameJA + "|" + strconv.Itoa(p.Position) + ";")
+		for _, c := range p.Components {
+			b.WriteString(c.NameJA + "|" + c.Status + "|" + strconv.Itoa(c.Position) + ";")
+		}
+	}
+	incs, total, _ := a.store.RecentIncidents(ctx, 100, 0)
+	b.WriteString(strconv.FormatInt(total, 10))
+	for _, i := range incs {
+		b.WriteString(i.TitleJA + i.Status + strconv.Itoa(len(i.Updates)))
+	}
+	ms, _, _ := a.store.RecentMaintenances(ctx, 100, 0)
+	for _, m := range ms {
+		b.WriteString(m.TitleJA + m.Status + strconv.Itoa(len(m.Updates)))
+	}
+	ops, _ := a.store.Operators(ctx)
+	for _, o := range ops {
+		b.WriteString(o.Email + o.Role + strconv.FormatBool(o.Disabled))
+	}
+	return b.String()
+}
+
+func routes(a *testApp, method string) []string {
+	var out []string
+	for _, r := range a.app.Echo().Routes() {
+		if r.Method == method {
+			out = append(out, r.Path)
+		}
+	}
+	if len(out) == 0 {
+		a.t.Fatalf("no %s routes", method)
+	}
+	return out
+}
+
+// TestEveryPostNeedsCSRF sends every POST route, as a signed-in admin,
+// without a token and with a wrong one: each is refused and nothing changes.
+func TestEveryPostNeedsCSRF(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	c := a.client()
+	c.login("admin@example.com")
+	before := a.state()
+	for _, pattern := range routes(a, http.MethodPost) {
+		path := f.path(pattern)
+		form := url.Values{"title_ja": {"x"}, "name_ja": {"x"}, "status": {"resolved"}, "body_ja": {"x"}, "direction": {"up"}, "role": {"admin"}}
+		r := c.postRaw(path, form)
+		if r.code != http.StatusForbidden {
+			t.Errorf("POST %s without a token: %d", path, r.code)
+		}
+		form.Set("csrf", "wrong-token-wrong-token-wrong-tok")
+		r = c.postRaw(path, form)
+		if r.code != http.StatusForbidden || !strings.Contains(r.body, "フォームの有効期限が切れました") {
+			t.Errorf("POST %s with a wrong token: %d", path, r.code)
+		}
+		req, _ := http.NewRequest(http.MethodPost, a.srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin") // must not stand in for the token
+		if r := c.do(req); r.code != http.StatusForbidden {
+			t.Errorf("POST %s with only Sec-Fetch-Site: %d", path, r.code)
+		}
+	}
+	if after := a.state(); after != before {
+		t.Fatalf("refused requests changed state:\nbefore %s\nafter  %s", before, after)
+	}
+	// The header works too.
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/admin/components/"+strconv.FormatInt(f.cdn, 10)+"/status",
+		strings.NewReader("status=major_outage"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", c.csrf)
+	if r := c.do(req); r.code != http.StatusSeeOther {
+		t.Fatalf("POST with X-CSRF-Token header: %d", r.code)
+	}
+}
+
+// TestAdminRoutesRefuseAnonymous tries every console route without a
+// session: pages send to the login page, actions are refused, nothing
+// changes.
+func TestAdminRoutesRefuseAnonymous(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	before := a.state()
+	c := a.client()
+	c.get("/admin/login") // a valid CSRF token, so only the missing session stops them
+	for _, pattern := range routes(a, http.MethodGet) {
+		if !strings.HasPrefix(pattern, "/admin") || pattern == "/admin/login" {
+			continue
+		}
+		path := f.path(pattern)
+		r := c.get(path)
+		if r.code != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/admin/login?next=") {
+			t.Errorf("anonymous GET %s: %d %s", path, r.code, r.header.Get("Location"))
+		}
+		if strings.Contains(r.body, "既存の障害") {
+			t.Errorf("anonymous GET %s leaked console content", path)
+		}
+	}
+	for _, pattern := range routes(a, http.MethodPost) {
+		if pattern == "/admin/login" || pattern == "/admin/logout" {
+			continue
+		}
+		path := f.path(pattern)
+		r := c.post(path, url.Values{"title_ja": {"x"}, "status": {"resolved"}, "body_ja": {"x"}, "direction": {"up"}, "role": {"admin"}, "email": {"x@example.com"}, "password": {"12345678910"}})
+		if r.code != http.StatusUnauthorized {
+			t.Errorf("anonymous POST %s: %d", path, r.code)
+		}
+	}
+	if after := a.state(); after != before {
+		t.Fatalf("anonymous requests changed state")
+	}
+}
+
+// TestEditorCannotManageOperators checks the one line between the roles.
+func TestEditorCannotManageOperators(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	before := a.state()
+	ed := a.client()
+	ed.login("editor@example.com")
+	if strings.Contains(ed.get("/admin").body, `href="/admin/operators"`) {
+		t.Error("editors see the operators menu")
+	}
+	for _, pattern := range append(routes(a, http.MethodGet), routes(a, http.MethodPost)...) {
+		if !strings.HasPrefix(pattern, "/admin/operators") {
+			continue
+		}
+		path := f.path(pattern)
+		var r response
+		if strings.HasSuffix(pattern, "/new") || pattern == "/admin/operators" && !strings.Contains(path, ":") {
+			r = ed.get(path)
+			if r.code != http.StatusForbidden {
+				t.Errorf("editor GET %s: %d", path, r.code)
+			}
+		}
+		r = ed.post(path, url.Values{"role": {"admin"}, "email": {"new@example.com"}, "password": {"a long enough password"}})
+		if r.code != http.StatusForbidden && r.code != http.StatusMethodNotAllowed {
+			t.Errorf("editor POST %s: %d", path, r.code)
+		}
+	}
+	if after := a.state(); after != before {
+		t.Fatalf("editor changed operators")
+	}
+
+	// An admin can, and a disabled editor is signed out at once.
+	adm := a.client()
+	adm.login("admin@example.com")
+	expect(t, adm.get("/admin/operators"), http.StatusOK, "editor@example.com")
+	expect(t, adm.post("/admin/operators/"+strconv.FormatInt(f.editor, 10)+"/disable", nil), http.StatusSeeOther)
+	if r := ed.get("/admin"); r.code != http.StatusSeeOther {
+		t.Fatalf("disabled editor still signed in: %d", r.code)
+	}
+	// The last admin cannot disable themselves.
+	me, _ := a.store.OperatorByEmail(context.Background(), "admin@example.com")
+	r := adm.post("/admin/operators/"+strconv.FormatInt(me.ID, 10)+"/disable", nil)
+	expect(t, r, http.StatusBadRequest, "有効な管理者が1人もいなくなるため")
+	// New operators get validated, with the password never echoed back.
+	r = adm.post("/admin/operators", url.Values{"email": {"not-an-address"}, "role": {"editor"}, "password": {"short"}})
+	expect(t, r, http.StatusBadRequest, "メールアドレスを正しく入力してください。", "パスワードは8文字以上で入力してください。", `value="not-an-address"`)
+	expectNot(t, r, `value="short"`)
+	expect(t, adm.post("/admin/operators", url.Values{"email": {"new@example.com"}, "role": {"editor"}, "password": {"パスワードは日本語でも使えます"}}), http.StatusSeeOther)
+	nc := a.client()
+	nc.get("/admin/login")
+	expect(t, nc.post("/admin/login", url.Values{"email": {"NEW@example.com"}, "password": {"パスワードは日本語でも使えます"}}), http.StatusSeeOther)
+}
+
+func TestLoginAndSessions(t *testing.T) {
+	a := newTestServer(t)
+	c := a.client()
+	c.get("/admin/login")
+	r := c.post("/admin/login", url.Values{"email": {"admin@example.com"}, "password": {"wrong password"}})
+	expect(t, r, http.StatusUnauthorized, "メールアドレスまたはパスワードが正しくありません。", `value="admin@example.com"`)
+	r = c.post("/admin/login", url.Values{"email": {"nobody@example.com"}, "password": {"correct horse battery"}})
+	expect(t, r, http.StatusUnauthorized, "メールアドレスまたはパスワードが正しくありません。")
+
+	// A redirect after login stays on this site.
+	for next, want := range map[string]string{"/admin/incidents": "/admin/incidents", "//evil.example/x": "/admin",
+		"https://evil.example": "/admin", "/\\evil.example": "/admin"} {
+		c := a.client()
+		c.get("/admin/login")
+		r := c.post("/admin/login", url.Values{"email": {"admin@example.com"}, "password": {"correct horse battery"}, "next": {next}})
+		if got := r.header.Get("Location"); got != want {
+			t.Errorf("next=%q went to %q, want %q", next, got, want)
+		}
+	}
+
+	// The session cookie is HttpOnly and SameSite=Lax, and its value
+	// changes at every login.
+	var cookies []string
+	for i := 0; i < 2; i++ {
+		c.get("/admin/login")
+		r = c.post("/admin/login", url.Values{"email": {"admin@example.com"}, "password": {"correct horse battery"}})
+		sc := r.header.Get("Set-Cookie")
+		for _, h := range r.header.Values("Set-Cookie") {
+			if strings.HasPrefix(h, "oshirase_session=") {
+				sc = h
+			}
+		}
+		if !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") {
+			t.Fatalf("session cookie %q", sc)
+		}
+		cookies = append(cookies, sc)
+	}
+	if cookies[0] == cookies[1] {
+		t.Fatal("session id did not change at login")
+	}
+	c.get("/admin")
+	expect(t, c.post("/admin/logout", nil), http.StatusSeeOther)
+	if r := c.get("/admin"); r.code != http.StatusSeeOther {
+		t.Fatalf("still signed in after logout: %d", r.code)
+	}
+
+	// Changing the password asks for the current one.
+	c.login("admin@example.com")
+	c.get("/admin/account")
+	r = c.post("/admin/account/password", url.Values{"current": {"nope"}, "new": {"新しいとても長いパスワード"}, "confirm": {"新しいとても長いパスワード"}})
+	expect(t, r, http.StatusBadRequest, "現在のパスワードが正しくありません。")
+	r = c.post("/admin/account/password", url.Values{"current": {"correct horse battery"}, "new": {"新しいとても長いパスワード"}, "confirm": {"新しいとても長いパスワード"}})
+	expect(t, r, http.StatusSeeOther)
+	expect(t, c.get("/admin/account"), http.StatusOK, "パスワードを変更しました。")
+}
+
+// TestSecureCookiesOverHTTPS checks the cookie flags when the base URL is
+// https: __Host- prefix and Secure.
+func TestSecureCookiesOverHTTPS(t *testing.T) {
+	a := newTestServer(t)
+	a.app.opts.BaseURL, _ = url.Parse("https://status.example.com")
+	a.app.echo = a.app.routes()
+	r := a.client().get("/admin/login")
+	found := false
+	for _, h := range r.header.Values("Set-Cookie") {
+		if strings.HasPrefix(h, "__Host-oshirase_csrf=") {
+			found = true
+			if !strings.Contains(h, "Secure") || !strings.Contains(h, "Path=/") {
+				t.Errorf("csrf cookie %q", h)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no __Host- csrf cookie in %v", r.header.Values("Set-Cookie"))
+	}
+}
