@@ -60,7 +60,7 @@ func TestOperatorFlow(t *testing.T) {
 		"title_ja": {"配信CDNで遅延が発生しています"}, "title_en": {"Delivery CDN is slow"},
 		"impact": {"major"}, "status": {"investigating"}, "started_at": {started},
 		"component_" + cdn: {"partial_outage"},
-		"body_ja": {"現在、**原因を調査しています**。"}, "body_en": {"We are **investigating**."},
+		"body_ja":          {"現在、**原因を調査しています**。"}, "body_en": {"We are **investigating**."},
 	})
 	inc := idFromLocation(t, r)
 	page = public.get("/")
