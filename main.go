@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -30,26 +31,33 @@ const usage = `usage:
   oshirase serve [--addr HOST:PORT] [--database DSN]
   oshirase operator add --email EMAIL [--role admin|editor] [--name NAME] [--password-stdin]
   oshirase migrate [--database DSN]
+  oshirase healthcheck      exit 0 when the local server's /healthz answers 200
 
 Configuration comes from OSHIRASE_* environment variables; see README.md.
 `
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(os.Args[1:], log); err != nil {
+	// SIGTERM (docker stop, systemd) and Ctrl-C shut the server down gracefully.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], log); err != nil {
 		fmt.Fprintln(os.Stderr, "oshirase:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(args []string, log *slog.Logger) error {
+func run(ctx context.Context, args []string, log *slog.Logger) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return errors.New("no command given")
 	}
 	switch {
 	case args[0] == "serve":
-		return serve(args[1:], log)
+		return serve(ctx, args[1:], log)
+	case args[0] == "healthcheck":
+		return healthcheck()
 	case args[0] == "migrate":
 		return migrate(args[1:], log)
 	case args[0] == "operator" && len(args) > 1 && args[1] == "add":
@@ -85,7 +93,7 @@ func openStore(ctx context.Context, cfg *config.Config) (*data.Store, error) {
 	return store, nil
 }
 
-func serve(args []string, log *slog.Logger) error {
+func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "", "listen address (OSHIRASE_ADDR)")
 	database := fs.String("database", "", "database: sqlite:PATH or postgres://… (OSHIRASE_DATABASE)")
@@ -96,9 +104,6 @@ func serve(args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -271,4 +276,27 @@ func describe(v *data.ValidationError) string {
 		parts = append(parts, "--"+field+" "+m)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// healthcheck asks the server on OSHIRASE_ADDR for /healthz, for container
+// health checks in an image that has no curl.
+func healthcheck() error {
+	cfg, err := loadConfig(nil)
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	res, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %d", res.StatusCode)
+	}
+	return nil
 }

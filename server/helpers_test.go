@@ -22,7 +22,7 @@ import (
 var t0 = time.Date(2026, 11, 26, 6, 30, 0, 0, time.UTC)
 
 type testApp struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	app   *Server
 	store *data.Store
@@ -32,7 +32,7 @@ type testApp struct {
 // newTestServer returns the whole application on a fresh database behind a
 // real HTTP listener, with an admin (admin@example.com) and an editor
 // (editor@example.com), both with the password "correct horse battery".
-func newTestServer(t *testing.T) *testApp {
+func newTestServer(t testing.TB) *testApp {
 	t.Helper()
 	clock := datatest.NewClock(t0)
 	store := datatest.Open(t, clock)
@@ -173,7 +173,7 @@ func (a *testApp) seedCatalog() (product, cdn, api int64) {
 }
 
 // testWriter sends the server's log to the test's output, shown on failure.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+// seedRealistic builds a page of the size a vendor would have: 3 products
+// with 4 components each and 60 incidents spread over 90 days.
+func seedRealistic(b testing.TB, a *testApp) {
+	ctx := context.Background()
+	var comps []int64
+	for p := 0; p < 3; p++ {
+		prod, _ := a.store.CreateProduct(ctx, data.ProductInput{NameJA: fmt.Sprintf("製品%d", p)})
+		for c := 0; c < 4; c++ {
+			cp, _ := a.store.CreateComponent(ctx, data.ComponentInput{ProductID: prod.ID, NameJA: fmt.Sprintf("コンポーネント%d-%d", p, c)})
+			comps = append(comps, cp.ID)
+		}
+	}
+	start := a.clock.Now()
+	for i := 0; i < 60; i++ {
+		a.clock.Set(start.Add(-time.Duration(i) * 36 * time.Hour))
+		inc, err := a.store.CreateIncident(ctx, data.NewIncident{TitleJA: fmt.Sprintf("障害 %d", i), Impact: "major", Status: data.Investigating,
+			BodyJA: "調査しています。**詳細**は追ってお知らせします。", Components: map[int64]string{comps[i%len(comps)]: data.PartialOutage}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i > 0 {
+			a.clock.Advance(90 * time.Minute)
+			a.store.PostIncidentUpdate(ctx, inc.ID, data.NewIncidentUpdate{Status: data.Resolved, BodyJA: "復旧しました。"})
+		}
+	}
+	a.clock.Set(start)
+	a.app.changed()
+}
+
+// BenchmarkStatusPageServed is what a visitor costs: the page comes from
+// memory, gzipped.
+func BenchmarkStatusPageServed(b *testing.B) {
+	a := newTestServer(b)
+	seedRealistic(b, a)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+			w := httptest.NewRecorder()
+			a.app.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkStatusPageRendered is the baseline: what every visitor would
+// cost without the page cache (queries, uptime bars, templates).
+func BenchmarkStatusPageRendered(b *testing.B) {
+	a := newTestServer(b)
+	seedRealistic(b, a)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := a.app.loadStatusPage(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.app.renderPublic("ja", "/", "status", &view{Title: "x", Data: v}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
