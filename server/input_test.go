@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oshirase/oshirase/data"
 )
@@ -277,5 +278,51 @@ func TestHealthz(t *testing.T) {
 	r := c.get("/healthz")
 	if r.code != http.StatusServiceUnavailable {
 		t.Fatalf("healthz with the database closed: %d", r.code)
+	}
+}
+
+func TestHeadAndStalePages(t *testing.T) {
+	a := newTestServer(t)
+	a.seedCatalog()
+	c := a.client()
+	req, _ := http.NewRequest(http.MethodHead, a.srv.URL+"/", nil)
+	if r := c.do(req); r.code != http.StatusOK || r.body != "" || r.header.Get("ETag") == "" {
+		t.Fatalf("HEAD /: %d %q", r.code, r.body)
+	}
+	first := c.get("/")
+	expect(t, first, http.StatusOK, "配信CDN")
+
+	// The database goes away: the page everyone opens keeps being served,
+	// both after the TTL and after a local change.
+	a.store.Close()
+	a.clock.Advance(time.Minute)
+	expect(t, c.get("/"), http.StatusOK, "配信CDN")
+	a.app.changed()
+	expect(t, c.get("/"), http.StatusOK, "配信CDN")
+}
+
+func TestHistoryPaging(t *testing.T) {
+	a := newTestServer(t)
+	ctx := context.Background()
+	now := a.clock.Now()
+	// One incident this month, one four months ago, one seven months ago.
+	for i, monthsAgo := range []int{0, 4, 7} {
+		a.clock.Set(now.AddDate(0, -monthsAgo, 0))
+		if _, err := a.store.CreateIncident(ctx, data.NewIncident{TitleJA: "障害" + strconv.Itoa(i), Impact: "minor", Status: data.Resolved, BodyJA: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.clock.Set(now)
+	c := a.client()
+	r := c.get("/history")
+	expect(t, r, http.StatusOK, "2026年11月", "2026年10月", "2026年9月", "障害0", `href="/history?page=1"`)
+	expectNot(t, r, "障害1", "以前の履歴</a>\n</nav>\n<nav")
+	r = c.get("/history?page=1")
+	expect(t, r, http.StatusOK, "2026年8月", "2026年7月", "2026年6月", "障害1", `href="/history"`, `href="/history?page=2"`)
+	r = c.get("/history?page=2")
+	expect(t, r, http.StatusOK, "2026年4月", "障害2")
+	expectNot(t, r, `href="/history?page=3"`)
+	if r := c.get("/history?page=3"); r.code != http.StatusNotFound {
+		t.Fatalf("page past the oldest record: %d", r.code)
 	}
 }

@@ -239,10 +239,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if code >= 500 {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
-	if c.Request().Method == http.MethodHead {
-		c.NoContent(code)
-		return
-	}
 	if rerr := s.render(c, code, "error", &view{Title: s.t(c, key), Data: errorPage{Code: code, Message: key}}); rerr != nil {
 		s.log.Error("rendering the error page failed", "err", rerr)
 		c.String(code, http.StatusText(code))

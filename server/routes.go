@@ -12,7 +12,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(refuseTrace)
+	e.Pre(methodPolicy)
 	e.Use(s.recoverPanics, securityHeaders, middleware.BodyLimit("1M"), s.negotiateLanguage)
 
 	e.GET("/", s.showStatusPage)
@@ -78,9 +78,9 @@ func (s *Server) routes() *echo.Echo {
 	return e
 }
 
-// refuseTrace answers TRACE with 405 before routing, so no route echoes a
+// methodPolicy refuses TRACE before routing, so nothing ever echoes a
 // request back.
-func refuseTrace(next echo.HandlerFunc) echo.HandlerFunc {
+func methodPolicy(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if c.Request().Method == http.MethodTrace {
 			return echo.ErrMethodNotAllowed

@@ -71,8 +71,16 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP makes the Server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// ServeHTTP makes the Server an http.Handler. HEAD, which monitors use to
+// probe the page, is routed as GET: net/http still knows the request was
+// HEAD and sends no body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		r = r.Clone(r.Context())
+		r.Method = http.MethodGet
+	}
+	s.echo.ServeHTTP(w, r)
+}
 
 // Echo returns the router, for the server's listener and for tests that
 // enumerate routes.

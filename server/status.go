@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"time"
 
@@ -224,10 +225,17 @@ type historyPage struct {
 	HasOlder     bool
 }
 
+// historyMonth lists a month's incidents and maintenance together, newest
+// first; each entry holds one or the other.
 type historyMonth struct {
-	Month        time.Time
-	Incidents    []data.Incident
-	Maintenances []data.Maintenance
+	Month   time.Time
+	Entries []historyEntry
+}
+
+type historyEntry struct {
+	At          time.Time
+	Incident    *data.Incident
+	Maintenance *data.Maintenance
 }
 
 func (s *Server) showHistory(c echo.Context) error {
@@ -270,16 +278,17 @@ func (s *Server) showHistory(c echo.Context) error {
 			from := top.AddDate(0, -i, 0)
 			to := from.AddDate(0, 1, 0)
 			hm := historyMonth{Month: from}
-			for _, inc := range incs {
-				if !inc.StartedAt.Before(from) && inc.StartedAt.Before(to) {
-					hm.Incidents = append(hm.Incidents, inc)
+			for i := range incs {
+				if at := incs[i].StartedAt; !at.Before(from) && at.Before(to) {
+					hm.Entries = append(hm.Entries, historyEntry{At: at, Incident: &incs[i]})
 				}
 			}
-			for _, m := range maints {
-				if !m.StartsAt.Before(from) && m.StartsAt.Before(to) {
-					hm.Maintenances = append(hm.Maintenances, m)
+			for i := range maints {
+				if at := maints[i].StartsAt; !at.Before(from) && at.Before(to) {
+					hm.Entries = append(hm.Entries, historyEntry{At: at, Maintenance: &maints[i]})
 				}
 			}
+			sort.SliceStable(hm.Entries, func(i, j int) bool { return hm.Entries[i].At.After(hm.Entries[j].At) })
 			v.Months = append(v.Months, hm)
 		}
 		return s.renderPublic(lang, "/history", "history", &view{Title: s.catalog.T(lang, "history.title"), Data: v})
