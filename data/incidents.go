@@ -22,6 +22,7 @@ type NewIncident struct {
 	// puts it in.
 	Components map[int64]string
 	OperatorID int64
+	Notice     Notice
 }
 
 // NewIncidentUpdate is one more entry in an incident's timeline. Components
@@ -31,6 +32,7 @@ type NewIncidentUpdate struct {
 	BodyJA, BodyEN string
 	Components     map[int64]string
 	OperatorID     int64
+	Notice         Notice
 }
 
 // IncidentEdit changes an incident's own fields after the fact.
@@ -113,7 +115,10 @@ func (s *Store) CreateIncident(ctx context.Context, in NewIncident) (*Incident, 
 			return err
 		}
 		inc.Updates = []IncidentUpdate{*u}
-		return nil
+		if !in.Notice.Send {
+			return nil
+		}
+		return s.queueIncidentNotice(tx, &inc, u, IncidentOpened, in.Components, in.Notice.Hold)
 	})
 	if err != nil {
 		return nil, wrapUnlessInvalid("create incident", err)
@@ -160,11 +165,31 @@ func (s *Store) PostIncidentUpdate(ctx context.Context, incidentID int64, in New
 		if err := f.err(); err != nil {
 			return err
 		}
+		// Who was affected before this update hears about it too, even if
+		// this update no longer lists their component.
+		var before []IncidentUpdateComponent
+		if err := tx.Where("update_id = (SELECT id FROM incident_updates WHERE incident_id = ? ORDER BY created_at DESC, id DESC LIMIT 1)", incidentID).
+			Find(&before).Error; err != nil {
+			return err
+		}
 		var err error
 		if u, err = insertIncidentUpdate(tx, incidentID, in); err != nil {
 			return err
 		}
-		return s.applyIncidentStatus(tx, &inc, in.Status)
+		if err := s.applyIncidentStatus(tx, &inc, in.Status); err != nil {
+			return err
+		}
+		if !in.Notice.Send {
+			return nil
+		}
+		if err := tx.First(&inc, incidentID).Error; err != nil {
+			return err
+		}
+		kind := IncidentUpdated
+		if in.Status == Resolved {
+			kind = IncidentResolved
+		}
+		return s.queueIncidentNotice(tx, &inc, u, kind, in.Components, in.Notice.Hold, before...)
 	})
 	if err != nil {
 		return nil, wrapUnlessInvalid(fmt.Sprintf("incident %d: post update", incidentID), err)
@@ -357,4 +382,38 @@ func (s *Store) EarliestActivity(ctx context.Context) (time.Time, error) {
 		}
 	}
 	return earliest, nil
+}
+
+// queueIncidentNotice freezes an incident change into a notification for
+// the contacts the policy names for the incident's impact.
+func (s *Store) queueIncidentNotice(tx *gorm.DB, inc *Incident, u *IncidentUpdate, kind string, comps map[int64]string, hold bool, before ...IncidentUpdateComponent) error {
+	scope := map[int64]string{}
+	for _, c := range before {
+		scope[c.ComponentID] = c.Status
+	}
+	for id, st := range comps {
+		scope[id] = st
+	}
+	ids := make([]int64, 0, len(scope))
+	for id := range scope {
+		ids = append(ids, id)
+	}
+	products, components, err := componentNames(tx, comps)
+	if err != nil {
+		return err
+	}
+	if len(products) == 0 {
+		// Name the products of the whole scope, so a resolution that lists
+		// no component still says what it is about.
+		products, _, err = componentNames(tx, scope)
+		if err != nil {
+			return err
+		}
+	}
+	started := inc.StartedAt
+	content := NoticeContent{Kind: kind, Impact: inc.Impact, Status: u.Status, TitleJA: inc.TitleJA, TitleEN: inc.TitleEN,
+		BodyJA: u.BodyJA, BodyEN: u.BodyEN, Products: products, Components: components, StartedAt: &started,
+		ResolvedAt: inc.ResolvedAt, Path: fmt.Sprintf("/incidents/%d", inc.ID)}
+	n := Notification{Kind: kind, IncidentID: &inc.ID, Thread: fmt.Sprintf("incident-%d", inc.ID), OperatorID: u.OperatorID}
+	return s.queueNotification(tx, n, content, inc.Impact, ids, hold)
 }

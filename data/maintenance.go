@@ -15,6 +15,7 @@ type NewMaintenance struct {
 	BodyJA, BodyEN   string
 	ComponentIDs     []int64
 	OperatorID       int64
+	Notice           Notice
 }
 
 // MaintenanceEdit reschedules or renames a maintenance that has not ended.
@@ -29,6 +30,7 @@ type NewMaintenanceUpdate struct {
 	Status         string
 	BodyJA, BodyEN string
 	OperatorID     int64
+	Notice         Notice
 }
 
 func validateWindow(f fieldErrors, starts, ends time.Time) {
@@ -94,7 +96,13 @@ func (s *Store) CreateMaintenance(ctx context.Context, in NewMaintenance) (*Main
 		if in.OperatorID != 0 {
 			u.OperatorID = &in.OperatorID
 		}
-		return tx.Create(&u).Error
+		if err := tx.Create(&u).Error; err != nil {
+			return err
+		}
+		if !in.Notice.Send {
+			return nil
+		}
+		return s.queueMaintenanceNotice(tx, &m, &u, MaintenanceScheduled, in.Notice.Hold)
 	})
 	if err != nil {
 		return nil, wrapUnlessInvalid("create maintenance", err)
@@ -165,7 +173,15 @@ func (s *Store) PostMaintenanceUpdate(ctx context.Context, id int64, in NewMaint
 		if in.Status == Completed || in.Status == Cancelled {
 			fields["completed_at"] = now
 		}
-		return tx.Model(&Maintenance{ID: id}).Updates(fields).Error
+		if err := tx.Model(&Maintenance{ID: id}).Updates(fields).Error; err != nil {
+			return err
+		}
+		kind := map[string]string{Completed: MaintenanceCompleted, Cancelled: MaintenanceCancelled}[in.Status]
+		if !in.Notice.Send || kind == "" {
+			return nil
+		}
+		m.Status = in.Status
+		return s.queueMaintenanceNotice(tx, &m, &u, kind, in.Notice.Hold)
 	})
 	if err != nil {
 		return nil, wrapUnlessInvalid(fmt.Sprintf("maintenance %d: post update", id), err)
@@ -238,4 +254,26 @@ func (s *Store) RecentMaintenances(ctx context.Context, limit, offset int) ([]Ma
 		return nil, 0, fmt.Errorf("data: recent maintenance: %w", err)
 	}
 	return ms, total, nil
+}
+
+// queueMaintenanceNotice freezes a maintenance change into a notification
+// for the contacts the policy names for maintenance.
+func (s *Store) queueMaintenanceNotice(tx *gorm.DB, m *Maintenance, u *MaintenanceUpdate, kind string, hold bool) error {
+	var ids []int64
+	if err := tx.Model(&MaintenanceComponent{}).Where("maintenance_id = ?", m.ID).Pluck("component_id", &ids).Error; err != nil {
+		return err
+	}
+	comps := map[int64]string{}
+	for _, id := range ids {
+		comps[id] = UnderMaintenance
+	}
+	products, components, err := componentNames(tx, comps)
+	if err != nil {
+		return err
+	}
+	starts, ends := m.StartsAt, m.EndsAt
+	content := NoticeContent{Kind: kind, Status: m.Status, TitleJA: m.TitleJA, TitleEN: m.TitleEN, BodyJA: u.BodyJA, BodyEN: u.BodyEN,
+		Products: products, Components: components, StartsAt: &starts, EndsAt: &ends, Path: fmt.Sprintf("/maintenance/%d", m.ID)}
+	n := Notification{Kind: kind, MaintenanceID: &m.ID, Thread: fmt.Sprintf("maintenance-%d", m.ID), OperatorID: u.OperatorID}
+	return s.queueNotification(tx, n, content, PolicyMaintenance, ids, hold)
 }

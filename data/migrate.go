@@ -18,6 +18,7 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "status page core", execSchema(schemaV1)},
+	{2, "contracts and email notices", execSchema(schemaV2)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -97,10 +98,11 @@ var columnTypes = map[string]map[string]string{
 // {{time}} and {{bool}} stand for the column types that differ.
 func execSchema(script string) func(tx *gorm.DB, dialect string) error {
 	return func(tx *gorm.DB, dialect string) error {
+		sql := script // the template is shared by every database; fill a copy
 		for typ, col := range columnTypes[dialect] {
-			script = strings.ReplaceAll(script, "{{"+typ+"}}", col)
+			sql = strings.ReplaceAll(sql, "{{"+typ+"}}", col)
 		}
-		for _, stmt := range strings.Split(script, ";") {
+		for _, stmt := range strings.Split(sql, ";") {
 			if strings.TrimSpace(stmt) == "" {
 				continue
 			}
@@ -225,4 +227,88 @@ CREATE TABLE maintenance_updates (
 	updated_at {{time}} NOT NULL
 );
 CREATE INDEX maintenance_updates_maintenance ON maintenance_updates (maintenance_id, created_at)
+`
+
+const schemaV2 = `
+CREATE TABLE settings (
+	key TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+CREATE TABLE contracts (
+	id {{pk}},
+	code TEXT NOT NULL UNIQUE,
+	name TEXT NOT NULL,
+	active {{bool}} NOT NULL DEFAULT TRUE,
+	ended_at {{time}} NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX contracts_name ON contracts (name);
+CREATE TABLE contract_products (
+	contract_id BIGINT NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+	product_id BIGINT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+	PRIMARY KEY (contract_id, product_id)
+);
+CREATE INDEX contract_products_product ON contract_products (product_id);
+CREATE TABLE contacts (
+	id {{pk}},
+	contract_id BIGINT NOT NULL REFERENCES contracts(id) ON DELETE CASCADE,
+	name TEXT NOT NULL DEFAULT '',
+	email TEXT NOT NULL,
+	lang TEXT NOT NULL DEFAULT 'ja',
+	role TEXT NOT NULL,
+	opted_out {{bool}} NOT NULL DEFAULT FALSE,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL,
+	UNIQUE (contract_id, email)
+);
+CREATE INDEX contacts_email ON contacts (email);
+CREATE TABLE notice_policy (
+	impact TEXT PRIMARY KEY,
+	notify_primary {{bool}} NOT NULL,
+	notify_additional {{bool}} NOT NULL
+);
+INSERT INTO notice_policy (impact, notify_primary, notify_additional) VALUES
+	('critical', TRUE, TRUE), ('major', TRUE, TRUE), ('minor', TRUE, FALSE), ('none', FALSE, FALSE), ('maintenance', TRUE, TRUE);
+CREATE TABLE notifications (
+	id {{pk}},
+	kind TEXT NOT NULL,
+	incident_id BIGINT NULL REFERENCES incidents(id) ON DELETE SET NULL,
+	maintenance_id BIGINT NULL REFERENCES maintenances(id) ON DELETE SET NULL,
+	thread TEXT NOT NULL,
+	content TEXT NOT NULL,
+	operator_id BIGINT NULL REFERENCES operators(id) ON DELETE SET NULL,
+	created_at {{time}} NOT NULL
+);
+CREATE INDEX notifications_created ON notifications (created_at);
+CREATE TABLE deliveries (
+	id {{pk}},
+	notification_id BIGINT NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+	contact_id BIGINT NULL REFERENCES contacts(id) ON DELETE SET NULL,
+	email TEXT NOT NULL,
+	name TEXT NOT NULL DEFAULT '',
+	lang TEXT NOT NULL,
+	role TEXT NOT NULL,
+	state TEXT NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at {{time}} NOT NULL,
+	claimed_by TEXT NOT NULL DEFAULT '',
+	claimed_until {{time}} NULL,
+	last_error TEXT NOT NULL DEFAULT '',
+	message_id TEXT NOT NULL DEFAULT '',
+	sent_at {{time}} NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL,
+	UNIQUE (notification_id, email)
+);
+CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+CREATE TABLE delivery_attempts (
+	id {{pk}},
+	delivery_id BIGINT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+	at {{time}} NOT NULL,
+	outcome TEXT NOT NULL,
+	code INTEGER NOT NULL DEFAULT 0,
+	error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id)
 `

@@ -1,0 +1,429 @@
+package data
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Notification kinds.
+const (
+	IncidentOpened       = "incident_opened"
+	IncidentUpdated      = "incident_updated"
+	IncidentResolved     = "incident_resolved"
+	MaintenanceScheduled = "maintenance_scheduled"
+	MaintenanceCompleted = "maintenance_completed"
+	MaintenanceCancelled = "maintenance_cancelled"
+)
+
+// PolicyMaintenance is the notice policy row for maintenance, which has no
+// impact level of its own.
+const PolicyMaintenance = "maintenance"
+
+// PolicyRows lists the notice policy rows in display order.
+var PolicyRows = []string{"critical", "major", "minor", "none", PolicyMaintenance}
+
+// NoticePolicy says which contact roles an impact level emails.
+type NoticePolicy struct {
+	Impact           string `gorm:"primaryKey"`
+	NotifyPrimary    bool
+	NotifyAdditional bool
+}
+
+// TableName keeps gorm from pluralising the policy table.
+func (NoticePolicy) TableName() string { return "notice_policy" }
+
+func (p NoticePolicy) roles() []string {
+	var r []string
+	if p.NotifyPrimary {
+		r = append(r, RolePrimary)
+	}
+	if p.NotifyAdditional {
+		r = append(r, RoleAdditional)
+	}
+	return r
+}
+
+// Policy returns every row of the notice policy, in display order.
+func (s *Store) Policy(ctx context.Context) ([]NoticePolicy, error) {
+	var rows []NoticePolicy
+	if err := s.db.WithContext(ctx).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("data: notice policy: %w", err)
+	}
+	order := map[string]int{}
+	for i, r := range PolicyRows {
+		order[r] = i
+	}
+	sort.Slice(rows, func(i, j int) bool { return order[rows[i].Impact] < order[rows[j].Impact] })
+	return rows, nil
+}
+
+// SetPolicy replaces the notice policy.
+func (s *Store) SetPolicy(ctx context.Context, rows []NoticePolicy) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		for _, r := range rows {
+			if !oneOf(r.Impact, PolicyRows) {
+				return Invalid("policy", "invalid_choice")
+			}
+			res := tx.Model(&NoticePolicy{}).Where("impact = ?", r.Impact).
+				Updates(map[string]any{"notify_primary": r.NotifyPrimary, "notify_additional": r.NotifyAdditional})
+			if res.Error != nil {
+				return res.Error
+			}
+		}
+		return nil
+	})
+}
+
+// Recipient is one address a notice goes to.
+type Recipient struct {
+	ContactID  int64
+	ContractID int64
+	Email      string
+	Name       string
+	Lang       string
+	Role       string
+}
+
+// Audience is who a notice would reach.
+type Audience struct {
+	Recipients []Recipient
+	Contracts  int
+}
+
+// audience finds the contacts a notice of this policy row reaches about
+// these components: contacts in a role the policy names, not opted out, at
+// active contracts that use a product one of the components belongs to.
+// An address listed several times is emailed once, as its primary role if
+// it has one anywhere (so it is not offered an unsubscribe it cannot use).
+func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (Audience, error) {
+	var a Audience
+	if len(componentIDs) == 0 {
+		return a, nil
+	}
+	var pol NoticePolicy
+	if err := tx.Where("impact = ?", policyRow).First(&pol).Error; err != nil {
+		return a, fmt.Errorf("notice policy %q: %w", policyRow, err)
+	}
+	roles := pol.roles()
+	if len(roles) == 0 {
+		return a, nil
+	}
+	var rows []Recipient
+	err := tx.Table("contacts").
+		Select("contacts.id AS contact_id, contacts.contract_id, contacts.email, contacts.name, contacts.lang, contacts.role").
+		Joins("JOIN contracts ON contracts.id = contacts.contract_id").
+		Where("contracts.active = ? AND contacts.opted_out = ? AND contacts.role IN ?", true, false, roles).
+		Where("contacts.contract_id IN (SELECT cp.contract_id FROM contract_products cp JOIN components c ON c.product_id = cp.product_id WHERE c.id IN ?)", componentIDs).
+		Order("contacts.id").Scan(&rows).Error
+	if err != nil {
+		return a, err
+	}
+	byEmail := map[string]int{}
+	contracts := map[int64]bool{}
+	for _, r := range rows {
+		contracts[r.ContractID] = true
+		if i, ok := byEmail[r.Email]; ok {
+			if r.Role == RolePrimary {
+				a.Recipients[i].Role = RolePrimary
+			}
+			continue
+		}
+		byEmail[r.Email] = len(a.Recipients)
+		a.Recipients = append(a.Recipients, r)
+	}
+	a.Contracts = len(contracts)
+	return a, nil
+}
+
+// NoticeAudience tells an operator, before they publish, who a notice of
+// this impact about these components would reach.
+func (s *Store) NoticeAudience(ctx context.Context, impact string, componentIDs []int64) (Audience, error) {
+	if !oneOf(impact, Impacts) && impact != PolicyMaintenance {
+		return Audience{}, Invalid("impact", "invalid_choice")
+	}
+	return audience(s.db.WithContext(ctx), impact, componentIDs)
+}
+
+// Notice asks for an incident or maintenance change to be emailed.
+type Notice struct {
+	// Send emails the audience; false publishes on the page only.
+	Send bool
+	// Hold creates the deliveries as held: no SMTP server is configured, so
+	// an operator looks at them and releases them later.
+	Hold bool
+}
+
+// NoticeContent is a notification frozen at the moment of the change: what
+// the email says does not move if the incident is edited later.
+type NoticeContent struct {
+	Kind             string
+	Impact           string     `json:",omitempty"`
+	Status           string
+	TitleJA, TitleEN string
+	BodyJA, BodyEN   string
+	Products         []NoticeName
+	Components       []NoticeComponent
+	StartedAt        *time.Time `json:",omitempty"`
+	ResolvedAt       *time.Time `json:",omitempty"`
+	StartsAt         *time.Time `json:",omitempty"`
+	EndsAt           *time.Time `json:",omitempty"`
+	// Path is the page of the incident or maintenance, such as /incidents/3.
+	Path string
+}
+
+// NoticeName is a product's name in both languages.
+type NoticeName struct{ JA, EN string }
+
+// NoticeComponent is an affected component and its status.
+type NoticeComponent struct {
+	NoticeName
+	Status string
+}
+
+// Notification is one event worth emailing and its frozen content.
+type Notification struct {
+	ID            int64
+	Kind          string
+	IncidentID    *int64
+	MaintenanceID *int64
+	// Thread groups the notices of one incident or maintenance, so that
+	// mail clients show them as one conversation.
+	Thread     string
+	Content    string
+	OperatorID *int64
+	CreatedAt  time.Time
+}
+
+// Decode returns the frozen content.
+func (n *Notification) Decode() (NoticeContent, error) {
+	var c NoticeContent
+	err := json.Unmarshal([]byte(n.Content), &c)
+	return c, err
+}
+
+// Delivery states.
+const (
+	DeliveryHeld    = "held"
+	DeliveryPending = "pending"
+	DeliverySending = "sending"
+	DeliverySent    = "sent"
+	DeliveryFailed  = "failed"
+	DeliveryBounced = "bounced"
+)
+
+// DeliveryStates lists the states in the order the console shows them.
+var DeliveryStates = []string{DeliverySent, DeliveryPending, DeliverySending, DeliveryHeld, DeliveryFailed, DeliveryBounced}
+
+// Delivery is one notification to one address.
+type Delivery struct {
+	ID             int64
+	NotificationID int64
+	ContactID      *int64
+	Email          string
+	Name           string
+	Lang           string
+	Role           string
+	State          string
+	Attempts       int
+	NextAttemptAt  time.Time
+	ClaimedBy      string
+	ClaimedUntil   *time.Time
+	LastError      string
+	MessageID      string
+	SentAt         *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// DeliveryAttempt records one try at sending a delivery.
+type DeliveryAttempt struct {
+	ID         int64
+	DeliveryID int64
+	At         time.Time
+	Outcome    string
+	Code       int
+	Error      string
+}
+
+// componentNames returns the affected components and their products, in
+// display order, for the frozen content.
+func componentNames(tx *gorm.DB, statuses map[int64]string) ([]NoticeName, []NoticeComponent, error) {
+	if len(statuses) == 0 {
+		return nil, nil, nil
+	}
+	ids := make([]int64, 0, len(statuses))
+	for id := range statuses {
+		ids = append(ids, id)
+	}
+	var comps []Component
+	if err := tx.Where("id IN ?", ids).Order("product_id, position, id").Find(&comps).Error; err != nil {
+		return nil, nil, err
+	}
+	var prodIDs []int64
+	seen := map[int64]bool{}
+	var out []NoticeComponent
+	for _, c := range comps {
+		out = append(out, NoticeComponent{NoticeName: NoticeName{c.NameJA, c.NameEN}, Status: statuses[c.ID]})
+		if !seen[c.ProductID] {
+			seen[c.ProductID] = true
+			prodIDs = append(prodIDs, c.ProductID)
+		}
+	}
+	var prods []Product
+	if err := tx.Where("id IN ?", prodIDs).Order("position, id").Find(&prods).Error; err != nil {
+		return nil, nil, err
+	}
+	names := make([]NoticeName, len(prods))
+	for i, p := range prods {
+		names[i] = NoticeName{p.NameJA, p.NameEN}
+	}
+	return names, out, nil
+}
+
+// queueNotification writes a notification and one delivery per recipient,
+// inside the caller's transaction: the change and its notice commit
+// together or not at all.
+func (s *Store) queueNotification(tx *gorm.DB, n Notification, content NoticeContent, policyRow string, componentIDs []int64, hold bool) error {
+	aud, err := audience(tx, policyRow, componentIDs)
+	if err != nil {
+		return err
+	}
+	if len(aud.Recipients) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	n.Content = string(b)
+	n.CreatedAt = s.now()
+	if err := tx.Create(&n).Error; err != nil {
+		return err
+	}
+	state := DeliveryPending
+	if hold {
+		state = DeliveryHeld
+	}
+	rows := make([]Delivery, len(aud.Recipients))
+	for i, r := range aud.Recipients {
+		cid := r.ContactID
+		rows[i] = Delivery{NotificationID: n.ID, ContactID: &cid, Email: r.Email, Name: r.Name, Lang: r.Lang, Role: r.Role,
+			State: state, NextAttemptAt: n.CreatedAt}
+	}
+	return tx.CreateInBatches(&rows, 500).Error
+}
+
+// Notifications lists notifications newest first, with how many deliveries
+// are in each state.
+func (s *Store) Notifications(ctx context.Context, limit, offset int) ([]Notification, map[int64]map[string]int, int64, error) {
+	db := s.db.WithContext(ctx)
+	var total int64
+	if err := db.Model(&Notification{}).Count(&total).Error; err != nil {
+		return nil, nil, 0, fmt.Errorf("data: count notifications: %w", err)
+	}
+	var ns []Notification
+	if err := db.Order("created_at DESC, id DESC").Limit(limit).Offset(offset).Find(&ns).Error; err != nil {
+		return nil, nil, 0, fmt.Errorf("data: notifications: %w", err)
+	}
+	counts := map[int64]map[string]int{}
+	if len(ns) == 0 {
+		return ns, counts, total, nil
+	}
+	ids := make([]int64, len(ns))
+	for i, n := range ns {
+		ids[i] = n.ID
+		counts[n.ID] = map[string]int{}
+	}
+	var rows []struct {
+		NotificationID int64
+		State          string
+		N              int
+	}
+	if err := db.Model(&Delivery{}).Select("notification_id, state, COUNT(*) AS n").Where("notification_id IN ?", ids).
+		Group("notification_id, state").Scan(&rows).Error; err != nil {
+		return nil, nil, 0, fmt.Errorf("data: delivery counts: %w", err)
+	}
+	for _, r := range rows {
+		counts[r.NotificationID][r.State] = r.N
+	}
+	return ns, counts, total, nil
+}
+
+// Notification returns one notification.
+func (s *Store) Notification(ctx context.Context, id int64) (*Notification, error) {
+	var n Notification
+	if err := s.db.WithContext(ctx).First(&n, id).Error; err != nil {
+		return nil, fmt.Errorf("data: notification %d: %w", id, notFound(err))
+	}
+	return &n, nil
+}
+
+// DeliveryCounts counts a notification's deliveries by state.
+func (s *Store) DeliveryCounts(ctx context.Context, notificationID int64) (map[string]int, error) {
+	var rows []struct {
+		State string
+		N     int
+	}
+	err := s.db.WithContext(ctx).Model(&Delivery{}).Select("state, COUNT(*) AS n").
+		Where("notification_id = ?", notificationID).Group("state").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: delivery counts: %w", err)
+	}
+	m := map[string]int{}
+	for _, r := range rows {
+		m[r.State] = r.N
+	}
+	return m, nil
+}
+
+// Deliveries lists a notification's deliveries, problems first.
+func (s *Store) Deliveries(ctx context.Context, notificationID int64, state string, limit, offset int) ([]Delivery, int64, error) {
+	q := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ?", notificationID)
+	if state != "" {
+		q = q.Where("state = ?", state)
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var ds []Delivery
+	err := q.Order("CASE state WHEN 'failed' THEN 0 WHEN 'bounced' THEN 1 WHEN 'sending' THEN 2 WHEN 'pending' THEN 3 WHEN 'held' THEN 4 ELSE 5 END, email").
+		Limit(limit).Offset(offset).Find(&ds).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("data: deliveries: %w", err)
+	}
+	return ds, total, nil
+}
+
+// Delivery returns one delivery with its attempts, newest first.
+func (s *Store) Delivery(ctx context.Context, id int64) (*Delivery, []DeliveryAttempt, error) {
+	var d Delivery
+	if err := s.db.WithContext(ctx).First(&d, id).Error; err != nil {
+		return nil, nil, fmt.Errorf("data: delivery %d: %w", id, notFound(err))
+	}
+	var as []DeliveryAttempt
+	if err := s.db.WithContext(ctx).Where("delivery_id = ?", id).Order("at DESC, id DESC").Find(&as).Error; err != nil {
+		return nil, nil, err
+	}
+	return &d, as, nil
+}
+
+// RetryFailed puts a notification's failed deliveries back in the queue
+// with a fresh set of attempts. It returns how many.
+func (s *Store) RetryFailed(ctx context.Context, notificationID int64) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ? AND state = ?", notificationID, DeliveryFailed).
+		Updates(map[string]any{"state": DeliveryPending, "attempts": 0, "next_attempt_at": s.now(), "updated_at": s.now()})
+	return res.RowsAffected, res.Error
+}
+
+// ReleaseHeld queues a notification's held deliveries for sending.
+func (s *Store) ReleaseHeld(ctx context.Context, notificationID int64) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ? AND state = ?", notificationID, DeliveryHeld).
+		Updates(map[string]any{"state": DeliveryPending, "next_attempt_at": s.now(), "updated_at": s.now()})
+	return res.RowsAffected, res.Error
+}
