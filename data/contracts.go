@@ -25,15 +25,15 @@ var ContactLanguages = []string{"ja", "en"}
 
 // Contract is a customer organisation and the products it uses.
 type Contract struct {
-	ID         int64
-	Code       string
-	Name       string
-	Active     bool
-	EndedAt    *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Products   []ContractProduct `gorm:"foreignKey:ContractID"`
-	Contacts   []Contact         `gorm:"foreignKey:ContractID"`
+	ID        int64
+	Code      string
+	Name      string
+	Active    bool
+	EndedAt   *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Products  []ContractProduct `gorm:"foreignKey:ContractID"`
+	Contacts  []Contact         `gorm:"foreignKey:ContractID"`
 }
 
 // ProductIDs lists the products the contract uses.

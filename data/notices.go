@@ -162,7 +162,7 @@ type Notice struct {
 // the email says does not move if the incident is edited later.
 type NoticeContent struct {
 	Kind             string
-	Impact           string     `json:",omitempty"`
+	Impact           string `json:",omitempty"`
 	Status           string
 	TitleJA, TitleEN string
 	BodyJA, BodyEN   string
