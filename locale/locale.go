@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -98,6 +99,16 @@ func (c *Catalog) T(lang, id string, args ...any) string {
 		c.mu.Unlock()
 	}
 	return s
+}
+
+// FormatTime shows a moment in loc with its zone, such as
+// "2026年11月26日 16:30 JST" or "Nov 26, 2026 16:30 JST".
+func FormatTime(lang string, t time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	if lang == "en" {
+		return t.Format("Jan 2, 2006 15:04 MST")
+	}
+	return t.Format("2006年1月2日 15:04 MST")
 }
 
 // Supported reports whether lang is one of Languages.

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/locale"
 	"github.com/oshirase/oshirase/static"
 	"github.com/oshirase/oshirase/templates"
 )
@@ -138,13 +139,7 @@ func (p *page) Status(kind, s string) string { return p.T(kind + "." + s) }
 func (p *page) local(t time.Time) time.Time { return t.In(p.s.opts.Location) }
 
 // Time shows a moment with its zone, such as "2026年11月26日 16:30 JST".
-func (p *page) Time(t time.Time) string {
-	t = p.local(t)
-	if p.Lang == "en" {
-		return t.Format("Jan 2, 2006 15:04 MST")
-	}
-	return t.Format("2006年1月2日 15:04 MST")
-}
+func (p *page) Time(t time.Time) string { return locale.FormatTime(p.Lang, t, p.s.opts.Location) }
 
 // Zone names the zone times are shown in, such as "JST (Asia/Tokyo)".
 func (p *page) Zone() string {

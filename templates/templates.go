@@ -5,7 +5,8 @@ package templates
 
 import "embed"
 
-// FS holds layout.html, partials/*.html, pages/*.html and locales/*.toml.
+// FS holds layout.html, partials/*.html, pages/*.html, the email templates
+// email/*.html and email/*.txt, and locales/*.toml.
 //
-//go:embed layout.html partials/*.html pages/*.html locales/*.toml
+//go:embed layout.html partials/*.html pages/*.html email/*.html email/*.txt locales/*.toml
 var FS embed.FS

@@ -1,0 +1,222 @@
+package mail
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/jordan-wright/email"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/locale"
+	"github.com/oshirase/oshirase/markdown"
+	"github.com/oshirase/oshirase/templates"
+)
+
+// ComposerOptions configures a Composer.
+type ComposerOptions struct {
+	BaseURL         *url.URL
+	From            *mail.Address
+	SecurityContact string
+	// Secret signs the preferences and unsubscribe links.
+	Secret   string
+	Location *time.Location
+	Now      func() time.Time
+}
+
+// Composer turns a delivery into the message its recipient gets.
+type Composer struct {
+	opts    ComposerOptions
+	catalog *locale.Catalog
+	md      *markdown.Renderer
+	html    *htmltemplate.Template
+	text    *texttemplate.Template
+}
+
+// NewComposer parses the email templates.
+func NewComposer(opts ComposerOptions) (*Composer, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	catalog, err := locale.Load()
+	if err != nil {
+		return nil, err
+	}
+	h, err := htmltemplate.ParseFS(templates.FS, "email/notice.html")
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	t, err := texttemplate.ParseFS(templates.FS, "email/notice.txt")
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	return &Composer{opts: opts, catalog: catalog, md: markdown.New(), html: h, text: t}, nil
+}
+
+// Message is a composed email.
+type Message struct {
+	// From and To are the bare envelope addresses.
+	From, To  string
+	Subject   string
+	MessageID string
+	Text      string
+	HTML      string
+	// Bytes is the whole message as it goes over the wire.
+	Bytes []byte
+}
+
+// view is what the email templates see.
+type view struct {
+	c               *Composer
+	Lang            string
+	Subject         string
+	KindLabel       string
+	Title           string
+	Products        string
+	Impact          string
+	Status          string
+	Times           []labelled
+	Components      []string
+	BodyHTML        htmltemplate.HTML
+	BodyText        string
+	URL             string
+	PreferencesURL  string
+	UnsubscribeURL  string
+	Why             string
+	SecurityContact string
+	Color           string
+}
+
+type labelled struct{ Label, Value string }
+
+// T translates for the templates.
+func (v *view) T(id string, args ...any) string { return v.c.catalog.T(v.Lang, id, args...) }
+
+func pick(lang, ja, en string) string {
+	if lang == "en" && strings.TrimSpace(en) != "" {
+		return en
+	}
+	return ja
+}
+
+var kindColors = map[string]string{
+	data.IncidentOpened: "#d2312b", data.IncidentUpdated: "#e8710a", data.IncidentResolved: "#1f9d55",
+	data.MaintenanceScheduled: "#3b73d1", data.MaintenanceCompleted: "#1f9d55", data.MaintenanceCancelled: "#5f6b7a",
+}
+
+// threadStarters are the kinds whose email opens a conversation; the
+// others reply to it.
+var threadStarters = map[string]bool{data.IncidentOpened: true, data.MaintenanceScheduled: true}
+
+// Compose renders a delivery of a notification.
+func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, error) {
+	content, err := n.Decode()
+	if err != nil {
+		return nil, fmt.Errorf("mail: notification %d: %w", n.ID, err)
+	}
+	lang := d.Lang
+	if !locale.Supported(lang) {
+		lang = locale.Languages[0]
+	}
+	v := &view{c: c, Lang: lang, Title: pick(lang, content.TitleJA, content.TitleEN), Color: kindColors[content.Kind],
+		SecurityContact: c.opts.SecurityContact}
+	var prods []string
+	for _, p := range content.Products {
+		prods = append(prods, pick(lang, p.JA, p.EN))
+	}
+	sep := "、"
+	if lang == "en" {
+		sep = ", "
+	}
+	v.Products = strings.Join(prods, sep)
+	if content.Impact != "" {
+		v.Impact = v.T("impact." + content.Impact)
+	}
+	if strings.HasPrefix(content.Kind, "incident") {
+		v.Status = v.T("incident." + content.Status)
+	} else {
+		v.Status = v.T("maintenance." + content.Status)
+	}
+	v.KindLabel = v.T("email.kind." + content.Kind)
+	v.Subject = cleanSubject(v.T("email.subject."+content.Kind, "Impact", v.Impact, "Products", v.Products, "Title", v.Title))
+	at := func(label string, t *time.Time) {
+		if t != nil {
+			v.Times = append(v.Times, labelled{v.T(label), locale.FormatTime(lang, *t, c.opts.Location)})
+		}
+	}
+	at("incident.started_label", content.StartedAt)
+	at("incident.resolved_label", content.ResolvedAt)
+	at("label.starts_at", content.StartsAt)
+	at("label.ends_at", content.EndsAt)
+	if content.Kind != data.IncidentResolved {
+		for _, comp := range content.Components {
+			name := pick(lang, comp.JA, comp.EN)
+			if strings.HasPrefix(content.Kind, "incident") {
+				name += ": " + v.T("component."+comp.Status)
+			}
+			v.Components = append(v.Components, name)
+		}
+	}
+	body := pick(lang, content.BodyJA, content.BodyEN)
+	v.BodyHTML, v.BodyText = c.md.HTML(body), body
+	base := strings.TrimRight(c.opts.BaseURL.String(), "/")
+	v.URL = base + content.Path
+	v.Why = v.T("email.why." + d.Role)
+	if d.ContactID != nil && c.opts.Secret != "" {
+		token := ContactToken(c.opts.Secret, *d.ContactID)
+		v.PreferencesURL = base + "/preferences/" + token
+		if d.Role == data.RoleAdditional {
+			v.UnsubscribeURL = base + "/unsubscribe/" + token
+		}
+	}
+
+	var html, text bytes.Buffer
+	if err := c.html.Execute(&html, v); err != nil {
+		return nil, fmt.Errorf("mail: render html: %w", err)
+	}
+	if err := c.text.Execute(&text, v); err != nil {
+		return nil, fmt.Errorf("mail: render text: %w", err)
+	}
+
+	host := c.opts.BaseURL.Hostname()
+	root := fmt.Sprintf("<%s.%s@%s>", n.Thread, sign(c.opts.Secret, "thread:"+d.Email)[:12], host)
+	m := &Message{From: c.opts.From.Address, To: d.Email, Subject: v.Subject, Text: text.String(), HTML: html.String()}
+	e := email.NewEmail()
+	e.From = address(c.opts.From.Name, c.opts.From.Address)
+	e.To = []string{address(d.Name, d.Email)}
+	e.Subject = v.Subject
+	e.Text, e.HTML = text.Bytes(), html.Bytes()
+	// Our own Message-ID, stable per delivery: jordan-wright/email makes a
+	// new one on every call, so a retry would look like a new message.
+	if threadStarters[content.Kind] {
+		m.MessageID = root
+	} else {
+		m.MessageID = "<d" + strconv.FormatInt(d.ID, 10) + "." + n.Thread + "@" + host + ">"
+		e.Headers.Set("In-Reply-To", root)
+		e.Headers.Set("References", root)
+	}
+	e.Headers.Set("Message-Id", m.MessageID)
+	e.Headers.Set("Date", c.opts.Now().In(c.opts.Location).Format(time.RFC1123Z))
+	e.Headers.Set("Auto-Submitted", "auto-generated")
+	e.Headers.Set("X-Auto-Response-Suppress", "All")
+	if v.UnsubscribeURL != "" {
+		// RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click".
+		e.Headers.Set("List-Unsubscribe", "<"+v.UnsubscribeURL+">")
+		e.Headers.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
+	raw, err := e.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("mail: build message: %w", err)
+	}
+	m.Bytes = foldHeaders(raw)
+	return m, nil
+}
