@@ -42,6 +42,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, worker string, limit int, l
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	// The claim is committed: read the rows even if ctx ends meanwhile, or
+	// they would sit claimed by nobody until the lease runs out.
+	ctx = context.WithoutCancel(ctx)
 	var ds []Delivery
 	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Order("next_attempt_at, id").Find(&ds).Error; err != nil {
 		return nil, fmt.Errorf("data: claimed deliveries: %w", err)
