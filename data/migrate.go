@@ -310,5 +310,11 @@ CREATE TABLE delivery_attempts (
 	code INTEGER NOT NULL DEFAULT 0,
 	error TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id)
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+CREATE TABLE contract_imports (
+	id {{pk}},
+	content TEXT NOT NULL,
+	operator_id BIGINT NULL REFERENCES operators(id) ON DELETE SET NULL,
+	created_at {{time}} NOT NULL
+)
 `

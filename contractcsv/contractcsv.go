@@ -1,0 +1,342 @@
+// Package contractcsv reads and writes contracts with their contacts as CSV,
+// the way operators keep them in a CRM or in Excel: one row per contact,
+// UTF-8 (with or without BOM) or Shift_JIS.
+package contractcsv
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/japanese"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+// Columns are the header of an export; an import also accepts the
+// Japanese names in japaneseColumns.
+var Columns = []string{"contract_code", "contract_name", "products", "active", "contact_name", "contact_email", "contact_language", "contact_role"}
+
+var japaneseColumns = map[string]string{
+	"契約コード": "contract_code", "契約名": "contract_name", "製品": "products", "有効": "active",
+	"担当者名": "contact_name", "メールアドレス": "contact_email", "言語": "contact_language", "区分": "contact_role",
+}
+
+// MaxRows bounds an import, so a wrong file cannot take the server down.
+const MaxRows = 100000
+
+// Problem is one bad line: its number in the file (the header is line 1),
+// the column, and a message key (field.*) for the reason.
+type Problem struct {
+	Line   int
+	Column string
+	Reason string
+	Value  string
+}
+
+// Import is a parsed file.
+type Import struct {
+	Contracts []data.ImportContract
+	Rows      int
+	Problems  []Problem
+	// Encoding names what the file was read as: "UTF-8" or "Shift_JIS".
+	Encoding string
+}
+
+// Contacts counts the contacts in the import.
+func (im *Import) Contacts() int {
+	n := 0
+	for _, c := range im.Contracts {
+		n += len(c.Contacts)
+	}
+	return n
+}
+
+// Decode turns the raw bytes of an upload into UTF-8 text: a UTF-8 BOM is
+// dropped, valid UTF-8 is kept, anything else is read as Shift_JIS (what
+// Excel in Japan saves).
+func Decode(raw []byte) (string, string, error) {
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	if utf8.Valid(raw) {
+		return string(raw), "UTF-8", nil
+	}
+	b, err := japanese.ShiftJIS.NewDecoder().Bytes(raw)
+	// The decoder turns bytes that are not Shift_JIS into U+FFFD rather
+	// than failing; any of those means the guess was wrong.
+	if err != nil || !utf8.Valid(b) || bytes.ContainsRune(b, utf8.RuneError) {
+		return "", "", errors.New("the file is neither UTF-8 nor Shift_JIS")
+	}
+	return string(b), "Shift_JIS", nil
+}
+
+// Parse reads CSV text against the products that exist. Every bad line is
+// reported; the contracts are only meant to be applied when there is none.
+func Parse(text string, products []data.Product) *Import {
+	im := &Import{}
+	r := csv.NewReader(strings.NewReader(text))
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		im.Problems = append(im.Problems, Problem{Line: 1, Reason: "csv_empty"})
+		return im
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if en, ok := japaneseColumns[h]; ok {
+			h = en
+		}
+		col[strings.ToLower(h)] = i
+	}
+	for _, c := range Columns {
+		if _, ok := col[c]; !ok {
+			im.Problems = append(im.Problems, Problem{Line: 1, Column: c, Reason: "csv_missing_column"})
+		}
+	}
+	if len(im.Problems) > 0 {
+		return im
+	}
+	byName := map[string]int64{}
+	for _, p := range products {
+		byName[strings.ToLower(strings.TrimSpace(p.NameJA))] = p.ID
+		if p.NameEN != "" {
+			byName[strings.ToLower(strings.TrimSpace(p.NameEN))] = p.ID
+		}
+	}
+	type seen struct {
+		index int
+		line  int
+	}
+	contracts := map[string]seen{}
+	emails := map[string]map[string]int{}
+	for {
+		line, _ := r.FieldPos(0)
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			im.Problems = append(im.Problems, Problem{Line: line, Reason: "csv_syntax"})
+			// The reader cannot resynchronise reliably after a quoting error.
+			break
+		}
+		line, _ = r.FieldPos(0)
+		im.Rows++
+		if im.Rows > MaxRows {
+			im.Problems = append(im.Problems, Problem{Line: line, Reason: "csv_too_many_rows"})
+			break
+		}
+		get := func(name string) string {
+			i := col[name]
+			if i >= len(rec) {
+				return ""
+			}
+			return unsafeCell(strings.TrimSpace(rec[i]))
+		}
+		bad := func(column, reason, value string) {
+			im.Problems = append(im.Problems, Problem{Line: line, Column: column, Reason: reason, Value: value})
+		}
+		if len(rec) != len(header) {
+			bad("", "csv_column_count", strconv.Itoa(len(rec)))
+			continue
+		}
+		ic := data.ImportContract{Code: get("contract_code"), Name: get("contract_name")}
+		if ic.Code == "" {
+			bad("contract_code", "required", "")
+			continue
+		}
+		if !text1(ic.Code, data.MaxCode) {
+			bad("contract_code", "bad_text", ic.Code)
+			continue
+		}
+		if ic.Name == "" {
+			bad("contract_name", "required", "")
+		} else if !text1(ic.Name, data.MaxTitle) {
+			bad("contract_name", "bad_text", ic.Name)
+		}
+		active, ok := parseActive(get("active"))
+		if !ok {
+			bad("active", "invalid_choice", get("active"))
+		}
+		ic.Active = active
+		for _, name := range splitProducts(get("products")) {
+			id, ok := byName[strings.ToLower(name)]
+			if !ok {
+				bad("products", "unknown_product", name)
+				continue
+			}
+			ic.ProductIDs = append(ic.ProductIDs, id)
+		}
+		sort.Slice(ic.ProductIDs, func(i, j int) bool { return ic.ProductIDs[i] < ic.ProductIDs[j] })
+
+		var contact *data.ContactInput
+		if email := get("contact_email"); email != "" || get("contact_name") != "" {
+			ct := data.ContactInput{Name: get("contact_name"), Email: data.NormalizeEmail(email)}
+			if !data.ValidEmail(ct.Email) {
+				bad("contact_email", "bad_email", email)
+			}
+			if !text1(ct.Name, data.MaxName) {
+				bad("contact_name", "bad_text", ct.Name)
+			}
+			if ct.Lang, ok = parseLang(get("contact_language")); !ok {
+				bad("contact_language", "invalid_choice", get("contact_language"))
+			}
+			if ct.Role, ok = parseRole(get("contact_role")); !ok {
+				bad("contact_role", "invalid_choice", get("contact_role"))
+			}
+			contact = &ct
+		}
+
+		prev, known := contracts[ic.Code]
+		if !known {
+			contracts[ic.Code] = seen{index: len(im.Contracts), line: line}
+			emails[ic.Code] = map[string]int{}
+			im.Contracts = append(im.Contracts, ic)
+			prev = contracts[ic.Code]
+		} else {
+			// Every row of a contract repeats its details; they must agree,
+			// or the code is used for two different contracts.
+			first := im.Contracts[prev.index]
+			if first.Name != ic.Name || first.Active != ic.Active || fmt.Sprint(first.ProductIDs) != fmt.Sprint(ic.ProductIDs) {
+				bad("contract_code", "duplicate_code", fmt.Sprintf("%s (%d)", ic.Code, prev.line))
+				continue
+			}
+		}
+		if contact != nil {
+			if at, dup := emails[ic.Code][contact.Email]; dup {
+				bad("contact_email", "duplicate_contact", fmt.Sprintf("%s (%d)", contact.Email, at))
+				continue
+			}
+			emails[ic.Code][contact.Email] = line
+			c := &im.Contracts[prev.index]
+			c.Contacts = append(c.Contacts, *contact)
+		}
+	}
+	if im.Rows == 0 && len(im.Problems) == 0 {
+		im.Problems = append(im.Problems, Problem{Line: 2, Reason: "csv_empty"})
+	}
+	return im
+}
+
+// text1 checks one line of text: valid, no control characters, not too long.
+func text1(s string, max int) bool {
+	if utf8.RuneCountInString(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func splitProducts(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == '；' }) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseActive(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "", "true", "1", "yes", "active", "有効":
+		return true, true
+	case "false", "0", "no", "ended", "終了", "無効":
+		return false, true
+	}
+	return false, false
+}
+
+func parseLang(s string) (string, bool) {
+	switch strings.ToLower(s) {
+	case "", "ja", "japanese", "日本語":
+		return "ja", true
+	case "en", "english", "英語":
+		return "en", true
+	}
+	return "", false
+}
+
+func parseRole(s string) (string, bool) {
+	switch strings.ToLower(s) {
+	case "", "primary", "主", "主担当":
+		return data.RolePrimary, true
+	case "additional", "追加":
+		return data.RoleAdditional, true
+	}
+	return "", false
+}
+
+// Write exports contracts as CSV in UTF-8 with a BOM (so Excel opens it
+// right), one row per contact, in the columns Parse reads. A contract
+// without contacts is one row with the contact columns empty.
+func Write(w io.Writer, contracts []data.Contract, products []data.Product) error {
+	names := map[int64]string{}
+	for _, p := range products {
+		names[p.ID] = p.NameJA
+	}
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	if err := cw.Write(Columns); err != nil {
+		return err
+	}
+	for _, c := range contracts {
+		var prods []string
+		for _, id := range c.ProductIDs() {
+			prods = append(prods, names[id])
+		}
+		sort.Strings(prods)
+		active := "true"
+		if !c.Active {
+			active = "false"
+		}
+		base := []string{safeCell(c.Code), safeCell(c.Name), safeCell(strings.Join(prods, ";")), active}
+		if len(c.Contacts) == 0 {
+			if err := cw.Write(append(base, "", "", "", "")); err != nil {
+				return err
+			}
+		}
+		for _, ct := range c.Contacts {
+			if err := cw.Write(append(append([]string(nil), base...), safeCell(ct.Name), ct.Email, ct.Lang, ct.Role)); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// safeCell keeps a spreadsheet from running a cell as a formula (CSV
+// injection): a leading =, +, - or @ gets a quote in front, which Excel
+// hides and our import strips again.
+func safeCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// unsafeCell undoes safeCell.
+func unsafeCell(s string) string {
+	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@", rune(s[1])) {
+		return s[1:]
+	}
+	return s
+}
