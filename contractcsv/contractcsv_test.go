@@ -51,7 +51,7 @@ C-004,D社,krewDashboard,有効,G
 `
 	im := Parse(text, products)
 	want := []struct {
-		line         int
+		line        int
 		column, why string
 	}{
 		{3, "contact_email", "bad_email"},
