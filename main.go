@@ -8,6 +8,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +25,8 @@ import (
 
 	"github.com/oshirase/oshirase/config"
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/jobs"
+	"github.com/oshirase/oshirase/mail"
 	"github.com/oshirase/oshirase/password"
 	"github.com/oshirase/oshirase/server"
 )
@@ -31,6 +35,9 @@ const usage = `usage:
   oshirase serve [--addr HOST:PORT] [--database DSN]
   oshirase operator add --email EMAIL [--role admin|editor] [--name NAME] [--password-stdin]
   oshirase migrate [--database DSN]
+  oshirase contracts import [--dry-run] FILE   (FILE may be - for standard input)
+  oshirase contracts export [FILE]
+  oshirase mail test --to ADDRESS
   oshirase healthcheck      exit 0 when the local server's /healthz answers 200
 
 Configuration comes from OSHIRASE_* environment variables; see README.md.
@@ -62,6 +69,12 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return migrate(args[1:], log)
 	case args[0] == "operator" && len(args) > 1 && args[1] == "add":
 		return addOperator(args[2:], os.Stdin, os.Stdout)
+	case args[0] == "contracts" && len(args) > 1 && args[1] == "import":
+		return importContracts(ctx, args[2:], os.Stdout)
+	case args[0] == "contracts" && len(args) > 1 && args[1] == "export":
+		return exportContracts(ctx, args[2:], os.Stdout)
+	case args[0] == "mail" && len(args) > 1 && args[1] == "test":
+		return mailTest(ctx, args[2:], os.Stdout)
 	case args[0] == "help", args[0] == "-h", args[0] == "--help":
 		fmt.Print(usage)
 		return nil
@@ -112,7 +125,32 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := ensureFirstOperator(ctx, store, cfg, log); err != nil {
 		return err
 	}
-	app, err := server.New(server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact}, store, log)
+	secret, err := serverSecret(ctx, store, cfg)
+	if err != nil {
+		return err
+	}
+	composer, err := mail.NewComposer(mail.ComposerOptions{BaseURL: cfg.BaseURL, From: cfg.MailFrom,
+		SecurityContact: cfg.SecurityContact, Secret: secret, Location: cfg.Location})
+	if err != nil {
+		return err
+	}
+	// Workers get their own context: on shutdown the server stops taking
+	// requests first, then the dispatcher finishes the message in flight.
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	workDone := make(chan struct{})
+	wake := func() {}
+	if cfg.SMTP != nil {
+		d := jobs.NewDispatcher(store, mail.NewSender(*cfg.SMTP, cfg.BaseURL.Hostname()), composer,
+			jobs.DispatchOptions{Workers: cfg.SMTPConnections, Rate: cfg.SMTPRate}, log)
+		wake = d.Wake
+		go func() { defer close(workDone); d.Run(workCtx) }()
+	} else {
+		close(workDone)
+		log.Warn("no SMTP server configured (OSHIRASE_SMTP_URL): email notices are held; see them under メール配信 in the console")
+	}
+	app, err := server.New(server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
+		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: composer, Secret: secret}, store, log)
 	if err != nil {
 		return err
 	}
@@ -142,7 +180,23 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	stopWork()
+	<-workDone
 	return nil
+}
+
+// serverSecret is OSHIRASE_SECRET, or else a random secret kept in the
+// database, so that links in emails stay valid across restarts and every
+// instance signs alike.
+func serverSecret(ctx context.Context, store *data.Store, cfg *config.Config) (string, error) {
+	if cfg.Secret != "" {
+		return cfg.Secret, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return store.EnsureSetting(ctx, "secret", hex.EncodeToString(b))
 }
 
 // ensureFirstOperator makes sure someone can log in on a fresh install:

@@ -5,9 +5,13 @@ package config
 import (
 	"fmt"
 	"net"
+	netmail "net/mail"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oshirase/oshirase/mail"
 )
 
 // Config is the validated configuration of a server.
@@ -21,6 +25,12 @@ type Config struct {
 	SecurityContact string
 	AdminEmail      string
 	AdminPassword   string
+	// SMTP is nil when no server is configured: notices are then held.
+	SMTP     *mail.SMTPConfig
+	MailFrom *netmail.Address
+	// SMTPConnections and SMTPRate bound how hard the dispatcher pushes.
+	SMTPConnections int
+	SMTPRate        float64
 }
 
 // Secure reports whether the server is reached over https, so cookies must
@@ -45,6 +55,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		AdminPassword:   getenv("OSHIRASE_ADMIN_PASSWORD"),
 	}
 	if err := c.check(get("OSHIRASE_BASE_URL", ""), get("OSHIRASE_TIMEZONE", "Asia/Tokyo")); err != nil {
+		return nil, err
+	}
+	if err := c.checkMail(get("OSHIRASE_SMTP_URL", ""), get("OSHIRASE_MAIL_FROM", ""),
+		get("OSHIRASE_SMTP_CONNECTIONS", "2"), get("OSHIRASE_SMTP_RATE", "10")); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -102,4 +116,40 @@ func redact(dsn string) string {
 		return u.Redacted()
 	}
 	return dsn
+}
+
+func (c *Config) checkMail(smtpURL, from, conns, rate string) error {
+	if smtpURL != "" {
+		cfg, err := mail.ParseSMTPURL(smtpURL)
+		if err != nil {
+			return fmt.Errorf("OSHIRASE_SMTP_URL: %v", err)
+		}
+		c.SMTP = &cfg
+		if from == "" {
+			return fmt.Errorf("OSHIRASE_MAIL_FROM: set the sender address, such as \"Example Status <status@example.com>\", when OSHIRASE_SMTP_URL is set")
+		}
+	}
+	if from == "" {
+		// Only seen in held messages and previews until SMTP is configured.
+		from = "Oshirase <noreply@" + c.BaseURL.Hostname() + ">"
+		if strings.Count(c.BaseURL.Hostname(), ".") == 0 || net.ParseIP(c.BaseURL.Hostname()) != nil {
+			from = "Oshirase <noreply@localhost>"
+		}
+	}
+	a, err := mail.ParseFrom(from)
+	if err != nil {
+		return fmt.Errorf("OSHIRASE_MAIL_FROM: %v", err)
+	}
+	c.MailFrom = a
+	n, err := strconv.Atoi(conns)
+	if err != nil || n < 1 || n > 50 {
+		return fmt.Errorf("OSHIRASE_SMTP_CONNECTIONS: %q must be a number from 1 to 50", conns)
+	}
+	c.SMTPConnections = n
+	r, err := strconv.ParseFloat(rate, 64)
+	if err != nil || r <= 0 || r > 10000 {
+		return fmt.Errorf("OSHIRASE_SMTP_RATE: %q must be messages per second, above 0", rate)
+	}
+	c.SMTPRate = r
+	return nil
 }

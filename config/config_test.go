@@ -24,9 +24,16 @@ func TestDefaults(t *testing.T) {
 	if c.BaseURL.String() != "http://127.0.0.1:8080" || c.Secure() {
 		t.Fatalf("base url %s", c.BaseURL)
 	}
+	if c.SMTP != nil || c.MailFrom.Address != "noreply@localhost" || c.SMTPConnections != 2 || c.SMTPRate != 10 {
+		t.Fatalf("mail defaults: %+v", c)
+	}
 	c, _ = Load(env("OSHIRASE_ADDR", ":9000", "OSHIRASE_BASE_URL", "https://status.example.com/"))
-	if c.BaseURL.String() != "https://status.example.com" || !c.Secure() {
+	if c.BaseURL.String() != "https://status.example.com" || !c.Secure() || c.MailFrom.Address != "noreply@status.example.com" {
 		t.Fatalf("base url %s", c.BaseURL)
+	}
+	c, err = Load(env("OSHIRASE_SMTP_URL", "smtp://u:p@mail.example.com:587", "OSHIRASE_MAIL_FROM", "ステータス <status@example.com>"))
+	if err != nil || c.SMTP == nil || c.SMTP.Username != "u" || c.MailFrom.Name != "ステータス" {
+		t.Fatalf("smtp: %+v %v", c, err)
 	}
 }
 
@@ -44,6 +51,11 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{[]string{"OSHIRASE_SECRET", "short"}, "OSHIRASE_SECRET"},
 		{[]string{"OSHIRASE_ADMIN_EMAIL", "a@example.com"}, "OSHIRASE_ADMIN_PASSWORD"},
 		{[]string{"OSHIRASE_SECURITY_CONTACT", "call us"}, "OSHIRASE_SECURITY_CONTACT"},
+		{[]string{"OSHIRASE_SMTP_URL", "smtp://mail.example.com?tls=sometimes", "OSHIRASE_MAIL_FROM", "a@example.com"}, "OSHIRASE_SMTP_URL"},
+		{[]string{"OSHIRASE_SMTP_URL", "smtp://mail.example.com"}, "OSHIRASE_MAIL_FROM"},
+		{[]string{"OSHIRASE_MAIL_FROM", "Status\r\nBcc: x@example.com <a@example.com>"}, "OSHIRASE_MAIL_FROM"},
+		{[]string{"OSHIRASE_SMTP_CONNECTIONS", "0"}, "OSHIRASE_SMTP_CONNECTIONS"},
+		{[]string{"OSHIRASE_SMTP_RATE", "-1"}, "OSHIRASE_SMTP_RATE"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.env...))

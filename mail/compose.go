@@ -220,3 +220,22 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	m.Bytes = foldHeaders(raw)
 	return m, nil
 }
+
+// TestMessage is the message "oshirase mail test" sends.
+func TestMessage(from *mail.Address, to string, base *url.URL) (*Message, error) {
+	e := email.NewEmail()
+	e.From = address(from.Name, from.Address)
+	e.To = []string{to}
+	e.Subject = "Oshirase テストメール / test message"
+	body := "Oshirase からのテストメールです。このメールが届いていれば、SMTP の設定は正しく動作しています。\n\n" +
+		"This is a test message from Oshirase. If you can read it, the SMTP settings work.\n\n" + base.String() + "\n"
+	e.Text = []byte(body)
+	id := "<test." + strconv.FormatInt(time.Now().UnixNano(), 36) + "@" + base.Hostname() + ">"
+	e.Headers.Set("Message-Id", id)
+	e.Headers.Set("Auto-Submitted", "auto-generated")
+	raw, err := e.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("mail: build test message: %w", err)
+	}
+	return &Message{From: from.Address, To: to, Subject: e.Subject, MessageID: id, Text: body, Bytes: foldHeaders(raw)}, nil
+}

@@ -44,6 +44,8 @@ type incidentFormPage struct {
 	Impacts, Statuses []string
 	ComponentStatuses []string
 	IncidentStatuses  []string
+	// Audience is who the email would reach, for what the form holds now.
+	Audience *audienceView
 }
 
 func componentField(id int64) string { return "component_" + strconv.FormatInt(id, 10) }
@@ -83,7 +85,10 @@ func (s *Server) newIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := &form{Values: map[string][]string{"impact": {"minor"}, "status": {data.Investigating}}}
+	f := &form{Values: map[string][]string{"impact": {"minor"}, "status": {data.Investigating}, "notify": {"1"}}}
+	if v.Audience, err = s.audience(c.Request().Context(), "minor", nil); err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "incident_new", &view{Title: s.t(c, "incidents.new"), Form: f, Data: v})
 }
 
@@ -99,23 +104,46 @@ func (s *Server) createIncident(c echo.Context) error {
 	in := data.NewIncident{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"), Impact: f.Get("impact"),
 		Status: f.Get("status"), StartedAt: f.timeField("started_at", s.opts.Location, false),
 		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), Components: f.componentStatuses(v.catalogView),
-		OperatorID: operatorOf(c).ID}
+		OperatorID: operatorOf(c).ID, Notice: s.notice(f)}
+	if f.Get("preview") != "" {
+		// "Check recipients" without script: show the count, save nothing.
+		return s.renderIncidentForm(c, http.StatusOK, "incident_new", s.t(c, "incidents.new"), f, v, in.Impact, ids(in.Components))
+	}
 	var inc *data.Incident
 	if !f.Invalid() {
 		inc, err = s.store.CreateIncident(c.Request().Context(), in)
 	}
 	if f.Invalid() || f.absorb(err) {
-		return s.render(c, http.StatusBadRequest, "incident_new", &view{Title: s.t(c, "incidents.new"), Form: f, Data: v})
+		return s.renderIncidentForm(c, http.StatusBadRequest, "incident_new", s.t(c, "incidents.new"), f, v, in.Impact, ids(in.Components))
 	}
 	if err != nil {
 		return err
 	}
+	s.afterNotice(in.Notice)
 	return s.done(c, "flash.incident_declared", "/admin/incidents/"+strconv.FormatInt(inc.ID, 10))
+}
+
+// renderIncidentForm shows a declaration or update form with the audience
+// for what it holds; an unknown impact simply counts nobody.
+func (s *Server) renderIncidentForm(c echo.Context, code int, name, title string, f *form, v *incidentFormPage, impact string, comps []int64) error {
+	if v.Incident != nil {
+		impact = v.Incident.Impact
+		comps = append(comps, ids(v.Incident.ComponentStatuses())...)
+	}
+	a, err := s.audience(c.Request().Context(), impact, comps)
+	if err != nil && !(&form{}).absorb(err) {
+		return err
+	}
+	if a == nil {
+		a = &audienceView{Held: !s.opts.MailEnabled}
+	}
+	v.Audience = a
+	return s.render(c, code, name, &view{Title: title, Form: f, Data: v})
 }
 
 // updateForm pre-fills the update form with the incident as it stands.
 func updateForm(inc *data.Incident) *form {
-	f := &form{Values: map[string][]string{"status": {inc.Status}}}
+	f := &form{Values: map[string][]string{"status": {inc.Status}, "notify": {"1"}}}
 	for id, st := range inc.ComponentStatuses() {
 		f.Values.Set(componentField(id), st)
 	}
@@ -139,7 +167,7 @@ func (s *Server) manageIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "incident_manage", &view{Title: v.Incident.TitleJA, Form: updateForm(v.Incident), Data: v})
+	return s.renderIncidentForm(c, http.StatusOK, "incident_manage", v.Incident.TitleJA, updateForm(v.Incident), v, "", nil)
 }
 
 func (s *Server) postIncidentUpdate(c echo.Context) error {
@@ -152,7 +180,7 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 		return err
 	}
 	in := data.NewIncidentUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"),
-		Components: f.componentStatuses(v.catalogView), OperatorID: operatorOf(c).ID}
+		Components: f.componentStatuses(v.catalogView), OperatorID: operatorOf(c).ID, Notice: s.notice(f)}
 	if in.Status == data.Resolved {
 		// Resolving gives every affected component back: what the form said
 		// about them no longer matters.
@@ -161,15 +189,19 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 			in.Components[id] = data.Operational
 		}
 	}
+	if f.Get("preview") != "" {
+		return s.renderIncidentForm(c, http.StatusOK, "incident_manage", v.Incident.TitleJA, f, v, "", ids(in.Components))
+	}
 	if !f.Invalid() {
 		_, err = s.store.PostIncidentUpdate(c.Request().Context(), v.Incident.ID, in)
 	}
 	if f.Invalid() || f.absorb(err) {
-		return s.render(c, http.StatusBadRequest, "incident_manage", &view{Title: v.Incident.TitleJA, Form: f, Data: v})
+		return s.renderIncidentForm(c, http.StatusBadRequest, "incident_manage", v.Incident.TitleJA, f, v, "", ids(in.Components))
 	}
 	if err != nil {
 		return err
 	}
+	s.afterNotice(in.Notice)
 	flash := "flash.update_posted"
 	if in.Status == data.Resolved {
 		flash = "flash.incident_resolved"

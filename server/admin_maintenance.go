@@ -29,6 +29,21 @@ type maintenanceFormPage struct {
 	*catalogView
 	Maintenance *data.Maintenance
 	Statuses    []string
+	Audience    *audienceView
+}
+
+// renderMaintenanceForm shows a maintenance form with the audience for the
+// components it holds.
+func (s *Server) renderMaintenanceForm(c echo.Context, code int, name, title string, f *form, v *maintenanceFormPage, comps []int64) error {
+	if v.Maintenance != nil && comps == nil {
+		comps = v.Maintenance.ComponentIDs()
+	}
+	a, err := s.audience(c.Request().Context(), data.PolicyMaintenance, comps)
+	if err != nil {
+		return err
+	}
+	v.Audience = a
+	return s.render(c, code, name, &view{Title: title, Form: f, Data: v})
 }
 
 func (s *Server) maintenanceFormPage(c echo.Context, m *data.Maintenance) (*maintenanceFormPage, error) {
@@ -59,7 +74,7 @@ func (s *Server) newMaintenance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "maintenance_form", &view{Title: s.t(c, "maintenance.new"), Data: v})
+	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), &form{Values: map[string][]string{"notify": {"1"}}}, v, nil)
 }
 
 func (s *Server) createMaintenance(c echo.Context) error {
@@ -73,17 +88,22 @@ func (s *Server) createMaintenance(c echo.Context) error {
 	}
 	in := data.NewMaintenance{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
 		StartsAt: f.timeField("starts_at", s.opts.Location, true), EndsAt: f.timeField("ends_at", s.opts.Location, true),
-		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.componentIDs(), OperatorID: operatorOf(c).ID}
+		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.componentIDs(), OperatorID: operatorOf(c).ID,
+		Notice: s.notice(f)}
+	if f.Get("preview") != "" {
+		return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
+	}
 	var m *data.Maintenance
 	if !f.Invalid() {
 		m, err = s.store.CreateMaintenance(c.Request().Context(), in)
 	}
 	if f.Invalid() || f.absorb(err) {
-		return s.render(c, http.StatusBadRequest, "maintenance_form", &view{Title: s.t(c, "maintenance.new"), Form: f, Data: v})
+		return s.renderMaintenanceForm(c, http.StatusBadRequest, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
 	}
 	if err != nil {
 		return err
 	}
+	s.afterNotice(in.Notice)
 	return s.done(c, "flash.maintenance_scheduled", "/admin/maintenance/"+strconv.FormatInt(m.ID, 10))
 }
 
@@ -115,8 +135,8 @@ func (s *Server) manageMaintenance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := &form{Values: map[string][]string{"status": {nextMaintenanceStatus(v.Maintenance)}}}
-	return s.render(c, http.StatusOK, "maintenance_manage", &view{Title: v.Maintenance.TitleJA, Form: f, Data: v})
+	f := &form{Values: map[string][]string{"status": {nextMaintenanceStatus(v.Maintenance)}, "notify": {"1"}}}
+	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_manage", v.Maintenance.TitleJA, f, v, nil)
 }
 
 func (s *Server) postMaintenanceUpdate(c echo.Context) error {
@@ -128,14 +148,16 @@ func (s *Server) postMaintenanceUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := data.NewMaintenanceUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), OperatorID: operatorOf(c).ID}
+	in := data.NewMaintenanceUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), OperatorID: operatorOf(c).ID,
+		Notice: s.notice(f)}
 	_, err = s.store.PostMaintenanceUpdate(c.Request().Context(), v.Maintenance.ID, in)
 	if f.absorb(err) {
-		return s.render(c, http.StatusBadRequest, "maintenance_manage", &view{Title: v.Maintenance.TitleJA, Form: f, Data: v})
+		return s.renderMaintenanceForm(c, http.StatusBadRequest, "maintenance_manage", v.Maintenance.TitleJA, f, v, nil)
 	}
 	if err != nil {
 		return err
 	}
+	s.afterNotice(in.Notice)
 	return s.done(c, "flash.update_posted", "/admin/maintenance/"+strconv.FormatInt(v.Maintenance.ID, 10))
 }
 
@@ -150,7 +172,7 @@ func (s *Server) editMaintenance(c echo.Context) error {
 	for _, id := range m.ComponentIDs() {
 		f.Values.Add("components", strconv.FormatInt(id, 10))
 	}
-	return s.render(c, http.StatusOK, "maintenance_form", &view{Title: s.t(c, "maintenance.edit"), Form: f, Data: v})
+	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.edit"), f, v, nil)
 }
 
 func (s *Server) updateMaintenance(c echo.Context) error {
@@ -169,7 +191,7 @@ func (s *Server) updateMaintenance(c echo.Context) error {
 		err = s.store.UpdateMaintenance(c.Request().Context(), v.Maintenance.ID, in)
 	}
 	if f.Invalid() || f.absorb(err) {
-		return s.render(c, http.StatusBadRequest, "maintenance_form", &view{Title: s.t(c, "maintenance.edit"), Form: f, Data: v})
+		return s.renderMaintenanceForm(c, http.StatusBadRequest, "maintenance_form", s.t(c, "maintenance.edit"), f, v, in.ComponentIDs)
 	}
 	if err != nil {
 		return err

@@ -162,3 +162,5 @@ func (s *Server) done(c echo.Context, flash, target string) error {
 	s.setFlash(c, flash)
 	return c.Redirect(http.StatusSeeOther, target)
 }
+
+func urlQuery(s string) string { return url.QueryEscape(s) }

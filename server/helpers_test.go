@@ -18,6 +18,9 @@ import (
 	"github.com/oshirase/oshirase/password"
 )
 
+// testSecret signs the links in emails during tests.
+const testSecret = "test-secret-test-secret-test-secret"
+
 // t0 is a Thursday afternoon in Tokyo.
 var t0 = time.Date(2026, 11, 26, 6, 30, 0, 0, time.UTC)
 
@@ -38,7 +41,8 @@ func newTestServer(t testing.TB) *testApp {
 	store := datatest.Open(t, clock)
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	base, _ := url.Parse("http://status.example.com")
-	app, err := New(Options{BaseURL: base, Location: tokyo, Now: clock.Now, SecurityContact: "security@example.com"}, store,
+	app, err := New(Options{BaseURL: base, Location: tokyo, Now: clock.Now, SecurityContact: "security@example.com",
+		Secret: testSecret}, store,
 		slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -101,9 +101,9 @@ func (s *Server) renderPublic(lang, path, name string, v *view) ([]byte, error) 
 // error becomes a clean 500 rather than half a page.
 func (s *Server) render(c echo.Context, code int, name string, v *view) error {
 	p := s.newPage(langOf(c), c.Request().URL.Path, v)
+	p.CSRF, _ = c.Get("csrf").(string)
 	if p.Admin = strings.HasPrefix(p.Path, "/admin"); p.Admin {
 		p.Operator = operatorOf(c)
-		p.CSRF, _ = c.Get("csrf").(string)
 		p.Flash = s.takeFlash(c)
 	}
 	b, err := s.execute(name, p)
@@ -308,3 +308,11 @@ type pagerView struct {
 func (p *page) Pager(n, last int, base string) pagerView {
 	return pagerView{P: p, Page: n, Last: last, Base: base}
 }
+
+type progressView struct {
+	Page *page
+	P    progress
+}
+
+// Progress feeds the "progress" partial.
+func (p *page) Progress(pr progress) progressView { return progressView{Page: p, P: pr} }

@@ -13,7 +13,11 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(methodPolicy)
-	e.Use(s.recoverPanics, securityHeaders, middleware.BodyLimit("1M"), s.negotiateLanguage)
+	isImport := func(c echo.Context) bool { return c.Request().URL.Path == "/admin/contracts/import" }
+	e.Use(s.recoverPanics, securityHeaders,
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}),
+		s.negotiateLanguage)
 
 	e.GET("/", s.showStatusPage)
 	e.GET("/incidents/:id", s.showIncident)
@@ -21,6 +25,15 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/history", s.showHistory)
 	e.GET("/healthz", s.healthz)
 	e.GET("/static/:version/*", s.serveStatic)
+
+	// Links in emails, signed for one contact. Preferences is a form like
+	// any other (CSRF); one-click unsubscribe is POSTed by mail clients
+	// without cookies (RFC 8058), so its token is its only check.
+	prefs := e.Group("/preferences", noStore, s.csrf())
+	prefs.GET("/:token", s.showPreferences)
+	prefs.POST("/:token", s.savePreferences)
+	e.GET("/unsubscribe/:token", s.showUnsubscribe, noStore, s.csrf())
+	e.POST("/unsubscribe/:token", s.unsubscribe, noStore)
 
 	admin := e.Group("/admin", noStore, s.csrf(), s.loadOperator)
 	admin.GET("/login", s.showLogin)
@@ -30,6 +43,7 @@ func (s *Server) routes() *echo.Echo {
 	op := admin.Group("", s.requireOperator)
 	op.GET("", s.showDashboard)
 	op.GET("/account", s.showAccount)
+	op.GET("/audience", s.showAudience)
 	op.POST("/account/password", s.changePassword)
 
 	op.GET("/products", s.listProducts)
@@ -68,7 +82,30 @@ func (s *Server) routes() *echo.Echo {
 	op.GET("/maintenance/:id/updates/:uid/edit", s.editMaintenanceUpdate)
 	op.POST("/maintenance/:id/updates/:uid", s.saveMaintenanceUpdate)
 
+	op.GET("/contracts", s.listContracts)
+	op.GET("/contracts/new", s.newContract)
+	op.POST("/contracts", s.createContract)
+	op.GET("/contracts/export.csv", s.exportContracts)
+	op.GET("/contracts/import", s.showImport)
+	op.POST("/contracts/import", s.previewImport)
+	op.POST("/contracts/import/apply", s.applyImport)
+	op.GET("/contracts/:id", s.showContract)
+	op.POST("/contracts/:id", s.updateContract)
+	op.POST("/contracts/:id/contacts", s.addContact)
+	op.GET("/contacts/:id/edit", s.editContact)
+	op.POST("/contacts/:id", s.updateContact)
+	op.POST("/contacts/:id/delete", s.deleteContact)
+
+	op.GET("/notifications", s.listNotifications)
+	op.GET("/notifications/:id", s.showNotification)
+	op.GET("/notifications/:id/html/:delivery", s.showNotificationHTML)
+	op.POST("/notifications/:id/retry", s.retryNotification)
+	op.POST("/notifications/:id/release", s.releaseNotification)
+
+	op.GET("/policy", s.showPolicy)
+
 	adm := op.Group("", s.requireAdmin)
+	adm.POST("/policy", s.savePolicy)
 	adm.GET("/operators", s.listOperators)
 	adm.GET("/operators/new", s.newOperator)
 	adm.POST("/operators", s.createOperator)

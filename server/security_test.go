@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,10 +11,12 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/mail"
 )
 
 type fixture struct {
 	product, cdn, api, incident, incidentUpdate, maintenance, maintenanceUpdate, editor int64
+	contract, contact, notification, delivery                                         int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -42,6 +45,25 @@ func (a *testApp) seedAll() fixture {
 	f.maintenance, f.maintenanceUpdate = m.ID, full.Updates[0].ID
 	ed, _ := a.store.OperatorByEmail(ctx, "editor@example.com")
 	f.editor = ed.ID
+	k, err := a.store.CreateContract(ctx, data.ContractInput{Code: "K-1", Name: "既存の契約", Active: true, ProductIDs: []int64{f.product}})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	ct, err := a.store.AddContact(ctx, k.ID, data.ContactInput{Name: "追加 花子", Email: "hanako@example.com", Lang: "ja", Role: data.RoleAdditional})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.contract, f.contact = k.ID, ct.ID
+	if _, err := a.store.AddContact(ctx, k.ID, data.ContactInput{Name: "主 太郎", Email: "taro@example.com", Lang: "en", Role: data.RolePrimary}); err != nil {
+		a.t.Fatal(err)
+	}
+	if _, err := a.store.PostIncidentUpdate(ctx, inc.ID, data.NewIncidentUpdate{Status: data.Identified, BodyJA: "続報です。",
+		Components: map[int64]string{f.cdn: data.PartialOutage}, Notice: data.Notice{Send: true, Hold: true}}); err != nil {
+		a.t.Fatal(err)
+	}
+	ns, _, _, _ := a.store.Notifications(ctx, 1, 0)
+	ds, _, _ := a.store.Deliveries(ctx, ns[0].ID, "", 1, 0)
+	f.notification, f.delivery = ns[0].ID, ds[0].ID
 	return f
 }
 
@@ -62,6 +84,15 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.cdn), 1)
 	case strings.HasPrefix(p, "/admin/operators/"):
 		p = strings.Replace(p, ":id", id(f.editor), 1)
+	case strings.HasPrefix(p, "/admin/contracts/"):
+		p = strings.Replace(p, ":id", id(f.contract), 1)
+	case strings.HasPrefix(p, "/admin/contacts/"):
+		p = strings.Replace(p, ":id", id(f.contact), 1)
+	case strings.HasPrefix(p, "/admin/notifications/"):
+		p = strings.Replace(p, ":delivery", id(f.delivery), 1)
+		p = strings.Replace(p, ":id", id(f.notification), 1)
+	case strings.Contains(p, ":token"):
+		p = strings.Replace(p, ":token", mail.ContactToken(testSecret, f.contact), 1)
 	case strings.HasPrefix(p, "/static/"):
 		p = "/static/x/style.css"
 	}
@@ -93,6 +124,21 @@ func (a *testApp) state() string {
 	for _, o := range ops {
 		b.WriteString(o.Email + o.Role + strconv.FormatBool(o.Disabled))
 	}
+	cs, _, _ := a.store.Contracts(ctx, data.ContractFilter{})
+	for _, c := range cs {
+		b.WriteString(c.Code + c.Name + strconv.FormatBool(c.Active) + strconv.Itoa(len(c.Products)))
+		for _, ct := range c.Contacts {
+			b.WriteString(ct.Email + ct.Lang + ct.Role + strconv.FormatBool(ct.OptedOut))
+		}
+	}
+	pol, _ := a.store.Policy(ctx)
+	for _, p := range pol {
+		b.WriteString(p.Impact + strconv.FormatBool(p.NotifyPrimary) + strconv.FormatBool(p.NotifyAdditional))
+	}
+	ns, counts, _, _ := a.store.Notifications(ctx, 100, 0)
+	for _, n := range ns {
+		b.WriteString(fmt.Sprint(n.ID, counts[n.ID]))
+	}
 	return b.String()
 }
 
@@ -118,6 +164,9 @@ func TestEveryPostNeedsCSRF(t *testing.T) {
 	c.login("admin@example.com")
 	before := a.state()
 	for _, pattern := range routes(a, http.MethodPost) {
+		if pattern == "/unsubscribe/:token" {
+			continue // one-click unsubscribe (RFC 8058): the signed token is the check
+		}
 		path := f.path(pattern)
 		form := url.Values{"title_ja": {"x"}, "name_ja": {"x"}, "status": {"resolved"}, "body_ja": {"x"}, "direction": {"up"}, "role": {"admin"}}
 		r := c.postRaw(path, form)
@@ -172,7 +221,7 @@ func TestAdminRoutesRefuseAnonymous(t *testing.T) {
 		}
 	}
 	for _, pattern := range routes(a, http.MethodPost) {
-		if pattern == "/admin/login" || pattern == "/admin/logout" {
+		if pattern == "/admin/login" || pattern == "/admin/logout" || !strings.HasPrefix(pattern, "/admin") {
 			continue
 		}
 		path := f.path(pattern)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/locale"
+	"github.com/oshirase/oshirase/mail"
 	"github.com/oshirase/oshirase/markdown"
 )
 
@@ -27,6 +28,15 @@ type Options struct {
 	SecurityContact string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MailEnabled says an SMTP server is configured: notices are queued for
+	// sending. Without one they are held for an operator to look at.
+	MailEnabled bool
+	// Wake nudges the dispatcher after a notice is queued; nil is fine.
+	Wake func()
+	// Composer renders queued messages for the console's preview.
+	Composer *mail.Composer
+	// Secret verifies the signed links in emails.
+	Secret string
 	// PageTTL is how long a rendered public page is served before it is
 	// rendered again in the background; changes made through this instance
 	// show at once whatever the TTL. Zero means five seconds.
@@ -53,6 +63,9 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
+	}
+	if opts.Wake == nil {
+		opts.Wake = func() {}
 	}
 	if opts.PageTTL == 0 {
 		opts.PageTTL = 5 * time.Second

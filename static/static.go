@@ -9,7 +9,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.css *.svg
+//go:embed *.css *.svg *.js
 var files embed.FS
 
 // FS holds the static files.

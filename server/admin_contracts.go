@@ -1,0 +1,384 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/contractcsv"
+	"github.com/oshirase/oshirase/data"
+)
+
+type contractListPage struct {
+	Contracts  []data.Contract
+	Products   map[int64]string
+	Query      string
+	State      string
+	Page, Last int
+	Total      int64
+}
+
+// productNames maps product ids to their Japanese names for lists.
+func productNames(ps []data.Product) map[int64]string {
+	m := map[int64]string{}
+	for _, p := range ps {
+		m[p.ID] = p.NameJA
+	}
+	return m
+}
+
+func (s *Server) listContracts(c echo.Context) error {
+	ctx := c.Request().Context()
+	n := pageParam(c)
+	q, state := strings.TrimSpace(c.QueryParam("q")), c.QueryParam("state")
+	if state != "active" && state != "ended" {
+		state = ""
+	}
+	cs, total, err := s.store.Contracts(ctx, data.ContractFilter{Query: q, State: state, Limit: adminPageSize, Offset: (n - 1) * adminPageSize})
+	if err != nil {
+		return err
+	}
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "contracts", &view{Title: s.t(c, "contracts.title"), Data: &contractListPage{
+		Contracts: cs, Products: productNames(products), Query: q, State: state, Page: n, Last: lastPage(total), Total: total}})
+}
+
+// PagerQuery is the search to keep in page links.
+func (v *contractListPage) PagerQuery() string {
+	return "/admin/contracts?q=" + urlQuery(v.Query) + "&state=" + v.State + "&"
+}
+
+type contractFormPage struct {
+	Contract *data.Contract
+	Products []data.Product
+	Roles    []string
+	Langs    []string
+}
+
+func (s *Server) contractFormPage(c echo.Context, ct *data.Contract) (*contractFormPage, error) {
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	return &contractFormPage{Contract: ct, Products: products, Roles: data.ContactRoles, Langs: data.ContactLanguages}, nil
+}
+
+func contractForm(ct *data.Contract) *form {
+	f := &form{Values: map[string][]string{"code": {ct.Code}, "name": {ct.Name}}}
+	if ct.Active {
+		f.Values.Set("active", "1")
+	}
+	for _, id := range ct.ProductIDs() {
+		f.Values.Add("products", strconv.FormatInt(id, 10))
+	}
+	return f
+}
+
+func (f *form) contractInput() data.ContractInput {
+	in := data.ContractInput{Code: f.Get("code"), Name: f.Get("name"), Active: f.Get("active") == "1"}
+	for _, v := range f.Values["products"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			f.fail("products", "invalid_choice")
+			continue
+		}
+		in.ProductIDs = append(in.ProductIDs, id)
+	}
+	return in
+}
+
+func (s *Server) newContract(c echo.Context) error {
+	v, err := s.contractFormPage(c, nil)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"active": {"1"}}}
+	return s.render(c, http.StatusOK, "contract_form", &view{Title: s.t(c, "contracts.new"), Form: f, Data: v})
+}
+
+func (s *Server) createContract(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := f.contractInput()
+	var ct *data.Contract
+	if !f.Invalid() {
+		ct, err = s.store.CreateContract(c.Request().Context(), in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		v, verr := s.contractFormPage(c, nil)
+		if verr != nil {
+			return verr
+		}
+		return s.render(c, http.StatusBadRequest, "contract_form", &view{Title: s.t(c, "contracts.new"), Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, "flash.saved")
+	return c.Redirect(http.StatusSeeOther, "/admin/contracts/"+strconv.FormatInt(ct.ID, 10))
+}
+
+func (s *Server) loadContract(c echo.Context) (*data.Contract, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Contract(c.Request().Context(), id)
+}
+
+// showContract is the contract's page: its details form, its contacts and
+// a form to add one.
+func (s *Server) showContract(c echo.Context) error {
+	ct, err := s.loadContract(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.contractFormPage(c, ct)
+	if err != nil {
+		return err
+	}
+	f := contractForm(ct)
+	f.Values.Set("lang", "ja")
+	f.Values.Set("role", data.RoleAdditional)
+	return s.render(c, http.StatusOK, "contract", &view{Title: ct.Name, Form: f, Data: v})
+}
+
+func (s *Server) updateContract(c echo.Context) error {
+	ct, err := s.loadContract(c)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	in := f.contractInput()
+	if !f.Invalid() {
+		err = s.store.UpdateContract(c.Request().Context(), ct.ID, in)
+	}
+	if f.Invalid() || f.absorb(err) {
+		v, verr := s.contractFormPage(c, ct)
+		if verr != nil {
+			return verr
+		}
+		return s.render(c, http.StatusBadRequest, "contract", &view{Title: ct.Name, Form: f, Data: v})
+	}
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, "flash.saved")
+	return c.Redirect(http.StatusSeeOther, "/admin/contracts/"+strconv.FormatInt(ct.ID, 10))
+}
+
+func (f *form) contactInput() data.ContactInput {
+	return data.ContactInput{Name: f.Get("contact_name"), Email: f.Get("email"), Lang: f.Get("lang"), Role: f.Get("role")}
+}
+
+func (s *Server) addContact(c echo.Context) error {
+	ct, err := s.loadContract(c)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.AddContact(c.Request().Context(), ct.ID, f.contactInput()); err != nil {
+		if f.absorb(err) {
+			v, verr := s.contractFormPage(c, ct)
+			if verr != nil {
+				return verr
+			}
+			for k, val := range contractForm(ct).Values {
+				f.Values[k] = val
+			}
+			return s.render(c, http.StatusBadRequest, "contract", &view{Title: ct.Name, Form: f, Data: v})
+		}
+		return err
+	}
+	s.setFlash(c, "flash.contact_added")
+	return c.Redirect(http.StatusSeeOther, "/admin/contracts/"+strconv.FormatInt(ct.ID, 10))
+}
+
+type contactFormPage struct {
+	Contact *data.Contact
+	Roles   []string
+	Langs   []string
+}
+
+func (s *Server) editContact(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ct, err := s.store.Contact(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"contact_name": {ct.Name}, "email": {ct.Email}, "lang": {ct.Lang}, "role": {ct.Role}}}
+	return s.render(c, http.StatusOK, "contact_form", &view{Title: s.t(c, "contacts.edit"), Form: f,
+		Data: &contactFormPage{Contact: ct, Roles: data.ContactRoles, Langs: data.ContactLanguages}})
+}
+
+func (s *Server) updateContact(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ct, err := s.store.Contact(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.UpdateContact(c.Request().Context(), id, f.contactInput()); err != nil {
+		if f.absorb(err) {
+			return s.render(c, http.StatusBadRequest, "contact_form", &view{Title: s.t(c, "contacts.edit"), Form: f,
+				Data: &contactFormPage{Contact: ct, Roles: data.ContactRoles, Langs: data.ContactLanguages}})
+		}
+		return err
+	}
+	s.setFlash(c, "flash.saved")
+	return c.Redirect(http.StatusSeeOther, "/admin/contracts/"+strconv.FormatInt(ct.ContractID, 10))
+}
+
+func (s *Server) deleteContact(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ct, err := s.store.Contact(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteContact(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.setFlash(c, "flash.deleted")
+	return c.Redirect(http.StatusSeeOther, "/admin/contracts/"+strconv.FormatInt(ct.ContractID, 10))
+}
+
+// exportContracts downloads every contract and contact as CSV.
+func (s *Server) exportContracts(c echo.Context) error {
+	ctx := c.Request().Context()
+	cs, _, err := s.store.Contracts(ctx, data.ContractFilter{})
+	if err != nil {
+		return err
+	}
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := contractcsv.Write(&buf, cs, products); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="contracts-`+s.opts.Now().In(s.opts.Location).Format("20060102")+`.csv"`)
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+type importPage struct {
+	ID       int64
+	Import   *contractcsv.Import
+	Error    string
+	Result   *data.ImportResult
+	Problems []contractcsv.Problem
+	More     int
+}
+
+// maxShownProblems keeps the preview readable when a whole file is wrong.
+const maxShownProblems = 200
+
+func (s *Server) showImport(c echo.Context) error {
+	return s.render(c, http.StatusOK, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: &importPage{}})
+}
+
+// previewImport reads an uploaded CSV and shows what it would do and every
+// bad line; nothing is written to the contracts yet.
+func (s *Server) previewImport(c echo.Context) error {
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return s.render(c, http.StatusBadRequest, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: &importPage{Error: "csv_no_file"}})
+	}
+	fd, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	raw, err := io.ReadAll(io.LimitReader(fd, maxImportBytes+1))
+	if err != nil {
+		return err
+	}
+	page := &importPage{}
+	if len(raw) > maxImportBytes {
+		page.Error = "csv_too_large"
+		return s.render(c, http.StatusRequestEntityTooLarge, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+	}
+	text, enc, err := contractcsv.Decode(raw)
+	if err != nil {
+		page.Error = "csv_encoding"
+		return s.render(c, http.StatusBadRequest, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+	}
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	page.Import = contractcsv.Parse(text, products)
+	page.Import.Encoding = enc
+	page.Problems = page.Import.Problems
+	if len(page.Problems) > maxShownProblems {
+		page.More = len(page.Problems) - maxShownProblems
+		page.Problems = page.Problems[:maxShownProblems]
+	}
+	code := http.StatusOK
+	if len(page.Import.Problems) > 0 {
+		code = http.StatusBadRequest
+	} else if page.ID, err = s.store.SaveImport(c.Request().Context(), text, operatorOf(c).ID); err != nil {
+		return err
+	}
+	return s.render(c, code, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+}
+
+// applyImport writes a previewed upload, all or nothing.
+func (s *Server) applyImport(c echo.Context) error {
+	id, err := strconv.ParseInt(c.FormValue("import"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+	}
+	ctx := c.Request().Context()
+	imp, err := s.store.Import(ctx, id)
+	if err != nil {
+		return err
+	}
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return err
+	}
+	// Parsed again: the products may have changed since the preview.
+	parsed := contractcsv.Parse(imp.Content, products)
+	page := &importPage{Import: parsed, Problems: parsed.Problems}
+	if len(parsed.Problems) > 0 {
+		return s.render(c, http.StatusBadRequest, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+	}
+	res, err := s.store.ApplyImport(ctx, parsed.Contracts)
+	if err != nil {
+		return err
+	}
+	s.store.DeleteImport(ctx, id)
+	page.Result = &res
+	return s.render(c, http.StatusOK, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+}
+
+// maxImportBytes bounds a CSV upload (about 50,000 contacts).
+const maxImportBytes = 8 << 20

@@ -1,0 +1,253 @@
+package server
+
+import (
+	"bytes"
+	"mime"
+	"net/http"
+	netmail "net/mail"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+type policyPage struct {
+	Rows []data.NoticePolicy
+}
+
+func (s *Server) showPolicy(c echo.Context) error {
+	rows, err := s.store.Policy(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "policy", &view{Title: s.t(c, "policy.title"), Data: &policyPage{Rows: rows}})
+}
+
+// savePolicy replaces the notice policy from checkboxes named
+// "<impact>_primary" and "<impact>_additional".
+func (s *Server) savePolicy(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	// Unticked boxes are not sent at all, so a body without the form's own
+	// marker would read as "email nobody": refuse it instead.
+	if f.Get("form") != "policy" {
+		return echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+	}
+	var rows []data.NoticePolicy
+	for _, impact := range data.PolicyRows {
+		rows = append(rows, data.NoticePolicy{Impact: impact,
+			NotifyPrimary: f.Get(impact+"_primary") == "1", NotifyAdditional: f.Get(impact+"_additional") == "1"})
+	}
+	if err := s.store.SetPolicy(c.Request().Context(), rows); err != nil {
+		return s.refusal(c, err)
+	}
+	s.setFlash(c, "flash.saved")
+	return c.Redirect(http.StatusSeeOther, "/admin/policy")
+}
+
+type notificationsPage struct {
+	Notifications []data.Notification
+	Counts        map[int64]map[string]int
+	Page, Last    int
+}
+
+func (s *Server) listNotifications(c echo.Context) error {
+	n := pageParam(c)
+	ns, counts, total, err := s.store.Notifications(c.Request().Context(), adminPageSize, (n-1)*adminPageSize)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "notifications", &view{Title: s.t(c, "notifications.title"),
+		Data: &notificationsPage{Notifications: ns, Counts: counts, Page: n, Last: lastPage(total)}})
+}
+
+// Title is a notification's title, in Japanese, for console lists.
+func (v *notificationsPage) Title(n data.Notification) string {
+	content, err := n.Decode()
+	if err != nil {
+		return ""
+	}
+	return content.TitleJA
+}
+
+// Progress turns delivery counts into the bar the console shows.
+func (v *notificationsPage) Progress(id int64) progress { return newProgress(v.Counts[id]) }
+
+// progress is a notification's deliveries by state, for a bar with counts.
+type progress struct {
+	Total                                 int
+	Sent, Pending, Held, Failed, Bounced int
+	Done                                  bool
+}
+
+func newProgress(counts map[string]int) progress {
+	p := progress{Sent: counts[data.DeliverySent], Pending: counts[data.DeliveryPending] + counts[data.DeliverySending],
+		Held: counts[data.DeliveryHeld], Failed: counts[data.DeliveryFailed], Bounced: counts[data.DeliveryBounced]}
+	p.Total = p.Sent + p.Pending + p.Held + p.Failed + p.Bounced
+	p.Done = p.Pending == 0
+	return p
+}
+
+// Percent is a part of the whole, for the bar's segment widths.
+func (p progress) Percent(n int) int {
+	if p.Total == 0 {
+		return 0
+	}
+	return n * 100 / p.Total
+}
+
+type notificationPage struct {
+	Notification *data.Notification
+	Content      data.NoticeContent
+	Progress     progress
+	Deliveries   []data.Delivery
+	State        string
+	States       []string
+	Page, Last   int
+	Preview      *previewView
+	MailEnabled  bool
+}
+
+type previewView struct {
+	Delivery *data.Delivery
+	Subject  string
+	Text     string
+	Headers  []string
+}
+
+func (s *Server) showNotification(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	n, err := s.store.Notification(ctx, id)
+	if err != nil {
+		return err
+	}
+	content, err := n.Decode()
+	if err != nil {
+		return err
+	}
+	counts, err := s.store.DeliveryCounts(ctx, id)
+	if err != nil {
+		return err
+	}
+	state := c.QueryParam("state")
+	if state != "" && !contains(data.DeliveryStates, state) {
+		state = ""
+	}
+	page := pageParam(c)
+	ds, total, err := s.store.Deliveries(ctx, id, state, adminPageSize, (page-1)*adminPageSize)
+	if err != nil {
+		return err
+	}
+	v := &notificationPage{Notification: n, Content: content, Progress: newProgress(counts), Deliveries: ds, State: state,
+		States: data.DeliveryStates, Page: page, Last: lastPage(total), MailEnabled: s.opts.MailEnabled}
+	if len(ds) > 0 && s.opts.Composer != nil {
+		// The message exactly as it goes out, for one recipient: the one
+		// asked for, or the first listed.
+		d := &ds[0]
+		if did, err := strconv.ParseInt(c.QueryParam("delivery"), 10, 64); err == nil {
+			if got, _, err := s.store.Delivery(ctx, did); err == nil && got.NotificationID == id {
+				d = got
+			}
+		}
+		msg, err := s.opts.Composer.Compose(*d, *n)
+		if err != nil {
+			return err
+		}
+		v.Preview = &previewView{Delivery: d, Subject: msg.Subject, Text: msg.Text, Headers: headerLines(msg.Bytes)}
+	}
+	return s.render(c, http.StatusOK, "notification", &view{Title: s.t(c, "notifications.detail"), Data: v})
+}
+
+// showNotificationHTML serves the HTML part of a message for the preview,
+// in a sandbox: it is an email, not a console page.
+func (s *Server) showNotificationHTML(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	did, err := idParam(c, "delivery")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	n, err := s.store.Notification(ctx, id)
+	if err != nil {
+		return err
+	}
+	d, _, err := s.store.Delivery(ctx, did)
+	if err != nil || d.NotificationID != id {
+		return echo.ErrNotFound
+	}
+	msg, err := s.opts.Composer.Compose(*d, *n)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; sandbox")
+	return c.HTMLBlob(http.StatusOK, []byte(msg.HTML))
+}
+
+func (s *Server) retryNotification(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.RetryFailed(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.opts.Wake()
+	s.setFlash(c, "flash.retry_queued")
+	return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+strconv.FormatInt(id, 10))
+}
+
+// releaseNotification sends held deliveries, once an SMTP server exists.
+func (s *Server) releaseNotification(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if !s.opts.MailEnabled {
+		return echo.NewHTTPError(http.StatusBadRequest, "error.no_smtp")
+	}
+	if _, err := s.store.ReleaseHeld(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.opts.Wake()
+	s.setFlash(c, "flash.released")
+	return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+strconv.FormatInt(id, 10))
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// headerLines lists the headers a recipient's client shows, decoded, for
+// the preview.
+func headerLines(raw []byte) []string {
+	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	dec := new(mime.WordDecoder)
+	var out []string
+	for _, k := range []string{"From", "To", "Subject", "Date", "Message-Id", "In-Reply-To", "List-Unsubscribe", "List-Unsubscribe-Post"} {
+		if v := msg.Header.Get(k); v != "" {
+			if d, err := dec.DecodeHeader(v); err == nil {
+				v = d
+			}
+			out = append(out, k+": "+v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,30 @@
+// Console enhancements. Every page works without this script; with it, the
+// "who will be emailed" line follows the form as the operator edits it.
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-audience]").forEach(function (form) {
+    var out = form.querySelector("[data-audience-text]");
+    if (!out) return;
+    var pending = 0;
+    function refresh() {
+      var url = new URL(form.getAttribute("data-audience"), location.href);
+      var impact = form.querySelector("select[name=impact]");
+      if (impact) url.searchParams.set("impact", impact.value);
+      form.querySelectorAll("select[name^=component_]").forEach(function (sel) {
+        if (sel.value) url.searchParams.append("component", sel.name.slice("component_".length));
+      });
+      form.querySelectorAll("input[name=components]:checked").forEach(function (box) {
+        url.searchParams.append("component", box.value);
+      });
+      var ticket = ++pending;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data && ticket === pending) out.textContent = data.text; })
+        .catch(function () {});
+    }
+    form.addEventListener("change", function (e) {
+      var n = e.target.name || "";
+      if (n === "impact" || n === "components" || n.indexOf("component_") === 0) refresh();
+    });
+  });
+})();
