@@ -78,9 +78,9 @@ func (v *notificationsPage) Progress(id int64) progress { return newProgress(v.C
 
 // progress is a notification's deliveries by state, for a bar with counts.
 type progress struct {
-	Total                                 int
+	Total                                int
 	Sent, Pending, Held, Failed, Bounced int
-	Done                                  bool
+	Done                                 bool
 }
 
 func newProgress(counts map[string]int) progress {

@@ -16,7 +16,7 @@ import (
 
 type fixture struct {
 	product, cdn, api, incident, incidentUpdate, maintenance, maintenanceUpdate, editor int64
-	contract, contact, notification, delivery                                         int64
+	contract, contact, notification, delivery                                           int64
 }
 
 // seedAll gives every route a real id to act on.
