@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oshirase/oshirase/config"
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/data/datatest"
 )
@@ -153,3 +154,14 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(b)
 }
+
+func mustConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := loadConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func productInput(name string) data.ProductInput { return data.ProductInput{NameJA: name} }
