@@ -65,7 +65,9 @@ func TestIncidentEmailLeavesWithinSeconds(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
