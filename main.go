@@ -134,23 +134,26 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// Workers get their own context: on shutdown the server stops taking
-	// requests first, then the dispatcher finishes the message in flight.
+	// Jobs get their own context: on shutdown the server stops taking
+	// requests first, then the jobs finish what they are doing.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	workDone := make(chan struct{})
-	wake := func() {}
+	tasks := &jobs.Tasks{Store: store, Retention: cfg.Retention, Now: time.Now}
 	if cfg.SMTP != nil {
-		d := jobs.NewDispatcher(store, mail.NewSender(*cfg.SMTP, cfg.BaseURL.Hostname()), composer,
+		tasks.Dispatcher = jobs.NewDispatcher(store, mail.NewSender(*cfg.SMTP, cfg.BaseURL.Hostname()), composer,
 			jobs.DispatchOptions{Workers: cfg.SMTPConnections, Rate: cfg.SMTPRate}, log)
-		wake = d.Wake
-		go func() { defer close(workDone); d.Run(workCtx) }()
 	} else {
-		close(workDone)
 		log.Warn("no SMTP server configured (OSHIRASE_SMTP_URL): email notices are held; see them under メール配信 in the console")
 	}
+	sched, err := jobs.NewScheduler(store, tasks.Jobs(), jobs.SchedulerOptions{Location: cfg.Location}, log)
+	if err != nil {
+		return err
+	}
+	wake := func() { sched.Trigger(workCtx, jobs.JobDispatch) }
+	tasks.Wake = wake
+	sched.Start(workCtx)
 	app, err := server.New(server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
-		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: composer, Secret: secret}, store, log)
+		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: composer, Secret: secret, NextJobRuns: sched.NextRuns}, store, log)
 	if err != nil {
 		return err
 	}
@@ -181,7 +184,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	stopWork()
-	<-workDone
+	sched.Stop()
 	return nil
 }
 

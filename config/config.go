@@ -31,6 +31,8 @@ type Config struct {
 	// SMTPConnections and SMTPRate bound how hard the dispatcher pushes.
 	SMTPConnections int
 	SMTPRate        float64
+	// Retention is how many months access-log entries are kept (12 at least).
+	Retention int
 }
 
 // Secure reports whether the server is reached over https, so cookies must
@@ -55,6 +57,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		AdminPassword:   getenv("OSHIRASE_ADMIN_PASSWORD"),
 	}
 	if err := c.check(get("OSHIRASE_BASE_URL", ""), get("OSHIRASE_TIMEZONE", "Asia/Tokyo")); err != nil {
+		return nil, err
+	}
+	if err := c.checkRetention(get("OSHIRASE_ACCESS_LOG_RETENTION", "13")); err != nil {
 		return nil, err
 	}
 	if err := c.checkMail(get("OSHIRASE_SMTP_URL", ""), get("OSHIRASE_MAIL_FROM", ""),
@@ -151,5 +156,25 @@ func (c *Config) checkMail(smtpURL, from, conns, rate string) error {
 		return fmt.Errorf("OSHIRASE_SMTP_RATE: %q must be messages per second, above 0", rate)
 	}
 	c.SMTPRate = r
+	return nil
+}
+
+// MinRetention is the shortest access-log retention accepted: the vendor
+// promises customers twelve months.
+const MinRetention = 12
+
+func (c *Config) checkRetention(v string) error {
+	s := strings.ToLower(strings.TrimSpace(v))
+	for _, suffix := range []string{"months", "month", "mo"} {
+		s = strings.TrimSuffix(s, suffix)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n > 1200 {
+		return fmt.Errorf("OSHIRASE_ACCESS_LOG_RETENTION: %q must be a number of months, such as 13", v)
+	}
+	if n < MinRetention {
+		return fmt.Errorf("OSHIRASE_ACCESS_LOG_RETENTION: %d months is under the %d months access logs must be kept", n, MinRetention)
+	}
+	c.Retention = n
 	return nil
 }

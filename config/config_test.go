@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 	if c.BaseURL.String() != "http://127.0.0.1:8080" || c.Secure() {
 		t.Fatalf("base url %s", c.BaseURL)
 	}
-	if c.SMTP != nil || c.MailFrom.Address != "noreply@localhost" || c.SMTPConnections != 2 || c.SMTPRate != 10 {
+	if c.SMTP != nil || c.MailFrom.Address != "noreply@localhost" || c.SMTPConnections != 2 || c.SMTPRate != 10 || c.Retention != 13 {
 		t.Fatalf("mail defaults: %+v", c)
 	}
 	c, _ = Load(env("OSHIRASE_ADDR", ":9000", "OSHIRASE_BASE_URL", "https://status.example.com/"))
@@ -56,6 +56,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{[]string{"OSHIRASE_MAIL_FROM", "Status\r\nBcc: x@example.com <a@example.com>"}, "OSHIRASE_MAIL_FROM"},
 		{[]string{"OSHIRASE_SMTP_CONNECTIONS", "0"}, "OSHIRASE_SMTP_CONNECTIONS"},
 		{[]string{"OSHIRASE_SMTP_RATE", "-1"}, "OSHIRASE_SMTP_RATE"},
+		{[]string{"OSHIRASE_ACCESS_LOG_RETENTION", "11"}, "OSHIRASE_ACCESS_LOG_RETENTION"},
+		{[]string{"OSHIRASE_ACCESS_LOG_RETENTION", "1y"}, "OSHIRASE_ACCESS_LOG_RETENTION"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.env...))
@@ -66,5 +68,18 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	_, err := Load(env("OSHIRASE_DATABASE", "mysql://user:hunter2@db/x"))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("password leaked into %v", err)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	for v, want := range map[string]int{"12": 12, "18months": 18, "24 mo": 24, "13": 13} {
+		c, err := Load(env("OSHIRASE_ACCESS_LOG_RETENTION", v))
+		if err != nil || c.Retention != want {
+			t.Errorf("%q: %v %v", v, c, err)
+		}
+	}
+	_, err := Load(env("OSHIRASE_ACCESS_LOG_RETENTION", "6"))
+	if err == nil || !strings.Contains(err.Error(), "under the 12 months") {
+		t.Errorf("6 months: %v", err)
 	}
 }

@@ -12,16 +12,20 @@ import (
 type NewMaintenance struct {
 	TitleJA, TitleEN string
 	StartsAt, EndsAt time.Time
-	BodyJA, BodyEN   string
-	ComponentIDs     []int64
-	OperatorID       int64
-	Notice           Notice
+	// ReminderLead is how long before the start contacts are reminded; zero
+	// means the default of a day, negative means no reminder.
+	ReminderLead   time.Duration
+	BodyJA, BodyEN string
+	ComponentIDs   []int64
+	OperatorID     int64
+	Notice         Notice
 }
 
 // MaintenanceEdit reschedules or renames a maintenance that has not ended.
 type MaintenanceEdit struct {
 	TitleJA, TitleEN string
 	StartsAt, EndsAt time.Time
+	ReminderLead     time.Duration
 	ComponentIDs     []int64
 }
 
@@ -78,7 +82,8 @@ func (s *Store) CreateMaintenance(ctx context.Context, in NewMaintenance) (*Main
 	validateTitles(f, &in.TitleJA, &in.TitleEN)
 	validateBodies(f, in.BodyJA, in.BodyEN)
 	validateWindow(f, in.StartsAt, in.EndsAt)
-	m := Maintenance{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Status: Scheduled, StartsAt: in.StartsAt.UTC(), EndsAt: in.EndsAt.UTC()}
+	m := Maintenance{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Status: Scheduled, StartsAt: in.StartsAt.UTC(), EndsAt: in.EndsAt.UTC(),
+		ReminderLeadSeconds: reminderSeconds(in.ReminderLead)}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if err := s.checkMaintenanceComponents(tx, f, in.ComponentIDs); err != nil {
 			return err
@@ -130,8 +135,13 @@ func (s *Store) UpdateMaintenance(ctx context.Context, id int64, in MaintenanceE
 		if err := f.err(); err != nil {
 			return err
 		}
-		if err := tx.Model(&Maintenance{ID: id}).Updates(map[string]any{"title_ja": in.TitleJA, "title_en": in.TitleEN,
-			"starts_at": in.StartsAt.UTC(), "ends_at": in.EndsAt.UTC(), "updated_at": s.now()}).Error; err != nil {
+		fields := map[string]any{"title_ja": in.TitleJA, "title_en": in.TitleEN,
+			"starts_at": in.StartsAt.UTC(), "ends_at": in.EndsAt.UTC(), "reminder_lead_seconds": reminderSeconds(in.ReminderLead), "updated_at": s.now()}
+		if !m.StartsAt.Equal(in.StartsAt.UTC()) {
+			// A new start deserves a new reminder.
+			fields["reminder_sent_at"] = nil
+		}
+		if err := tx.Model(&Maintenance{ID: id}).Updates(fields).Error; err != nil {
 			return err
 		}
 		return setMaintenanceComponents(tx, id, in.ComponentIDs)
@@ -147,10 +157,7 @@ func (s *Store) PostMaintenanceUpdate(ctx context.Context, id int64, in NewMaint
 		f.add("status", "invalid_choice")
 	}
 	validateBodies(f, in.BodyJA, in.BodyEN)
-	u := MaintenanceUpdate{MaintenanceID: id, Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
-	if in.OperatorID != 0 {
-		u.OperatorID = &in.OperatorID
-	}
+	var u *MaintenanceUpdate
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var m Maintenance
 		if err := tx.First(&m, id).Error; err != nil {
@@ -162,31 +169,137 @@ func (s *Store) PostMaintenanceUpdate(ctx context.Context, id int64, in NewMaint
 		if err := f.err(); err != nil {
 			return err
 		}
-		if err := tx.Create(&u).Error; err != nil {
-			return err
-		}
-		now := s.now()
-		fields := map[string]any{"status": in.Status, "updated_at": now}
-		if (in.Status == InProgress || in.Status == Verifying) && m.StartedAt == nil {
-			fields["started_at"] = now
-		}
-		if in.Status == Completed || in.Status == Cancelled {
-			fields["completed_at"] = now
-		}
-		if err := tx.Model(&Maintenance{ID: id}).Updates(fields).Error; err != nil {
-			return err
-		}
-		kind := map[string]string{Completed: MaintenanceCompleted, Cancelled: MaintenanceCancelled}[in.Status]
-		if !in.Notice.Send || kind == "" {
-			return nil
-		}
-		m.Status = in.Status
-		return s.queueMaintenanceNotice(tx, &m, &u, kind, in.Notice.Hold)
+		var err error
+		u, err = s.postMaintenanceUpdate(tx, &m, in)
+		return err
 	})
 	if err != nil {
 		return nil, wrapUnlessInvalid(fmt.Sprintf("maintenance %d: post update", id), err)
 	}
-	return &u, nil
+	return u, nil
+}
+
+// postMaintenanceUpdate writes an update of a maintenance that has not
+// ended, moves it to the update's status, and queues the notice the move
+// calls for: started, completed or cancelled.
+func (s *Store) postMaintenanceUpdate(tx *gorm.DB, m *Maintenance, in NewMaintenanceUpdate) (*MaintenanceUpdate, error) {
+	u := MaintenanceUpdate{MaintenanceID: m.ID, Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
+	if in.OperatorID != 0 {
+		u.OperatorID = &in.OperatorID
+	}
+	if err := tx.Create(&u).Error; err != nil {
+		return nil, err
+	}
+	now := s.now()
+	fields := map[string]any{"status": in.Status, "updated_at": now}
+	if (in.Status == InProgress || in.Status == Verifying) && m.StartedAt == nil {
+		fields["started_at"] = now
+	}
+	if in.Status == Completed || in.Status == Cancelled {
+		fields["completed_at"] = now
+	}
+	if err := tx.Model(&Maintenance{ID: m.ID}).Updates(fields).Error; err != nil {
+		return nil, err
+	}
+	kind := map[string]string{Completed: MaintenanceCompleted, Cancelled: MaintenanceCancelled}[in.Status]
+	if in.Status == InProgress && m.Status == Scheduled {
+		kind = MaintenanceStarted
+	}
+	if !in.Notice.Send || kind == "" {
+		return &u, nil
+	}
+	m.Status = in.Status
+	return &u, s.queueMaintenanceNotice(tx, m, &u, kind, in.Notice.Hold)
+}
+
+// Automatic messages posted when a window opens or closes by itself.
+const (
+	autoStartJA = "予定の時刻になったため、メンテナンスを開始しました。"
+	autoStartEN = "The maintenance window has opened and the work has started."
+	autoEndJA   = "予定の時刻になったため、メンテナンスを完了しました。"
+	autoEndEN   = "The maintenance window has closed and the work is complete."
+)
+
+// DueMaintenance lists what the scheduler must do now: windows to open,
+// windows to close, and reminders to send.
+func (s *Store) DueMaintenance(ctx context.Context) (start, end, remind []Maintenance, err error) {
+	now := s.now()
+	db := s.db.WithContext(ctx)
+	if err = db.Where("status = ? AND starts_at <= ?", Scheduled, now).Order("starts_at").Find(&start).Error; err != nil {
+		return
+	}
+	if err = db.Where("status IN ? AND ends_at <= ?", []string{InProgress, Verifying}, now).Order("ends_at").Find(&end).Error; err != nil {
+		return
+	}
+	var candidates []Maintenance
+	if err = db.Where("status = ? AND reminder_sent_at IS NULL AND reminder_lead_seconds > 0 AND starts_at > ?", Scheduled, now).Find(&candidates).Error; err != nil {
+		return
+	}
+	for _, m := range candidates {
+		if !m.StartsAt.Add(-time.Duration(m.ReminderLeadSeconds) * time.Second).After(now) {
+			remind = append(remind, m)
+		}
+	}
+	return
+}
+
+// AutoAdvanceMaintenance opens a window whose start has come, or closes one
+// whose end has come, with an automatic update and its notice. It does
+// nothing when an operator moved the maintenance first. A window missed
+// whole (the server was down) is closed directly, with one notice.
+func (s *Store) AutoAdvanceMaintenance(ctx context.Context, id int64, notice Notice) (string, error) {
+	moved := ""
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var m Maintenance
+		if err := tx.First(&m, id).Error; err != nil {
+			return notFound(err)
+		}
+		now := s.now()
+		var in NewMaintenanceUpdate
+		switch {
+		case m.Ended():
+			return nil
+		case !m.EndsAt.After(now):
+			in = NewMaintenanceUpdate{Status: Completed, BodyJA: autoEndJA, BodyEN: autoEndEN}
+		case m.Status == Scheduled && !m.StartsAt.After(now):
+			in = NewMaintenanceUpdate{Status: InProgress, BodyJA: autoStartJA, BodyEN: autoStartEN}
+		default:
+			return nil
+		}
+		in.Notice = notice
+		if _, err := s.postMaintenanceUpdate(tx, &m, in); err != nil {
+			return err
+		}
+		moved = in.Status
+		return nil
+	})
+	return moved, wrapUnlessInvalid(fmt.Sprintf("maintenance %d: advance", id), err)
+}
+
+// SendMaintenanceReminder queues the reminder of a window that has not
+// opened, once.
+func (s *Store) SendMaintenanceReminder(ctx context.Context, id int64, hold bool) (bool, error) {
+	sent := false
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var m Maintenance
+		if err := tx.First(&m, id).Error; err != nil {
+			return notFound(err)
+		}
+		now := s.now()
+		if m.Status != Scheduled || m.ReminderSentAt != nil || !m.StartsAt.After(now) {
+			return nil
+		}
+		if err := tx.Model(&Maintenance{ID: id}).Update("reminder_sent_at", now).Error; err != nil {
+			return err
+		}
+		sent = true
+		var latest MaintenanceUpdate
+		if err := tx.Where("maintenance_id = ?", id).Order("created_at DESC, id DESC").First(&latest).Error; err != nil {
+			return err
+		}
+		return s.queueMaintenanceNotice(tx, &m, &latest, MaintenanceReminder, hold)
+	})
+	return sent, wrapUnlessInvalid(fmt.Sprintf("maintenance %d: reminder", id), err)
 }
 
 // EditMaintenanceUpdate corrects the text of an update.
@@ -276,4 +389,17 @@ func (s *Store) queueMaintenanceNotice(tx *gorm.DB, m *Maintenance, u *Maintenan
 		Products: products, Components: components, StartsAt: &starts, EndsAt: &ends, Path: fmt.Sprintf("/maintenance/%d", m.ID)}
 	n := Notification{Kind: kind, MaintenanceID: &m.ID, Thread: fmt.Sprintf("maintenance-%d", m.ID), OperatorID: u.OperatorID}
 	return s.queueNotification(tx, n, content, PolicyMaintenance, ids, hold)
+}
+
+// DefaultReminderLead is how long before a window contacts are reminded.
+const DefaultReminderLead = 24 * time.Hour
+
+func reminderSeconds(d time.Duration) int64 {
+	switch {
+	case d == 0:
+		return int64(DefaultReminderLead / time.Second)
+	case d < 0:
+		return 0
+	}
+	return int64(d / time.Second)
 }

@@ -19,6 +19,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "status page core", execSchema(schemaV1)},
 	{2, "contracts and email notices", execSchema(schemaV2)},
+	{3, "scheduled jobs, upgrades, news and access log", execSchema(schemaV3)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -317,4 +318,82 @@ CREATE TABLE contract_imports (
 	operator_id BIGINT NULL REFERENCES operators(id) ON DELETE SET NULL,
 	created_at {{time}} NOT NULL
 )
+`
+
+const schemaV3 = `
+CREATE TABLE job_leases (
+	job TEXT PRIMARY KEY,
+	holder TEXT NOT NULL DEFAULT '',
+	lease_until {{time}} NULL,
+	running_slot {{time}} NULL,
+	done_slot {{time}} NULL
+);
+CREATE TABLE job_runs (
+	id {{pk}},
+	job TEXT NOT NULL,
+	slot {{time}} NULL,
+	instance TEXT NOT NULL,
+	started_at {{time}} NOT NULL,
+	finished_at {{time}} NULL,
+	outcome TEXT NOT NULL,
+	summary TEXT NOT NULL DEFAULT '',
+	error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX job_runs_job ON job_runs (job, started_at);
+CREATE TABLE upgrades (
+	id {{pk}},
+	product_id BIGINT NOT NULL REFERENCES products(id) ON DELETE RESTRICT,
+	version TEXT NOT NULL,
+	starts_at {{time}} NOT NULL,
+	ends_at {{time}} NOT NULL,
+	summary_ja TEXT NOT NULL,
+	summary_en TEXT NOT NULL DEFAULT '',
+	notes_ja TEXT NOT NULL DEFAULT '',
+	notes_en TEXT NOT NULL DEFAULT '',
+	lead_times TEXT NOT NULL,
+	status TEXT NOT NULL,
+	sequence INTEGER NOT NULL DEFAULT 0,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX upgrades_starts ON upgrades (starts_at);
+CREATE TABLE upgrade_notices (
+	id {{pk}},
+	upgrade_id BIGINT NOT NULL REFERENCES upgrades(id) ON DELETE CASCADE,
+	lead_seconds BIGINT NOT NULL,
+	due_at {{time}} NOT NULL,
+	state TEXT NOT NULL,
+	notification_id BIGINT NULL REFERENCES notifications(id) ON DELETE SET NULL,
+	done_at {{time}} NULL,
+	UNIQUE (upgrade_id, lead_seconds)
+);
+ALTER TABLE notifications ADD COLUMN upgrade_id BIGINT NULL REFERENCES upgrades(id) ON DELETE SET NULL;
+CREATE TABLE announcements (
+	id {{pk}},
+	title_ja TEXT NOT NULL,
+	title_en TEXT NOT NULL DEFAULT '',
+	body_ja TEXT NOT NULL,
+	body_en TEXT NOT NULL DEFAULT '',
+	product_id BIGINT NULL REFERENCES products(id) ON DELETE SET NULL,
+	publish_at {{time}} NOT NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX announcements_publish ON announcements (publish_at);
+ALTER TABLE maintenances ADD COLUMN reminder_lead_seconds BIGINT NOT NULL DEFAULT 86400;
+ALTER TABLE maintenances ADD COLUMN reminder_sent_at {{time}} NULL;
+CREATE TABLE access_log (
+	id {{pk}},
+	at {{time}} NOT NULL,
+	method TEXT NOT NULL,
+	route TEXT NOT NULL DEFAULT '',
+	path TEXT NOT NULL,
+	status INTEGER NOT NULL,
+	bytes BIGINT NOT NULL DEFAULT 0,
+	latency_us BIGINT NOT NULL DEFAULT 0,
+	ip TEXT NOT NULL DEFAULT '',
+	user_agent TEXT NOT NULL DEFAULT '',
+	operator_id BIGINT NULL
+);
+CREATE INDEX access_log_at ON access_log (at)
 `

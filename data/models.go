@@ -177,9 +177,13 @@ type Maintenance struct {
 	EndsAt      time.Time
 	StartedAt   *time.Time
 	CompletedAt *time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Components  []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`
+	// ReminderLeadSeconds is how long before the start contacts are
+	// reminded (0: no reminder); ReminderSentAt when that happened.
+	ReminderLeadSeconds int64
+	ReminderSentAt      *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Components          []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`
 	// Updates are newest first.
 	Updates []MaintenanceUpdate `gorm:"foreignKey:MaintenanceID"`
 }

@@ -191,6 +191,7 @@ type Notification struct {
 	Kind          string
 	IncidentID    *int64
 	MaintenanceID *int64
+	UpgradeID     *int64
 	// Thread groups the notices of one incident or maintenance, so that
 	// mail clients show them as one conversation.
 	Thread     string
@@ -293,29 +294,44 @@ func (s *Store) queueNotification(tx *gorm.DB, n Notification, content NoticeCon
 	if err != nil {
 		return err
 	}
-	if len(aud.Recipients) == 0 {
-		return nil
+	return s.writeNotification(tx, n, content, aud.Recipients, hold)
+}
+
+// writeNotification writes a notification and its deliveries; with nobody
+// to send to it writes nothing.
+func (s *Store) writeNotification(tx *gorm.DB, n Notification, content NoticeContent, recips []Recipient, hold bool) error {
+	_, err := s.writeNotificationID(tx, n, content, recips, hold)
+	return err
+}
+
+func (s *Store) writeNotificationID(tx *gorm.DB, n Notification, content NoticeContent, recips []Recipient, hold bool) (*int64, error) {
+	if len(recips) == 0 {
+		return nil, nil
 	}
 	b, err := json.Marshal(content)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n.Content = string(b)
 	n.CreatedAt = s.now()
 	if err := tx.Create(&n).Error; err != nil {
-		return err
+		return nil, err
 	}
 	state := DeliveryPending
 	if hold {
 		state = DeliveryHeld
 	}
-	rows := make([]Delivery, len(aud.Recipients))
-	for i, r := range aud.Recipients {
-		cid := r.ContactID
-		rows[i] = Delivery{NotificationID: n.ID, ContactID: &cid, Email: r.Email, Name: r.Name, Lang: r.Lang, Role: r.Role,
+	rows := make([]Delivery, len(recips))
+	for i, r := range recips {
+		d := Delivery{NotificationID: n.ID, Email: r.Email, Name: r.Name, Lang: r.Lang, Role: r.Role,
 			State: state, NextAttemptAt: n.CreatedAt}
+		if r.ContactID != 0 {
+			cid := r.ContactID
+			d.ContactID = &cid
+		}
+		rows[i] = d
 	}
-	return tx.CreateInBatches(&rows, 500).Error
+	return &n.ID, tx.CreateInBatches(&rows, 500).Error
 }
 
 // Notifications lists notifications newest first, with how many deliveries

@@ -40,9 +40,6 @@ type DispatchOptions struct {
 	// Backoff is the wait before the first retry; it doubles with each
 	// attempt, with ±20% jitter, up to MaxBackoff (defaults 1 minute, 2 hours).
 	Backoff, MaxBackoff time.Duration
-	// Poll is how often the queue is looked at when nothing wakes the
-	// dispatcher (default 15 seconds).
-	Poll time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -64,7 +61,6 @@ func (o *DispatchOptions) defaults() {
 	defd(&o.Lease, 5*time.Minute)
 	defd(&o.Backoff, time.Minute)
 	defd(&o.MaxBackoff, 2*time.Hour)
-	defd(&o.Poll, 15*time.Second)
 	if o.Rate == 0 {
 		o.Rate = 10
 	}
@@ -73,9 +69,10 @@ func (o *DispatchOptions) defaults() {
 	}
 }
 
-// Dispatcher sends due deliveries. Several dispatchers (in one process or
-// on several instances) may run against one database: each delivery is
-// claimed by one of them at a time.
+// Dispatcher sends due deliveries. It runs as the scheduler's shared
+// "dispatch" job, every minute and whenever a notice is queued. Several
+// dispatchers (in one process or on several instances) may run against one
+// database: each delivery is claimed by one of them at a time.
 type Dispatcher struct {
 	store    *data.Store
 	sender   *mail.Sender
@@ -84,7 +81,6 @@ type Dispatcher struct {
 	log      *slog.Logger
 	id       string
 	limiter  *rate.Limiter
-	wake     chan struct{}
 }
 
 // NewDispatcher builds a dispatcher with a unique worker id.
@@ -99,44 +95,11 @@ func NewDispatcher(store *data.Store, sender *mail.Sender, composer *mail.Compos
 	}
 	return &Dispatcher{store: store, sender: sender, composer: composer, opts: opts, log: log,
 		id:      fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)),
-		limiter: rate.NewLimiter(limit, opts.Workers), wake: make(chan struct{}, 1)}
+		limiter: rate.NewLimiter(limit, opts.Workers)}
 }
 
 // ID names this dispatcher in claims.
 func (d *Dispatcher) ID() string { return d.id }
-
-// Wake asks the dispatcher to look at the queue now, so the first email of
-// an incident leaves within seconds. It never blocks.
-func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Run sends until ctx ends: a sweep, then a sleep until the next delivery
-// is due, a wake-up or the poll interval, whichever comes first.
-func (d *Dispatcher) Run(ctx context.Context) {
-	d.log.Info("dispatcher started", "id", d.id, "workers", d.opts.Workers, "rate", d.opts.Rate)
-	for {
-		if _, err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
-			d.log.Error("dispatch sweep failed", "err", err)
-		}
-		wait := d.opts.Poll
-		if next, err := d.store.NextDue(ctx); err == nil && !next.IsZero() {
-			if until := next.Sub(d.opts.Now()); until < wait {
-				wait = max(until, 100*time.Millisecond)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			d.log.Info("dispatcher stopped", "id", d.id)
-			return
-		case <-d.wake:
-		case <-time.After(wait):
-		}
-	}
-}
 
 // Stats counts what a sweep did.
 type Stats struct {

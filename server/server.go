@@ -37,6 +37,8 @@ type Options struct {
 	Composer *mail.Composer
 	// Secret verifies the signed links in emails.
 	Secret string
+	// NextJobRuns says when each scheduled job runs next, for the console.
+	NextJobRuns func() map[string]time.Time
 	// PageTTL is how long a rendered public page is served before it is
 	// rendered again in the background; changes made through this instance
 	// show at once whatever the TTL. Zero means five seconds.

@@ -1,0 +1,179 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+// Job names, for the console and "oshirase jobs run NAME".
+const (
+	JobDispatch       = "dispatch"
+	JobUpgradeNotices = "upgrade-notices"
+	JobMaintenance    = "maintenance"
+	JobRetention      = "retention"
+)
+
+// Tasks holds what the jobs need.
+type Tasks struct {
+	Store *data.Store
+	// Dispatcher is nil when no SMTP server is configured: notices are
+	// then held, and nothing is sent.
+	Dispatcher *Dispatcher
+	// Retention is how many months access-log entries are kept.
+	Retention int
+	Now       func() time.Time
+	// Wake starts the dispatcher after notices are queued; nil is fine.
+	Wake func()
+}
+
+func (t *Tasks) wake() {
+	if t.Wake != nil && t.Dispatcher != nil {
+		t.Wake()
+	}
+}
+
+// Jobs lists Oshirase's scheduled jobs.
+func (t *Tasks) Jobs() []Job {
+	jobs := []Job{
+		{Name: JobUpgradeNotices, Spec: "* * * * *", Run: t.upgradeNotices},
+		{Name: JobMaintenance, Spec: "* * * * *", Run: t.maintenance},
+		{Name: JobRetention, Spec: "30 3 * * *", Run: t.retention},
+	}
+	if t.Dispatcher != nil {
+		jobs = append([]Job{{Name: JobDispatch, Spec: "* * * * *", Shared: true, Run: t.dispatch}}, jobs...)
+	}
+	return jobs
+}
+
+func (t *Tasks) notice() data.Notice { return data.Notice{Send: true, Hold: t.Dispatcher == nil} }
+
+func (t *Tasks) dispatch(ctx context.Context) (string, error) {
+	st, err := t.Dispatcher.Sweep(ctx)
+	if err != nil {
+		return "", err
+	}
+	if st.Sent+st.Retried+st.Failed+st.Bounced == 0 {
+		return "", nil
+	}
+	return st.String(), nil
+}
+
+// upgradeNotices sends each advance notice of an upgrade at its lead time,
+// once. A notice whose time passed while the server was down still goes,
+// if the upgrade has not started; when several came due together only the
+// one nearest the start goes, so nobody gets the same notice twice in a
+// row. After the start a notice is never sent: it is marked missed.
+func (t *Tasks) upgradeNotices(ctx context.Context) (string, error) {
+	due, err := t.Store.DueUpgradeNotices(ctx)
+	if err != nil {
+		return "", err
+	}
+	byUpgrade := map[int64][]data.UpgradeNotice{}
+	for _, n := range due {
+		byUpgrade[n.UpgradeID] = append(byUpgrade[n.UpgradeID], n)
+	}
+	var sent, missed, skipped int
+	for _, ns := range byUpgrade {
+		// The notice nearest the start is the one with the shortest lead.
+		best := ns[0]
+		for _, n := range ns[1:] {
+			if n.LeadSeconds < best.LeadSeconds {
+				best = n
+			}
+		}
+		state, err := t.Store.SendUpgradeNotice(ctx, best.ID, t.notice().Hold)
+		if err != nil {
+			return "", err
+		}
+		var others []int64
+		for _, n := range ns {
+			if n.ID != best.ID {
+				others = append(others, n.ID)
+			}
+		}
+		other := data.NoticeSkipped
+		switch state {
+		case data.NoticeSent:
+			sent++
+		case data.NoticeMissed:
+			missed++
+			other = data.NoticeMissed
+		}
+		if err := t.Store.SetUpgradeNoticeState(ctx, others, other); err != nil {
+			return "", err
+		}
+		if other == data.NoticeMissed {
+			missed += len(others)
+		} else {
+			skipped += len(others)
+		}
+	}
+	if sent > 0 {
+		t.wake()
+	}
+	if sent+missed+skipped == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%d notices sent, %d missed, %d superseded", sent, missed, skipped), nil
+}
+
+// maintenance sends reminders, opens windows whose start has come and
+// closes those whose end has come.
+func (t *Tasks) maintenance(ctx context.Context) (string, error) {
+	start, end, remind, err := t.Store.DueMaintenance(ctx)
+	if err != nil {
+		return "", err
+	}
+	var reminded, started, completed int
+	for _, m := range remind {
+		ok, err := t.Store.SendMaintenanceReminder(ctx, m.ID, t.notice().Hold)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			reminded++
+		}
+	}
+	for _, m := range append(start, end...) {
+		moved, err := t.Store.AutoAdvanceMaintenance(ctx, m.ID, t.notice())
+		if err != nil {
+			return "", err
+		}
+		switch moved {
+		case data.InProgress:
+			started++
+		case data.Completed:
+			completed++
+		}
+	}
+	if reminded+started+completed > 0 {
+		t.wake()
+	}
+	if reminded+started+completed == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%d reminded, %d started, %d completed", reminded, started, completed), nil
+}
+
+// retention deletes access-log entries older than the retention period, and
+// job-run records as old.
+func (t *Tasks) retention(ctx context.Context) (string, error) {
+	cutoff := RetentionCutoff(t.Now(), t.Retention)
+	n, err := t.Store.PruneAccessLog(ctx, cutoff)
+	if err != nil {
+		return "", err
+	}
+	runs, err := t.Store.PruneRuns(ctx, cutoff)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("removed %d access-log entries and %d job runs older than %s", n, runs, cutoff.Format(time.RFC3339)), nil
+}
+
+// RetentionCutoff is the oldest moment kept: months calendar months ago.
+func RetentionCutoff(now time.Time, months int) time.Time {
+	return now.AddDate(0, -months, 0)
+}
