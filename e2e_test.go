@@ -188,3 +188,16 @@ func TestMailTestCommand(t *testing.T) {
 		t.Fatalf("no STARTTLS: %v", err)
 	}
 }
+
+func TestJobsRunCommand(t *testing.T) {
+	t.Setenv("OSHIRASE_DATABASE", datatest.DSN(t))
+	t.Setenv("OSHIRASE_SMTP_URL", "")
+	var out strings.Builder
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := runJob(context.Background(), []string{"retention"}, &out, log); err != nil || !strings.Contains(out.String(), "retention: removed 0 access-log entries") {
+		t.Fatalf("%v %q", err, out.String())
+	}
+	if err := runJob(context.Background(), []string{"nonsense"}, &out, log); err == nil || !strings.Contains(err.Error(), "upgrade-notices") {
+		t.Fatalf("unknown job: %v", err)
+	}
+}

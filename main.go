@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,6 +39,7 @@ const usage = `usage:
   oshirase contracts import [--dry-run] FILE   (FILE may be - for standard input)
   oshirase contracts export [FILE]
   oshirase mail test --to ADDRESS
+  oshirase jobs run NAME    run one job now: dispatch, upgrade-notices, maintenance, retention
   oshirase healthcheck      exit 0 when the local server's /healthz answers 200
 
 Configuration comes from OSHIRASE_* environment variables; see README.md.
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return importContracts(ctx, args[2:], os.Stdout)
 	case args[0] == "contracts" && len(args) > 1 && args[1] == "export":
 		return exportContracts(ctx, args[2:], os.Stdout)
+	case args[0] == "jobs" && len(args) > 1 && args[1] == "run":
+		return runJob(ctx, args[2:], os.Stdout, log)
 	case args[0] == "mail" && len(args) > 1 && args[1] == "test":
 		return mailTest(ctx, args[2:], os.Stdout)
 	case args[0] == "help", args[0] == "-h", args[0] == "--help":
@@ -125,12 +129,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := ensureFirstOperator(ctx, store, cfg, log); err != nil {
 		return err
 	}
-	secret, err := serverSecret(ctx, store, cfg)
-	if err != nil {
-		return err
-	}
-	composer, err := mail.NewComposer(mail.ComposerOptions{BaseURL: cfg.BaseURL, From: cfg.MailFrom,
-		SecurityContact: cfg.SecurityContact, Secret: secret, Location: cfg.Location})
+	w, err := newWorkers(ctx, cfg, store, log)
 	if err != nil {
 		return err
 	}
@@ -138,22 +137,14 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	// requests first, then the jobs finish what they are doing.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	tasks := &jobs.Tasks{Store: store, Retention: cfg.Retention, Now: time.Now}
-	if cfg.SMTP != nil {
-		tasks.Dispatcher = jobs.NewDispatcher(store, mail.NewSender(*cfg.SMTP, cfg.BaseURL.Hostname()), composer,
-			jobs.DispatchOptions{Workers: cfg.SMTPConnections, Rate: cfg.SMTPRate}, log)
-	} else {
+	if cfg.SMTP == nil {
 		log.Warn("no SMTP server configured (OSHIRASE_SMTP_URL): email notices are held; see them under メール配信 in the console")
 	}
-	sched, err := jobs.NewScheduler(store, tasks.Jobs(), jobs.SchedulerOptions{Location: cfg.Location}, log)
-	if err != nil {
-		return err
-	}
-	wake := func() { sched.Trigger(workCtx, jobs.JobDispatch) }
-	tasks.Wake = wake
-	sched.Start(workCtx)
+	wake := func() { w.sched.Trigger(workCtx, jobs.JobDispatch) }
+	w.tasks.Wake = wake
+	w.sched.Start(workCtx)
 	app, err := server.New(server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
-		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: composer, Secret: secret, NextJobRuns: sched.NextRuns}, store, log)
+		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: w.composer, Secret: w.secret, NextJobRuns: w.sched.NextRuns}, store, log)
 	if err != nil {
 		return err
 	}
@@ -184,7 +175,71 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	stopWork()
-	sched.Stop()
+	w.sched.Stop()
+	return nil
+}
+
+// workers is the background side of the server: the composer, the
+// dispatcher (when SMTP is configured) and the scheduler of every job.
+type workers struct {
+	secret   string
+	composer *mail.Composer
+	tasks    *jobs.Tasks
+	sched    *jobs.Scheduler
+}
+
+func newWorkers(ctx context.Context, cfg *config.Config, store *data.Store, log *slog.Logger) (*workers, error) {
+	secret, err := serverSecret(ctx, store, cfg)
+	if err != nil {
+		return nil, err
+	}
+	composer, err := mail.NewComposer(mail.ComposerOptions{BaseURL: cfg.BaseURL, From: cfg.MailFrom,
+		SecurityContact: cfg.SecurityContact, Secret: secret, Location: cfg.Location})
+	if err != nil {
+		return nil, err
+	}
+	tasks := &jobs.Tasks{Store: store, Retention: cfg.Retention, Now: time.Now}
+	if cfg.SMTP != nil {
+		tasks.Dispatcher = jobs.NewDispatcher(store, mail.NewSender(*cfg.SMTP, cfg.BaseURL.Hostname()), composer,
+			jobs.DispatchOptions{Workers: cfg.SMTPConnections, Rate: cfg.SMTPRate}, log)
+	}
+	sched, err := jobs.NewScheduler(store, tasks.Jobs(), jobs.SchedulerOptions{Location: cfg.Location}, log)
+	if err != nil {
+		return nil, err
+	}
+	return &workers{secret: secret, composer: composer, tasks: tasks, sched: sched}, nil
+}
+
+// runJob runs one job once, now, for "oshirase jobs run NAME".
+func runJob(ctx context.Context, args []string, out io.Writer, log *slog.Logger) error {
+	if len(args) != 1 {
+		return errors.New("jobs run: give one job name: dispatch, upgrade-notices, maintenance or retention")
+	}
+	cfg, err := loadConfig(nil)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	w, err := newWorkers(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	run, err := w.sched.RunNow(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if run.Outcome != data.RunOK {
+		return fmt.Errorf("jobs run: %s failed: %s", args[0], run.Error)
+	}
+	summary := run.Summary
+	if summary == "" {
+		summary = "nothing to do"
+	}
+	fmt.Fprintf(out, "%s: %s\n", args[0], summary)
 	return nil
 }
 

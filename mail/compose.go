@@ -110,7 +110,9 @@ func pick(lang, ja, en string) string {
 
 var kindColors = map[string]string{
 	data.IncidentOpened: "#d2312b", data.IncidentUpdated: "#e8710a", data.IncidentResolved: "#1f9d55",
-	data.MaintenanceScheduled: "#3b73d1", data.MaintenanceCompleted: "#1f9d55", data.MaintenanceCancelled: "#5f6b7a",
+	data.MaintenanceScheduled: "#3b73d1", data.MaintenanceReminder: "#3b73d1", data.MaintenanceStarted: "#3b73d1",
+	data.MaintenanceCompleted: "#1f9d55", data.MaintenanceCancelled: "#5f6b7a",
+	data.UpgradeNoticeKind: "#6b4fc8", data.UpgradeRescheduled: "#6b4fc8", data.UpgradeCancelledK: "#5f6b7a",
 }
 
 // threadStarters are the kinds whose email opens a conversation; the
@@ -141,13 +143,20 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	if content.Impact != "" {
 		v.Impact = v.T("impact." + content.Impact)
 	}
-	if strings.HasPrefix(content.Kind, "incident") {
+	switch {
+	case strings.HasPrefix(content.Kind, "incident"):
 		v.Status = v.T("incident." + content.Status)
-	} else {
+	case strings.HasPrefix(content.Kind, "upgrade"):
+		v.Status = v.T("upgrade." + content.Status)
+	default:
 		v.Status = v.T("maintenance." + content.Status)
 	}
+	when := ""
+	if content.StartsAt != nil {
+		when = locale.FormatTime(lang, *content.StartsAt, c.opts.Location)
+	}
 	v.KindLabel = v.T("email.kind." + content.Kind)
-	v.Subject = cleanSubject(v.T("email.subject."+content.Kind, "Impact", v.Impact, "Products", v.Products, "Title", v.Title))
+	v.Subject = cleanSubject(v.T("email.subject."+content.Kind, "Impact", v.Impact, "Products", v.Products, "Title", v.Title, "When", when))
 	at := func(label string, t *time.Time) {
 		if t != nil {
 			v.Times = append(v.Times, labelled{v.T(label), locale.FormatTime(lang, *t, c.opts.Location)})

@@ -263,3 +263,44 @@ func TestContactToken(t *testing.T) {
 		t.Error("accepted a token signed with another secret")
 	}
 }
+
+// TestEveryKindHasWords composes each kind of notice in both languages:
+// no message id may leak into a subject or a label.
+func TestEveryKindHasWords(t *testing.T) {
+	c := testComposer(t)
+	kinds := []string{data.IncidentOpened, data.IncidentUpdated, data.IncidentResolved, data.MaintenanceScheduled,
+		data.MaintenanceReminder, data.MaintenanceStarted, data.MaintenanceCompleted, data.MaintenanceCancelled,
+		data.UpgradeNoticeKind, data.UpgradeRescheduled, data.UpgradeCancelledK}
+	starts := time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)
+	for _, kind := range kinds {
+		for _, lang := range []string{"ja", "en"} {
+			n := notification(t, kind, "件名")
+			content, _ := n.Decode()
+			content.StartsAt = &starts
+			switch {
+			case strings.HasPrefix(kind, "maintenance"):
+				content.Status, content.Impact = data.Scheduled, ""
+			case strings.HasPrefix(kind, "upgrade"):
+				content.Status, content.Impact, content.TitleJA, content.TitleEN = data.UpgradeScheduled, "", "krewDashboard 3.2.0", ""
+			}
+			n.Content = mustJSON(t, content)
+			m, err := c.Compose(delivery(data.RolePrimary, lang), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []string{m.Subject, m.Text} {
+				if strings.Contains(part, "email.") || strings.Contains(part, "upgrade.") || strings.Contains(part, "maintenance.") {
+					t.Errorf("%s/%s: message id in %q", kind, lang, part)
+				}
+			}
+		}
+	}
+	n := notification(t, data.UpgradeNoticeKind, "")
+	content, _ := n.Decode()
+	content.StartsAt, content.Status, content.TitleJA, content.Impact = &starts, data.UpgradeScheduled, "krewDashboard 3.2.0", ""
+	n.Content = mustJSON(t, content)
+	m, _ := c.Compose(delivery(data.RolePrimary, "ja"), n)
+	if m.Subject != "【バージョンアップのお知らせ】krewDashboard 3.2.0（2026年12月3日 10:00 JST〜）" {
+		t.Fatalf("subject %q", m.Subject)
+	}
+}
