@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,6 +31,7 @@ type maintenanceFormPage struct {
 	Maintenance *data.Maintenance
 	Statuses    []string
 	Audience    *audienceView
+	Reminders   []string
 }
 
 // renderMaintenanceForm shows a maintenance form with the audience for the
@@ -51,7 +53,7 @@ func (s *Server) maintenanceFormPage(c echo.Context, m *data.Maintenance) (*main
 	if err != nil {
 		return nil, err
 	}
-	return &maintenanceFormPage{catalogView: newCatalogView(products, nil, nil), Maintenance: m,
+	return &maintenanceFormPage{catalogView: newCatalogView(products, nil, nil), Maintenance: m, Reminders: reminderChoices,
 		Statuses: []string{data.InProgress, data.Verifying, data.Completed, data.Cancelled, data.Scheduled}}, nil
 }
 
@@ -74,7 +76,7 @@ func (s *Server) newMaintenance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), &form{Values: map[string][]string{"notify": {"1"}}}, v, nil)
+	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), &form{Values: map[string][]string{"notify": {"1"}, "reminder": {"1d"}}}, v, nil)
 }
 
 func (s *Server) createMaintenance(c echo.Context) error {
@@ -89,7 +91,7 @@ func (s *Server) createMaintenance(c echo.Context) error {
 	in := data.NewMaintenance{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
 		StartsAt: f.timeField("starts_at", s.opts.Location, true), EndsAt: f.timeField("ends_at", s.opts.Location, true),
 		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.componentIDs(), OperatorID: operatorOf(c).ID,
-		Notice: s.notice(f)}
+		Notice: s.notice(f), ReminderLead: f.reminderLead()}
 	if f.Get("preview") != "" {
 		return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
 	}
@@ -172,6 +174,10 @@ func (s *Server) editMaintenance(c echo.Context) error {
 	for _, id := range m.ComponentIDs() {
 		f.Values.Add("components", strconv.FormatInt(id, 10))
 	}
+	f.Values.Set("reminder", "none")
+	if m.ReminderLeadSeconds > 0 {
+		f.Values.Set("reminder", data.FormatLeads([]time.Duration{time.Duration(m.ReminderLeadSeconds) * time.Second}))
+	}
 	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.edit"), f, v, nil)
 }
 
@@ -186,7 +192,7 @@ func (s *Server) updateMaintenance(c echo.Context) error {
 	}
 	in := data.MaintenanceEdit{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
 		StartsAt: f.timeField("starts_at", s.opts.Location, true), EndsAt: f.timeField("ends_at", s.opts.Location, true),
-		ComponentIDs: f.componentIDs()}
+		ComponentIDs: f.componentIDs(), ReminderLead: f.reminderLead()}
 	if !f.Invalid() {
 		err = s.store.UpdateMaintenance(c.Request().Context(), v.Maintenance.ID, in)
 	}
@@ -251,4 +257,26 @@ func (s *Server) saveMaintenanceUpdate(c echo.Context) error {
 		return err
 	}
 	return s.done(c, "flash.saved", "/admin/maintenance/"+strconv.FormatInt(v.Maintenance.ID, 10))
+}
+
+// reminderChoices are the reminder times the maintenance form offers.
+var reminderChoices = []string{"none", "1h", "3h", "12h", "1d", "2d", "3d", "7d"}
+
+// reminderLead reads the reminder choice; "none" turns the reminder off.
+func (f *form) reminderLead() time.Duration {
+	v := f.Get("reminder")
+	switch v {
+	case "":
+		return 0 // the default
+	case "none":
+		return -1
+	}
+	for _, c := range reminderChoices {
+		if c == v {
+			leads, _ := data.ParseLeads(v)
+			return leads[0]
+		}
+	}
+	f.fail("reminder", "invalid_choice")
+	return 0
 }

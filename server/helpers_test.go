@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -186,3 +187,5 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 // timeAfter waits a few milliseconds for background work; never longer.
 func timeAfter() <-chan time.Time { return time.After(5 * time.Millisecond) }
+
+func strconvItoa(n int64) string { return fmt.Sprint(n) }

@@ -316,3 +316,6 @@ type progressView struct {
 
 // Progress feeds the "progress" partial.
 func (p *page) Progress(pr progress) progressView { return progressView{Page: p, P: pr} }
+
+// Lead writes a lead time as "7d" or "3h".
+func (p *page) Lead(d time.Duration) string { return data.FormatLeads([]time.Duration{d}) }

@@ -23,6 +23,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/incidents/:id", s.showIncident)
 	e.GET("/maintenance/:id", s.showMaintenance)
 	e.GET("/history", s.showHistory)
+	e.GET("/news", s.showNews)
+	e.GET("/upgrades/:id", s.showPublicUpgrade)
 	e.GET("/healthz", s.healthz)
 	e.GET("/static/:version/*", s.serveStatic)
 
@@ -103,6 +105,22 @@ func (s *Server) routes() *echo.Echo {
 	op.POST("/notifications/:id/release", s.releaseNotification)
 
 	op.GET("/policy", s.showPolicy)
+
+	op.GET("/upgrades", s.listUpgrades)
+	op.GET("/upgrades/new", s.newUpgrade)
+	op.POST("/upgrades", s.createUpgrade)
+	op.GET("/upgrades/:id", s.showUpgrade)
+	op.POST("/upgrades/:id", s.updateUpgrade)
+	op.POST("/upgrades/:id/cancel", s.cancelUpgrade)
+
+	op.GET("/announcements", s.listAnnouncements)
+	op.GET("/announcements/new", s.newAnnouncement)
+	op.POST("/announcements", s.createAnnouncement)
+	op.GET("/announcements/:id/edit", s.editAnnouncement)
+	op.POST("/announcements/:id", s.updateAnnouncement)
+	op.POST("/announcements/:id/delete", s.deleteAnnouncement)
+
+	op.GET("/jobs", s.showJobs)
 
 	adm := op.Group("", s.requireAdmin)
 	adm.POST("/policy", s.savePolicy)

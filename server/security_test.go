@@ -17,6 +17,7 @@ import (
 type fixture struct {
 	product, cdn, api, incident, incidentUpdate, maintenance, maintenanceUpdate, editor int64
 	contract, contact, notification, delivery                                           int64
+	upgrade, announcement                                                               int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -64,6 +65,16 @@ func (a *testApp) seedAll() fixture {
 	ns, _, _, _ := a.store.Notifications(ctx, 1, 0)
 	ds, _, _ := a.store.Deliveries(ctx, ns[0].ID, "", 1, 0)
 	f.notification, f.delivery = ns[0].ID, ds[0].ID
+	u, err := a.store.CreateUpgrade(ctx, data.UpgradeInput{ProductID: f.product, Version: "2.0.0", StartsAt: a.clock.Now().Add(10 * 24 * time.Hour),
+		EndsAt: a.clock.Now().Add(10*24*time.Hour + time.Hour), SummaryJA: "既存のバージョンアップ", LeadTimes: data.DefaultLeadTimes})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	an, err := a.store.CreateAnnouncement(ctx, data.AnnouncementInput{TitleJA: "既存のお知らせ", BodyJA: "本文"})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.upgrade, f.announcement = u.ID, an.ID
 	return f
 }
 
@@ -91,6 +102,10 @@ func (f fixture) path(pattern string) string {
 	case strings.HasPrefix(p, "/admin/notifications/"):
 		p = strings.Replace(p, ":delivery", id(f.delivery), 1)
 		p = strings.Replace(p, ":id", id(f.notification), 1)
+	case strings.HasPrefix(p, "/admin/upgrades/"), strings.HasPrefix(p, "/upgrades/"):
+		p = strings.Replace(p, ":id", id(f.upgrade), 1)
+	case strings.HasPrefix(p, "/admin/announcements/"):
+		p = strings.Replace(p, ":id", id(f.announcement), 1)
 	case strings.Contains(p, ":token"):
 		p = strings.Replace(p, ":token", mail.ContactToken(testSecret, f.contact), 1)
 	case strings.HasPrefix(p, "/static/"):
@@ -130,6 +145,14 @@ func (a *testApp) state() string {
 		for _, ct := range c.Contacts {
 			b.WriteString(ct.Email + ct.Lang + ct.Role + strconv.FormatBool(ct.OptedOut))
 		}
+	}
+	us, _, _ := a.store.Upgrades(ctx, 100, 0)
+	for _, u := range us {
+		b.WriteString(u.Version + u.Status + u.StartsAt.String() + u.LeadTimes)
+	}
+	as, _, _ := a.store.Announcements(ctx, 100, 0)
+	for _, an := range as {
+		b.WriteString(an.TitleJA + an.BodyJA)
 	}
 	pol, _ := a.store.Policy(ctx)
 	for _, p := range pol {

@@ -80,6 +80,7 @@ func (v *catalogView) ProductStatus(p *data.Product) string {
 
 type statusPage struct {
 	*catalogView
+	Upgrades []data.Upgrade
 	Open     []data.Incident
 	Active   []data.Maintenance
 	Upcoming []data.Maintenance
@@ -112,7 +113,11 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &statusPage{catalogView: newCatalogView(products, incidents, maints), titles: map[int64]*data.Incident{}}
+	upgrades, err := s.store.UpcomingUpgrades(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &statusPage{catalogView: newCatalogView(products, incidents, maints), Upgrades: upgrades, titles: map[int64]*data.Incident{}}
 	for i := range incidents {
 		v.titles[incidents[i].ID] = &incidents[i]
 		if incidents[i].Open() {
@@ -236,6 +241,7 @@ type historyEntry struct {
 	At          time.Time
 	Incident    *data.Incident
 	Maintenance *data.Maintenance
+	Upgrade     *data.Upgrade
 }
 
 func (s *Server) showHistory(c echo.Context) error {
@@ -268,6 +274,10 @@ func (s *Server) showHistory(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
+		upgrades, err := s.store.UpgradesBetween(ctx, bottom, top.AddDate(0, 1, 0))
+		if err != nil {
+			return nil, err
+		}
 		products, err := s.store.Products(ctx)
 		if err != nil {
 			return nil, err
@@ -286,6 +296,11 @@ func (s *Server) showHistory(c echo.Context) error {
 			for i := range maints {
 				if at := maints[i].StartsAt; !at.Before(from) && at.Before(to) {
 					hm.Entries = append(hm.Entries, historyEntry{At: at, Maintenance: &maints[i]})
+				}
+			}
+			for i := range upgrades {
+				if at := upgrades[i].StartsAt; !at.Before(from) && at.Before(to) {
+					hm.Entries = append(hm.Entries, historyEntry{At: at, Upgrade: &upgrades[i]})
 				}
 			}
 			sort.SliceStable(hm.Entries, func(i, j int) bool { return hm.Entries[i].At.After(hm.Entries[j].At) })
