@@ -317,5 +317,13 @@ type progressView struct {
 // Progress feeds the "progress" partial.
 func (p *page) Progress(pr progress) progressView { return progressView{Page: p, P: pr} }
 
-// Lead writes a lead time as "7d" or "3h".
-func (p *page) Lead(d time.Duration) string { return data.FormatLeads([]time.Duration{d}) }
+// Lead writes a lead time in words: "7日", "3 hours".
+func (p *page) Lead(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return p.T("lead.days", "Count", int(d/(24*time.Hour)))
+	case d%time.Hour == 0:
+		return p.T("lead.hours", "Count", int(d/time.Hour))
+	}
+	return p.T("lead.minutes", "Count", int(d/time.Minute))
+}

@@ -37,7 +37,7 @@ func TestUpgradesThroughTheConsole(t *testing.T) {
 	expect(t, c.post("/admin/upgrades", bad), http.StatusBadRequest, "過去の日時は指定できません。")
 	id := idFromLocation(t, c.post("/admin/upgrades", form))
 	page := c.get("/admin/upgrades/" + id)
-	expect(t, page, http.StatusOK, "7d前", "1d前", "送信予定")
+	expect(t, page, http.StatusOK, "7日前", "1日前", "送信予定")
 
 	pub := a.client()
 	expect(t, pub.get("/"), http.StatusOK, "予定されているバージョンアップ", "krewDashboard 3.2.0", "グラフの種類を追加します。")
