@@ -58,7 +58,7 @@ func (t *Tasks) dispatch(ctx context.Context) (string, error) {
 	if st.Sent+st.Retried+st.Failed+st.Bounced == 0 {
 		return "", nil
 	}
-	return st.String(), nil
+	return Summary("job.summary.dispatch", "Sent", st.Sent, "Retried", st.Retried, "Failed", st.Failed, "Bounced", st.Bounced), nil
 }
 
 // upgradeNotices sends each advance notice of an upgrade at its lead time,
@@ -117,7 +117,7 @@ func (t *Tasks) upgradeNotices(ctx context.Context) (string, error) {
 	if sent+missed+skipped == 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("%d notices sent, %d missed, %d superseded", sent, missed, skipped), nil
+	return Summary("job.summary.upgrade-notices", "Sent", sent, "Missed", missed, "Skipped", skipped), nil
 }
 
 // maintenance sends reminders, opens windows whose start has come and
@@ -155,7 +155,7 @@ func (t *Tasks) maintenance(ctx context.Context) (string, error) {
 	if reminded+started+completed == 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("%d reminded, %d started, %d completed", reminded, started, completed), nil
+	return Summary("job.summary.maintenance", "Reminded", reminded, "Started", started, "Completed", completed), nil
 }
 
 // retention deletes access-log entries older than the retention period, and
@@ -170,7 +170,18 @@ func (t *Tasks) retention(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("removed %d access-log entries and %d job runs older than %s", n, runs, cutoff.Format(time.RFC3339)), nil
+	return Summary("job.summary.retention", "Entries", n, "Runs", runs, "Months", t.Retention), nil
+}
+
+// Summary writes what a run did as a message id and its counts, such as
+// "job.summary.retention Entries=3 Runs=0 Months=13", so the console can
+// say it in the operator's language.
+func Summary(id string, kv ...any) string {
+	s := id
+	for i := 0; i+1 < len(kv); i += 2 {
+		s += fmt.Sprintf(" %v=%v", kv[i], kv[i+1])
+	}
+	return s
 }
 
 // RetentionCutoff is the oldest moment kept: months calendar months ago.

@@ -223,7 +223,7 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	run, err := s.RunNow(ctx, JobRetention)
-	if err != nil || run.Summary == "" || run.Summary[:25] != "removed 1 access-log entr" {
+	if err != nil || run.Summary != "job.summary.retention Entries=1 Runs=0 Months=13" {
 		t.Fatalf("%+v %v", run, err)
 	}
 	if n, _ := f.store.CountAccessLog(ctx); n != 3 {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -326,4 +327,26 @@ func (p *page) Lead(d time.Duration) string {
 		return p.T("lead.hours", "Count", int(d/time.Hour))
 	}
 	return p.T("lead.minutes", "Count", int(d/time.Minute))
+}
+
+// RunSummary says what a job run did, in words: summaries are stored as a
+// message id and counts (see jobs.Summary); anything else shows as it is.
+func (p *page) RunSummary(s string) string {
+	fields := strings.Fields(s)
+	if len(fields) == 0 || !strings.HasPrefix(fields[0], "job.summary.") || !p.s.catalog.Has(p.Lang, fields[0]) {
+		return s
+	}
+	var args []any
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return s
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return s
+		}
+		args = append(args, k, n)
+	}
+	return p.T(fields[0], args...)
 }
