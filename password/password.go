@@ -3,7 +3,9 @@ package password
 
 import (
 	"crypto/rand"
+	_ "embed"
 	"errors"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
@@ -21,7 +23,25 @@ var (
 	ErrTooShort = errors.New("password: too short")
 	ErrTooLong  = errors.New("password: too long")
 	ErrBadText  = errors.New("password: not valid UTF-8")
+	ErrCommon   = errors.New("password: too common")
 )
+
+// common.txt is Openwall's list of the passwords most often seen (public
+// domain), shipped with the binary so the check needs no network.
+//
+//go:embed common.txt
+var commonList string
+
+var common = func() map[string]bool {
+	m := map[string]bool{}
+	for _, line := range strings.Split(commonList, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			m[strings.ToLower(line)] = true
+		}
+	}
+	return m
+}()
 
 // params follow RFC 9106's second recommended option for memory-constrained
 // servers (64 MiB, 3 passes), with parallelism matching our two cores.
@@ -36,6 +56,8 @@ func Check(pw string) error {
 		return ErrTooShort
 	case n > MaxLength:
 		return ErrTooLong
+	case common[strings.ToLower(pw)]:
+		return ErrCommon
 	}
 	return nil
 }

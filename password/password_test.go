@@ -11,11 +11,15 @@ func TestCheck(t *testing.T) {
 		want error
 	}{
 		{"1234567", ErrTooShort},
-		{"12345678", nil},
+		{"k7vq-2zmx", nil},
 		{strings.Repeat("あ", 64), nil},
 		{strings.Repeat("パ", 7), ErrTooShort},
 		{strings.Repeat("x", MaxLength+1), ErrTooLong},
 		{"abcdefg\xff", ErrBadText},
+		{"password1", ErrCommon},
+		{"PASSWORD1", ErrCommon},
+		{"qwertyuiop", ErrCommon},
+		{"correct horse battery", nil},
 	}
 	for _, c := range cases {
 		if got := Check(c.pw); got != c.want {

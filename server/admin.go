@@ -147,6 +147,8 @@ func passwordErrorKey(err error) string {
 		return "password_short"
 	case errors.Is(err, password.ErrTooLong):
 		return "too_long"
+	case errors.Is(err, password.ErrCommon):
+		return "password_common"
 	default:
 		return "bad_text"
 	}
