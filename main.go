@@ -24,6 +24,7 @@ import (
 	"time"
 	_ "time/tzdata" // Asia/Tokyo must work in a bare container
 
+	"github.com/oshirase/oshirase/accesslog"
 	"github.com/oshirase/oshirase/config"
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/jobs"
@@ -143,8 +144,11 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	wake := func() { w.sched.Trigger(workCtx, jobs.JobDispatch) }
 	w.tasks.Wake = wake
 	w.sched.Start(workCtx)
+	access := accesslog.New(store.AddAccessLog, accesslog.Options{}, log)
+	access.Start()
 	app, err := server.New(server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
-		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: w.composer, Secret: w.secret, NextJobRuns: w.sched.NextRuns}, store, log)
+		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: w.composer, Secret: w.secret, NextJobRuns: w.sched.NextRuns,
+		AccessLog: access, TrustedProxies: cfg.TrustedProxies, Require2FA: cfg.Require2FA}, store, log)
 	if err != nil {
 		return err
 	}
@@ -176,6 +180,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	stopWork()
 	w.sched.Stop()
+	access.Close() // what is queued is stored before the database closes
 	return nil
 }
 

@@ -33,6 +33,10 @@ type Config struct {
 	SMTPRate        float64
 	// Retention is how many months access-log entries are kept (12 at least).
 	Retention int
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []*net.IPNet
+	// Require2FA makes two-factor sign-in compulsory for admins.
+	Require2FA bool
 }
 
 // Secure reports whether the server is reached over https, so cookies must
@@ -58,6 +62,16 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if err := c.check(get("OSHIRASE_BASE_URL", ""), get("OSHIRASE_TIMEZONE", "Asia/Tokyo")); err != nil {
 		return nil, err
+	}
+	if err := c.checkProxies(get("OSHIRASE_TRUSTED_PROXIES", "")); err != nil {
+		return nil, err
+	}
+	switch v := strings.ToLower(get("OSHIRASE_REQUIRE_2FA", "false")); v {
+	case "true", "1", "yes":
+		c.Require2FA = true
+	case "false", "0", "no":
+	default:
+		return nil, fmt.Errorf("OSHIRASE_REQUIRE_2FA: %q must be true or false", v)
 	}
 	if err := c.checkRetention(get("OSHIRASE_ACCESS_LOG_RETENTION", "13")); err != nil {
 		return nil, err
@@ -176,5 +190,28 @@ func (c *Config) checkRetention(v string) error {
 		return fmt.Errorf("OSHIRASE_ACCESS_LOG_RETENTION: %d months is under the %d months access logs must be kept", n, MinRetention)
 	}
 	c.Retention = n
+	return nil
+}
+
+// checkProxies reads a comma-separated list of addresses or CIDR ranges.
+func (c *Config) checkProxies(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			if ip := net.ParseIP(part); ip != nil && ip.To4() != nil {
+				part += "/32"
+			} else {
+				part += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return fmt.Errorf("OSHIRASE_TRUSTED_PROXIES: %q is not an address or a range such as 10.0.0.0/8", part)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
 	return nil
 }

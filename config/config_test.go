@@ -58,6 +58,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{[]string{"OSHIRASE_SMTP_RATE", "-1"}, "OSHIRASE_SMTP_RATE"},
 		{[]string{"OSHIRASE_ACCESS_LOG_RETENTION", "11"}, "OSHIRASE_ACCESS_LOG_RETENTION"},
 		{[]string{"OSHIRASE_ACCESS_LOG_RETENTION", "1y"}, "OSHIRASE_ACCESS_LOG_RETENTION"},
+		{[]string{"OSHIRASE_TRUSTED_PROXIES", "10.0.0.0/8, not-an-ip"}, "OSHIRASE_TRUSTED_PROXIES"},
+		{[]string{"OSHIRASE_REQUIRE_2FA", "maybe"}, "OSHIRASE_REQUIRE_2FA"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.env...))
@@ -81,5 +83,12 @@ func TestRetention(t *testing.T) {
 	_, err := Load(env("OSHIRASE_ACCESS_LOG_RETENTION", "6"))
 	if err == nil || !strings.Contains(err.Error(), "under the 12 months") {
 		t.Errorf("6 months: %v", err)
+	}
+}
+
+func TestProxiesAnd2FA(t *testing.T) {
+	c, err := Load(env("OSHIRASE_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5", "OSHIRASE_REQUIRE_2FA", "true"))
+	if err != nil || len(c.TrustedProxies) != 2 || !c.Require2FA || c.TrustedProxies[1].String() != "192.168.1.5/32" {
+		t.Fatalf("%+v %v", c, err)
 	}
 }

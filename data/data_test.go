@@ -246,7 +246,7 @@ func TestOperatorsAndSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateSession(ctx, "sess-1", ed.ID, 24*time.Hour); err != nil {
+	if err := s.CreateSession(ctx, "sess-1", ed.ID, 24*time.Hour, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, op, err := s.SessionOperator(ctx, "sess-1", time.Hour); err != nil || op.ID != ed.ID {
@@ -256,7 +256,7 @@ func TestOperatorsAndSessions(t *testing.T) {
 	if _, _, err := s.SessionOperator(ctx, "sess-1", time.Hour); !errors.Is(err, data.ErrNotFound) {
 		t.Fatalf("idle session still valid: %v", err)
 	}
-	if err := s.CreateSession(ctx, "sess-2", ed.ID, 24*time.Hour); err != nil {
+	if err := s.CreateSession(ctx, "sess-2", ed.ID, 24*time.Hour, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetOperatorDisabled(ctx, ed.ID, true); err != nil {

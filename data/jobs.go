@@ -142,6 +142,9 @@ type AccessLogEntry struct {
 	IP         string
 	UserAgent  string
 	OperatorID *int64
+	// Visitor is a salted hash of the IP, for counting unique visitors
+	// without reading raw addresses.
+	Visitor string
 }
 
 // TableName names the access log table.

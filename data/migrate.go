@@ -20,6 +20,7 @@ var migrations = []migration{
 	{1, "status page core", execSchema(schemaV1)},
 	{2, "contracts and email notices", execSchema(schemaV2)},
 	{3, "scheduled jobs, upgrades, news and access log", execSchema(schemaV3)},
+	{4, "audit trail, login throttling, two-factor, invitations", execSchema(schemaV4)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -396,4 +397,47 @@ CREATE TABLE access_log (
 	operator_id BIGINT NULL
 );
 CREATE INDEX access_log_at ON access_log (at)
+`
+
+const schemaV4 = `
+ALTER TABLE access_log ADD COLUMN visitor TEXT NOT NULL DEFAULT '';
+CREATE INDEX access_log_route ON access_log (route);
+CREATE TABLE audit_log (
+	id {{pk}},
+	at {{time}} NOT NULL,
+	operator_id BIGINT NULL,
+	operator_email TEXT NOT NULL DEFAULT '',
+	ip TEXT NOT NULL DEFAULT '',
+	action TEXT NOT NULL,
+	target TEXT NOT NULL DEFAULT '',
+	changes TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE INDEX audit_log_operator ON audit_log (operator_id, at);
+CREATE TABLE login_throttle (
+	key TEXT PRIMARY KEY,
+	failures INTEGER NOT NULL DEFAULT 0,
+	last_failure {{time}} NULL,
+	blocked_until {{time}} NULL
+);
+ALTER TABLE operators ADD COLUMN totp_secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE recovery_codes (
+	id {{pk}},
+	operator_id BIGINT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+	code_hash TEXT NOT NULL,
+	used_at {{time}} NULL
+);
+CREATE INDEX recovery_codes_operator ON recovery_codes (operator_id);
+ALTER TABLE sessions ADD COLUMN mfa_pending {{bool}} NOT NULL DEFAULT FALSE;
+CREATE TABLE invitations (
+	id {{pk}},
+	token_hash TEXT NOT NULL UNIQUE,
+	email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	invited_by BIGINT NULL REFERENCES operators(id) ON DELETE SET NULL,
+	expires_at {{time}} NOT NULL,
+	used_at {{time}} NULL,
+	created_at {{time}} NOT NULL
+)
 `

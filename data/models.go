@@ -230,10 +230,17 @@ type Operator struct {
 	PasswordHash string
 	Role         string
 	Disabled     bool
+	// TOTPSecret is sealed with the server secret; empty when two-factor is
+	// off. TOTPLastStep is the last time step used, so a code works once.
+	TOTPSecret   string
+	TOTPLastStep int64
 	LastLoginAt  *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
+
+// HasTOTP reports whether two-factor sign-in is on.
+func (o *Operator) HasTOTP() bool { return o.TOTPSecret != "" }
 
 // IsAdmin reports whether the operator may manage other operators.
 func (o *Operator) IsAdmin() bool { return o.Role == RoleAdmin }
@@ -246,4 +253,6 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
+	// MFAPending: the password was right, the second factor is still due.
+	MFAPending bool
 }

@@ -154,11 +154,13 @@ func (s *Store) SetOperatorPassword(ctx context.Context, id int64, hash, keepSes
 	})
 }
 
-// CreateSession records a new session for an operator and stamps the login.
-func (s *Store) CreateSession(ctx context.Context, id string, operatorID int64, ttl time.Duration) error {
+// CreateSession records a new session for an operator and stamps the
+// login. A session with mfaPending only lets its holder enter the second
+// factor.
+func (s *Store) CreateSession(ctx context.Context, id string, operatorID int64, ttl time.Duration, mfaPending bool) error {
 	now := s.now()
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Create(&Session{ID: id, OperatorID: operatorID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl)}).Error; err != nil {
+		if err := tx.Create(&Session{ID: id, OperatorID: operatorID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl), MFAPending: mfaPending}).Error; err != nil {
 			return fmt.Errorf("data: create session: %w", err)
 		}
 		// Sweep this operator's expired sessions while we are here.

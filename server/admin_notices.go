@@ -168,6 +168,9 @@ func (s *Server) showNotification(c echo.Context) error {
 // showNotificationHTML serves the HTML part of a message for the preview,
 // in a sandbox: it is an email, not a console page.
 func (s *Server) showNotificationHTML(c echo.Context) error {
+	if s.opts.Composer == nil {
+		return echo.ErrNotFound
+	}
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/data/datatest"
+	"github.com/oshirase/oshirase/mail"
 	"github.com/oshirase/oshirase/password"
 )
 
@@ -46,6 +47,10 @@ func newTestServer(t testing.TB) *testApp {
 		Secret: testSecret}, store,
 		slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
+		t.Fatal(err)
+	}
+	from, _ := mail.ParseFrom("Status <status@example.com>")
+	if app.opts.Composer, err = mail.NewComposer(mail.ComposerOptions{BaseURL: base, From: from, Secret: testSecret, Location: tokyo, Now: clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(app)

@@ -43,10 +43,14 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // securityHeaders sets the headers every response carries. The pages use no
-// inline script or style, so the policy can forbid both.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// inline script or style, so the policy can forbid both. Over https,
+// browsers are told to stay on https (HSTS).
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
+		if s.secure() {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -154,6 +158,10 @@ func (s *Server) loadOperator(next echo.HandlerFunc) echo.HandlerFunc {
 			s.clearSessionCookie(c)
 		case err != nil:
 			return err
+		case sess.MFAPending:
+			// Password given, second factor still due: only the code page.
+			c.Set("mfa_operator", op)
+			c.Set("session", sess.ID)
 		default:
 			c.Set("operator", op)
 			c.Set("session", sess.ID)

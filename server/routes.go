@@ -12,9 +12,10 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
 	e.Pre(methodPolicy)
 	isImport := func(c echo.Context) bool { return c.Request().URL.Path == "/admin/contracts/import" }
-	e.Use(s.recoverPanics, securityHeaders,
+	e.Use(s.logAccess, s.recoverPanics, s.securityHeaders,
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}),
 		s.negotiateLanguage)
@@ -26,6 +27,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/news", s.showNews)
 	e.GET("/upgrades/:id", s.showPublicUpgrade)
 	e.GET("/healthz", s.healthz)
+	e.GET("/.well-known/security.txt", s.securityTxt)
 	e.GET("/static/:version/*", s.serveStatic)
 
 	// Links in emails, signed for one contact. Preferences is a form like
@@ -41,12 +43,19 @@ func (s *Server) routes() *echo.Echo {
 	admin.GET("/login", s.showLogin)
 	admin.POST("/login", s.login)
 	admin.POST("/logout", s.logout)
+	admin.GET("/login/2fa", s.showSecondFactor)
+	admin.POST("/login/2fa", s.verifySecondFactor)
+	admin.GET("/invite/:token", s.showInvitation)
+	admin.POST("/invite/:token", s.acceptInvitation)
 
-	op := admin.Group("", s.requireOperator)
+	op := admin.Group("", s.requireOperator, s.require2FA, s.auditPosts)
 	op.GET("", s.showDashboard)
 	op.GET("/account", s.showAccount)
 	op.GET("/audience", s.showAudience)
 	op.POST("/account/password", s.changePassword)
+	op.POST("/account/email", s.changeEmail)
+	op.POST("/account/2fa", s.enableTOTP)
+	op.POST("/account/2fa/disable", s.disableTOTP)
 
 	op.GET("/products", s.listProducts)
 	op.GET("/products/new", s.newProduct)
@@ -121,12 +130,15 @@ func (s *Server) routes() *echo.Echo {
 	op.POST("/announcements/:id/delete", s.deleteAnnouncement)
 
 	op.GET("/jobs", s.showJobs)
+	op.GET("/usage", s.showUsage)
+	op.GET("/usage.csv", s.exportUsage)
 
 	adm := op.Group("", s.requireAdmin)
 	adm.POST("/policy", s.savePolicy)
+	adm.GET("/audit", s.showAudit)
 	adm.GET("/operators", s.listOperators)
 	adm.GET("/operators/new", s.newOperator)
-	adm.POST("/operators", s.createOperator)
+	adm.POST("/operators", s.inviteOperator)
 	adm.POST("/operators/:id/role", s.setOperatorRole)
 	adm.POST("/operators/:id/disable", s.disableOperator)
 	adm.POST("/operators/:id/enable", s.enableOperator)

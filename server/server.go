@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oshirase/oshirase/accesslog"
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/locale"
 	"github.com/oshirase/oshirase/mail"
@@ -39,6 +41,13 @@ type Options struct {
 	Secret string
 	// NextJobRuns says when each scheduled job runs next, for the console.
 	NextJobRuns func() map[string]time.Time
+	// AccessLog records every request; nil records nothing.
+	AccessLog *accesslog.Recorder
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
+	// otherwise the client address is the socket's.
+	TrustedProxies []*net.IPNet
+	// Require2FA makes two-factor sign-in compulsory for admins.
+	Require2FA bool
 	// PageTTL is how long a rendered public page is served before it is
 	// rendered again in the background; changes made through this instance
 	// show at once whatever the TTL. Zero means five seconds.

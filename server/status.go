@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -308,4 +310,25 @@ func (s *Server) showHistory(c echo.Context) error {
 		}
 		return s.renderPublic(lang, "/history", "history", &view{Title: s.catalog.T(lang, "history.title"), Data: v})
 	})
+}
+
+// securityTxt is RFC 9116's /.well-known/security.txt: where to report a
+// vulnerability, until when this file holds, in which languages.
+func (s *Server) securityTxt(c echo.Context) error {
+	contact := s.opts.SecurityContact
+	if contact == "" {
+		return echo.ErrNotFound
+	}
+	if !strings.HasPrefix(contact, "https://") {
+		contact = "mailto:" + contact
+	}
+	// RFC 9116 asks for an expiry less than a year ahead; the file is made
+	// on every request, so it never goes stale.
+	expires := s.opts.Now().UTC().AddDate(0, 6, 0).Truncate(24 * time.Hour)
+	body := "Contact: " + contact + "\n" +
+		"Expires: " + expires.Format(time.RFC3339) + "\n" +
+		"Preferred-Languages: ja, en\n" +
+		"Canonical: " + strings.TrimRight(s.opts.BaseURL.String(), "/") + "/.well-known/security.txt\n"
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=86400")
+	return c.String(http.StatusOK, body)
 }

@@ -1,0 +1,317 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// AuditEntry is one operator action. The application only ever appends.
+type AuditEntry struct {
+	ID            int64
+	At            time.Time
+	OperatorID    *int64
+	OperatorEmail string
+	IP            string
+	Action        string
+	Target        string
+	// Changes is JSON: {"field": ["before", "after"]} for edits, or the
+	// fields of what was created.
+	Changes string
+}
+
+// TableName names the audit table.
+func (AuditEntry) TableName() string { return "audit_log" }
+
+// AddAudit appends an entry to the audit trail.
+func (s *Store) AddAudit(ctx context.Context, e AuditEntry) error {
+	e.ID = 0
+	e.At = s.now()
+	if err := s.db.WithContext(ctx).Create(&e).Error; err != nil {
+		return fmt.Errorf("data: audit: %w", err)
+	}
+	return nil
+}
+
+// AuditFilter narrows the audit trail.
+type AuditFilter struct {
+	OperatorID    int64
+	Action        string
+	From, To      time.Time
+	Limit, Offset int
+}
+
+// Audit lists audit entries, newest first, and how many match.
+func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, int64, error) {
+	q := s.db.WithContext(ctx).Model(&AuditEntry{})
+	if f.OperatorID != 0 {
+		q = q.Where("operator_id = ?", f.OperatorID)
+	}
+	if f.Action != "" {
+		q = q.Where("action LIKE ? ESCAPE '\\'", likePattern(f.Action)[1:])
+	}
+	if !f.From.IsZero() {
+		q = q.Where("at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("at < ?", f.To.UTC())
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: audit: %w", err)
+	}
+	if f.Limit == 0 {
+		f.Limit = -1
+	}
+	var es []AuditEntry
+	err := q.Order("at DESC, id DESC").Limit(f.Limit).Offset(f.Offset).Find(&es).Error
+	return es, total, err
+}
+
+// LoginThrottle counts failed logins for one key ("ip:…" or "account:…").
+type LoginThrottle struct {
+	Key          string `gorm:"primaryKey"`
+	Failures     int
+	LastFailure  *time.Time
+	BlockedUntil *time.Time
+}
+
+// TableName names the throttle table.
+func (LoginThrottle) TableName() string { return "login_throttle" }
+
+// ThrottleKey normalises a throttle key so that one account is one key
+// whatever case its address is typed in.
+func ThrottleKey(kind, v string) string { return kind + ":" + strings.ToLower(strings.TrimSpace(v)) }
+
+// LoginBlockedUntil returns the latest time any of the keys is blocked
+// until, or zero when none is blocked now.
+func (s *Store) LoginBlockedUntil(ctx context.Context, keys ...string) (time.Time, error) {
+	var rows []LoginThrottle
+	if err := s.db.WithContext(ctx).Where("key IN ?", keys).Find(&rows).Error; err != nil {
+		return time.Time{}, fmt.Errorf("data: login throttle: %w", err)
+	}
+	now := s.now()
+	var until time.Time
+	for _, r := range rows {
+		if r.BlockedUntil != nil && r.BlockedUntil.After(now) && r.BlockedUntil.After(until) {
+			until = *r.BlockedUntil
+		}
+	}
+	return until, nil
+}
+
+// RecordLoginFailure counts a failure against each key and blocks the key
+// for delay(failures); failures older than a day are forgotten.
+func (s *Store) RecordLoginFailure(ctx context.Context, delay map[string]func(failures int) time.Duration) error {
+	now := s.now()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		for key, d := range delay {
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&LoginThrottle{Key: key}).Error; err != nil {
+				return err
+			}
+			var r LoginThrottle
+			if err := tx.Where("key = ?", key).First(&r).Error; err != nil {
+				return err
+			}
+			if r.LastFailure != nil && now.Sub(*r.LastFailure) > 24*time.Hour {
+				r.Failures = 0
+			}
+			r.Failures++
+			fields := map[string]any{"failures": r.Failures, "last_failure": now}
+			if wait := d(r.Failures); wait > 0 {
+				fields["blocked_until"] = now.Add(wait)
+			}
+			if err := tx.Model(&LoginThrottle{}).Where("key = ?", key).Updates(fields).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClearLoginFailures forgets the failures of a key after a good login.
+func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+	return s.db.WithContext(ctx).Where("key = ?", key).Delete(&LoginThrottle{}).Error
+}
+
+// SetTOTP turns two-factor on with a (sealed) secret and recovery code
+// hashes, replacing any earlier ones; an empty secret turns it off.
+func (s *Store) SetTOTP(ctx context.Context, operatorID int64, sealedSecret string, recoveryHashes []string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&Operator{ID: operatorID}).Updates(map[string]any{"totp_secret": sealedSecret, "totp_last_step": 0, "updated_at": s.now()})
+		if err := rowsOrNotFound(res, "operator", operatorID); err != nil {
+			return err
+		}
+		if err := tx.Where("operator_id = ?", operatorID).Delete(&RecoveryCode{}).Error; err != nil {
+			return err
+		}
+		for _, h := range recoveryHashes {
+			if err := tx.Create(&RecoveryCode{OperatorID: operatorID, CodeHash: h}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UseTOTPStep accepts a TOTP time step once: a code seen before (or an
+// older one) is refused, so a code works only once.
+func (s *Store) UseTOTPStep(ctx context.Context, operatorID int64, step int64) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Operator{}).Where("id = ? AND totp_last_step < ?", operatorID, step).Update("totp_last_step", step)
+	return res.RowsAffected == 1, res.Error
+}
+
+// RecoveryCode is a single-use code that stands in for a TOTP code.
+type RecoveryCode struct {
+	ID         int64
+	OperatorID int64
+	CodeHash   string
+	UsedAt     *time.Time
+}
+
+// UseRecoveryCode spends a recovery code, once.
+func (s *Store) UseRecoveryCode(ctx context.Context, operatorID int64, hash string) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&RecoveryCode{}).Where("operator_id = ? AND code_hash = ? AND used_at IS NULL", operatorID, hash).
+		Update("used_at", s.now())
+	return res.RowsAffected == 1, res.Error
+}
+
+// RecoveryCodesLeft counts an operator's unused recovery codes.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, operatorID int64) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&RecoveryCode{}).Where("operator_id = ? AND used_at IS NULL", operatorID).Count(&n).Error
+	return n, err
+}
+
+// SetOperatorEmail changes an operator's sign-in address.
+func (s *Store) SetOperatorEmail(ctx context.Context, id int64, email string) error {
+	email = NormalizeEmail(email)
+	if !ValidEmail(email) {
+		return Invalid("email", "bad_email")
+	}
+	res := s.db.WithContext(ctx).Model(&Operator{ID: id}).Updates(map[string]any{"email": email, "updated_at": s.now()})
+	if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
+		return Invalid("email", "email_taken")
+	}
+	return rowsOrNotFound(res, "operator", id)
+}
+
+// PromoteSession replaces a session waiting for its second factor with a
+// full one under a new id.
+func (s *Store) PromoteSession(ctx context.Context, oldID, newID string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var sess Session
+		if err := tx.Where("id = ? AND mfa_pending = ?", oldID, true).First(&sess).Error; err != nil {
+			return notFound(err)
+		}
+		if err := tx.Where("id = ?", oldID).Delete(&Session{}).Error; err != nil {
+			return err
+		}
+		now := s.now()
+		return tx.Create(&Session{ID: newID, OperatorID: sess.OperatorID, CreatedAt: now, LastSeenAt: now, ExpiresAt: sess.ExpiresAt}).Error
+	})
+}
+
+// Invitation lets someone create their operator account once, before it
+// expires.
+type Invitation struct {
+	ID        int64
+	TokenHash string
+	Email     string
+	Role      string
+	InvitedBy *int64
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
+// CreateInvitation stores an invitation (by the hash of its token).
+func (s *Store) CreateInvitation(ctx context.Context, tokenHash, email, role string, invitedBy int64, ttl time.Duration) (*Invitation, error) {
+	email = NormalizeEmail(email)
+	f := fieldErrors{}
+	if !ValidEmail(email) {
+		f.add("email", "bad_email")
+	}
+	if role != RoleAdmin && role != RoleEditor {
+		f.add("role", "invalid_choice")
+	}
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Operator{}).Where("email = ?", email).Count(&n).Error; err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return nil, Invalid("email", "email_taken")
+	}
+	inv := Invitation{TokenHash: tokenHash, Email: email, Role: role, ExpiresAt: s.now().Add(ttl)}
+	if invitedBy != 0 {
+		inv.InvitedBy = &invitedBy
+	}
+	if err := s.db.WithContext(ctx).Create(&inv).Error; err != nil {
+		return nil, fmt.Errorf("data: create invitation: %w", err)
+	}
+	return &inv, nil
+}
+
+// Invitation returns a usable invitation by token hash: unused and not
+// expired. Anything else is ErrNotFound.
+func (s *Store) Invitation(ctx context.Context, tokenHash string) (*Invitation, error) {
+	var inv Invitation
+	err := s.db.WithContext(ctx).Where("token_hash = ? AND used_at IS NULL AND expires_at > ?", tokenHash, s.now()).First(&inv).Error
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &inv, nil
+}
+
+// Invitations lists invitations, newest first.
+func (s *Store) Invitations(ctx context.Context) ([]Invitation, error) {
+	var is []Invitation
+	err := s.db.WithContext(ctx).Order("created_at DESC, id DESC").Limit(50).Find(&is).Error
+	return is, err
+}
+
+// AcceptInvitation spends an invitation and creates its operator, in one
+// transaction: a link works once.
+func (s *Store) AcceptInvitation(ctx context.Context, tokenHash, name, passwordHash string) (*Operator, error) {
+	var op *Operator
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var inv Invitation
+		if err := tx.Where("token_hash = ? AND used_at IS NULL AND expires_at > ?", tokenHash, s.now()).First(&inv).Error; err != nil {
+			return notFound(err)
+		}
+		res := tx.Model(&Invitation{}).Where("id = ? AND used_at IS NULL", inv.ID).Update("used_at", s.now())
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		f := fieldErrors{}
+		name = strings.TrimSpace(name)
+		f.line("name", name, false, MaxName)
+		if err := f.err(); err != nil {
+			return err
+		}
+		o := Operator{Email: inv.Email, Name: name, Role: inv.Role, PasswordHash: passwordHash}
+		if err := tx.Create(&o).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return Invalid("email", "email_taken")
+			}
+			return err
+		}
+		op = &o
+		return nil
+	})
+	if err != nil {
+		return nil, wrapUnlessInvalid("accept invitation", err)
+	}
+	return op, nil
+}

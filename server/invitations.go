@@ -1,0 +1,102 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/password"
+)
+
+// invitationTTL is how long an invitation link works.
+const invitationTTL = 72 * time.Hour
+
+type invitePage struct {
+	Roles       []string
+	Link        string
+	Invitations []data.Invitation
+}
+
+// inviteOperator makes a single-use, expiring link for a new operator, so
+// no password is ever sent around; the admin passes the link on.
+func (s *Server) inviteOperator(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	token := randomToken()
+	inv, err := s.store.CreateInvitation(c.Request().Context(), hashToken(token), f.Get("email"), f.Get("role"), operatorOf(c).ID, invitationTTL)
+	if f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "operator_form", &view{Title: s.t(c, "operators.new"), Form: f,
+			Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}}})
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(c, "operator.invite", "email="+inv.Email, map[string]any{"role": inv.Role, "expires_at": inv.ExpiresAt.Format(time.RFC3339)})
+	link := s.opts.BaseURL.String() + "/admin/invite/" + token
+	return s.render(c, http.StatusOK, "operator_form", &view{Title: s.t(c, "operators.new"), Form: &form{},
+		Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}, Link: link}})
+}
+
+type acceptPage struct {
+	Invitation *data.Invitation
+}
+
+func (s *Server) showInvitation(c echo.Context) error {
+	inv, err := s.store.Invitation(c.Request().Context(), hashToken(c.Param("token")))
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "invite", &view{Title: s.t(c, "invite.title"), Data: &acceptPage{Invitation: inv}})
+}
+
+// acceptInvitation creates the account with the password its owner
+// chose; the link then stops working.
+func (s *Server) acceptInvitation(c echo.Context) error {
+	token := c.Param("token")
+	ctx := c.Request().Context()
+	inv, err := s.store.Invitation(ctx, hashToken(token))
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	pw, confirm := f.Get("new"), f.Get("confirm")
+	f.Values.Del("new")
+	f.Values.Del("confirm")
+	if err := password.Check(pw); err != nil {
+		f.fail("new", passwordErrorKey(err))
+	} else if pw != confirm {
+		f.fail("confirm", "mismatch")
+	}
+	if f.Invalid() {
+		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: &acceptPage{Invitation: inv}})
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	op, err := s.store.AcceptInvitation(ctx, hashToken(token), f.Get("name"), hash)
+	if f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: &acceptPage{Invitation: inv}})
+	}
+	if errors.Is(err, data.ErrNotFound) {
+		return echo.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	c.Set("operator", op)
+	s.audit(c, "operator.accept_invitation", "email="+op.Email, map[string]any{"role": op.Role})
+	if err := s.startSession(c, op, false); err != nil {
+		return err
+	}
+	s.setFlash(c, "flash.welcome")
+	return c.Redirect(http.StatusSeeOther, "/admin")
+}
