@@ -21,6 +21,11 @@ type Claim struct {
 // immediate transaction makes claimers take turns, and the conditional
 // UPDATE … RETURNING does the rest.
 func (s *Store) ClaimDeliveries(ctx context.Context, worker string, limit int, lease time.Duration) ([]Claim, error) {
+	// A claim is short and must not be cut off half-way: a commit the
+	// database made but the driver reported as cancelled would leave rows
+	// claimed by nobody until the lease runs out. Callers check their
+	// context before claiming.
+	ctx = context.WithoutCancel(ctx)
 	now := s.now()
 	lock := ""
 	if s.dialect == "postgres" {
@@ -42,9 +47,6 @@ func (s *Store) ClaimDeliveries(ctx context.Context, worker string, limit int, l
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	// The claim is committed: read the rows even if ctx ends meanwhile, or
-	// they would sit claimed by nobody until the lease runs out.
-	ctx = context.WithoutCancel(ctx)
 	var ds []Delivery
 	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Order("next_attempt_at, id").Find(&ds).Error; err != nil {
 		return nil, fmt.Errorf("data: claimed deliveries: %w", err)

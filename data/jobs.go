@@ -173,3 +173,10 @@ func (s *Store) CountAccessLog(ctx context.Context) (int64, error) {
 	err := s.db.WithContext(ctx).Model(&AccessLogEntry{}).Count(&n).Error
 	return n, err
 }
+
+// AccessLogTail returns the newest entries, newest first.
+func (s *Store) AccessLogTail(ctx context.Context, limit int) ([]AccessLogEntry, error) {
+	var es []AccessLogEntry
+	err := s.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&es).Error
+	return es, err
+}

@@ -77,6 +77,10 @@ func (s *Server) updateProduct(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	before, err := s.store.Product(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := s.store.UpdateProduct(ctx, id, f.productInput()); err != nil {
 		if f.absorb(err) {
 			p, perr := s.store.Product(ctx, id)
@@ -86,6 +90,9 @@ func (s *Server) updateProduct(c echo.Context) error {
 			return s.render(c, http.StatusBadRequest, "product_form", &view{Title: s.t(c, "products.edit"), Form: f, Data: &productFormPage{Product: p}})
 		}
 		return err
+	}
+	if after, err := s.store.Product(ctx, id); err == nil {
+		s.auditEdit(c, "product.update", "product="+strconv.FormatInt(id, 10), before, after)
 	}
 	return s.done(c, "flash.saved", "/admin/products")
 }
@@ -222,6 +229,9 @@ func (s *Server) updateComponent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if after, err := s.store.Component(c.Request().Context(), id); err == nil {
+		s.auditEdit(c, "component.update", "component="+strconv.FormatInt(id, 10), cp, after)
+	}
 	return s.done(c, "flash.saved", "/admin/products")
 }
 
@@ -258,9 +268,14 @@ func (s *Server) setComponentStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	before, err := s.store.Component(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
 	if err := s.store.SetComponentStatus(c.Request().Context(), id, c.FormValue("status")); err != nil {
 		return s.refusal(c, err)
 	}
+	s.audit(c, "component.status", "component="+strconv.FormatInt(id, 10), map[string][2]any{"Status": {before.Status, c.FormValue("status")}})
 	back := "/admin"
 	if c.FormValue("back") == "products" {
 		back = "/admin/products"

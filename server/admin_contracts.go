@@ -175,6 +175,13 @@ func (s *Server) updateContract(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if after, err := s.store.Contract(c.Request().Context(), ct.ID); err == nil {
+		changes := diff(auditFields(ct), auditFields(after))
+		if b, a := ct.ProductIDs(), after.ProductIDs(); !sameIDs(b, a) {
+			changes["Products"] = [2]any{b, a}
+		}
+		s.audit(c, "contract.update", "contract="+ct.Code, changes)
+	}
 	s.setFlash(c, "flash.saved")
 	return c.Redirect(http.StatusSeeOther, "/admin/contracts/"+strconv.FormatInt(ct.ID, 10))
 }
@@ -248,6 +255,9 @@ func (s *Server) updateContact(c echo.Context) error {
 				Data: &contactFormPage{Contact: ct, Roles: data.ContactRoles, Langs: data.ContactLanguages}})
 		}
 		return err
+	}
+	if after, err := s.store.Contact(c.Request().Context(), id); err == nil {
+		s.auditEdit(c, "contact.update", "contact="+strconv.FormatInt(id, 10), ct, after)
 	}
 	s.setFlash(c, "flash.saved")
 	return c.Redirect(http.StatusSeeOther, "/admin/contracts/"+strconv.FormatInt(ct.ContractID, 10))
@@ -382,3 +392,19 @@ func (s *Server) applyImport(c echo.Context) error {
 
 // maxImportBytes bounds a CSV upload (about 50,000 contacts).
 const maxImportBytes = 8 << 20
+
+func sameIDs(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[int64]bool{}
+	for _, x := range a {
+		seen[x] = true
+	}
+	for _, x := range b {
+		if !seen[x] {
+			return false
+		}
+	}
+	return true
+}

@@ -247,6 +247,9 @@ func (s *Server) updateIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if after, err := s.store.Incident(c.Request().Context(), v.Incident.ID); err == nil {
+		s.auditEdit(c, "incident.update", "incident="+strconv.FormatInt(v.Incident.ID, 10), v.Incident, after)
+	}
 	return s.done(c, "flash.saved", "/admin/incidents/"+strconv.FormatInt(v.Incident.ID, 10))
 }
 

@@ -41,9 +41,22 @@ func (s *Server) savePolicy(c echo.Context) error {
 		rows = append(rows, data.NoticePolicy{Impact: impact,
 			NotifyPrimary: f.Get(impact+"_primary") == "1", NotifyAdditional: f.Get(impact+"_additional") == "1"})
 	}
+	before, err := s.store.Policy(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	if err := s.store.SetPolicy(c.Request().Context(), rows); err != nil {
 		return s.refusal(c, err)
 	}
+	changes := map[string][2]any{}
+	for i, b := range before {
+		for _, a := range rows {
+			if a.Impact == b.Impact && a != before[i] {
+				changes[a.Impact] = [2]any{[]bool{b.NotifyPrimary, b.NotifyAdditional}, []bool{a.NotifyPrimary, a.NotifyAdditional}}
+			}
+		}
+	}
+	s.audit(c, "policy.update", "", changes)
 	s.setFlash(c, "flash.saved")
 	return c.Redirect(http.StatusSeeOther, "/admin/policy")
 }

@@ -278,3 +278,8 @@ func (s *Server) unseal(sealed string) (string, error) {
 	plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], nil)
 	return string(plain), err
 }
+
+// auditEdit records an edit with the fields that changed, before → after.
+func (s *Server) auditEdit(c echo.Context, action, target string, before, after any) {
+	s.audit(c, action, target, diff(auditFields(before), auditFields(after)))
+}
