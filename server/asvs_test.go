@@ -200,6 +200,9 @@ func TestBruteForceIsThrottled(t *testing.T) {
 func enableTOTP(t *testing.T, a *testApp, c *client) (secret string, codes []string) {
 	t.Helper()
 	page := c.get("/admin/account")
+	if !strings.Contains(page.body, `src="data:image/png;base64,`) {
+		t.Fatal("no QR code on the account page")
+	}
 	m := regexp.MustCompile(`<code>([A-Z2-7]+)</code>`).FindStringSubmatch(page.body)
 	sealed := regexp.MustCompile(`name="sealed" value="([^"]+)"`).FindStringSubmatch(page.body)
 	if m == nil || sealed == nil {
