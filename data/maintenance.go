@@ -141,6 +141,9 @@ func (s *Store) UpdateMaintenance(ctx context.Context, id int64, in MaintenanceE
 			// A new start deserves a new reminder.
 			fields["reminder_sent_at"] = nil
 		}
+		if !m.StartsAt.Equal(in.StartsAt.UTC()) || !m.EndsAt.Equal(in.EndsAt.UTC()) {
+			fields["sequence"] = m.Sequence + 1
+		}
 		if err := tx.Model(&Maintenance{ID: id}).Updates(fields).Error; err != nil {
 			return err
 		}
@@ -197,6 +200,10 @@ func (s *Store) postMaintenanceUpdate(tx *gorm.DB, m *Maintenance, in NewMainten
 	}
 	if in.Status == Completed || in.Status == Cancelled {
 		fields["completed_at"] = now
+	}
+	if in.Status == Cancelled {
+		fields["sequence"] = m.Sequence + 1
+		m.Sequence++
 	}
 	if err := tx.Model(&Maintenance{ID: m.ID}).Updates(fields).Error; err != nil {
 		return nil, err
@@ -386,7 +393,8 @@ func (s *Store) queueMaintenanceNotice(tx *gorm.DB, m *Maintenance, u *Maintenan
 	}
 	starts, ends := m.StartsAt, m.EndsAt
 	content := NoticeContent{Kind: kind, Status: m.Status, TitleJA: m.TitleJA, TitleEN: m.TitleEN, BodyJA: u.BodyJA, BodyEN: u.BodyEN,
-		Products: products, Components: components, StartsAt: &starts, EndsAt: &ends, Path: fmt.Sprintf("/maintenance/%d", m.ID)}
+		Products: products, Components: components, StartsAt: &starts, EndsAt: &ends, Path: fmt.Sprintf("/maintenance/%d", m.ID),
+		Event: fmt.Sprintf("maintenance-%d", m.ID), Sequence: m.Sequence}
 	n := Notification{Kind: kind, MaintenanceID: &m.ID, Thread: fmt.Sprintf("maintenance-%d", m.ID), OperatorID: u.OperatorID}
 	return s.queueNotification(tx, n, content, PolicyMaintenance, ids, hold)
 }

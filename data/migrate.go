@@ -21,6 +21,7 @@ var migrations = []migration{
 	{2, "contracts and email notices", execSchema(schemaV2)},
 	{3, "scheduled jobs, upgrades, news and access log", execSchema(schemaV3)},
 	{4, "audit trail, login throttling, two-factor, invitations", execSchema(schemaV4)},
+	{5, "calendar sequence, API tokens, public subscriptions", execSchema(schemaV5)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -440,4 +441,34 @@ CREATE TABLE invitations (
 	used_at {{time}} NULL,
 	created_at {{time}} NOT NULL
 )
+`
+
+const schemaV5 = `
+ALTER TABLE maintenances ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE api_tokens (
+	id {{pk}},
+	name TEXT NOT NULL,
+	token_hash TEXT NOT NULL UNIQUE,
+	scope TEXT NOT NULL,
+	created_by BIGINT NULL REFERENCES operators(id) ON DELETE SET NULL,
+	created_at {{time}} NOT NULL,
+	last_used_at {{time}} NULL,
+	revoked_at {{time}} NULL
+);
+CREATE TABLE subscribers (
+	id {{pk}},
+	email TEXT NOT NULL UNIQUE,
+	lang TEXT NOT NULL DEFAULT 'ja',
+	all_products {{bool}} NOT NULL DEFAULT TRUE,
+	confirm_hash TEXT NOT NULL DEFAULT '',
+	confirmed_at {{time}} NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE TABLE subscriber_products (
+	subscriber_id BIGINT NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+	product_id BIGINT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+	PRIMARY KEY (subscriber_id, product_id)
+);
+ALTER TABLE deliveries ADD COLUMN subscriber_id BIGINT NULL REFERENCES subscribers(id) ON DELETE SET NULL
 `

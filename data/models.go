@@ -181,6 +181,8 @@ type Maintenance struct {
 	// reminded (0: no reminder); ReminderSentAt when that happened.
 	ReminderLeadSeconds int64
 	ReminderSentAt      *time.Time
+	// Sequence counts reschedules and cancellation, for calendar clients.
+	Sequence int
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	Components          []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`

@@ -163,3 +163,17 @@ func (n NewsItem) ProductName(lang string) string {
 	}
 	return n.Upgrade.Product.NameJA
 }
+
+// CalendarEvents returns maintenance windows and upgrades that end after
+// since, cancelled ones included (calendars must learn of cancellations).
+func (s *Store) CalendarEvents(ctx context.Context, since time.Time) ([]Maintenance, []Upgrade, error) {
+	var ms []Maintenance
+	if err := preloadMaintenance(s.db.WithContext(ctx)).Where("ends_at > ?", since.UTC()).Order("starts_at, id").Find(&ms).Error; err != nil {
+		return nil, nil, fmt.Errorf("data: calendar: %w", err)
+	}
+	var us []Upgrade
+	if err := s.db.WithContext(ctx).Preload("Product").Where("ends_at > ?", since.UTC()).Order("starts_at, id").Find(&us).Error; err != nil {
+		return nil, nil, fmt.Errorf("data: calendar: %w", err)
+	}
+	return ms, us, nil
+}

@@ -174,6 +174,10 @@ type NoticeContent struct {
 	EndsAt           *time.Time `json:",omitempty"`
 	// Path is the page of the incident or maintenance, such as /incidents/3.
 	Path string
+	// Event names the calendar event of a maintenance or upgrade (its UID
+	// before the host), and Sequence its revision; empty for incidents.
+	Event    string `json:",omitempty"`
+	Sequence int    `json:",omitempty"`
 }
 
 // NoticeName is a product's name in both languages.

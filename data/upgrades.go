@@ -316,7 +316,7 @@ func (s *Store) upgradeContent(tx *gorm.DB, u *Upgrade, kind string) (NoticeCont
 	return NoticeContent{Kind: kind, Status: u.Status, TitleJA: p.NameJA + " " + u.Version, TitleEN: en,
 		BodyJA: joinBlocks(u.SummaryJA, u.NotesJA), BodyEN: joinBlocks(u.SummaryEN, u.NotesEN),
 		Products: []NoticeName{{p.NameJA, p.NameEN}}, StartsAt: &starts, EndsAt: &ends,
-		Path: fmt.Sprintf("/upgrades/%d", u.ID)}, nil
+		Path: fmt.Sprintf("/upgrades/%d", u.ID), Event: fmt.Sprintf("upgrade-%d", u.ID), Sequence: u.Sequence}, nil
 }
 
 func joinBlocks(a, b string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jordan-wright/email"
 
+	"github.com/oshirase/oshirase/calendar"
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/locale"
 	"github.com/oshirase/oshirase/markdown"
@@ -221,6 +222,17 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		// RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click".
 		e.Headers.Set("List-Unsubscribe", "<"+v.UnsubscribeURL+">")
 		e.Headers.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
+	if content.Event != "" && content.StartsAt != nil && content.EndsAt != nil {
+		// Maintenance and upgrade notices carry the event, so it lands in
+		// the reader's calendar; the UID and sequence match /maintenance.ics.
+		cancelled := content.Kind == data.MaintenanceCancelled || content.Kind == data.UpgradeCancelledK
+		ics := calendar.Write(v.Title, []calendar.Event{{UID: content.Event + "@" + host, Sequence: content.Sequence,
+			Summary: v.Title, Description: body, URL: v.URL, Start: *content.StartsAt, End: *content.EndsAt,
+			Cancelled: cancelled, Updated: c.opts.Now()}})
+		if _, err := e.Attach(strings.NewReader(ics), "event.ics", "text/calendar; charset=utf-8; method=PUBLISH"); err != nil {
+			return nil, fmt.Errorf("mail: attach calendar: %w", err)
+		}
 	}
 	raw, err := e.Bytes()
 	if err != nil {

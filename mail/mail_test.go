@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
@@ -302,5 +303,46 @@ func TestEveryKindHasWords(t *testing.T) {
 	m, _ := c.Compose(delivery(data.RolePrimary, "ja"), n)
 	if m.Subject != "【バージョンアップのお知らせ】krewDashboard 3.2.0（2026年12月3日 10:00 JST〜）" {
 		t.Fatalf("subject %q", m.Subject)
+	}
+}
+
+// TestMaintenanceNoticeCarriesTheEvent: an .ics attachment that parses,
+// beside the text and HTML parts.
+func TestMaintenanceNoticeCarriesTheEvent(t *testing.T) {
+	c := testComposer(t)
+	n := notification(t, data.MaintenanceScheduled, "定期メンテナンス")
+	content, _ := n.Decode()
+	starts, ends := time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC), time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
+	content.StartsAt, content.EndsAt, content.Event, content.Sequence, content.Status, content.Impact = &starts, &ends, "maintenance-9", 2, data.Scheduled, ""
+	n.Content = mustJSON(t, content)
+	m, err := c.Compose(delivery(data.RolePrimary, "ja"), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := mailtest.Message{Data: m.Bytes}.Parse(t)
+	mt, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if mt != "multipart/mixed" {
+		t.Fatalf("content type %s", mt)
+	}
+	r := multipart.NewReader(msg.Body, params["boundary"])
+	found := false
+	for {
+		p, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/calendar") {
+			b, _ := io.ReadAll(p)
+			if strings.Contains(p.Header.Get("Content-Transfer-Encoding"), "base64") {
+				b, _ = base64.StdEncoding.DecodeString(strings.ReplaceAll(string(b), "\r\n", ""))
+			}
+			if !strings.Contains(string(b), "UID:maintenance-9@status.example.com") || !strings.Contains(string(b), "SEQUENCE:2") {
+				t.Fatalf("calendar part:\n%s", b)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no calendar attachment")
 	}
 }

@@ -40,6 +40,7 @@ type pageCache struct {
 
 type cachedPage struct {
 	plain, gz []byte
+	ctype     string
 	etag      string
 	change    uint64
 	at        time.Time
@@ -64,7 +65,7 @@ func (pc *pageCache) get(key string) *cachedPage {
 
 // build renders a page once however many requests ask for it at the same
 // time, and stores the result.
-func (pc *pageCache) build(key string, render func(ctx context.Context) ([]byte, error)) (*cachedPage, error) {
+func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) ([]byte, error)) (*cachedPage, error) {
 	v, err, _ := pc.group.Do(key, func() (any, error) {
 		change := pc.changes.Load()
 		ctx, cancel := context.WithTimeout(context.Background(), renderTimeout)
@@ -78,7 +79,7 @@ func (pc *pageCache) build(key string, render func(ctx context.Context) ([]byte,
 		zw.Write(body)
 		zw.Close()
 		sum := sha256.Sum256(body)
-		p := &cachedPage{plain: body, gz: gz.Bytes(), etag: hex.EncodeToString(sum[:12]), change: change, at: pc.now()}
+		p := &cachedPage{plain: body, gz: gz.Bytes(), ctype: ctype, etag: hex.EncodeToString(sum[:12]), change: change, at: pc.now()}
 		pc.mu.Lock()
 		if len(pc.entries) >= maxCachedPages {
 			pc.entries = map[string]*cachedPage{}
@@ -93,12 +94,19 @@ func (pc *pageCache) build(key string, render func(ctx context.Context) ([]byte,
 	return v.(*cachedPage), nil
 }
 
-// serve answers from the cache, rendering first when it must.
+// serve answers an HTML page from the cache, rendering first when it must.
 func (pc *pageCache) serve(c echo.Context, key string, render func(ctx context.Context) ([]byte, error)) error {
+	return pc.serveType(c, key, echo.MIMETextHTMLCharsetUTF8, render)
+}
+
+// serveType answers any rendered document (JSON, a feed, a calendar) from
+// the cache in the same way.
+func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ctx context.Context) ([]byte, error)) error {
+	key = ctype + "|" + key
 	p := pc.get(key)
 	switch {
 	case p == nil || p.change != pc.changes.Load():
-		fresh, err := pc.build(key, render)
+		fresh, err := pc.build(key, ctype, render)
 		if err != nil {
 			if p == nil {
 				return err
@@ -111,7 +119,7 @@ func (pc *pageCache) serve(c echo.Context, key string, render func(ctx context.C
 		if _, busy := pc.refreshing.LoadOrStore(key, true); !busy {
 			go func() {
 				defer pc.refreshing.Delete(key)
-				if _, err := pc.build(key, render); err != nil {
+				if _, err := pc.build(key, ctype, render); err != nil {
 					pc.log.Warn("background page refresh failed", "key", key, "err", err)
 				}
 			}()
@@ -122,8 +130,9 @@ func (pc *pageCache) serve(c echo.Context, key string, render func(ctx context.C
 
 func writeCached(c echo.Context, p *cachedPage) error {
 	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h.Set(echo.HeaderContentType, p.ctype)
 	h.Set(echo.HeaderCacheControl, "no-cache")
+	h.Set(echo.HeaderLastModified, p.at.UTC().Format(http.TimeFormat))
 	h.Add(echo.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
 	body, etag := p.plain, `"`+p.etag+`"`
 	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
@@ -131,11 +140,12 @@ func writeCached(c echo.Context, p *cachedPage) error {
 		h.Set(echo.HeaderContentEncoding, "gzip")
 	}
 	h.Set("ETag", etag)
-	if etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+	inm := c.Request().Header.Get("If-None-Match")
+	if etagMatches(inm, etag) || (inm == "" && notModifiedSince(c.Request().Header.Get("If-Modified-Since"), p.at)) {
 		h.Del(echo.HeaderContentEncoding)
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.Blob(http.StatusOK, echo.MIMETextHTMLCharsetUTF8, body)
+	return c.Blob(http.StatusOK, p.ctype, body)
 }
 
 func acceptsGzip(header string) bool {
@@ -157,4 +167,14 @@ func etagMatches(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// notModifiedSince reads If-Modified-Since (second precision, as HTTP dates
+// have) against the render time.
+func notModifiedSince(header string, at time.Time) bool {
+	if header == "" {
+		return false
+	}
+	t, err := http.ParseTime(header)
+	return err == nil && !at.Truncate(time.Second).After(t)
 }

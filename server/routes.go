@@ -28,6 +28,20 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/upgrades/:id", s.showPublicUpgrade)
 	e.GET("/healthz", s.healthz)
 	e.GET("/.well-known/security.txt", s.securityTxt)
+
+	// Machine-readable status: Statuspage v2 JSON, feeds, calendar, badge.
+	for _, p := range []string{"status", "summary", "components", "incidents", "incidents/unresolved",
+		"scheduled-maintenances", "scheduled-maintenances/upcoming", "scheduled-maintenances/active"} {
+		e.GET("/api/v2/"+p+".json", s.statusJSON)
+	}
+	e.OPTIONS("/api/v2/*", corsPreflight)
+	e.GET("/feed.atom", s.feed)
+	e.GET("/feed.rss", s.feed)
+	e.GET("/products/:product/feed.atom", s.feed)
+	e.GET("/products/:product/feed.rss", s.feed)
+	e.GET("/maintenance.ics", s.icsCalendar)
+	e.GET("/products/:product/maintenance.ics", s.icsCalendar)
+	e.GET("/badge.svg", s.badge)
 	e.GET("/static/:version/*", s.serveStatic)
 
 	// Links in emails, signed for one contact. Preferences is a form like

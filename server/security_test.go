@@ -112,6 +112,8 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.upgrade), 1)
 	case strings.HasPrefix(p, "/admin/announcements/"):
 		p = strings.Replace(p, ":id", id(f.announcement), 1)
+	case strings.Contains(p, ":product"):
+		p = strings.Replace(p, ":product", id(f.product), 1)
 	case strings.HasPrefix(p, "/admin/invite/"):
 		p = strings.Replace(p, ":token", f.invite, 1)
 	case strings.Contains(p, ":token"):

@@ -1,0 +1,55 @@
+// Package calendar writes maintenance windows and version upgrades as
+// iCalendar (RFC 5545), for calendar subscriptions and email attachments.
+package calendar
+
+import (
+	"strconv"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+)
+
+// Event is one maintenance window or upgrade.
+type Event struct {
+	// UID is stable for the life of the event: a reschedule updates the
+	// event in calendars instead of adding a second one.
+	UID string
+	// Sequence rises with each reschedule or cancellation (RFC 5545 3.8.7.4).
+	Sequence    int
+	Summary     string
+	Description string
+	URL         string
+	Start, End  time.Time
+	Cancelled   bool
+	Updated     time.Time
+}
+
+// Write renders events as one VCALENDAR with METHOD:PUBLISH.
+func Write(name string, events []Event) string {
+	cal := ics.NewCalendarFor("Oshirase")
+	cal.SetMethod(ics.MethodPublish)
+	cal.SetName(name)
+	cal.SetXWRCalName(name)
+	for _, e := range events {
+		ev := cal.AddEvent(e.UID)
+		ev.SetDtStampTime(e.Updated.UTC())
+		ev.SetModifiedAt(e.Updated.UTC())
+		ev.SetStartAt(e.Start.UTC())
+		ev.SetEndAt(e.End.UTC())
+		ev.SetSummary(e.Summary)
+		if e.Description != "" {
+			ev.SetDescription(e.Description)
+		}
+		if e.URL != "" {
+			ev.SetURL(e.URL)
+		}
+		ev.SetProperty(ics.ComponentPropertySequence, strconv.Itoa(e.Sequence))
+		if e.Cancelled {
+			ev.SetStatus(ics.ObjectStatusCancelled)
+		} else {
+			ev.SetStatus(ics.ObjectStatusConfirmed)
+		}
+	}
+	// RFC 5545 lines end in CRLF; the library defaults to LF.
+	return cal.Serialize(ics.WithNewLineWindows)
+}

@@ -1,0 +1,288 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/feeds"
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/calendar"
+	"github.com/oshirase/oshirase/data"
+)
+
+// productParam reads the product of a per-product feed, calendar or
+// badge; 0 means every product.
+func (s *Server) productParam(ctx context.Context, c echo.Context) (int64, *data.Product, error) {
+	v := c.Param("product")
+	if v == "" {
+		return 0, nil, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, nil, echo.ErrNotFound
+	}
+	p, err := s.store.Product(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return id, p, nil
+}
+
+// concerns reports whether a news item is about a product (0: all).
+func concerns(item data.NewsItem, product int64, componentProduct map[int64]int64) bool {
+	if product == 0 {
+		return true
+	}
+	switch {
+	case item.Announcement != nil:
+		return item.Announcement.ProductID == nil || *item.Announcement.ProductID == product
+	case item.Upgrade != nil:
+		return item.Upgrade.ProductID == product
+	case item.Incident != nil:
+		for _, u := range item.Incident.Updates {
+			for _, c := range u.Components {
+				if componentProduct[c.ComponentID] == product {
+					return true
+				}
+			}
+		}
+	case item.Maintenance != nil:
+		for _, id := range item.Maintenance.ComponentIDs() {
+			if componentProduct[id] == product {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// feed serves Atom or RSS of incidents, maintenance, upgrades and
+// announcements, newest first, in the visitor's language.
+func (s *Server) feed(c echo.Context) error {
+	atom := strings.HasSuffix(c.Request().URL.Path, ".atom")
+	ctype := "application/rss+xml; charset=utf-8"
+	if atom {
+		ctype = "application/atom+xml; charset=utf-8"
+	}
+	lang := langOf(c)
+	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
+	return s.cache.serveType(c, "feed|"+c.Request().URL.Path+"|"+lang, ctype, func(ctx context.Context) ([]byte, error) {
+		product, p, err := s.productParam(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		items, _, err := s.store.News(ctx, 200, 0)
+		if err != nil {
+			return nil, err
+		}
+		products, err := s.store.Products(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cp := map[int64]int64{}
+		for _, pr := range products {
+			for _, comp := range pr.Components {
+				cp[comp.ID] = pr.ID
+			}
+		}
+		pg := &page{s: s, Lang: lang}
+		base := strings.TrimRight(s.opts.BaseURL.String(), "/")
+		title := s.catalog.T(lang, "site.name")
+		if p != nil {
+			title += " — " + pg.L(p.NameJA, p.NameEN)
+		}
+		f := &feeds.Feed{Title: title, Link: &feeds.Link{Href: base + "/"}, Description: s.catalog.T(lang, "feed.description"),
+			Id: base + c.Request().URL.Path}
+		for _, it := range items {
+			if !concerns(it, product, cp) || len(f.Items) == 50 {
+				continue
+			}
+			fi := &feeds.Item{Created: it.At}
+			switch {
+			case it.Announcement != nil:
+				a := it.Announcement
+				fi.Title = pg.L(a.TitleJA, a.TitleEN)
+				fi.Link = &feeds.Link{Href: base + "/news#a" + strconv.FormatInt(a.ID, 10)}
+				fi.Id = fi.Link.Href
+				fi.Description = string(pg.MD(a.BodyJA, a.BodyEN))
+				fi.Updated = a.UpdatedAt
+			case it.Upgrade != nil:
+				u := it.Upgrade
+				fi.Title = s.catalog.T(lang, "history.upgrade") + ": " + it.ProductName(lang) + " " + u.Version
+				fi.Link = &feeds.Link{Href: base + "/upgrades/" + strconv.FormatInt(u.ID, 10)}
+				fi.Id = fi.Link.Href
+				fi.Description = html.EscapeString(pg.T("maintenance.window", "From", pg.Time(u.StartsAt), "To", pg.Time(u.EndsAt))) +
+					string(pg.MD(u.SummaryJA, u.SummaryEN))
+				fi.Updated = u.UpdatedAt
+			case it.Incident != nil:
+				i := it.Incident
+				fi.Title = s.catalog.T(lang, "history.incident") + ": " + pg.L(i.TitleJA, i.TitleEN) + " (" + pg.Status("incident", i.Status) + ")"
+				fi.Link = &feeds.Link{Href: base + "/incidents/" + strconv.FormatInt(i.ID, 10)}
+				fi.Id = fi.Link.Href
+				if u := i.Latest(); u != nil {
+					fi.Description = string(pg.MD(u.BodyJA, u.BodyEN))
+				}
+				fi.Updated = i.UpdatedAt
+			case it.Maintenance != nil:
+				m := it.Maintenance
+				fi.Title = s.catalog.T(lang, "history.maintenance") + ": " + pg.L(m.TitleJA, m.TitleEN) + " (" + pg.Status("maintenance", m.Status) + ")"
+				fi.Link = &feeds.Link{Href: base + "/maintenance/" + strconv.FormatInt(m.ID, 10)}
+				fi.Id = fi.Link.Href
+				fi.Description = html.EscapeString(pg.T("maintenance.window", "From", pg.Time(m.StartsAt), "To", pg.Time(m.EndsAt)))
+				fi.Updated = m.UpdatedAt
+			}
+			if fi.Updated.After(f.Updated) {
+				f.Updated = fi.Updated
+			}
+			f.Items = append(f.Items, fi)
+		}
+		if f.Updated.IsZero() {
+			f.Updated = s.opts.Now()
+		}
+		var out string
+		if atom {
+			out, err = f.ToAtom()
+		} else {
+			out, err = f.ToRss()
+		}
+		return []byte(out), err
+	})
+}
+
+// icsCalendar serves upcoming maintenance windows and upgrades as
+// iCalendar, cancelled ones marked so, with stable UIDs and sequences.
+func (s *Server) icsCalendar(c echo.Context) error {
+	lang := langOf(c)
+	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
+	return s.cache.serveType(c, "ics|"+c.Request().URL.Path+"|"+lang, "text/calendar; charset=utf-8", func(ctx context.Context) ([]byte, error) {
+		product, p, err := s.productParam(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		ms, us, err := s.store.CalendarEvents(ctx, s.opts.Now().AddDate(0, 0, -30))
+		if err != nil {
+			return nil, err
+		}
+		products, err := s.store.Products(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cp := map[int64]int64{}
+		for _, pr := range products {
+			for _, comp := range pr.Components {
+				cp[comp.ID] = pr.ID
+			}
+		}
+		pg := &page{s: s, Lang: lang}
+		name := s.catalog.T(lang, "site.name")
+		if p != nil {
+			name += " — " + pg.L(p.NameJA, p.NameEN)
+		}
+		var events []calendar.Event
+		for i := range ms {
+			m := &ms[i]
+			if !concerns(data.NewsItem{Maintenance: m}, product, cp) {
+				continue
+			}
+			events = append(events, s.maintenanceEvent(m, lang))
+		}
+		for i := range us {
+			u := &us[i]
+			if product != 0 && u.ProductID != product {
+				continue
+			}
+			events = append(events, s.upgradeEvent(u, lang))
+		}
+		return []byte(calendar.Write(name, events)), nil
+	})
+}
+
+func (s *Server) eventUID(kind string, id int64) string {
+	return fmt.Sprintf("%s-%d@%s", kind, id, s.opts.BaseURL.Hostname())
+}
+
+func (s *Server) maintenanceEvent(m *data.Maintenance, lang string) calendar.Event {
+	pg := &page{s: s, Lang: lang}
+	body := ""
+	if n := len(m.Updates); n > 0 {
+		body = pg.L(m.Updates[n-1].BodyJA, m.Updates[n-1].BodyEN)
+	}
+	return calendar.Event{UID: s.eventUID("maintenance", m.ID), Sequence: m.Sequence,
+		Summary: s.catalog.T(lang, "history.maintenance") + ": " + pg.L(m.TitleJA, m.TitleEN), Description: body,
+		URL: strings.TrimRight(s.opts.BaseURL.String(), "/") + "/maintenance/" + strconv.FormatInt(m.ID, 10),
+		Start: m.StartsAt, End: m.EndsAt, Cancelled: m.Status == data.Cancelled, Updated: m.UpdatedAt}
+}
+
+func (s *Server) upgradeEvent(u *data.Upgrade, lang string) calendar.Event {
+	pg := &page{s: s, Lang: lang}
+	name := ""
+	if u.Product != nil {
+		name = pg.L(u.Product.NameJA, u.Product.NameEN) + " "
+	}
+	return calendar.Event{UID: s.eventUID("upgrade", u.ID), Sequence: u.Sequence,
+		Summary: s.catalog.T(lang, "history.upgrade") + ": " + name + u.Version, Description: pg.L(u.SummaryJA, u.SummaryEN),
+		URL: strings.TrimRight(s.opts.BaseURL.String(), "/") + "/upgrades/" + strconv.FormatInt(u.ID, 10),
+		Start: u.StartsAt, End: u.EndsAt, Cancelled: u.Status == data.UpgradeCancelled, Updated: u.UpdatedAt}
+}
+
+var badgeColors = map[string]string{data.Operational: "#1f9d55", data.UnderMaintenance: "#3b73d1",
+	data.DegradedPerformance: "#b58100", data.PartialOutage: "#d0650a", data.MajorOutage: "#d2312b"}
+
+// badge draws the current status as a small SVG: overall, or of one
+// component with ?component=ID.
+func (s *Server) badge(c echo.Context) error {
+	lang := langOf(c)
+	comp := c.QueryParam("component")
+	var compID int64
+	if comp != "" {
+		v, err := strconv.ParseInt(strings.TrimPrefix(comp, "c"), 10, 64)
+		if err != nil || v <= 0 {
+			return echo.ErrNotFound
+		}
+		compID = v
+	}
+	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
+	return s.cache.serveType(c, "badge|"+strconv.FormatInt(compID, 10)+"|"+lang, "image/svg+xml; charset=utf-8", func(ctx context.Context) ([]byte, error) {
+		v, err := s.loadStatusPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		status, label := v.Overall(), s.catalog.T(lang, "badge.label")
+		if compID != 0 {
+			cp := v.Component(compID)
+			if cp == nil {
+				return nil, data.ErrNotFound
+			}
+			status, label = v.Status[compID], (&page{s: s, Lang: lang}).L(cp.NameJA, cp.NameEN)
+		}
+		return badgeSVG(label, s.catalog.T(lang, "component."+status), badgeColors[status]), nil
+	})
+}
+
+// badgeSVG draws a two-part badge. Widths are estimated per character
+// (wide for CJK), which is what badge services do too.
+func badgeSVG(label, value, color string) []byte {
+	w := func(s string) int {
+		n := 0
+		for _, r := range s {
+			if r > 0x2E80 {
+				n += 12
+			} else {
+				n += 7
+			}
+		}
+		return n + 12
+	}
+	lw, vw := w(label), w(value)
+	esc := html.EscapeString
+	return []byte(fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="20" role="img" aria-label="%s: %s">`+
+		`<title>%s: %s</title>`+
+		`<rect width="%d" height="20" rx="3" fill="#555"/><rect x="%d" width="%d" height="20" rx="3" fill="%s"/><rect x="%d" width="4" height="20" fill="%s"/>`+
+		`<g fill="#fff" font-family="Verdana,Hiragino Sans,Noto Sans JP,sans-serif" font-size="11">`+
+		`<text x="6" y="14">%s</text><text x="%d" y="14">%s</text></g></svg>`,
+		lw+vw, esc(label), esc(value), esc(label), esc(value), lw+vw, lw, vw, color, lw, color, esc(label), lw+6, esc(value)))
+}

@@ -1,0 +1,393 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+// The public JSON API speaks the Statuspage v2 format, so the monitors,
+// chat bots and aggregators that already read Statuspage pages read this
+// one unchanged. Products are component groups.
+
+type spPage struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	TimeZone  string `json:"time_zone"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+type spStatus struct {
+	Indicator   string `json:"indicator"`
+	Description string `json:"description"`
+}
+
+type spComponent struct {
+	ID                 string   `json:"id"`
+	Name               string   `json:"name"`
+	Status             string   `json:"status"`
+	CreatedAt          string   `json:"created_at"`
+	UpdatedAt          string   `json:"updated_at"`
+	Position           int      `json:"position"`
+	Description        *string  `json:"description"`
+	Showcase           bool     `json:"showcase"`
+	StartDate          *string  `json:"start_date"`
+	GroupID            *string  `json:"group_id"`
+	PageID             string   `json:"page_id"`
+	Group              bool     `json:"group"`
+	OnlyShowIfDegraded bool     `json:"only_show_if_degraded"`
+	Components         []string `json:"components,omitempty"`
+}
+
+type spAffected struct {
+	Code      string `json:"code"`
+	Name      string `json:"name"`
+	OldStatus string `json:"old_status"`
+	NewStatus string `json:"new_status"`
+}
+
+type spUpdate struct {
+	ID                   string       `json:"id"`
+	Status               string       `json:"status"`
+	Body                 string       `json:"body"`
+	IncidentID           string       `json:"incident_id"`
+	CreatedAt            string       `json:"created_at"`
+	UpdatedAt            string       `json:"updated_at"`
+	DisplayAt            string       `json:"display_at"`
+	AffectedComponents   []spAffected `json:"affected_components"`
+	DeliverNotifications bool         `json:"deliver_notifications"`
+	CustomTweet          *string      `json:"custom_tweet"`
+	TweetID              *string      `json:"tweet_id"`
+}
+
+type spIncident struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	CreatedAt       string        `json:"created_at"`
+	UpdatedAt       string        `json:"updated_at"`
+	MonitoringAt    *string       `json:"monitoring_at"`
+	ResolvedAt      *string       `json:"resolved_at"`
+	Impact          string        `json:"impact"`
+	Shortlink       string        `json:"shortlink"`
+	StartedAt       string        `json:"started_at"`
+	PageID          string        `json:"page_id"`
+	IncidentUpdates []spUpdate    `json:"incident_updates"`
+	Components      []spComponent `json:"components"`
+	ScheduledFor    *string       `json:"scheduled_for,omitempty"`
+	ScheduledUntil  *string       `json:"scheduled_until,omitempty"`
+}
+
+const pageID = "oshirase"
+
+// apiData is everything the JSON endpoints draw on, loaded once per render.
+type apiData struct {
+	s            *Server
+	lang         string
+	catalog      *catalogView
+	incidents    []data.Incident
+	maintenances []data.Maintenance
+	updatedAt    time.Time
+}
+
+func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return nil, err
+	}
+	incs, _, err := s.store.RecentIncidents(ctx, 50, 0)
+	if err != nil {
+		return nil, err
+	}
+	ms, _, err := s.store.RecentMaintenances(ctx, 50, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := &apiData{s: s, lang: lang, catalog: newCatalogView(products, incs, ms), incidents: incs, maintenances: ms}
+	for _, p := range products {
+		d.touch(p.UpdatedAt)
+		for _, c := range p.Components {
+			d.touch(c.UpdatedAt)
+		}
+	}
+	for _, i := range incs {
+		d.touch(i.UpdatedAt)
+	}
+	for _, m := range ms {
+		d.touch(m.UpdatedAt)
+	}
+	return d, nil
+}
+
+func (d *apiData) touch(t time.Time) {
+	if t.After(d.updatedAt) {
+		d.updatedAt = t
+	}
+}
+
+// ts writes a time as Statuspage does: ISO 8601 with milliseconds and the
+// page zone's offset.
+func (d *apiData) ts(t time.Time) string {
+	return t.In(d.s.opts.Location).Format("2006-01-02T15:04:05.000-07:00")
+}
+
+func (d *apiData) tsp(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := d.ts(*t)
+	return &s
+}
+
+func (d *apiData) text(ja, en string) string {
+	if d.lang == "en" && strings.TrimSpace(en) != "" {
+		return en
+	}
+	return ja
+}
+
+func (d *apiData) page() spPage {
+	return spPage{ID: pageID, Name: d.s.catalog.T(d.lang, "site.name"), URL: d.s.opts.BaseURL.String(),
+		TimeZone: d.s.opts.Location.String(), UpdatedAt: d.ts(maxTime(d.updatedAt, time.Unix(0, 0)))}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func componentID(id int64) string { return "c" + strconv.FormatInt(id, 10) }
+func groupID(id int64) string     { return "p" + strconv.FormatInt(id, 10) }
+
+func (d *apiData) component(c *data.Component) spComponent {
+	gid := groupID(c.ProductID)
+	var desc *string
+	if v := d.text(c.DescriptionJA, c.DescriptionEN); v != "" {
+		desc = &v
+	}
+	return spComponent{ID: componentID(c.ID), Name: d.text(c.NameJA, c.NameEN), Status: d.catalog.Status[c.ID],
+		CreatedAt: d.ts(c.CreatedAt), UpdatedAt: d.ts(c.UpdatedAt), Position: c.Position + 1, Description: desc,
+		Showcase: true, GroupID: &gid, PageID: pageID}
+}
+
+func (d *apiData) components() []spComponent {
+	var out []spComponent
+	for _, p := range d.catalog.Products {
+		var desc *string
+		if v := d.text(p.DescriptionJA, p.DescriptionEN); v != "" {
+			desc = &v
+		}
+		g := spComponent{ID: groupID(p.ID), Name: d.text(p.NameJA, p.NameEN), Status: d.catalog.ProductStatus(&p),
+			CreatedAt: d.ts(p.CreatedAt), UpdatedAt: d.ts(p.UpdatedAt), Position: p.Position + 1, Description: desc,
+			PageID: pageID, Group: true, Components: []string{}}
+		for i := range p.Components {
+			g.Components = append(g.Components, componentID(p.Components[i].ID))
+		}
+		out = append(out, g)
+		for i := range p.Components {
+			out = append(out, d.component(&p.Components[i]))
+		}
+	}
+	if out == nil {
+		out = []spComponent{}
+	}
+	return out
+}
+
+func (d *apiData) incident(inc *data.Incident) spIncident {
+	id := "i" + strconv.FormatInt(inc.ID, 10)
+	out := spIncident{ID: id, Name: d.text(inc.TitleJA, inc.TitleEN), Status: inc.Status, CreatedAt: d.ts(inc.CreatedAt),
+		UpdatedAt: d.ts(inc.UpdatedAt), ResolvedAt: d.tsp(inc.ResolvedAt), Impact: inc.Impact,
+		Shortlink: d.s.opts.BaseURL.String() + "/incidents/" + strconv.FormatInt(inc.ID, 10), StartedAt: d.ts(inc.StartedAt),
+		PageID: pageID, IncidentUpdates: []spUpdate{}, Components: []spComponent{}}
+	// Updates come newest first; old_status is what the previous update said.
+	prev := map[int64]string{}
+	ups := make([]spUpdate, len(inc.Updates))
+	for i := len(inc.Updates) - 1; i >= 0; i-- {
+		u := inc.Updates[i]
+		if u.Status == data.Monitoring && out.MonitoringAt == nil {
+			out.MonitoringAt = d.tsp(&u.CreatedAt)
+		}
+		su := spUpdate{ID: "u" + strconv.FormatInt(u.ID, 10), Status: u.Status, Body: d.text(u.BodyJA, u.BodyEN), IncidentID: id,
+			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{}}
+		if i == len(inc.Updates)-1 {
+			su.DisplayAt = d.ts(inc.StartedAt)
+		}
+		for _, uc := range u.Components {
+			old := prev[uc.ComponentID]
+			if old == "" {
+				old = data.Operational
+			}
+			name := ""
+			if c := d.catalog.Component(uc.ComponentID); c != nil {
+				name = d.text(c.NameJA, c.NameEN)
+			}
+			su.AffectedComponents = append(su.AffectedComponents, spAffected{Code: componentID(uc.ComponentID), Name: name, OldStatus: old, NewStatus: uc.Status})
+			prev[uc.ComponentID] = uc.Status
+		}
+		ups[len(inc.Updates)-1-i] = su
+	}
+	// Newest first, as Statuspage lists them.
+	for i := len(ups) - 1; i >= 0; i-- {
+		out.IncidentUpdates = append(out.IncidentUpdates, ups[i])
+	}
+	seen := map[int64]bool{}
+	for _, u := range inc.Updates {
+		for _, uc := range u.Components {
+			if c := d.catalog.Component(uc.ComponentID); c != nil && !seen[c.ID] {
+				seen[c.ID] = true
+				out.Components = append(out.Components, d.component(c))
+			}
+		}
+	}
+	return out
+}
+
+func (d *apiData) maintenance(m *data.Maintenance) spIncident {
+	id := "m" + strconv.FormatInt(m.ID, 10)
+	status := m.Status
+	if status == data.Cancelled {
+		status = data.Completed // Statuspage has no "cancelled"; the last update says so
+	}
+	started := m.StartsAt
+	if m.StartedAt != nil {
+		started = *m.StartedAt
+	}
+	out := spIncident{ID: id, Name: d.text(m.TitleJA, m.TitleEN), Status: status, CreatedAt: d.ts(m.CreatedAt), UpdatedAt: d.ts(m.UpdatedAt),
+		ResolvedAt: d.tsp(m.CompletedAt), Impact: "maintenance", Shortlink: d.s.opts.BaseURL.String() + "/maintenance/" + strconv.FormatInt(m.ID, 10),
+		StartedAt: d.ts(started), PageID: pageID, IncidentUpdates: []spUpdate{}, Components: []spComponent{},
+		ScheduledFor: d.tsp(&m.StartsAt), ScheduledUntil: d.tsp(&m.EndsAt)}
+	var affected []spAffected
+	for _, cid := range m.ComponentIDs() {
+		if c := d.catalog.Component(cid); c != nil {
+			out.Components = append(out.Components, d.component(c))
+			affected = append(affected, spAffected{Code: componentID(cid), Name: d.text(c.NameJA, c.NameEN), OldStatus: data.Operational, NewStatus: data.UnderMaintenance})
+		}
+	}
+	for _, u := range m.Updates {
+		st := u.Status
+		if st == data.Cancelled {
+			st = data.Completed
+		}
+		su := spUpdate{ID: "u" + strconv.FormatInt(u.ID, 10), Status: st, Body: d.text(u.BodyJA, u.BodyEN), IncidentID: id,
+			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{}}
+		if u.Status == data.InProgress {
+			su.AffectedComponents = append(su.AffectedComponents, affected...)
+		}
+		out.IncidentUpdates = append(out.IncidentUpdates, su)
+	}
+	return out
+}
+
+// status is the page indicator: the worst impact of an unresolved
+// incident, else maintenance, else none; described in words.
+func (d *apiData) status() spStatus {
+	rank := map[string]int{"none": 0, "minor": 1, "major": 2, "critical": 3}
+	worst := "none"
+	for _, i := range d.incidents {
+		if i.Open() && rank[i.Impact] > rank[worst] {
+			worst = i.Impact
+		}
+	}
+	overall := d.catalog.Overall()
+	if worst == "none" {
+		switch overall {
+		case data.UnderMaintenance:
+			return spStatus{"maintenance", d.s.catalog.T(d.lang, "overall.under_maintenance")}
+		case data.DegradedPerformance:
+			worst = "minor"
+		case data.PartialOutage:
+			worst = "major"
+		case data.MajorOutage:
+			worst = "critical"
+		}
+	}
+	return spStatus{Indicator: worst, Description: d.s.catalog.T(d.lang, "overall."+overall)}
+}
+
+func (d *apiData) incidentsWhere(keep func(*data.Incident) bool) []spIncident {
+	out := []spIncident{}
+	for i := range d.incidents {
+		if keep(&d.incidents[i]) {
+			out = append(out, d.incident(&d.incidents[i]))
+		}
+	}
+	return out
+}
+
+func (d *apiData) maintenancesWhere(keep func(*data.Maintenance) bool) []spIncident {
+	out := []spIncident{}
+	for i := range d.maintenances {
+		if keep(&d.maintenances[i]) {
+			out = append(out, d.maintenance(&d.maintenances[i]))
+		}
+	}
+	return out
+}
+
+var (
+	allIncidents    = func(*data.Incident) bool { return true }
+	openIncidents   = func(i *data.Incident) bool { return i.Open() }
+	allMaintenance  = func(*data.Maintenance) bool { return true }
+	upcomingMaint   = func(m *data.Maintenance) bool { return m.Status == data.Scheduled }
+	activeMaint     = func(m *data.Maintenance) bool { return m.Active() }
+	upcomingOrActve = func(m *data.Maintenance) bool { return m.Status == data.Scheduled || m.Active() }
+)
+
+// statusJSON serves /api/v2/*.json from the page cache, with CORS open for
+// reading from any site.
+func (s *Server) statusJSON(c echo.Context) error {
+	name := strings.TrimSuffix(strings.TrimPrefix(c.Request().URL.Path, "/api/v2/"), ".json")
+	lang := langOf(c)
+	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
+	return s.cache.serveType(c, "api|"+name+"|"+lang, echo.MIMEApplicationJSON, func(ctx context.Context) ([]byte, error) {
+		d, err := s.loadAPI(ctx, lang)
+		if err != nil {
+			return nil, err
+		}
+		body := map[string]any{"page": d.page()}
+		switch name {
+		case "status":
+			body["status"] = d.status()
+		case "summary":
+			body["components"] = d.components()
+			body["incidents"] = d.incidentsWhere(openIncidents)
+			body["scheduled_maintenances"] = d.maintenancesWhere(upcomingOrActve)
+			body["status"] = d.status()
+		case "components":
+			body["components"] = d.components()
+		case "incidents":
+			body["incidents"] = d.incidentsWhere(allIncidents)
+		case "incidents/unresolved":
+			body["incidents"] = d.incidentsWhere(openIncidents)
+		case "scheduled-maintenances":
+			body["scheduled_maintenances"] = d.maintenancesWhere(allMaintenance)
+		case "scheduled-maintenances/upcoming":
+			body["scheduled_maintenances"] = d.maintenancesWhere(upcomingMaint)
+		case "scheduled-maintenances/active":
+			body["scheduled_maintenances"] = d.maintenancesWhere(activeMaint)
+		default:
+			return nil, data.ErrNotFound
+		}
+		return json.Marshal(body)
+	})
+}
+
+// corsPreflight answers browsers that ask before a cross-site GET.
+func corsPreflight(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderAccessControlAllowOrigin, "*")
+	h.Set(echo.HeaderAccessControlAllowMethods, "GET, HEAD, OPTIONS")
+	h.Set(echo.HeaderAccessControlAllowHeaders, "If-None-Match, If-Modified-Since")
+	h.Set(echo.HeaderAccessControlMaxAge, "86400")
+	return c.NoContent(204)
+}
