@@ -182,10 +182,10 @@ type Maintenance struct {
 	ReminderLeadSeconds int64
 	ReminderSentAt      *time.Time
 	// Sequence counts reschedules and cancellation, for calendar clients.
-	Sequence int
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
-	Components          []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`
+	Sequence   int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Components []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`
 	// Updates are newest first.
 	Updates []MaintenanceUpdate `gorm:"foreignKey:MaintenanceID"`
 }

@@ -213,7 +213,7 @@ func (s *Server) maintenanceEvent(m *data.Maintenance, lang string) calendar.Eve
 	}
 	return calendar.Event{UID: s.eventUID("maintenance", m.ID), Sequence: m.Sequence,
 		Summary: s.catalog.T(lang, "history.maintenance") + ": " + pg.L(m.TitleJA, m.TitleEN), Description: body,
-		URL: strings.TrimRight(s.opts.BaseURL.String(), "/") + "/maintenance/" + strconv.FormatInt(m.ID, 10),
+		URL:   strings.TrimRight(s.opts.BaseURL.String(), "/") + "/maintenance/" + strconv.FormatInt(m.ID, 10),
 		Start: m.StartsAt, End: m.EndsAt, Cancelled: m.Status == data.Cancelled, Updated: m.UpdatedAt}
 }
 
@@ -225,7 +225,7 @@ func (s *Server) upgradeEvent(u *data.Upgrade, lang string) calendar.Event {
 	}
 	return calendar.Event{UID: s.eventUID("upgrade", u.ID), Sequence: u.Sequence,
 		Summary: s.catalog.T(lang, "history.upgrade") + ": " + name + u.Version, Description: pg.L(u.SummaryJA, u.SummaryEN),
-		URL: strings.TrimRight(s.opts.BaseURL.String(), "/") + "/upgrades/" + strconv.FormatInt(u.ID, 10),
+		URL:   strings.TrimRight(s.opts.BaseURL.String(), "/") + "/upgrades/" + strconv.FormatInt(u.ID, 10),
 		Start: u.StartsAt, End: u.EndsAt, Cancelled: u.Status == data.UpgradeCancelled, Updated: u.UpdatedAt}
 }
 
