@@ -32,7 +32,7 @@ func readMatrix(t *testing.T) []matrixRow {
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		if cells[0] != "GET" && cells[0] != "POST" {
+		if cells[0] != "GET" && cells[0] != "POST" && cells[0] != "PUT" {
 			continue
 		}
 		rows = append(rows, matrixRow{method: cells[0], route: cells[1],
@@ -72,7 +72,7 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	var actual []string
 	for _, r := range a.app.Echo().Routes() {
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != http.MethodPut {
 			continue
 		}
 		key := r.Method + " " + r.Path
@@ -112,6 +112,9 @@ func TestAccessMatrix(t *testing.T) {
 			switch {
 			case row.method == http.MethodGet:
 				r = c.get(path)
+			case row.method == http.MethodPut:
+				req, _ := http.NewRequest(http.MethodPut, a.srv.URL+path, strings.NewReader("{}"))
+				r = c.do(req)
 			case row.route == "/admin/login":
 				c.get("/admin/login")
 				r = c.post(path, url.Values{"email": {"editor@example.com"}, "password": {"correct horse battery"}})
@@ -142,6 +145,12 @@ func TestAccessMatrix(t *testing.T) {
 				continue
 			case "2fa":
 				want = "login"
+			case "token":
+				// No bearer token: a JSON 401, whoever is signed in.
+				if r.code != http.StatusUnauthorized || !strings.Contains(r.body, `"code":"unauthorized"`) {
+					t.Errorf("%s %s %s without a token: %d %s", who, row.method, path, r.code, r.body)
+				}
+				continue
 			}
 			if got != want {
 				t.Errorf("%s %s %s: got %s (%d), the matrix says %s", who, row.method, path, got, r.code, want)

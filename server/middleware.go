@@ -218,6 +218,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		s.handleAPIError(err, c)
+		return
+	}
 	code, key := http.StatusInternalServerError, "error.internal"
 	var he *echo.HTTPError
 	switch {
@@ -256,4 +260,28 @@ func (s *Server) handleError(err error, c echo.Context) {
 type errorPage struct {
 	Code    int
 	Message string
+}
+
+// handleAPIError answers API clients in JSON, never in HTML.
+func (s *Server) handleAPIError(err error, c echo.Context) {
+	var he *echo.HTTPError
+	body := apiError{Error: apiErrorBody{Code: "internal", Message: "Something went wrong on our side."}}
+	code := http.StatusInternalServerError
+	switch {
+	case errors.As(err, &he):
+		code = he.Code
+		if m, ok := he.Message.(apiError); ok {
+			body = m
+		} else {
+			body.Error.Code = strings.ToLower(strings.ReplaceAll(http.StatusText(code), " ", "_"))
+			body.Error.Message = http.StatusText(code) + "."
+		}
+	case errors.Is(err, data.ErrNotFound):
+		code, body = http.StatusNotFound, apiError{Error: apiErrorBody{Code: "not_found", Message: "Not found."}}
+	}
+	if code >= 500 {
+		s.log.Error("API request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		body = apiError{Error: apiErrorBody{Code: "internal", Message: "Something went wrong on our side."}}
+	}
+	c.JSON(code, body)
 }

@@ -350,3 +350,6 @@ func (p *page) RunSummary(s string) string {
 	}
 	return p.T(fields[0], args...)
 }
+
+// Scopes lists the API token scopes for the token form.
+func (p *page) Scopes() []string { return []string{data.ScopeRead, data.ScopeWrite} }

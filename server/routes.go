@@ -42,6 +42,18 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/maintenance.ics", s.icsCalendar)
 	e.GET("/products/:product/maintenance.ics", s.icsCalendar)
 	e.GET("/badge.svg", s.badge)
+
+	// The operator API: bearer tokens, no cookies, so no CSRF.
+	e.GET("/api/admin/openapi.json", s.showOpenAPI)
+	api := e.Group("/api/admin", s.requireToken)
+	api.GET("/components", s.apiListComponents)
+	api.PUT("/components/:id/status", s.apiSetComponentStatus)
+	api.POST("/incidents", s.apiCreateIncident)
+	api.POST("/incidents/:id/updates", s.apiPostUpdate)
+	api.POST("/incidents/:id/resolve", s.apiResolve)
+	api.POST("/maintenance", s.apiCreateMaintenance)
+	api.GET("/notifications", s.apiListNotifications)
+	api.GET("/notifications/:id", s.apiGetNotification)
 	e.GET("/static/:version/*", s.serveStatic)
 
 	// Links in emails, signed for one contact. Preferences is a form like
@@ -150,6 +162,9 @@ func (s *Server) routes() *echo.Echo {
 	adm := op.Group("", s.requireAdmin)
 	adm.POST("/policy", s.savePolicy)
 	adm.GET("/audit", s.showAudit)
+	adm.GET("/tokens", s.listTokens)
+	adm.POST("/tokens", s.createToken)
+	adm.POST("/tokens/:id/revoke", s.revokeToken)
 	adm.GET("/operators", s.listOperators)
 	adm.GET("/operators/new", s.newOperator)
 	adm.POST("/operators", s.inviteOperator)

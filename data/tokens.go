@@ -1,0 +1,84 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// API token scopes: read lists; write also changes.
+const (
+	ScopeRead  = "read"
+	ScopeWrite = "write"
+)
+
+// APIToken lets a monitoring system use the operator API. Only the hash of
+// the token is stored.
+type APIToken struct {
+	ID         int64
+	Name       string
+	TokenHash  string
+	Scope      string
+	CreatedBy  *int64
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// CreateAPIToken stores a new token by its hash.
+func (s *Store) CreateAPIToken(ctx context.Context, name, hash, scope string, createdBy int64) (*APIToken, error) {
+	name = strings.TrimSpace(name)
+	f := fieldErrors{}
+	f.line("name", name, true, MaxName)
+	if scope != ScopeRead && scope != ScopeWrite {
+		f.add("scope", "invalid_choice")
+	}
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	t := APIToken{Name: name, TokenHash: hash, Scope: scope}
+	if createdBy != 0 {
+		t.CreatedBy = &createdBy
+	}
+	if err := s.db.WithContext(ctx).Create(&t).Error; err != nil {
+		return nil, fmt.Errorf("data: create token: %w", err)
+	}
+	return &t, nil
+}
+
+// APITokens lists tokens, newest first.
+func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+	var ts []APIToken
+	err := s.db.WithContext(ctx).Order("created_at DESC, id DESC").Find(&ts).Error
+	return ts, err
+}
+
+// APIToken returns one token.
+func (s *Store) APIToken(ctx context.Context, id int64) (*APIToken, error) {
+	var t APIToken
+	if err := s.db.WithContext(ctx).First(&t, id).Error; err != nil {
+		return nil, fmt.Errorf("data: token %d: %w", id, notFound(err))
+	}
+	return &t, nil
+}
+
+// RevokeAPIToken ends a token for good.
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now())
+	return rowsOrNotFound(res, "token", id)
+}
+
+// UseAPIToken finds a live token by hash and stamps its use (at most once
+// a minute, so busy monitors do not write on every call).
+func (s *Store) UseAPIToken(ctx context.Context, hash string) (*APIToken, error) {
+	var t APIToken
+	if err := s.db.WithContext(ctx).Where("token_hash = ? AND revoked_at IS NULL", hash).First(&t).Error; err != nil {
+		return nil, notFound(err)
+	}
+	now := s.now()
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
+		s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", t.ID).Update("last_used_at", now)
+	}
+	return &t, nil
+}

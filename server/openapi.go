@@ -1,0 +1,85 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// openAPIDoc describes the operator API (OpenAPI 3.0). A test checks that
+// every /api/admin route is in it.
+func openAPIDoc(base string) map[string]any {
+	obj := func(props map[string]any, required ...string) map[string]any {
+		m := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+		if len(required) > 0 {
+			m["required"] = required
+		}
+		return m
+	}
+	str := map[string]any{"type": "string"}
+	boolean := map[string]any{"type": "boolean"}
+	ts := map[string]any{"type": "string", "format": "date-time"}
+	statusMap := map[string]any{"type": "object", "description": "component id → status", "additionalProperties": map[string]any{
+		"type": "string", "enum": []string{"operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"}}}
+	incStatus := map[string]any{"type": "string", "enum": []string{"investigating", "identified", "monitoring", "resolved"}}
+	errResp := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	}
+	ok := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}
+	}
+	body := func(schema map[string]any) map[string]any {
+		return map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schema}}}
+	}
+	op := func(summary string, reqBody map[string]any, success string, code string) map[string]any {
+		o := map[string]any{"summary": summary, "responses": map[string]any{code: ok(success),
+			"400": errResp("Malformed JSON, unknown field or wrong type"), "401": errResp("No token, or an unknown or revoked one"),
+			"403": errResp("A read token on a write call"), "404": errResp("No such object"), "422": errResp("Invalid fields")}}
+		if reqBody != nil {
+			o["requestBody"] = reqBody
+		}
+		return o
+	}
+	idParam := []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "integer"}}}
+	withID := func(m map[string]any) map[string]any { m["parameters"] = idParam; return m }
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "Oshirase operator API", "version": "1",
+			"description": "Declare incidents, post updates, set component statuses, schedule maintenance and watch email delivery. Authenticate with a bearer token created by an admin in the console (scope read or write)."},
+		"servers": []any{map[string]any{"url": base}},
+		"security": []any{map[string]any{"bearer": []string{}}},
+		"components": map[string]any{
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+			"schemas": map[string]any{"Error": obj(map[string]any{"error": obj(map[string]any{"code": str, "message": str,
+				"fields": map[string]any{"type": "object", "additionalProperties": str}}, "code", "message")}, "error")},
+		},
+		"paths": map[string]any{
+			"/api/admin/components": map[string]any{"get": op("List components and their shown status", nil, "Components (Statuspage format)", "200")},
+			"/api/admin/components/{id}/status": map[string]any{"put": withID(op("Set a component's status by hand",
+				body(obj(map[string]any{"status": statusMap["additionalProperties"]}, "status")), "The new status", "200"))},
+			"/api/admin/incidents": map[string]any{"post": op("Declare an incident", body(obj(map[string]any{
+				"title_ja": str, "title_en": str, "impact": map[string]any{"type": "string", "enum": []string{"none", "minor", "major", "critical"}},
+				"status": incStatus, "body_ja": str, "body_en": str, "components": statusMap, "started_at": ts, "notify": boolean},
+				"title_ja", "impact", "body_ja")), "The incident (Statuspage format)", "201")},
+			"/api/admin/incidents/{id}/updates": map[string]any{"post": withID(op("Post an update", body(obj(map[string]any{
+				"status": incStatus, "body_ja": str, "body_en": str, "components": statusMap, "notify": boolean}, "status", "body_ja")),
+				"The incident with its updates", "201"))},
+			"/api/admin/incidents/{id}/resolve": map[string]any{"post": withID(op("Resolve an incident", body(obj(map[string]any{
+				"body_ja": str, "body_en": str, "notify": boolean})), "The resolved incident", "201"))},
+			"/api/admin/maintenance": map[string]any{"post": op("Schedule maintenance", body(obj(map[string]any{
+				"title_ja": str, "title_en": str, "starts_at": ts, "ends_at": ts, "body_ja": str, "body_en": str,
+				"components": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}, "notify": boolean},
+				"title_ja", "starts_at", "ends_at", "body_ja", "components")), "The maintenance (Statuspage format)", "201")},
+			"/api/admin/notifications": map[string]any{"get": op("List notifications and their delivery state", nil, "Notifications", "200")},
+			"/api/admin/notifications/{id}": map[string]any{"get": withID(op("One notification and its delivery counts", nil, "The notification", "200"))},
+			"/api/admin/openapi.json": map[string]any{"get": map[string]any{"summary": "This document", "security": []any{},
+				"responses": map[string]any{"200": ok("OpenAPI 3 document")}}},
+		},
+	}
+}
+
+func (s *Server) showOpenAPI(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
+	return c.JSON(http.StatusOK, openAPIDoc(s.opts.BaseURL.String()))
+}
