@@ -47,7 +47,7 @@ func openAPIDoc(base string) map[string]any {
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "Oshirase operator API", "version": "1",
 			"description": "Declare incidents, post updates, set component statuses, schedule maintenance and watch email delivery. Authenticate with a bearer token created by an admin in the console (scope read or write)."},
-		"servers": []any{map[string]any{"url": base}},
+		"servers":  []any{map[string]any{"url": base}},
 		"security": []any{map[string]any{"bearer": []string{}}},
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
@@ -71,7 +71,7 @@ func openAPIDoc(base string) map[string]any {
 				"title_ja": str, "title_en": str, "starts_at": ts, "ends_at": ts, "body_ja": str, "body_en": str,
 				"components": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}, "notify": boolean},
 				"title_ja", "starts_at", "ends_at", "body_ja", "components")), "The maintenance (Statuspage format)", "201")},
-			"/api/admin/notifications": map[string]any{"get": op("List notifications and their delivery state", nil, "Notifications", "200")},
+			"/api/admin/notifications":      map[string]any{"get": op("List notifications and their delivery state", nil, "Notifications", "200")},
 			"/api/admin/notifications/{id}": map[string]any{"get": withID(op("One notification and its delivery counts", nil, "The notification", "200"))},
 			"/api/admin/openapi.json": map[string]any{"get": map[string]any{"summary": "This document", "security": []any{},
 				"responses": map[string]any{"200": ok("OpenAPI 3 document")}}},
