@@ -382,3 +382,13 @@ func (s *Store) EnsureSetting(ctx context.Context, key, value string) (string, e
 	}
 	return s.Setting(ctx, key)
 }
+
+// SetSetting stores a setting, replacing any value.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Exec("DELETE FROM settings WHERE key = ?", key).Error; err != nil {
+			return err
+		}
+		return tx.Exec("INSERT INTO settings (key, value) VALUES (?, ?)", key, value).Error
+	})
+}

@@ -81,12 +81,13 @@ func (s *Store) SetPolicy(ctx context.Context, rows []NoticePolicy) error {
 
 // Recipient is one address a notice goes to.
 type Recipient struct {
-	ContactID  int64
-	ContractID int64
-	Email      string
-	Name       string
-	Lang       string
-	Role       string
+	ContactID    int64
+	SubscriberID int64
+	ContractID   int64
+	Email        string
+	Name         string
+	Lang         string
+	Role         string
 }
 
 // Audience is who a notice would reach.
@@ -100,8 +101,7 @@ type Audience struct {
 // active contracts that use a product one of the components belongs to.
 // An address listed several times is emailed once, as its primary role if
 // it has one anywhere (so it is not offered an unsubscribe it cannot use).
-func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (Audience, error) {
-	var a Audience
+func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (a Audience, err error) {
 	if len(componentIDs) == 0 {
 		return a, nil
 	}
@@ -111,10 +111,10 @@ func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (Audience, er
 	}
 	roles := pol.roles()
 	if len(roles) == 0 {
-		return a, nil
+		roles = []string{"-"} // no contact, but subscribers may still hear
 	}
 	var rows []Recipient
-	err := tx.Table("contacts").
+	err = tx.Table("contacts").
 		Select("contacts.id AS contact_id, contacts.contract_id, contacts.email, contacts.name, contacts.lang, contacts.role").
 		Joins("JOIN contracts ON contracts.id = contacts.contract_id").
 		Where("contracts.active = ? AND contacts.opted_out = ? AND contacts.role IN ?", true, false, roles).
@@ -125,6 +125,18 @@ func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (Audience, er
 	}
 	byEmail := map[string]int{}
 	contracts := map[int64]bool{}
+	defer func() {
+		// Public subscribers come after contacts: an address that is both
+		// gets one copy, as a contact.
+		if subs, serr := subscriberAudience(tx, policyRow, componentIDs); serr == nil {
+			for _, r := range subs {
+				if _, dup := byEmail[r.Email]; !dup {
+					byEmail[r.Email] = len(a.Recipients)
+					a.Recipients = append(a.Recipients, r)
+				}
+			}
+		}
+	}()
 	for _, r := range rows {
 		contracts[r.ContractID] = true
 		if i, ok := byEmail[r.Email]; ok {
@@ -229,6 +241,7 @@ type Delivery struct {
 	ID             int64
 	NotificationID int64
 	ContactID      *int64
+	SubscriberID   *int64
 	Email          string
 	Name           string
 	Lang           string
@@ -332,6 +345,10 @@ func (s *Store) writeNotificationID(tx *gorm.DB, n Notification, content NoticeC
 		if r.ContactID != 0 {
 			cid := r.ContactID
 			d.ContactID = &cid
+		}
+		if r.SubscriberID != 0 {
+			sid := r.SubscriberID
+			d.SubscriberID = &sid
 		}
 		rows[i] = d
 	}

@@ -53,7 +53,7 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, int64, 
 		q = q.Where("operator_id = ?", f.OperatorID)
 	}
 	if f.Action != "" {
-		q = q.Where("action LIKE ? ESCAPE '\\'", likePattern(f.Action)[1:])
+		q = q.Where("LOWER(action) LIKE ? ESCAPE '\\'", likePattern(f.Action)[1:])
 	}
 	if !f.From.IsZero() {
 		q = q.Where("at >= ?", f.From.UTC())

@@ -93,6 +93,7 @@ type view struct {
 	PreferencesURL  string
 	UnsubscribeURL  string
 	Why             string
+	Button          string
 	SecurityContact string
 	Color           string
 }
@@ -177,10 +178,25 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		}
 	}
 	body := pick(lang, content.BodyJA, content.BodyEN)
-	v.BodyHTML, v.BodyText = c.md.HTML(body), body
 	base := strings.TrimRight(c.opts.BaseURL.String(), "/")
 	v.URL = base + content.Path
+	if content.Kind == data.SubscriptionConfirm && d.SubscriberID != nil {
+		// The double opt-in: nothing else is ever sent before this link is used.
+		v.URL = base + "/subscribe/confirm/" + SubscriberToken(c.opts.Secret, PurposeConfirm, *d.SubscriberID)
+		body = v.T("email.confirm_body")
+		v.Title = v.T("email.confirm_title")
+		v.Subject = cleanSubject(v.T("email.subject.subscription_confirm"))
+		v.Status = ""
+	}
+	v.BodyHTML, v.BodyText = c.md.HTML(body), body
 	v.Why = v.T("email.why." + d.Role)
+	v.Button = v.T("email.view_details")
+	if content.Kind == data.SubscriptionConfirm {
+		v.Button = v.T("email.confirm_button")
+	}
+	if d.SubscriberID != nil && content.Kind != data.SubscriptionConfirm {
+		v.UnsubscribeURL = base + "/subscribe/unsubscribe/" + SubscriberToken(c.opts.Secret, PurposeUnsubscribe, *d.SubscriberID)
+	}
 	if d.ContactID != nil && c.opts.Secret != "" {
 		token := ContactToken(c.opts.Secret, *d.ContactID)
 		v.PreferencesURL = base + "/preferences/" + token

@@ -38,3 +38,28 @@ func sign(secret, msg string) string {
 	h.Write([]byte(msg))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
+
+// Purposes of subscriber tokens: one link confirms, another unsubscribes.
+const (
+	PurposeConfirm     = "subscribe-confirm"
+	PurposeUnsubscribe = "subscriber"
+)
+
+// SubscriberToken signs a subscriber id for one purpose.
+func SubscriberToken(secret, purpose string, id int64) string {
+	s := strconv.FormatInt(id, 10)
+	return s + "." + sign(secret, purpose+":"+s)
+}
+
+// VerifySubscriberToken returns the subscriber id a token was made for.
+func VerifySubscriberToken(secret, purpose, token string) (int64, bool) {
+	id, mac, ok := strings.Cut(token, ".")
+	if !ok || len(id) > 19 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != id {
+		return 0, false
+	}
+	return n, hmac.Equal([]byte(mac), []byte(sign(secret, purpose+":"+id)))
+}

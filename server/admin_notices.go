@@ -13,15 +13,31 @@ import (
 )
 
 type policyPage struct {
-	Rows []data.NoticePolicy
+	Rows        []data.NoticePolicy
+	Subscribers int64
+	Choices     []string
 }
 
 func (s *Server) showPolicy(c echo.Context) error {
-	rows, err := s.store.Policy(c.Request().Context())
+	ctx := c.Request().Context()
+	rows, err := s.store.Policy(ctx)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "policy", &view{Title: s.t(c, "policy.title"), Data: &policyPage{Rows: rows}})
+	min, err := s.store.Setting(ctx, data.SettingSubscriberMinImpact)
+	if err != nil {
+		return err
+	}
+	if min == "" {
+		min = "minor"
+	}
+	n, err := s.store.CountSubscribers(ctx)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"subscriber_min_impact": {min}}}
+	return s.render(c, http.StatusOK, "policy", &view{Title: s.t(c, "policy.title"), Form: f,
+		Data: &policyPage{Rows: rows, Subscribers: n, Choices: data.SubscriberImpacts}})
 }
 
 // savePolicy replaces the notice policy from checkboxes named
@@ -45,8 +61,18 @@ func (s *Server) savePolicy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	min := f.Get("subscriber_min_impact")
+	if min != "" && !contains(data.SubscriberImpacts, min) {
+		// Checked before anything is written: nothing is half-saved.
+		return echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+	}
 	if err := s.store.SetPolicy(c.Request().Context(), rows); err != nil {
 		return s.refusal(c, err)
+	}
+	if min != "" {
+		if err := s.store.SetSetting(c.Request().Context(), data.SettingSubscriberMinImpact, min); err != nil {
+			return err
+		}
 	}
 	changes := map[string][2]any{}
 	for i, b := range before {

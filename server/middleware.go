@@ -34,7 +34,7 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.log.Error("panic in handler", "path", c.Request().URL.Path, "panic", r, "stack", string(debug.Stack()))
+				s.log.Error("panic in handler", "path", loggedPath(c), "panic", r, "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
 		}()
@@ -249,7 +249,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		code, key = http.StatusNotFound, "error.not_found"
 	}
 	if code >= 500 {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		s.log.Error("request failed", "method", c.Request().Method, "path", loggedPath(c), "err", err)
 	}
 	if rerr := s.render(c, code, "error", &view{Title: s.t(c, key), Data: errorPage{Code: code, Message: key}}); rerr != nil {
 		s.log.Error("rendering the error page failed", "err", rerr)
@@ -280,7 +280,7 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 		code, body = http.StatusNotFound, apiError{Error: apiErrorBody{Code: "not_found", Message: "Not found."}}
 	}
 	if code >= 500 {
-		s.log.Error("API request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		s.log.Error("API request failed", "method", c.Request().Method, "path", loggedPath(c), "err", err)
 		body = apiError{Error: apiErrorBody{Code: "internal", Message: "Something went wrong on our side."}}
 	}
 	c.JSON(code, body)

@@ -96,7 +96,7 @@ func TestPublishingQueuesEmailForTheAudience(t *testing.T) {
 	c.get("/admin/incidents/" + inc)
 	expect(t, c.post("/admin/incidents/"+inc+"/updates", url.Values{"status": {"identified"}, "component_" + cdn: {"major_outage"}, "body_ja": {"特定しました。"}}), http.StatusSeeOther)
 	ns, _, total, _ := a.store.Notifications(ctx, 10, 0)
-	if total != 2 { // the seeded one and the declaration
+	if total != 3 { // the seeded one, the fixture's subscription confirmation and the declaration
 		t.Fatalf("%d notifications: %+v", total, ns)
 	}
 	// Resolving with the box ticked reaches the same people.

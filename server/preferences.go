@@ -70,9 +70,18 @@ func (s *Server) savePreferences(c echo.Context) error {
 }
 
 type unsubscribePage struct {
-	Token   string
-	Done    bool
-	Primary bool
+	Token      string
+	Done       bool
+	Primary    bool
+	Subscriber bool
+}
+
+// Action is where the unsubscribe form posts.
+func (p *unsubscribePage) Action() string {
+	if p.Subscriber {
+		return "/subscribe/unsubscribe/" + p.Token
+	}
+	return "/unsubscribe/" + p.Token
 }
 
 // showUnsubscribe asks before unsubscribing: link checkers and mail

@@ -65,6 +65,15 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/unsubscribe/:token", s.showUnsubscribe, noStore, s.csrf())
 	e.POST("/unsubscribe/:token", s.unsubscribe, noStore)
 
+	// Public subscriptions: double opt-in, one-click unsubscribe.
+	sub := e.Group("/subscribe", noStore, s.csrf())
+	sub.GET("", s.showSubscribe)
+	sub.POST("", s.subscribe)
+	sub.GET("/confirm/:token", s.showConfirm)
+	sub.POST("/confirm/:token", s.confirmSubscription)
+	sub.GET("/unsubscribe/:token", s.showSubscriberUnsubscribe)
+	e.POST("/subscribe/unsubscribe/:token", s.unsubscribeSubscriber, noStore)
+
 	admin := e.Group("/admin", noStore, s.csrf(), s.loadOperator)
 	admin.GET("/login", s.showLogin)
 	admin.POST("/login", s.login)

@@ -21,6 +21,7 @@ type fixture struct {
 	upgrade, announcement                                                               int64
 	invite                                                                              string
 	token                                                                               int64
+	subscriber                                                                          int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -87,6 +88,11 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.token = tok.ID
+	sub, _, err := a.store.Subscribe(ctx, "reader@example.com", "ja", nil, true)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.subscriber = sub.ID
 	return f
 }
 
@@ -122,6 +128,10 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":product", id(f.product), 1)
 	case strings.HasPrefix(p, "/admin/tokens/"):
 		p = strings.Replace(p, ":id", id(f.token), 1)
+	case strings.HasPrefix(p, "/subscribe/confirm/"):
+		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, mail.PurposeConfirm, f.subscriber), 1)
+	case strings.HasPrefix(p, "/subscribe/unsubscribe/"):
+		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, mail.PurposeUnsubscribe, f.subscriber), 1)
 	case strings.HasPrefix(p, "/admin/invite/"):
 		p = strings.Replace(p, ":token", f.invite, 1)
 	case strings.Contains(p, ":token"):
@@ -205,7 +215,7 @@ func TestEveryPostNeedsCSRF(t *testing.T) {
 	c.login("admin@example.com")
 	before := a.state()
 	for _, pattern := range routes(a, http.MethodPost) {
-		if pattern == "/unsubscribe/:token" || strings.HasPrefix(pattern, "/api/") {
+		if pattern == "/unsubscribe/:token" || pattern == "/subscribe/unsubscribe/:token" || strings.HasPrefix(pattern, "/api/") {
 			continue // one-click unsubscribe (RFC 8058) and the API: their tokens are the check
 		}
 		path := f.path(pattern)

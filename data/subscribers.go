@@ -1,0 +1,170 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// RoleSubscriber marks a delivery to a public subscriber, not a contact.
+const RoleSubscriber = "subscriber"
+
+// SubscriptionConfirm is the kind of the double opt-in email.
+const SubscriptionConfirm = "subscription_confirm"
+
+// SettingSubscriberMinImpact names the lowest incident impact subscribers
+// are emailed about ("off" emails them nothing).
+const SettingSubscriberMinImpact = "subscriber_min_impact"
+
+// SubscriberImpacts are the choices for SettingSubscriberMinImpact.
+var SubscriberImpacts = []string{"minor", "major", "critical", "off"}
+
+// Subscriber is someone from the public who asked for incident and
+// maintenance email, confirmed by a link (double opt-in).
+type Subscriber struct {
+	ID          int64
+	Email       string
+	Lang        string
+	AllProducts bool
+	ConfirmHash string
+	ConfirmedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Products    []SubscriberProduct `gorm:"foreignKey:SubscriberID"`
+}
+
+// SubscriberProduct is a product a subscriber chose.
+type SubscriberProduct struct {
+	SubscriberID int64 `gorm:"primaryKey;autoIncrement:false"`
+	ProductID    int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
+// ConfirmWindow is how long a confirmation link works.
+const ConfirmWindow = 7 * 24 * time.Hour
+
+// Subscribe records a request and queues the confirmation email, in one
+// transaction. An address already confirmed is left as it is and nothing
+// is sent (the answer to the visitor is the same either way, so the form
+// does not reveal who subscribes). An unconfirmed one gets its choices
+// replaced and a new confirmation.
+func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []int64, hold bool) (*Subscriber, bool, error) {
+	email = NormalizeEmail(email)
+	f := fieldErrors{}
+	if !ValidEmail(email) {
+		f.add("email", "bad_email")
+	}
+	if !oneOf(lang, ContactLanguages) {
+		f.add("lang", "invalid_choice")
+	}
+	var sub Subscriber
+	queued := false
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := productsExist(tx, f, productIDs); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		err := tx.Where("email = ?", email).First(&sub).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			sub = Subscriber{Email: email, Lang: lang, AllProducts: len(productIDs) == 0}
+			if err := tx.Select("*").Omit("id").Create(&sub).Error; err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case sub.ConfirmedAt != nil:
+			return nil
+		default:
+			if err := tx.Model(&Subscriber{ID: sub.ID}).Updates(map[string]any{"lang": lang, "all_products": len(productIDs) == 0,
+				"created_at": s.now(), "updated_at": s.now()}).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Where("subscriber_id = ?", sub.ID).Delete(&SubscriberProduct{}).Error; err != nil {
+			return err
+		}
+		seen := map[int64]bool{}
+		for _, p := range productIDs {
+			if !seen[p] {
+				seen[p] = true
+				if err := tx.Create(&SubscriberProduct{SubscriberID: sub.ID, ProductID: p}).Error; err != nil {
+					return err
+				}
+			}
+		}
+		queued = true
+		content := NoticeContent{Kind: SubscriptionConfirm, Status: "", Path: "/subscribe"}
+		n := Notification{Kind: SubscriptionConfirm, Thread: fmt.Sprintf("subscriber-%d", sub.ID)}
+		return s.writeNotification(tx, n, content, []Recipient{{SubscriberID: sub.ID, Email: email, Lang: lang, Role: RoleSubscriber}}, hold)
+	})
+	if err != nil {
+		return nil, false, wrapUnlessInvalid("subscribe", err)
+	}
+	return &sub, queued, nil
+}
+
+// Subscriber returns one subscriber.
+func (s *Store) Subscriber(ctx context.Context, id int64) (*Subscriber, error) {
+	var sub Subscriber
+	if err := s.db.WithContext(ctx).Preload("Products").First(&sub, id).Error; err != nil {
+		return nil, fmt.Errorf("data: subscriber %d: %w", id, notFound(err))
+	}
+	return &sub, nil
+}
+
+// ConfirmSubscriber completes the double opt-in, if the link is still in
+// its window.
+func (s *Store) ConfirmSubscriber(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Model(&Subscriber{}).
+		Where("id = ? AND (confirmed_at IS NOT NULL OR created_at > ?)", id, s.now().Add(-ConfirmWindow)).
+		Updates(map[string]any{"confirmed_at": gorm.Expr("COALESCE(confirmed_at, ?)", s.now()), "updated_at": s.now()})
+	return rowsOrNotFound(res, "subscriber", id)
+}
+
+// Unsubscribe forgets a subscriber entirely.
+func (s *Store) Unsubscribe(ctx context.Context, id int64) error {
+	return rowsOrNotFound(s.db.WithContext(ctx).Delete(&Subscriber{}, id), "subscriber", id)
+}
+
+// CountSubscribers counts confirmed subscribers.
+func (s *Store) CountSubscribers(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Subscriber{}).Where("confirmed_at IS NOT NULL").Count(&n).Error
+	return n, err
+}
+
+var impactRank = map[string]int{"none": 0, "minor": 1, "major": 2, "critical": 3}
+
+// subscriberAudience adds confirmed subscribers of the affected products to
+// a notice, when the policy row is maintenance or the impact reaches the
+// configured minimum.
+func subscriberAudience(tx *gorm.DB, policyRow string, componentIDs []int64) ([]Recipient, error) {
+	min := "minor"
+	var vals []string
+	if err := tx.Table("settings").Where("key = ?", SettingSubscriberMinImpact).Pluck("value", &vals).Error; err != nil {
+		return nil, err
+	}
+	if len(vals) > 0 {
+		min = vals[0]
+	}
+	if min == "off" || (policyRow != PolicyMaintenance && impactRank[policyRow] < impactRank[min]) {
+		return nil, nil
+	}
+	var subs []Subscriber
+	err := tx.Where("confirmed_at IS NOT NULL").
+		Where("all_products = ? OR id IN (SELECT sp.subscriber_id FROM subscriber_products sp JOIN components c ON c.product_id = sp.product_id WHERE c.id IN ?)", true, componentIDs).
+		Order("id").Find(&subs).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Recipient, len(subs))
+	for i, sub := range subs {
+		out[i] = Recipient{SubscriberID: sub.ID, Email: sub.Email, Lang: sub.Lang, Role: RoleSubscriber}
+	}
+	return out, nil
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/mail"
+)
+
+type subscribePage struct {
+	Products []data.Product
+	Langs    []string
+	Sent     bool
+}
+
+func (s *Server) showSubscribe(c echo.Context) error {
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	f := &form{Values: map[string][]string{"lang": {langOf(c)}}}
+	return s.render(c, http.StatusOK, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f,
+		Data: &subscribePage{Products: products, Langs: data.ContactLanguages}})
+}
+
+// Subscription requests are limited per address and per IP, so the form
+// cannot be used to flood someone's inbox with confirmations.
+func subscribeIPLimit(n int) time.Duration {
+	if n >= 10 {
+		return time.Hour
+	}
+	return 0
+}
+
+func subscribeEmailLimit(n int) time.Duration {
+	if n >= 3 {
+		return 24 * time.Hour
+	}
+	return 0
+}
+
+// subscribe takes a request and sends the confirmation: nothing else is
+// ever emailed before the link in it is used. The answer is the same
+// whether or not the address was already subscribed.
+func (s *Server) subscribe(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return err
+	}
+	page := &subscribePage{Products: products, Langs: data.ContactLanguages}
+	ipKey, emailKey := data.ThrottleKey("subscribe-ip", c.RealIP()), data.ThrottleKey("subscribe-email", f.Get("email"))
+	if until, err := s.store.LoginBlockedUntil(ctx, ipKey, emailKey); err != nil {
+		return err
+	} else if !until.IsZero() {
+		f.fail("email", "subscribe_throttled")
+		return s.render(c, http.StatusTooManyRequests, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f, Data: page})
+	}
+	var ids []int64
+	for _, v := range f.Values["products"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			f.fail("products", "invalid_choice")
+			continue
+		}
+		ids = append(ids, id)
+	}
+	hold := !s.opts.MailEnabled
+	var queued bool
+	if !f.Invalid() {
+		_, queued, err = s.store.Subscribe(ctx, f.Get("email"), f.Get("lang"), ids, hold)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f, Data: page})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.store.RecordLoginFailure(ctx, map[string]func(int) time.Duration{ipKey: subscribeIPLimit, emailKey: subscribeEmailLimit}); err != nil {
+		return err
+	}
+	if queued && !hold {
+		s.opts.Wake()
+	}
+	page.Sent = true
+	return s.render(c, http.StatusOK, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: &form{}, Data: page})
+}
+
+type subscriptionPage struct {
+	Token string
+	Done  bool
+}
+
+func (s *Server) subscriberFromToken(c echo.Context, purpose string) (*data.Subscriber, string, error) {
+	token := c.Param("token")
+	id, ok := mail.VerifySubscriberToken(s.opts.Secret, purpose, token)
+	if !ok || s.opts.Secret == "" {
+		return nil, "", echo.ErrNotFound
+	}
+	sub, err := s.store.Subscriber(c.Request().Context(), id)
+	if err != nil {
+		return nil, "", err
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return sub, token, nil
+}
+
+// showConfirm asks before confirming: link scanners open links with GET.
+func (s *Server) showConfirm(c echo.Context) error {
+	sub, token, err := s.subscriberFromToken(c, mail.PurposeConfirm)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "subscription_confirm", &view{Title: s.t(c, "subscribe.title"),
+		Data: &subscriptionPage{Token: token, Done: sub.ConfirmedAt != nil}})
+}
+
+func (s *Server) confirmSubscription(c echo.Context) error {
+	sub, token, err := s.subscriberFromToken(c, mail.PurposeConfirm)
+	if err != nil {
+		return err
+	}
+	if err := s.store.ConfirmSubscriber(c.Request().Context(), sub.ID); errors.Is(err, data.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusGone, "error.confirm_expired")
+	} else if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "subscription_confirm", &view{Title: s.t(c, "subscribe.title"), Data: &subscriptionPage{Token: token, Done: true}})
+}
+
+func (s *Server) showSubscriberUnsubscribe(c echo.Context) error {
+	_, token, err := s.subscriberFromToken(c, mail.PurposeUnsubscribe)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"), Data: &unsubscribePage{Token: token, Subscriber: true}})
+}
+
+// unsubscribeSubscriber is one-click (RFC 8058) for subscribers: the
+// subscriber is forgotten entirely.
+func (s *Server) unsubscribeSubscriber(c echo.Context) error {
+	sub, token, err := s.subscriberFromToken(c, mail.PurposeUnsubscribe)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Unsubscribe(c.Request().Context(), sub.ID); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"), Data: &unsubscribePage{Token: token, Done: true, Subscriber: true}})
+}
