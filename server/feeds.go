@@ -79,15 +79,9 @@ func (s *Server) feed(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		products, err := s.store.Products(ctx)
+		cp, err := s.componentProducts(ctx)
 		if err != nil {
 			return nil, err
-		}
-		cp := map[int64]int64{}
-		for _, pr := range products {
-			for _, comp := range pr.Components {
-				cp[comp.ID] = pr.ID
-			}
 		}
 		pg := &page{s: s, Lang: lang}
 		base := strings.TrimRight(s.opts.BaseURL.String(), "/")
@@ -167,15 +161,9 @@ func (s *Server) icsCalendar(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		products, err := s.store.Products(ctx)
+		cp, err := s.componentProducts(ctx)
 		if err != nil {
 			return nil, err
-		}
-		cp := map[int64]int64{}
-		for _, pr := range products {
-			for _, comp := range pr.Components {
-				cp[comp.ID] = pr.ID
-			}
 		}
 		pg := &page{s: s, Lang: lang}
 		name := s.catalog.T(lang, "site.name")
@@ -285,4 +273,19 @@ func badgeSVG(label, value, color string) []byte {
 		`<g fill="#fff" font-family="Verdana,Hiragino Sans,Noto Sans JP,sans-serif" font-size="11">`+
 		`<text x="6" y="14">%s</text><text x="%d" y="14">%s</text></g></svg>`,
 		lw+vw, esc(label), esc(value), esc(label), esc(value), lw+vw, lw, vw, color, lw, color, esc(label), lw+6, esc(value)))
+}
+
+// componentProducts maps each component to its product.
+func (s *Server) componentProducts(ctx context.Context) (map[int64]int64, error) {
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp := map[int64]int64{}
+	for _, pr := range products {
+		for _, comp := range pr.Components {
+			cp[comp.ID] = pr.ID
+		}
+	}
+	return cp, nil
 }
