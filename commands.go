@@ -42,11 +42,7 @@ func importContracts(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("contracts import: %w", err)
 	}
-	cfg, err := loadConfig(map[string]*string{"OSHIRASE_DATABASE": database})
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg)
+	_, store, err := openConfigured(ctx, map[string]*string{"OSHIRASE_DATABASE": database})
 	if err != nil {
 		return err
 	}
@@ -91,11 +87,7 @@ func exportContracts(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(map[string]*string{"OSHIRASE_DATABASE": database})
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg)
+	_, store, err := openConfigured(ctx, map[string]*string{"OSHIRASE_DATABASE": database})
 	if err != nil {
 		return err
 	}

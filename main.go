@@ -111,6 +111,20 @@ func openStore(ctx context.Context, cfg *config.Config) (*data.Store, error) {
 	return store, nil
 }
 
+// openConfigured loads the configuration, with flags taking precedence over
+// the environment, and opens the migrated database it names.
+func openConfigured(ctx context.Context, flags map[string]*string) (*config.Config, *data.Store, error) {
+	cfg, err := loadConfig(flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, store, nil
+}
+
 func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "", "listen address (OSHIRASE_ADDR)")
@@ -118,11 +132,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(map[string]*string{"OSHIRASE_ADDR": addr, "OSHIRASE_DATABASE": database})
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg)
+	cfg, store, err := openConfigured(ctx, map[string]*string{"OSHIRASE_ADDR": addr, "OSHIRASE_DATABASE": database})
 	if err != nil {
 		return err
 	}
@@ -220,11 +230,7 @@ func runJob(ctx context.Context, args []string, out io.Writer, log *slog.Logger)
 	if len(args) != 1 {
 		return errors.New("jobs run: give one job name: dispatch, upgrade-notices, maintenance or retention")
 	}
-	cfg, err := loadConfig(nil)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg)
+	cfg, store, err := openConfigured(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -309,11 +315,7 @@ func migrate(args []string, log *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(map[string]*string{"OSHIRASE_DATABASE": database})
-	if err != nil {
-		return err
-	}
-	store, err := openStore(context.Background(), cfg)
+	_, store, err := openConfigured(context.Background(), map[string]*string{"OSHIRASE_DATABASE": database})
 	if err != nil {
 		return err
 	}

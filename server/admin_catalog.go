@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -130,19 +131,23 @@ func moveDelta(c echo.Context) (int, error) {
 	return 0, echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
 }
 
-func (s *Server) moveProduct(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
+// mover handles "move up/down" for a product or a component: both lists are
+// ordered on the products screen.
+func (s *Server) mover(move func(ctx context.Context, id int64, delta int) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c, "id")
+		if err != nil {
+			return err
+		}
+		d, err := moveDelta(c)
+		if err != nil {
+			return err
+		}
+		if err := move(c.Request().Context(), id, d); err != nil {
+			return err
+		}
+		return s.done(c, "flash.saved", "/admin/products")
 	}
-	d, err := moveDelta(c)
-	if err != nil {
-		return err
-	}
-	if err := s.store.MoveProduct(c.Request().Context(), id, d); err != nil {
-		return err
-	}
-	return s.done(c, "flash.saved", "/admin/products")
 }
 
 type componentFormPage struct {
@@ -244,21 +249,6 @@ func (s *Server) deleteComponent(c echo.Context) error {
 		return s.refusal(c, err)
 	}
 	return s.done(c, "flash.deleted", "/admin/products")
-}
-
-func (s *Server) moveComponent(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	d, err := moveDelta(c)
-	if err != nil {
-		return err
-	}
-	if err := s.store.MoveComponent(c.Request().Context(), id, d); err != nil {
-		return err
-	}
-	return s.done(c, "flash.saved", "/admin/products")
 }
 
 // setComponentStatus sets the status an operator chose by hand. Open
