@@ -194,7 +194,7 @@ func TestJobsRunCommand(t *testing.T) {
 	t.Setenv("OSHIRASE_SMTP_URL", "")
 	var out strings.Builder
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := runJob(context.Background(), []string{"retention"}, &out, log); err != nil || !strings.Contains(out.String(), "retention: job.summary.retention Entries=0") {
+	if err := runJob(context.Background(), []string{"retention"}, &out, log); err != nil || !strings.Contains(out.String(), "retention: job.summary.cleanup Entries=0") {
 		t.Fatalf("%v %q", err, out.String())
 	}
 	if err := runJob(context.Background(), []string{"nonsense"}, &out, log); err == nil || !strings.Contains(err.Error(), "upgrade-notices") {

@@ -126,6 +126,15 @@ func (s *Store) ConfirmSubscriber(ctx context.Context, id int64) error {
 	return rowsOrNotFound(res, "subscriber", id)
 }
 
+// PruneUnconfirmedSubscribers forgets requests whose confirmation window
+// closed before they were confirmed: such an address never agreed to
+// anything, so nothing about it is kept. Chosen products go with it
+// (ON DELETE CASCADE).
+func (s *Store) PruneUnconfirmedSubscribers(ctx context.Context, requestedBefore time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Where("confirmed_at IS NULL AND created_at <= ?", requestedBefore.UTC()).Delete(&Subscriber{})
+	return res.RowsAffected, res.Error
+}
+
 // Unsubscribe forgets a subscriber entirely.
 func (s *Store) Unsubscribe(ctx context.Context, id int64) error {
 	return rowsOrNotFound(s.db.WithContext(ctx).Delete(&Subscriber{}, id), "subscriber", id)

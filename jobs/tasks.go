@@ -158,8 +158,9 @@ func (t *Tasks) maintenance(ctx context.Context) (string, error) {
 	return Summary("job.summary.maintenance", "Reminded", reminded, "Started", started, "Completed", completed), nil
 }
 
-// retention deletes access-log entries older than the retention period, and
-// job-run records as old.
+// retention deletes access-log entries older than the retention period,
+// job-run records as old, and subscription requests never confirmed within
+// their window.
 func (t *Tasks) retention(ctx context.Context) (string, error) {
 	cutoff := RetentionCutoff(t.Now(), t.Retention)
 	n, err := t.Store.PruneAccessLog(ctx, cutoff)
@@ -170,11 +171,15 @@ func (t *Tasks) retention(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return Summary("job.summary.retention", "Entries", n, "Runs", runs, "Months", t.Retention), nil
+	subs, err := t.Store.PruneUnconfirmedSubscribers(ctx, t.Now().Add(-data.ConfirmWindow))
+	if err != nil {
+		return "", err
+	}
+	return Summary("job.summary.cleanup", "Entries", n, "Runs", runs, "Months", t.Retention, "Unconfirmed", subs), nil
 }
 
 // Summary writes what a run did as a message id and its counts, such as
-// "job.summary.retention Entries=3 Runs=0 Months=13", so the console can
+// "job.summary.cleanup Entries=3 Runs=0 Months=13 Unconfirmed=1", so the console can
 // say it in the operator's language.
 func Summary(id string, kv ...any) string {
 	s := id

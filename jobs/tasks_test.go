@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -212,6 +213,25 @@ func TestMaintenanceLifecycle(t *testing.T) {
 func TestRetention(t *testing.T) {
 	f, s, _ := taskFixture(t)
 	ctx := context.Background()
+
+	// Subscription requests: one confirmed, one never confirmed and past
+	// its window by a day, one a day inside it.
+	subscribe := func(email string) int64 {
+		sub, _, err := f.store.Subscribe(ctx, email, "ja", nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub.ID
+	}
+	confirmed := subscribe("confirmed@example.com")
+	if err := f.store.ConfirmSubscriber(ctx, confirmed); err != nil {
+		t.Fatal(err)
+	}
+	expired := subscribe("expired@example.com")
+	f.clock.Advance(2 * 24 * time.Hour)
+	pending := subscribe("pending@example.com")
+	f.clock.Advance(data.ConfirmWindow - 24*time.Hour)
+
 	now := f.clock.Now()
 	entries := []data.AccessLogEntry{
 		{At: now.AddDate(0, -13, -1), Method: "GET", Path: "/old", Status: 200},
@@ -223,10 +243,23 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	run, err := s.RunNow(ctx, JobRetention)
-	if err != nil || run.Summary != "job.summary.retention Entries=1 Runs=0 Months=13" {
+	if err != nil || run.Summary != "job.summary.cleanup Entries=1 Runs=0 Months=13 Unconfirmed=1" {
 		t.Fatalf("%+v %v", run, err)
 	}
 	if n, _ := f.store.CountAccessLog(ctx); n != 3 {
 		t.Fatalf("%d entries left", n)
+	}
+	for id, want := range map[int64]bool{confirmed: true, expired: false, pending: true} {
+		_, err := f.store.Subscriber(ctx, id)
+		if got := err == nil; got != want {
+			t.Errorf("subscriber %d kept = %v, want %v (%v)", id, got, want, err)
+		}
+	}
+	// The pending request can still be confirmed; the expired one is gone.
+	if err := f.store.ConfirmSubscriber(ctx, pending); err != nil {
+		t.Errorf("confirming the pending request: %v", err)
+	}
+	if err := f.store.ConfirmSubscriber(ctx, expired); !errors.Is(err, data.ErrNotFound) {
+		t.Errorf("confirming the expired request: %v", err)
 	}
 }
