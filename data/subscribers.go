@@ -12,8 +12,12 @@ import (
 // RoleSubscriber marks a delivery to a public subscriber, not a contact.
 const RoleSubscriber = "subscriber"
 
-// SubscriptionConfirm is the kind of the double opt-in email.
-const SubscriptionConfirm = "subscription_confirm"
+// Kinds of the emails about a subscription itself: the double opt-in, and
+// the link to change it, sent when a confirmed address asks again.
+const (
+	SubscriptionConfirm = "subscription_confirm"
+	SubscriptionManage  = "subscription_manage"
+)
 
 // SettingSubscriberMinImpact names the lowest incident impact subscribers
 // are emailed about ("off" emails them nothing).
@@ -46,11 +50,11 @@ type SubscriberProduct struct {
 const ConfirmWindow = 7 * 24 * time.Hour
 
 // Subscribe records a request and queues the confirmation email, in one
-// transaction. An address already confirmed is left as it is and nothing
-// is sent (the answer to the visitor is the same either way, so the form
-// does not reveal who subscribes). An unconfirmed one gets its choices
-// replaced and a new confirmation.
-func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []int64, hold bool) (*Subscriber, bool, error) {
+// transaction. An address already confirmed keeps its choices and is sent
+// a link to change them instead, so the visitor sees the same answer
+// either way and the form does not reveal who subscribes. An unconfirmed
+// one gets its choices replaced and a new confirmation.
+func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []int64, hold bool) (*Subscriber, error) {
 	email = NormalizeEmail(email)
 	f := fieldErrors{}
 	if !ValidEmail(email) {
@@ -60,7 +64,6 @@ func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []
 		f.add("lang", "invalid_choice")
 	}
 	var sub Subscriber
-	queued := false
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if err := productsExist(tx, f, productIDs); err != nil {
 			return err
@@ -68,6 +71,7 @@ func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []
 		if err := f.err(); err != nil {
 			return err
 		}
+		kind := SubscriptionConfirm
 		err := tx.Where("email = ?", email).First(&sub).Error
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
@@ -78,34 +82,69 @@ func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []
 		case err != nil:
 			return err
 		case sub.ConfirmedAt != nil:
-			return nil
+			kind = SubscriptionManage
 		default:
 			if err := tx.Model(&Subscriber{ID: sub.ID}).Updates(map[string]any{"lang": lang, "all_products": len(productIDs) == 0,
 				"created_at": s.now(), "updated_at": s.now()}).Error; err != nil {
 				return err
 			}
 		}
-		if err := tx.Where("subscriber_id = ?", sub.ID).Delete(&SubscriberProduct{}).Error; err != nil {
-			return err
-		}
-		seen := map[int64]bool{}
-		for _, p := range productIDs {
-			if !seen[p] {
-				seen[p] = true
-				if err := tx.Create(&SubscriberProduct{SubscriberID: sub.ID, ProductID: p}).Error; err != nil {
-					return err
-				}
+		if kind == SubscriptionConfirm {
+			if err := setSubscriberProducts(tx, sub.ID, productIDs); err != nil {
+				return err
 			}
+		} else {
+			// The link goes in the language the subscriber already reads.
+			lang = sub.Lang
 		}
-		queued = true
-		content := NoticeContent{Kind: SubscriptionConfirm, Status: "", Path: "/subscribe"}
-		n := Notification{Kind: SubscriptionConfirm, Thread: fmt.Sprintf("subscriber-%d", sub.ID)}
+		content := NoticeContent{Kind: kind, Path: "/subscribe"}
+		n := Notification{Kind: kind, Thread: fmt.Sprintf("subscriber-%d", sub.ID)}
 		return s.writeNotification(tx, n, content, []Recipient{{SubscriberID: sub.ID, Email: email, Lang: lang, Role: RoleSubscriber}}, hold)
 	})
 	if err != nil {
-		return nil, false, wrapUnlessInvalid("subscribe", err)
+		return nil, wrapUnlessInvalid("subscribe", err)
 	}
-	return &sub, queued, nil
+	return &sub, nil
+}
+
+// UpdateSubscriber changes what a confirmed subscriber receives: the
+// language, and the products (none chosen means all of them).
+func (s *Store) UpdateSubscriber(ctx context.Context, id int64, lang string, productIDs []int64) error {
+	f := fieldErrors{}
+	if !oneOf(lang, ContactLanguages) {
+		f.add("lang", "invalid_choice")
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := productsExist(tx, f, productIDs); err != nil {
+			return err
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
+		res := tx.Model(&Subscriber{}).Where("id = ? AND confirmed_at IS NOT NULL", id).
+			Updates(map[string]any{"lang": lang, "all_products": len(productIDs) == 0, "updated_at": s.now()})
+		if err := rowsOrNotFound(res, "subscriber", id); err != nil {
+			return err
+		}
+		return setSubscriberProducts(tx, id, productIDs)
+	})
+	return wrapUnlessInvalid("update subscriber", err)
+}
+
+func setSubscriberProducts(tx *gorm.DB, id int64, productIDs []int64) error {
+	if err := tx.Where("subscriber_id = ?", id).Delete(&SubscriberProduct{}).Error; err != nil {
+		return err
+	}
+	seen := map[int64]bool{}
+	for _, p := range productIDs {
+		if !seen[p] {
+			seen[p] = true
+			if err := tx.Create(&SubscriberProduct{SubscriberID: id, ProductID: p}).Error; err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Subscriber returns one subscriber.

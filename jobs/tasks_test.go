@@ -217,7 +217,7 @@ func TestRetention(t *testing.T) {
 	// Subscription requests: one confirmed, one never confirmed and past
 	// its window by a day, one a day inside it.
 	subscribe := func(email string) int64 {
-		sub, _, err := f.store.Subscribe(ctx, email, "ja", nil, true)
+		sub, err := f.store.Subscribe(ctx, email, "ja", nil, true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -180,23 +180,27 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	body := pick(lang, content.BodyJA, content.BodyEN)
 	base := strings.TrimRight(c.opts.BaseURL.String(), "/")
 	v.URL = base + content.Path
-	if content.Kind == data.SubscriptionConfirm && d.SubscriberID != nil {
-		// The double opt-in: nothing else is ever sent before this link is used.
-		v.URL = base + "/subscribe/confirm/" + SubscriberToken(c.opts.Secret, PurposeConfirm, *d.SubscriberID)
-		body = v.T("email.confirm_body")
-		v.Title = v.T("email.confirm_title")
-		v.Subject = cleanSubject(v.T("email.subject.subscription_confirm"))
-		v.Status = ""
+	v.Button = v.T("email.view_details")
+	if d.SubscriberID != nil {
+		switch content.Kind {
+		case data.SubscriptionConfirm:
+			// The double opt-in: nothing else is ever sent before this link is used.
+			v.URL = base + "/subscribe/confirm/" + SubscriberToken(c.opts.Secret, PurposeConfirm, *d.SubscriberID)
+			body, v.Title, v.Button = v.T("email.confirm_body"), v.T("email.confirm_title"), v.T("email.confirm_button")
+			v.Status = ""
+		case data.SubscriptionManage:
+			v.URL = base + "/subscribe/manage/" + SubscriberToken(c.opts.Secret, PurposeManage, *d.SubscriberID)
+			body, v.Title, v.Button = v.T("email.manage_body"), v.T("email.manage_title"), v.T("email.manage_button")
+			v.Status = ""
+		default:
+			v.PreferencesURL = base + "/subscribe/manage/" + SubscriberToken(c.opts.Secret, PurposeManage, *d.SubscriberID)
+		}
+		if content.Kind != data.SubscriptionConfirm {
+			v.UnsubscribeURL = base + "/subscribe/unsubscribe/" + SubscriberToken(c.opts.Secret, PurposeUnsubscribe, *d.SubscriberID)
+		}
 	}
 	v.BodyHTML, v.BodyText = c.md.HTML(body), body
 	v.Why = v.T("email.why." + d.Role)
-	v.Button = v.T("email.view_details")
-	if content.Kind == data.SubscriptionConfirm {
-		v.Button = v.T("email.confirm_button")
-	}
-	if d.SubscriberID != nil && content.Kind != data.SubscriptionConfirm {
-		v.UnsubscribeURL = base + "/subscribe/unsubscribe/" + SubscriberToken(c.opts.Secret, PurposeUnsubscribe, *d.SubscriberID)
-	}
 	if d.ContactID != nil && c.opts.Secret != "" {
 		token := ContactToken(c.opts.Secret, *d.ContactID)
 		v.PreferencesURL = base + "/preferences/" + token

@@ -39,9 +39,11 @@ func sign(secret, msg string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// Purposes of subscriber tokens: one link confirms, another unsubscribes.
+// Purposes of subscriber tokens: one link confirms, one changes what is
+// received, one unsubscribes.
 const (
 	PurposeConfirm     = "subscribe-confirm"
+	PurposeManage      = "subscriber-manage"
 	PurposeUnsubscribe = "subscriber"
 )
 

@@ -82,16 +82,7 @@ func contractForm(ct *data.Contract) *form {
 }
 
 func (f *form) contractInput() data.ContractInput {
-	in := data.ContractInput{Code: f.Get("code"), Name: f.Get("name"), Active: f.Get("active") == "1"}
-	for _, v := range f.Values["products"] {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || id <= 0 {
-			f.fail("products", "invalid_choice")
-			continue
-		}
-		in.ProductIDs = append(in.ProductIDs, id)
-	}
-	return in
+	return data.ContractInput{Code: f.Get("code"), Name: f.Get("name"), Active: f.Get("active") == "1", ProductIDs: f.idsField("products")}
 }
 
 func (s *Server) newContract(c echo.Context) error {

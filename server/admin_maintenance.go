@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,20 +56,6 @@ func (s *Server) maintenanceFormPage(c echo.Context, m *data.Maintenance) (*main
 		Statuses: []string{data.InProgress, data.Verifying, data.Completed, data.Cancelled, data.Scheduled}}, nil
 }
 
-// componentIDs reads the ticked component checkboxes.
-func (f *form) componentIDs() []int64 {
-	var ids []int64
-	for _, v := range f.Values["components"] {
-		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || id <= 0 {
-			f.fail("components", "invalid_choice")
-			continue
-		}
-		ids = append(ids, id)
-	}
-	return ids
-}
-
 func (s *Server) newMaintenance(c echo.Context) error {
 	v, err := s.maintenanceFormPage(c, nil)
 	if err != nil {
@@ -90,7 +75,7 @@ func (s *Server) createMaintenance(c echo.Context) error {
 	}
 	in := data.NewMaintenance{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
 		StartsAt: f.timeField("starts_at", s.opts.Location, true), EndsAt: f.timeField("ends_at", s.opts.Location, true),
-		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.componentIDs(), OperatorID: operatorOf(c).ID,
+		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.idsField("components"), OperatorID: operatorOf(c).ID,
 		Notice: s.notice(f), ReminderLead: f.reminderLead()}
 	if f.Get("preview") != "" {
 		return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
@@ -192,7 +177,7 @@ func (s *Server) updateMaintenance(c echo.Context) error {
 	}
 	in := data.MaintenanceEdit{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
 		StartsAt: f.timeField("starts_at", s.opts.Location, true), EndsAt: f.timeField("ends_at", s.opts.Location, true),
-		ComponentIDs: f.componentIDs(), ReminderLead: f.reminderLead()}
+		ComponentIDs: f.idsField("components"), ReminderLead: f.reminderLead()}
 	if !f.Invalid() {
 		err = s.store.UpdateMaintenance(c.Request().Context(), v.Maintenance.ID, in)
 	}

@@ -96,6 +96,21 @@ func (f *form) int64Field(name string) int64 {
 	return v
 }
 
+// idsField reads ticked checkboxes holding ids; a value that is not an id
+// is a field error.
+func (f *form) idsField(name string) []int64 {
+	var ids []int64
+	for _, v := range f.Values[name] {
+		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || id <= 0 {
+			f.fail(name, "invalid_choice")
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // timeField parses a datetime-local value ("2026-11-26T16:30") in the
 // configured zone. Empty gives the zero time and, if required, an error.
 func (f *form) timeField(name string, loc *time.Location, required bool) time.Time {

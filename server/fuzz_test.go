@@ -25,7 +25,7 @@ func FuzzFormParsers(f *testing.F) {
 		if id := fm.int64Field("n"); id < 0 {
 			t.Fatalf("negative id %d", id)
 		}
-		for _, id := range fm.componentIDs() {
+		for _, id := range fm.idsField("components") {
 			if id <= 0 {
 				t.Fatalf("component id %d from %q", id, v)
 			}

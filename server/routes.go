@@ -65,12 +65,14 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/unsubscribe/:token", s.showUnsubscribe, noStore, s.csrf())
 	e.POST("/unsubscribe/:token", s.unsubscribe, noStore)
 
-	// Public subscriptions: double opt-in, one-click unsubscribe.
+	// Public subscriptions: double opt-in, settings, one-click unsubscribe.
 	sub := e.Group("/subscribe", noStore, s.csrf())
 	sub.GET("", s.showSubscribe)
 	sub.POST("", s.subscribe)
 	sub.GET("/confirm/:token", s.showConfirm)
 	sub.POST("/confirm/:token", s.confirmSubscription)
+	sub.GET("/manage/:token", s.showManageSubscription)
+	sub.POST("/manage/:token", s.saveManageSubscription)
 	sub.GET("/unsubscribe/:token", s.showSubscriberUnsubscribe)
 	e.POST("/subscribe/unsubscribe/:token", s.unsubscribeSubscriber, noStore)
 

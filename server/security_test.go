@@ -21,7 +21,7 @@ type fixture struct {
 	upgrade, announcement                                                               int64
 	invite                                                                              string
 	token                                                                               int64
-	subscriber                                                                          int64
+	subscriber, member                                                                  int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -88,12 +88,26 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.token = tok.ID
-	sub, _, err := a.store.Subscribe(ctx, "reader@example.com", "ja", nil, true)
+	sub, err := a.store.Subscribe(ctx, "reader@example.com", "ja", nil, true)
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	f.subscriber = sub.ID
 	return f
+}
+
+// addMember adds a confirmed subscriber, for the settings link. Not part
+// of seedAll: a confirmed subscriber joins every notice's audience.
+func (a *testApp) addMember(f *fixture) {
+	ctx := context.Background()
+	member, err := a.store.Subscribe(ctx, "member@example.com", "en", nil, true)
+	if err == nil {
+		err = a.store.ConfirmSubscriber(ctx, member.ID)
+	}
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.member = member.ID
 }
 
 // path fills a route pattern with ids that exist.
@@ -130,6 +144,8 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.token), 1)
 	case strings.HasPrefix(p, "/subscribe/confirm/"):
 		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, mail.PurposeConfirm, f.subscriber), 1)
+	case strings.HasPrefix(p, "/subscribe/manage/"):
+		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, mail.PurposeManage, f.member), 1)
 	case strings.HasPrefix(p, "/subscribe/unsubscribe/"):
 		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, mail.PurposeUnsubscribe, f.subscriber), 1)
 	case strings.HasPrefix(p, "/admin/invite/"):

@@ -67,19 +67,10 @@ func (s *Server) subscribe(c echo.Context) error {
 		f.fail("email", "subscribe_throttled")
 		return s.render(c, http.StatusTooManyRequests, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f, Data: page})
 	}
-	var ids []int64
-	for _, v := range f.Values["products"] {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || id <= 0 {
-			f.fail("products", "invalid_choice")
-			continue
-		}
-		ids = append(ids, id)
-	}
+	ids := f.idsField("products")
 	hold := !s.opts.MailEnabled
-	var queued bool
 	if !f.Invalid() {
-		_, queued, err = s.store.Subscribe(ctx, f.Get("email"), f.Get("lang"), ids, hold)
+		_, err = s.store.Subscribe(ctx, f.Get("email"), f.Get("lang"), ids, hold)
 	}
 	if f.Invalid() || f.absorb(err) {
 		return s.render(c, http.StatusBadRequest, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f, Data: page})
@@ -90,7 +81,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	if err := s.store.RecordLoginFailure(ctx, map[string]func(int) time.Duration{ipKey: subscribeIPLimit, emailKey: subscribeEmailLimit}); err != nil {
 		return err
 	}
-	if queued && !hold {
+	if !hold {
 		s.opts.Wake()
 	}
 	page.Sent = true
@@ -137,6 +128,71 @@ func (s *Server) confirmSubscription(c echo.Context) error {
 		return err
 	}
 	return s.render(c, http.StatusOK, "subscription_confirm", &view{Title: s.t(c, "subscribe.title"), Data: &subscriptionPage{Token: token, Done: true}})
+}
+
+type manageSubscriptionPage struct {
+	Products         []data.Product
+	Langs            []string
+	Email            string
+	Token            string
+	UnsubscribeToken string
+	Done             bool
+}
+
+// manageSubscription reads the subscriber from a manage link; only
+// confirmed subscriptions can be changed (a pending one is confirmed
+// first).
+func (s *Server) manageSubscription(c echo.Context) (*data.Subscriber, *manageSubscriptionPage, error) {
+	sub, token, err := s.subscriberFromToken(c, mail.PurposeManage)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sub.ConfirmedAt == nil {
+		return nil, nil, echo.ErrNotFound
+	}
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	return sub, &manageSubscriptionPage{Products: products, Langs: data.ContactLanguages, Email: sub.Email, Token: token,
+		UnsubscribeToken: mail.SubscriberToken(s.opts.Secret, mail.PurposeUnsubscribe, sub.ID)}, nil
+}
+
+func (s *Server) showManageSubscription(c echo.Context) error {
+	sub, page, err := s.manageSubscription(c)
+	if err != nil {
+		return err
+	}
+	f := &form{Values: map[string][]string{"lang": {sub.Lang}}}
+	if !sub.AllProducts {
+		for _, p := range sub.Products {
+			f.Values.Add("products", strconv.FormatInt(p.ProductID, 10))
+		}
+	}
+	return s.render(c, http.StatusOK, "subscription_manage", &view{Title: s.t(c, "subscribe.manage_title"), Form: f, Data: page})
+}
+
+func (s *Server) saveManageSubscription(c echo.Context) error {
+	sub, page, err := s.manageSubscription(c)
+	if err != nil {
+		return err
+	}
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	ids := f.idsField("products")
+	if !f.Invalid() {
+		err = s.store.UpdateSubscriber(c.Request().Context(), sub.ID, f.Get("lang"), ids)
+	}
+	if f.Invalid() || f.absorb(err) {
+		return s.render(c, http.StatusBadRequest, "subscription_manage", &view{Title: s.t(c, "subscribe.manage_title"), Form: f, Data: page})
+	}
+	if err != nil {
+		return err
+	}
+	page.Done = true
+	return s.render(c, http.StatusOK, "subscription_manage", &view{Title: s.t(c, "subscribe.manage_title"), Form: f, Data: page})
 }
 
 func (s *Server) showSubscriberUnsubscribe(c echo.Context) error {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/oshirase/oshirase/data"
@@ -150,7 +151,7 @@ func TestSubscriptionIsRateLimited(t *testing.T) {
 func TestSubscriberThresholdIsConfigurable(t *testing.T) {
 	a := newTestServer(t)
 	f := a.seedAll()
-	sub, _, _ := a.store.Subscribe(context.Background(), "fan@example.com", "ja", nil, true)
+	sub, _ := a.store.Subscribe(context.Background(), "fan@example.com", "ja", nil, true)
 	a.store.ConfirmSubscriber(context.Background(), sub.ID)
 	adm := a.client()
 	adm.login("admin@example.com")
@@ -166,4 +167,98 @@ func TestSubscriberThresholdIsConfigurable(t *testing.T) {
 		t.Fatalf("critical incident: %v", r)
 	}
 	expect(t, adm.post("/admin/policy", url.Values{"form": {"policy"}, "subscriber_min_impact": {"sometimes"}}), http.StatusBadRequest)
+}
+
+// TestSubscriberChangesSettings: asking again from a confirmed address
+// sends a settings link instead of a confirmation; the settings page
+// changes language and products, refuses bad input whole, and opens only
+// with a valid link to a confirmed subscription.
+func TestSubscriberChangesSettings(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	ctx := context.Background()
+	sub, err := a.store.Subscribe(ctx, "fan@example.com", "en", []int64{f.product}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manage := "/subscribe/manage/" + mail.SubscriberToken(testSecret, mail.PurposeManage, sub.ID)
+	c := a.client()
+	if r := c.get(manage); r.code != http.StatusNotFound {
+		t.Fatalf("settings of an unconfirmed subscription: %d", r.code)
+	}
+	if err := a.store.ConfirmSubscriber(ctx, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The form again, with other choices: the same answer, a settings
+	// link by email, and the choices unchanged.
+	c.get("/subscribe")
+	expect(t, c.post("/subscribe", url.Values{"email": {"FAN@example.com"}, "lang": {"ja"}}), http.StatusOK, "メールをお送りしました")
+	ns, _, _, _ := a.store.Notifications(ctx, 1, 0)
+	if len(ns) != 1 || ns[0].Kind != data.SubscriptionManage {
+		t.Fatalf("newest notification %+v", ns)
+	}
+	ds, _, _ := a.store.Deliveries(ctx, ns[0].ID, "", 10, 0)
+	if len(ds) != 1 || ds[0].Lang != "en" {
+		t.Fatalf("settings email deliveries %+v", ds)
+	}
+	msg, err := a.app.opts.Composer.Compose(ds[0], ns[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg.Text, manage) || msg.Subject != "[Settings] Email updates from the status page" {
+		t.Fatalf("settings email: %q\n%s", msg.Subject, msg.Text)
+	}
+	if got, _ := a.store.Subscriber(ctx, sub.ID); got.Lang != "en" || got.AllProducts || len(got.Products) != 1 {
+		t.Fatalf("asking again changed the subscription: %+v", got)
+	}
+
+	// Every notice carries the settings link too.
+	declare(t, a, f.cdn, "major")
+	ns, _, _, _ = a.store.Notifications(ctx, 1, 0)
+	ds, _, _ = a.store.Deliveries(ctx, ns[0].ID, "", 100, 0)
+	var notice *mail.Message
+	for _, d := range ds {
+		if d.Email == "fan@example.com" {
+			notice, err = a.app.opts.Composer.Compose(d, ns[0])
+		}
+	}
+	if err != nil || notice == nil || !strings.Contains(notice.Text, manage) {
+		t.Fatalf("notice to a subscriber lacks the settings link: %v", err)
+	}
+
+	// The page shows the current choices.
+	r := c.get(manage)
+	expect(t, r, http.StatusOK, "メール配信の設定", "fan@example.com", `value="`+itoa(f.product)+`" checked`, `value="en" selected`)
+
+	// Hostile input: refused whole, with the reason, the subscription as it was.
+	for _, bad := range []url.Values{
+		{"lang": {"xx"}},
+		{"lang": {"ja"}, "products": {"junk"}},
+		{"lang": {"ja"}, "products": {"999999"}},
+		{"lang": {"ja"}, "products": {"-1"}},
+		{"lang": {"ja\x00"}},
+	} {
+		c.get(manage)
+		expect(t, c.post(manage, bad), http.StatusBadRequest, "選択肢から選んでください。")
+		if got, _ := a.store.Subscriber(ctx, sub.ID); got.Lang != "en" || got.AllProducts || len(got.Products) != 1 {
+			t.Fatalf("%v half-saved: %+v", bad, got)
+		}
+	}
+
+	// Japanese, every product.
+	c.get(manage)
+	expect(t, c.post(manage, url.Values{"lang": {"ja"}}), http.StatusOK, "設定を保存しました。")
+	if got, _ := a.store.Subscriber(ctx, sub.ID); got.Lang != "ja" || !got.AllProducts || len(got.Products) != 0 {
+		t.Fatalf("after saving: %+v", got)
+	}
+	// A forged or wrong-purpose link is a 404.
+	for _, link := range []string{
+		"/subscribe/manage/" + itoa(sub.ID) + ".AAAAAAAAAAAAAAAAAAAAAA",
+		"/subscribe/manage/" + mail.SubscriberToken(testSecret, mail.PurposeUnsubscribe, sub.ID),
+	} {
+		if r := c.get(link); r.code != http.StatusNotFound {
+			t.Fatalf("%s: %d", link, r.code)
+		}
+	}
 }
