@@ -107,7 +107,11 @@ func FormatLeads(leads []time.Duration) string {
 	return strings.Join(parts, ", ")
 }
 
-// ParseLeads reads "7d, 1d, 3h, 30m".
+// MaxLead is the longest lead time a notice can have.
+const MaxLead = 90 * 24 * time.Hour
+
+// ParseLeads reads "7d, 1d, 3h, 30m". Each must be above zero and at most
+// MaxLead (checked before multiplying, so a huge count cannot overflow).
 func ParseLeads(s string) ([]time.Duration, bool) {
 	var out []time.Duration
 	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '、' }) {
@@ -119,7 +123,7 @@ func ParseLeads(s string) ([]time.Duration, bool) {
 			return nil, false
 		}
 		unit := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}[p[len(p)-1]]
-		if unit == 0 {
+		if unit == 0 || int64(n) > int64(MaxLead/unit) {
 			return nil, false
 		}
 		out = append(out, time.Duration(n)*unit)
@@ -139,7 +143,7 @@ func (in *UpgradeInput) validate(tx *gorm.DB, f fieldErrors) error {
 		f.add("lead_times", "too_long")
 	}
 	for _, l := range in.LeadTimes {
-		if l <= 0 || l > 90*24*time.Hour {
+		if l <= 0 || l > MaxLead {
 			f.add("lead_times", "invalid_choice")
 		}
 	}
