@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -50,9 +51,9 @@ func (s *Server) listContracts(c echo.Context) error {
 		Contracts: cs, Products: productNames(products), Query: q, State: state, Page: n, Last: lastPage(total), Total: total}})
 }
 
-// PagerQuery is the search to keep in page links.
-func (v *contractListPage) PagerQuery() string {
-	return "/admin/contracts?q=" + urlQuery(v.Query) + "&state=" + v.State + "&"
+// PagerBase is the list URL with the search, for page links.
+func (v *contractListPage) PagerBase() string {
+	return "/admin/contracts?" + url.Values{"q": {v.Query}, "state": {v.State}}.Encode()
 }
 
 type contractFormPage struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -116,7 +117,7 @@ func (s *Server) showAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q := "/admin/audit?action=" + urlQuery(f.Action) + "&operator=" + strconv.FormatInt(f.OperatorID, 10) + "&"
+	q := "/admin/audit?" + url.Values{"action": {f.Action}, "operator": {strconv.FormatInt(f.OperatorID, 10)}}.Encode()
 	return s.render(c, http.StatusOK, "audit", &view{Title: s.t(c, "audit.title"), Data: &auditPage{Entries: es, Operators: ops,
 		Operator: f.OperatorID, Action: f.Action, Page: n, Last: lastPage(total), Query: q}})
 }

@@ -305,9 +305,22 @@ type pagerView struct {
 	Base       string
 }
 
-// Pager feeds the "admin-pager" partial.
+// Pager feeds the "admin-pager" partial. base may carry a query (a
+// search) that the page links keep.
 func (p *page) Pager(n, last int, base string) pagerView {
 	return pagerView{P: p, Page: n, Last: last, Base: base}
+}
+
+// URL links to page n, keeping the rest of the base URL's query.
+func (v pagerView) URL(n int) string {
+	u, err := url.Parse(v.Base)
+	if err != nil {
+		return v.Base
+	}
+	q := u.Query()
+	q.Set("page", strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 type progressView struct {
