@@ -90,6 +90,13 @@ func (c *Catalog) T(lang, id string, args ...any) string {
 		cfg.TemplateData = data
 	}
 	s, err := l.Localize(cfg)
+	if err != nil && cfg.PluralCount != nil {
+		// A message written as one plain string has only the "other" form;
+		// go-i18n refuses it for a count of 1 in English instead of using
+		// it. Plain strings are for counts that read the same either way.
+		cfg.PluralCount = nil
+		s, err = l.Localize(cfg)
+	}
 	if err != nil {
 		return id
 	}

@@ -67,6 +67,9 @@ func TestPluralsAndArguments(t *testing.T) {
 		{"ja", "status.title", nil, "現在の稼働状況"},
 		{"fr", "status.title", nil, "現在の稼働状況"},
 		{"ja", "no.such.message", nil, "no.such.message"},
+		// A plain string (no one/other table) still serves a count of 1.
+		{"en", "policy.subscribers", []any{"Count", 1}, "Public subscribers (1)"},
+		{"en", "contracts.count", []any{"Count", 1}, "1 found"},
 	}
 	for _, tc := range cases {
 		if got := c.T(tc.lang, tc.id, tc.args...); got != tc.want {
@@ -91,6 +94,24 @@ func TestNegotiate(t *testing.T) {
 	for _, c := range cases {
 		if got := Negotiate(c.query, c.cookie, c.accept); got != c.want {
 			t.Errorf("Negotiate(%q, %q, %q) = %q, want %q", c.query, c.cookie, c.accept, got, c.want)
+		}
+	}
+}
+
+// TestEveryCountRenders gives every message that takes a count the counts
+// 0, 1 and 2 in every language: none may fall back to its id.
+func TestEveryCountRenders(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range Languages {
+		for _, id := range c.IDs(lang) {
+			for _, n := range []int{0, 1, 2} {
+				if got := c.T(lang, id, "Count", n); got == id {
+					t.Errorf("T(%s, %s, Count=%d) fell back to the id", lang, id, n)
+				}
+			}
 		}
 	}
 }
