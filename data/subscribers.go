@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -177,6 +178,24 @@ func (s *Store) PruneUnconfirmedSubscribers(ctx context.Context, requestedBefore
 // Unsubscribe forgets a subscriber entirely.
 func (s *Store) Unsubscribe(ctx context.Context, id int64) error {
 	return rowsOrNotFound(s.db.WithContext(ctx).Delete(&Subscriber{}, id), "subscriber", id)
+}
+
+// Subscribers lists public subscribers, newest first, with their chosen
+// products, and how many match; query matches part of the address.
+func (s *Store) Subscribers(ctx context.Context, query string, limit, offset int) ([]Subscriber, int64, error) {
+	q := s.db.WithContext(ctx).Model(&Subscriber{})
+	if t := strings.TrimSpace(query); t != "" {
+		q = q.Where(`email LIKE ? ESCAPE '\'`, likePattern(t))
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: count subscribers: %w", err)
+	}
+	var subs []Subscriber
+	if err := q.Preload("Products").Order("created_at DESC, id DESC").Limit(limit).Offset(offset).Find(&subs).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: subscribers: %w", err)
+	}
+	return subs, total, nil
 }
 
 // CountSubscribers counts confirmed subscribers.

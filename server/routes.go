@@ -166,6 +166,9 @@ func (s *Server) routes() *echo.Echo {
 	op.POST("/announcements/:id", s.updateAnnouncement)
 	op.POST("/announcements/:id/delete", s.deleteAnnouncement)
 
+	op.GET("/subscribers", s.listSubscribers)
+	op.POST("/subscribers/:id/delete", s.deleteSubscriber)
+
 	op.GET("/jobs", s.showJobs)
 	op.GET("/usage", s.showUsage)
 	op.GET("/usage.csv", s.exportUsage)

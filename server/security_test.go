@@ -131,6 +131,8 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.contract), 1)
 	case strings.HasPrefix(p, "/admin/contacts/"):
 		p = strings.Replace(p, ":id", id(f.contact), 1)
+	case strings.HasPrefix(p, "/admin/subscribers/"):
+		p = strings.Replace(p, ":id", id(f.member), 1) // after the settings rows, which use it too
 	case strings.HasPrefix(p, "/admin/notifications/"):
 		p = strings.Replace(p, ":delivery", id(f.delivery), 1)
 		p = strings.Replace(p, ":id", id(f.notification), 1)

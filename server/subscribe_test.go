@@ -262,3 +262,48 @@ func TestSubscriberChangesSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSubscribers: operators see who subscribed, search by
+// address (LIKE wildcards taken literally) and remove one on request.
+func TestConsoleSubscribers(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	ctx := context.Background()
+	fan, err := a.store.Subscribe(ctx, "fan_1@example.com", "en", []int64{f.product}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.ConfirmSubscriber(ctx, fan.ID); err != nil {
+		t.Fatal(err)
+	}
+	c := a.client()
+	c.login("editor@example.com")
+	expect(t, c.get("/admin/subscribers"), http.StatusOK, "fan_1@example.com", "reader@example.com", "確認待ち", "に登録", "2件")
+	r := c.get("/admin/subscribers?q=FAN_")
+	expect(t, r, http.StatusOK, "fan_1@example.com", "1件")
+	if strings.Contains(r.body, "reader@example.com") {
+		t.Fatal("search matched the other address")
+	}
+	// "_" and "%" are characters here, not wildcards.
+	expect(t, c.get("/admin/subscribers?q=%25"), http.StatusOK, "0件", "該当する登録者はいません。")
+	expect(t, c.get("/admin/subscribers?q=fan%5F"), http.StatusOK, "fan_1@example.com")
+	expect(t, c.get("/admin/subscribers?q=fanx1"), http.StatusOK, "0件")
+
+	c.get("/admin/subscribers")
+	if r := c.post("/admin/subscribers/"+itoa(fan.ID)+"/delete", nil); r.code != http.StatusSeeOther || r.header.Get("Location") != "/admin/subscribers" {
+		t.Fatalf("delete: %d %s", r.code, r.header.Get("Location"))
+	}
+	expect(t, c.get("/admin/subscribers"), http.StatusOK, "削除しました", "1件")
+	if _, err := a.store.Subscriber(ctx, fan.ID); err == nil {
+		t.Fatal("deleted subscriber still there")
+	}
+	if _, err := a.store.Subscriber(ctx, f.subscriber); err != nil {
+		t.Fatalf("the other subscriber went too: %v", err)
+	}
+	for _, path := range []string{"/admin/subscribers/" + itoa(fan.ID) + "/delete", "/admin/subscribers/999999/delete", "/admin/subscribers/x/delete"} {
+		c.get("/admin/subscribers")
+		if r := c.post(path, nil); r.code != http.StatusNotFound && r.code != http.StatusBadRequest {
+			t.Fatalf("%s: %d", path, r.code)
+		}
+	}
+}
