@@ -151,14 +151,14 @@ func TestExportImportRoundTrip(t *testing.T) {
 			john = ct.ID
 		}
 	}
-	s.OptOut(ctx, john)
+	s.OptOutAddress(ctx, john)
 	lines := strings.Split(good, "\n")
 	res, err = s.ApplyImport(ctx, Parse(strings.Join([]string{lines[0], lines[2]}, "\n"), prods).Contracts)
 	if err != nil || res.ContactsRemoved != 1 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	kept, _ := s.Contact(ctx, john)
-	if !kept.OptedOut {
+	kept, _ := s.AddressOfContact(ctx, john)
+	if !kept.Person.OptedOut {
 		t.Fatal("import reset an opt-out")
 	}
 }

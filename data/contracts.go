@@ -59,7 +59,6 @@ type Contact struct {
 	Email      string
 	Lang       string
 	Role       string
-	OptedOut   bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
@@ -296,8 +295,7 @@ func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
 	return &c, nil
 }
 
-// UpdateContact edits a contact; a contact made primary can no longer be
-// opted out.
+// UpdateContact edits a contact.
 func (s *Store) UpdateContact(ctx context.Context, id int64, in ContactInput) error {
 	f := fieldErrors{}
 	in.validate(f)
@@ -305,9 +303,6 @@ func (s *Store) UpdateContact(ctx context.Context, id int64, in ContactInput) er
 		return err
 	}
 	fields := map[string]any{"name": in.Name, "email": in.Email, "lang": in.Lang, "role": in.Role, "updated_at": s.now()}
-	if in.Role == RolePrimary {
-		fields["opted_out"] = false
-	}
 	res := s.db.WithContext(ctx).Model(&Contact{ID: id}).Updates(fields)
 	if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
 		return Invalid("email", "email_taken")
@@ -318,37 +313,6 @@ func (s *Store) UpdateContact(ctx context.Context, id int64, in ContactInput) er
 // DeleteContact removes a contact.
 func (s *Store) DeleteContact(ctx context.Context, id int64) error {
 	return rowsOrNotFound(s.db.WithContext(ctx).Delete(&Contact{}, id), "contact", id)
-}
-
-// SetContactPreferences is what a contact changes from the signed link: the
-// language of their email and, for additional contacts only, opting out.
-func (s *Store) SetContactPreferences(ctx context.Context, id int64, lang string, optedOut bool) error {
-	if !oneOf(lang, ContactLanguages) {
-		return Invalid("lang", "invalid_choice")
-	}
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		var c Contact
-		if err := tx.First(&c, id).Error; err != nil {
-			return notFound(err)
-		}
-		if c.Role != RoleAdditional {
-			optedOut = false
-		}
-		return tx.Model(&Contact{ID: id}).Updates(map[string]any{"lang": lang, "opted_out": optedOut, "updated_at": s.now()}).Error
-	})
-}
-
-// OptOut stops notices to an additional contact (one-click unsubscribe).
-// Primary contacts receive contractual notices and cannot opt out.
-func (s *Store) OptOut(ctx context.Context, id int64) error {
-	c, err := s.Contact(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.Role != RoleAdditional {
-		return Invalid("role", "primary_cannot_opt_out")
-	}
-	return s.db.WithContext(ctx).Model(&Contact{ID: id}).Updates(map[string]any{"opted_out": true, "updated_at": s.now()}).Error
 }
 
 // Setting returns a stored setting, or "" when unset.

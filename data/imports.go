@@ -27,7 +27,8 @@ type ImportResult struct {
 
 // ApplyImport writes an import in one transaction: contracts are matched by
 // code, created or updated, and each one's contacts become exactly the
-// imported list. A contact who stays keeps their id and their opt-out.
+// imported list. A contact who stays keeps their id; what a person chose
+// (language, opt-out) lives on the address and is never touched here.
 // Contracts not in the import are left alone. Any error leaves the database
 // as it was.
 func (s *Store) ApplyImport(ctx context.Context, contracts []ImportContract) (ImportResult, error) {
@@ -56,7 +57,11 @@ func (s *Store) ApplyImport(ctx context.Context, contracts []ImportContract) (Im
 				} else if in.Active {
 					fields["ended_at"] = nil
 				}
-				if c.Name == in.Name && c.Active == in.Active {
+				same, err := importUnchanged(tx, c, in)
+				if err != nil {
+					return err
+				}
+				if same {
 					res.Unchanged++
 				} else {
 					res.Updated++
@@ -91,9 +96,6 @@ func (s *Store) ApplyImport(ctx context.Context, contracts []ImportContract) (Im
 			for _, ct := range in.Contacts {
 				if old, ok := byEmail[ct.Email]; ok {
 					fields := map[string]any{"name": ct.Name, "lang": ct.Lang, "role": ct.Role, "updated_at": now}
-					if ct.Role == RolePrimary {
-						fields["opted_out"] = false
-					}
 					if err := tx.Model(&Contact{ID: old.ID}).Updates(fields).Error; err != nil {
 						return err
 					}
@@ -109,6 +111,85 @@ func (s *Store) ApplyImport(ctx context.Context, contracts []ImportContract) (Im
 		return ImportResult{}, fmt.Errorf("data: import: %w", err)
 	}
 	return res, nil
+}
+
+// importUnchanged reports whether an import row set would leave a contract
+// exactly as it is: name, state, products and every contact's fields.
+func importUnchanged(tx *gorm.DB, c Contract, in ImportContract) (bool, error) {
+	if c.Name != in.Name || c.Active != in.Active {
+		return false, nil
+	}
+	var prods []int64
+	if err := tx.Model(&ContractProduct{}).Where("contract_id = ?", c.ID).Pluck("product_id", &prods).Error; err != nil {
+		return false, err
+	}
+	want := map[int64]bool{}
+	for _, p := range in.ProductIDs {
+		want[p] = true
+	}
+	if len(want) != len(prods) {
+		return false, nil
+	}
+	for _, p := range prods {
+		if !want[p] {
+			return false, nil
+		}
+	}
+	var cts []Contact
+	if err := tx.Where("contract_id = ?", c.ID).Find(&cts).Error; err != nil {
+		return false, err
+	}
+	if len(cts) != len(in.Contacts) {
+		return false, nil
+	}
+	have := map[string]Contact{}
+	for _, ct := range cts {
+		have[ct.Email] = ct
+	}
+	for _, ct := range in.Contacts {
+		old, ok := have[ct.Email]
+		if !ok || old.Name != ct.Name || old.Lang != ct.Lang || old.Role != ct.Role {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// KeptChoice is a choice a person made that an import leaves standing
+// although the import says otherwise, for the import preview.
+type KeptChoice struct {
+	Email      string
+	Lang       string // the language the person chose, "" if none
+	ImportLang string // the language the import lists
+	OptedOut   bool
+}
+
+// KeptChoices lists the addresses of an import whose own choices win over
+// what the import says.
+func (s *Store) KeptChoices(ctx context.Context, contracts []ImportContract) ([]KeptChoice, error) {
+	langs := map[string]string{}
+	var emails []string
+	for _, k := range contracts {
+		for _, ct := range k.Contacts {
+			if _, ok := langs[ct.Email]; !ok {
+				emails = append(emails, ct.Email)
+				langs[ct.Email] = ct.Lang
+			}
+		}
+	}
+	people, err := s.PeopleChoices(ctx, emails)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeptChoice
+	for _, e := range emails {
+		p, ok := people[e]
+		if !ok || (p.Lang == "" && !p.OptedOut) {
+			continue
+		}
+		out = append(out, KeptChoice{Email: e, Lang: p.Lang, ImportLang: langs[e], OptedOut: p.OptedOut})
+	}
+	return out, nil
 }
 
 // ContractImport is an uploaded CSV waiting for an operator to apply it.

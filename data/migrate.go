@@ -22,6 +22,7 @@ var migrations = []migration{
 	{3, "scheduled jobs, upgrades, news and access log", execSchema(schemaV3)},
 	{4, "audit trail, login throttling, two-factor, invitations", execSchema(schemaV4)},
 	{5, "calendar sequence, API tokens, public subscriptions", execSchema(schemaV5)},
+	{6, "choices per address, the operator's notify choice, update times, incident templates", execSchema(schemaV6)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -471,4 +472,43 @@ CREATE TABLE subscriber_products (
 	PRIMARY KEY (subscriber_id, product_id)
 );
 ALTER TABLE deliveries ADD COLUMN subscriber_id BIGINT NULL REFERENCES subscribers(id) ON DELETE SET NULL
+`
+
+// schemaV6 moves a reader's choices from the contact row to the address
+// (people), remembers whether the operator chose to notify for an incident
+// or a maintenance, and adds incident templates. contacts.opted_out is left
+// in place but no longer read: its opt-outs move to people here.
+const schemaV6 = `
+CREATE TABLE people (
+	email TEXT PRIMARY KEY,
+	lang TEXT NOT NULL DEFAULT '',
+	opted_out {{bool}} NOT NULL DEFAULT FALSE,
+	chosen_by TEXT NOT NULL DEFAULT '',
+	updated_at {{time}} NOT NULL
+);
+INSERT INTO people (email, lang, opted_out, chosen_by, updated_at)
+	SELECT DISTINCT email, '', TRUE, 'person', CURRENT_TIMESTAMP FROM contacts WHERE opted_out = TRUE AND role = 'additional';
+ALTER TABLE incidents ADD COLUMN notify {{bool}} NOT NULL DEFAULT TRUE;
+ALTER TABLE maintenances ADD COLUMN notify {{bool}} NOT NULL DEFAULT TRUE;
+ALTER TABLE maintenances ADD COLUMN saved_at {{time}} NULL;
+ALTER TABLE deliveries ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+CREATE TABLE incident_templates (
+	id {{pk}},
+	product_id BIGINT NULL REFERENCES products(id) ON DELETE CASCADE,
+	name TEXT NOT NULL,
+	title_ja TEXT NOT NULL,
+	title_en TEXT NOT NULL DEFAULT '',
+	body_ja TEXT NOT NULL,
+	body_en TEXT NOT NULL DEFAULT '',
+	impact TEXT NOT NULL,
+	status TEXT NOT NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE TABLE incident_template_components (
+	template_id BIGINT NOT NULL REFERENCES incident_templates(id) ON DELETE CASCADE,
+	component_id BIGINT NOT NULL REFERENCES components(id) ON DELETE CASCADE,
+	status TEXT NOT NULL,
+	PRIMARY KEY (template_id, component_id)
+)
 `

@@ -88,19 +88,34 @@ type Recipient struct {
 	Name         string
 	Lang         string
 	Role         string
+	// Contracts are the contracts the notice reaches the address through.
+	Contracts []ReasonContract `gorm:"-"`
+}
+
+// ReasonContract is a contract a notice reaches an address through: the
+// address's role there, and the affected products the contract uses.
+type ReasonContract struct {
+	Code, Name string
+	Role       string
+	Products   []NoticeName
 }
 
 // Audience is who a notice would reach.
 type Audience struct {
 	Recipients []Recipient
-	Contracts  int
+	// Contacts and Subscribers count the recipients of each kind apart;
+	// Contracts counts the contracts the contacts are listed on.
+	Contacts, Subscribers, Contracts int
 }
 
-// audience finds the contacts a notice of this policy row reaches about
-// these components: contacts in a role the policy names, not opted out, at
-// active contracts that use a product one of the components belongs to.
-// An address listed several times is emailed once, as its primary role if
-// it has one anywhere (so it is not offered an unsubscribe it cannot use).
+// audience finds who a notice of this policy row about these components
+// reaches. Contacts: in a role the policy names, at active contracts that
+// use a product one of the components belongs to, unless the address opted
+// out of what it receives as an additional contact. An address listed
+// several times is emailed once, in the language it chose (else the first
+// listing's), as its primary role if it has one (so it is not offered an
+// unsubscribe it cannot use), naming every contract it is reached through.
+// Then confirmed public subscribers not already reached as contacts.
 func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (a Audience, err error) {
 	if len(componentIDs) == 0 {
 		return a, nil
@@ -109,47 +124,81 @@ func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (a Audience, 
 	if err := tx.Where("impact = ?", policyRow).First(&pol).Error; err != nil {
 		return a, fmt.Errorf("notice policy %q: %w", policyRow, err)
 	}
-	roles := pol.roles()
-	if len(roles) == 0 {
-		roles = []string{"-"} // no contact, but subscribers may still hear
+	byEmail := map[string]int{}
+	if roles := pol.roles(); len(roles) > 0 {
+		var rows []struct {
+			Recipient
+			ContractCode, ContractName string
+		}
+		err = tx.Table("contacts").
+			Select("contacts.id AS contact_id, contacts.contract_id, contracts.code AS contract_code, contracts.name AS contract_name, "+
+				"contacts.email, contacts.name, COALESCE(NULLIF(people.lang, ''), contacts.lang) AS lang, contacts.role").
+			Joins("JOIN contracts ON contracts.id = contacts.contract_id").
+			Joins("LEFT JOIN people ON people.email = contacts.email").
+			Where("contracts.active = ? AND contacts.role IN ?", true, roles).
+			Where("NOT (contacts.role = ? AND COALESCE(people.opted_out, ?) = ?)", RoleAdditional, false, true).
+			Where("contacts.contract_id IN (SELECT cp.contract_id FROM contract_products cp JOIN components c ON c.product_id = cp.product_id WHERE c.id IN ?)", componentIDs).
+			Order("contacts.id").Scan(&rows).Error
+		if err != nil {
+			return a, err
+		}
+		products, err := contractProducts(tx, componentIDs)
+		if err != nil {
+			return a, err
+		}
+		contracts := map[int64]bool{}
+		for _, r := range rows {
+			contracts[r.ContractID] = true
+			why := ReasonContract{Code: r.ContractCode, Name: r.ContractName, Role: r.Role, Products: products[r.ContractID]}
+			if i, ok := byEmail[r.Email]; ok {
+				if r.Role == RolePrimary {
+					a.Recipients[i].Role = RolePrimary
+				}
+				a.Recipients[i].Contracts = append(a.Recipients[i].Contracts, why)
+				continue
+			}
+			byEmail[r.Email] = len(a.Recipients)
+			rec := r.Recipient
+			rec.Contracts = []ReasonContract{why}
+			a.Recipients = append(a.Recipients, rec)
+		}
+		a.Contacts, a.Contracts = len(a.Recipients), len(contracts)
 	}
-	var rows []Recipient
-	err = tx.Table("contacts").
-		Select("contacts.id AS contact_id, contacts.contract_id, contacts.email, contacts.name, contacts.lang, contacts.role").
-		Joins("JOIN contracts ON contracts.id = contacts.contract_id").
-		Where("contracts.active = ? AND contacts.opted_out = ? AND contacts.role IN ?", true, false, roles).
-		Where("contacts.contract_id IN (SELECT cp.contract_id FROM contract_products cp JOIN components c ON c.product_id = cp.product_id WHERE c.id IN ?)", componentIDs).
-		Order("contacts.id").Scan(&rows).Error
+	subs, err := subscriberAudience(tx, policyRow, componentIDs)
 	if err != nil {
 		return a, err
 	}
-	byEmail := map[string]int{}
-	contracts := map[int64]bool{}
-	defer func() {
-		// Public subscribers come after contacts: an address that is both
-		// gets one copy, as a contact.
-		if subs, serr := subscriberAudience(tx, policyRow, componentIDs); serr == nil {
-			for _, r := range subs {
-				if _, dup := byEmail[r.Email]; !dup {
-					byEmail[r.Email] = len(a.Recipients)
-					a.Recipients = append(a.Recipients, r)
-				}
-			}
+	for _, r := range subs {
+		if _, dup := byEmail[r.Email]; !dup {
+			byEmail[r.Email] = len(a.Recipients)
+			a.Recipients = append(a.Recipients, r)
+			a.Subscribers++
 		}
-	}()
-	for _, r := range rows {
-		contracts[r.ContractID] = true
-		if i, ok := byEmail[r.Email]; ok {
-			if r.Role == RolePrimary {
-				a.Recipients[i].Role = RolePrimary
-			}
-			continue
-		}
-		byEmail[r.Email] = len(a.Recipients)
-		a.Recipients = append(a.Recipients, r)
 	}
-	a.Contracts = len(contracts)
 	return a, nil
+}
+
+// contractProducts maps each active contract to the products it uses among
+// those the components belong to, in display order.
+func contractProducts(tx *gorm.DB, componentIDs []int64) (map[int64][]NoticeName, error) {
+	var rows []struct {
+		ContractID     int64
+		NameJA, NameEN string
+	}
+	err := tx.Table("contract_products").
+		Select("contract_products.contract_id, products.name_ja, products.name_en").
+		Joins("JOIN products ON products.id = contract_products.product_id").
+		Joins("JOIN contracts ON contracts.id = contract_products.contract_id").
+		Where("contracts.active = ? AND products.id IN (SELECT product_id FROM components WHERE id IN ?)", true, componentIDs).
+		Order("contract_products.contract_id, products.position, products.id").Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64][]NoticeName{}
+	for _, r := range rows {
+		out[r.ContractID] = append(out[r.ContractID], NoticeName{r.NameJA, r.NameEN})
+	}
+	return out, nil
 }
 
 // NoticeAudience tells an operator, before they publish, who a notice of
@@ -253,9 +302,21 @@ type Delivery struct {
 	ClaimedUntil   *time.Time
 	LastError      string
 	MessageID      string
-	SentAt         *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Reason lists, as JSON, the contracts a contact is reached through
+	// (ReasonContract), so the email can name them.
+	Reason    string
+	SentAt    *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Contracts decodes the contracts the delivery was sent for.
+func (d *Delivery) Contracts() []ReasonContract {
+	var out []ReasonContract
+	if d.Reason != "" {
+		json.Unmarshal([]byte(d.Reason), &out)
+	}
+	return out
 }
 
 // DeliveryAttempt records one try at sending a delivery.
@@ -342,6 +403,13 @@ func (s *Store) writeNotificationID(tx *gorm.DB, n Notification, content NoticeC
 	for i, r := range recips {
 		d := Delivery{NotificationID: n.ID, Email: r.Email, Name: r.Name, Lang: r.Lang, Role: r.Role,
 			State: state, NextAttemptAt: n.CreatedAt}
+		if len(r.Contracts) > 0 {
+			b, err := json.Marshal(r.Contracts)
+			if err != nil {
+				return nil, err
+			}
+			d.Reason = string(b)
+		}
 		if r.ContactID != 0 {
 			cid := r.ContactID
 			d.ContactID = &cid

@@ -54,7 +54,7 @@ func TestRoutingMatrix(t *testing.T) {
 	// An additional contact who opted out hears nothing.
 	c, _ := s.CreateContract(ctx, data.ContractInput{Code: "optout", Name: "配信停止", Active: true, ProductIDs: []int64{affected.ProductID}})
 	out, _ := s.AddContact(ctx, c.ID, data.ContactInput{Email: "out@example.com", Lang: "ja", Role: data.RoleAdditional})
-	if err := s.OptOut(ctx, out.ID); err != nil {
+	if err := s.OptOutAddress(ctx, out.ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -114,7 +114,7 @@ func TestRoutingMatrix(t *testing.T) {
 	if len(aud.Recipients) != 2 || aud.Contracts != 2 {
 		t.Errorf("other product: %+v", aud)
 	}
-	if err := s.OptOut(ctx, mustContact(t, s, "primary-active-uses@example.com")); err == nil {
+	if err := s.OptOutAddress(ctx, mustContact(t, s, "primary-active-uses@example.com")); err == nil {
 		t.Error("a primary contact opted out")
 	}
 }

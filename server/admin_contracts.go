@@ -58,6 +58,8 @@ func (v *contractListPage) PagerBase() string {
 
 type contractFormPage struct {
 	Contract *data.Contract
+	// People holds the choices of the contract's addresses.
+	People   map[string]data.Person
 	Products []data.Product
 	Roles    []string
 	Langs    []string
@@ -136,6 +138,13 @@ func (s *Server) showContract(c echo.Context) error {
 	}
 	v, err := s.contractFormPage(c, ct)
 	if err != nil {
+		return err
+	}
+	emails := make([]string, len(ct.Contacts))
+	for i, x := range ct.Contacts {
+		emails[i] = x.Email
+	}
+	if v.People, err = s.store.PeopleChoices(c.Request().Context(), emails); err != nil {
 		return err
 	}
 	f := contractForm(ct)
@@ -293,6 +302,8 @@ func (s *Server) exportContracts(c echo.Context) error {
 type importPage struct {
 	ID       int64
 	Import   *contractcsv.Import
+	// Kept lists the addresses whose own choices the import leaves alone.
+	Kept     []data.KeptChoice
 	Error    string
 	Result   *data.ImportResult
 	Problems []contractcsv.Problem
@@ -347,6 +358,8 @@ func (s *Server) previewImport(c echo.Context) error {
 	if len(page.Import.Problems) > 0 {
 		code = http.StatusBadRequest
 	} else if page.ID, err = s.store.SaveImport(c.Request().Context(), text, operatorOf(c).ID); err != nil {
+		return err
+	} else if page.Kept, err = s.store.KeptChoices(c.Request().Context(), page.Import.Contracts); err != nil {
 		return err
 	}
 	return s.render(c, code, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})

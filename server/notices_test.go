@@ -264,15 +264,15 @@ func TestPreferencesAndOneClickUnsubscribe(t *testing.T) {
 		}
 	}
 	expect(t, c.post("/preferences/"+token, url.Values{"lang": {"en"}}), http.StatusOK, "設定を保存しました。")
-	ct, _ := a.store.Contact(context.Background(), f.contact)
-	if ct.Lang != "en" || ct.OptedOut {
-		t.Fatalf("after saving: %+v", ct)
+	addr, _ := a.store.AddressOfContact(context.Background(), f.contact)
+	if addr.Lang() != "en" || addr.Person.OptedOut || addr.Person.ChosenBy != data.ChosenByPerson {
+		t.Fatalf("after saving: %+v", addr)
 	}
 	// GET never unsubscribes (link scanners); the RFC 8058 POST does, with
 	// no cookie and no CSRF token.
 	expect(t, c.get("/unsubscribe/"+token), http.StatusOK, "配信を停止する")
-	ct, _ = a.store.Contact(context.Background(), f.contact)
-	if ct.OptedOut {
+	addr, _ = a.store.AddressOfContact(context.Background(), f.contact)
+	if addr.Person.OptedOut {
 		t.Fatal("GET unsubscribed")
 	}
 	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/unsubscribe/"+token, strings.NewReader("List-Unsubscribe=One-Click"))
@@ -282,8 +282,8 @@ func TestPreferencesAndOneClickUnsubscribe(t *testing.T) {
 		t.Fatalf("one-click: %v %v", res, err)
 	}
 	res.Body.Close()
-	ct, _ = a.store.Contact(context.Background(), f.contact)
-	if !ct.OptedOut {
+	addr, _ = a.store.AddressOfContact(context.Background(), f.contact)
+	if !addr.Person.OptedOut {
 		t.Fatal("one-click unsubscribe did not opt out")
 	}
 	aud, _ := a.store.NoticeAudience(context.Background(), "critical", []int64{f.cdn})
@@ -305,7 +305,7 @@ func TestPreferencesAndOneClickUnsubscribe(t *testing.T) {
 	c.get("/preferences/" + ptoken)
 	c.post("/preferences/"+ptoken, url.Values{"lang": {"ja"}, "opt_out": {"1"}})
 	expect(t, c.postRaw("/unsubscribe/"+ptoken, url.Values{"List-Unsubscribe": {"One-Click"}}), http.StatusBadRequest)
-	if ct, _ := a.store.Contact(context.Background(), primary); ct.OptedOut {
+	if addr, _ := a.store.AddressOfContact(context.Background(), primary); addr.Person.OptedOut {
 		t.Fatal("primary contact opted out")
 	}
 	_ = time.Second

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -10,44 +11,116 @@ import (
 	"github.com/oshirase/oshirase/mail"
 )
 
+// preferencesPage is one address's choices, reached from the signed link
+// of any contract it is listed on: the choices belong to the address.
 type preferencesPage struct {
-	Contact *data.Contact
-	Token   string
-	Langs   []string
-	Done    bool
+	Address *data.Address
+	// Lines say, contract by contract, what the address receives and
+	// whether it may stop it.
+	Lines []string
+	Token string
+	Langs []string
+	Done  bool
 }
 
-// contactFromToken finds the contact a signed link was made for. A link
+// addressFromToken finds the address a signed link was made for. A link
 // that was tampered with, or whose contact is gone, is a 404.
-func (s *Server) contactFromToken(c echo.Context) (*data.Contact, string, error) {
+func (s *Server) addressFromToken(c echo.Context) (*data.Address, int64, string, error) {
 	token := c.Param("token")
 	id, ok := mail.VerifyContactToken(s.opts.Secret, token)
 	if !ok || s.opts.Secret == "" {
-		return nil, "", echo.ErrNotFound
+		return nil, 0, "", echo.ErrNotFound
 	}
-	ct, err := s.store.Contact(c.Request().Context(), id)
+	a, err := s.store.AddressOfContact(c.Request().Context(), id)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
-	return ct, token, nil
+	return a, id, token, nil
 }
 
-func (s *Server) showPreferences(c echo.Context) error {
-	ct, token, err := s.contactFromToken(c)
+// receiveLines says in the reader's language what the address receives
+// through each active contract, from the notice policy.
+func (s *Server) receiveLines(c echo.Context, a *data.Address) ([]string, error) {
+	pol, err := s.store.Policy(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	what := func(role string) string {
+		var impacts []string
+		maint := false
+		for _, p := range pol {
+			on := p.NotifyPrimary
+			if role == data.RoleAdditional {
+				on = p.NotifyAdditional
+			}
+			switch {
+			case !on:
+			case p.Impact == data.PolicyMaintenance:
+				maint = true
+			default:
+				impacts = append(impacts, s.t(c, "impact."+p.Impact))
+			}
+		}
+		var parts []string
+		if len(impacts) > 0 {
+			parts = append(parts, s.t(c, "preferences.what_incidents", "Impacts", strings.Join(impacts, s.t(c, "list.sep_short"))))
+		}
+		if maint {
+			parts = append(parts, s.t(c, "preferences.what_maintenance"))
+		}
+		if role == data.RolePrimary {
+			parts = append(parts, s.t(c, "preferences.what_upgrades"))
+		}
+		if len(parts) == 0 {
+			return ""
+		}
+		return strings.Join(parts, s.t(c, "list.sep"))
+	}
+	var lines []string
+	for _, m := range a.Memberships {
+		if !m.Active {
+			continue
+		}
+		w := what(m.Role)
+		key := "preferences.line_" + m.Role
+		if w == "" {
+			key += "_nothing"
+		} else if m.Role == data.RoleAdditional && a.Person.OptedOut {
+			key += "_stopped"
+		}
+		lines = append(lines, s.t(c, key, "Code", m.ContractCode, "Name", m.ContractName, "What", w))
+	}
+	return lines, nil
+}
+
+func (s *Server) preferencesView(c echo.Context, code int, f *form, a *data.Address, token string, done bool) error {
+	lines, err := s.receiveLines(c, a)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	f := &form{Values: map[string][]string{"lang": {ct.Lang}}}
-	if ct.OptedOut {
+	return s.render(c, code, "preferences", &view{Title: s.t(c, "preferences.title"), Form: f,
+		Data: &preferencesPage{Address: a, Lines: lines, Token: token, Langs: data.ContactLanguages, Done: done}})
+}
+
+func choicesForm(a *data.Address) *form {
+	f := &form{Values: map[string][]string{"lang": {a.Lang()}}}
+	if a.Person.OptedOut {
 		f.Values.Set("opt_out", "1")
 	}
-	return s.render(c, http.StatusOK, "preferences", &view{Title: s.t(c, "preferences.title"), Form: f,
-		Data: &preferencesPage{Contact: ct, Token: token, Langs: data.ContactLanguages}})
+	return f
+}
+
+func (s *Server) showPreferences(c echo.Context) error {
+	a, _, token, err := s.addressFromToken(c)
+	if err != nil {
+		return err
+	}
+	return s.preferencesView(c, http.StatusOK, choicesForm(a), a, token, false)
 }
 
 func (s *Server) savePreferences(c echo.Context) error {
-	ct, token, err := s.contactFromToken(c)
+	a, _, token, err := s.addressFromToken(c)
 	if err != nil {
 		return err
 	}
@@ -55,18 +128,20 @@ func (s *Server) savePreferences(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	err = s.store.SetContactPreferences(c.Request().Context(), ct.ID, f.Get("lang"), f.Get("opt_out") == "1")
+	// Only an address that is an additional contact somewhere has anything
+	// to opt out of; for the others the box is not even shown.
+	optOut := f.Get("opt_out") == "1" && a.Additional()
+	err = s.store.SetChoices(c.Request().Context(), a.Person.Email, f.Get("lang"), optOut, data.ChosenByPerson)
 	if f.absorb(err) {
-		return s.render(c, http.StatusBadRequest, "preferences", &view{Title: s.t(c, "preferences.title"), Form: f,
-			Data: &preferencesPage{Contact: ct, Token: token, Langs: data.ContactLanguages}})
+		return s.preferencesView(c, http.StatusBadRequest, f, a, token, false)
 	}
 	if err != nil {
 		return err
 	}
-	ct, _ = s.store.Contact(c.Request().Context(), ct.ID)
-	return s.render(c, http.StatusOK, "preferences", &view{Title: s.t(c, "preferences.title"), Form: f,
-		Data: &preferencesPage{Contact: ct, Token: token, Langs: data.ContactLanguages, Done: true}})
+	if a, err = s.store.Address(c.Request().Context(), a.Person.Email); err != nil {
+		return err
+	}
+	return s.preferencesView(c, http.StatusOK, choicesForm(a), a, token, true)
 }
 
 type unsubscribePage struct {
@@ -87,25 +162,26 @@ func (p *unsubscribePage) Action() string {
 // showUnsubscribe asks before unsubscribing: link checkers and mail
 // scanners open links with GET, and must not unsubscribe anyone.
 func (s *Server) showUnsubscribe(c echo.Context) error {
-	ct, token, err := s.contactFromToken(c)
+	a, _, token, err := s.addressFromToken(c)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return s.render(c, http.StatusOK, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"),
-		Data: &unsubscribePage{Token: token, Done: ct.OptedOut, Primary: ct.Role == data.RolePrimary}})
+		Data: &unsubscribePage{Token: token, Done: a.Person.OptedOut, Primary: !a.Additional()}})
 }
 
 // unsubscribe is the RFC 8058 one-click endpoint: a mail client POSTs
 // "List-Unsubscribe=One-Click" without cookies, so the signed token is the
-// only credential, and no CSRF token is asked for.
+// only credential, and no CSRF token is asked for. It stops the address on
+// every contract where it is an additional contact.
 func (s *Server) unsubscribe(c echo.Context) error {
-	ct, token, err := s.contactFromToken(c)
+	_, id, token, err := s.addressFromToken(c)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	err = s.store.OptOut(c.Request().Context(), ct.ID)
+	err = s.store.OptOutAddress(c.Request().Context(), id)
 	var v *data.ValidationError
 	if errors.As(err, &v) {
 		return s.render(c, http.StatusBadRequest, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"),

@@ -140,6 +140,8 @@ func (s *Server) routes() *echo.Echo {
 	op.GET("/contracts/:id", s.showContract)
 	op.POST("/contracts/:id", s.updateContract)
 	op.POST("/contracts/:id/contacts", s.addContact)
+	op.GET("/contacts/:id/address", s.showAddress)
+	op.POST("/contacts/:id/address", s.saveAddress)
 	op.GET("/contacts/:id/edit", s.editContact)
 	op.POST("/contacts/:id", s.updateContact)
 	op.POST("/contacts/:id/delete", s.deleteContact)

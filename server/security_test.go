@@ -189,8 +189,18 @@ func (a *testApp) state() string {
 	for _, c := range cs {
 		b.WriteString(c.Code + c.Name + strconv.FormatBool(c.Active) + strconv.Itoa(len(c.Products)))
 		for _, ct := range c.Contacts {
-			b.WriteString(ct.Email + ct.Lang + ct.Role + strconv.FormatBool(ct.OptedOut))
+			b.WriteString(ct.Email + ct.Lang + ct.Role)
 		}
+	}
+	var emails []string
+	for _, c := range cs {
+		for _, ct := range c.Contacts {
+			emails = append(emails, ct.Email)
+		}
+	}
+	people, _ := a.store.PeopleChoices(ctx, emails)
+	for _, e := range emails {
+		b.WriteString(e + people[e].Lang + strconv.FormatBool(people[e].OptedOut))
 	}
 	us, _, _ := a.store.Upgrades(ctx, 100, 0)
 	for _, u := range us {
