@@ -300,8 +300,8 @@ func (s *Server) exportContracts(c echo.Context) error {
 }
 
 type importPage struct {
-	ID       int64
-	Import   *contractcsv.Import
+	ID     int64
+	Import *contractcsv.Import
 	// Kept lists the addresses whose own choices the import leaves alone.
 	Kept     []data.KeptChoice
 	Error    string
