@@ -150,12 +150,14 @@ func TestIncidentLifecycle(t *testing.T) {
 	if len(got.Updates) != 3 || got.Updates[0].ID != res.ID {
 		t.Fatalf("timeline: %+v", got.Updates)
 	}
-	// Deleting the resolving update reopens the incident at the status before.
+	// Deleting the resolving update changes nothing but the timeline: the
+	// incident stays resolved (reopening is an explicit step).
+	resolvedAt := *got.ResolvedAt
 	if err := s.DeleteIncidentUpdate(ctx, inc.ID, res.ID); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.Incident(ctx, inc.ID)
-	if got.Status != data.Identified || got.ResolvedAt != nil {
+	if got.Status != data.Resolved || got.ResolvedAt == nil || !got.ResolvedAt.Equal(resolvedAt) {
 		t.Fatalf("after deleting resolution: %s %v", got.Status, got.ResolvedAt)
 	}
 	for _, u := range got.Updates[:1] {

@@ -33,6 +33,9 @@ type NewIncidentUpdate struct {
 	Components     map[int64]string
 	OperatorID     int64
 	Notice         Notice
+	// Reopen must be set to post a non-resolved update to a resolved
+	// incident: reopening is an explicit step, never a side effect.
+	Reopen bool
 }
 
 // IncidentEdit changes an incident's own fields after the fact.
@@ -95,7 +98,7 @@ func (s *Store) CreateIncident(ctx context.Context, in NewIncident) (*Incident, 
 	if in.StartedAt.After(now.Add(time.Minute)) {
 		f.add("started_at", "in_future")
 	}
-	inc := Incident{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Impact: in.Impact, Status: in.Status, StartedAt: in.StartedAt}
+	inc := Incident{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Impact: in.Impact, Status: in.Status, StartedAt: in.StartedAt, Notify: in.Notice.Send}
 	if in.Status == Resolved {
 		inc.ResolvedAt = &now
 	}
@@ -161,6 +164,9 @@ func (s *Store) PostIncidentUpdate(ctx context.Context, incidentID int64, in New
 		}
 		if err := s.validateComponents(tx, f, in.Components); err != nil {
 			return err
+		}
+		if inc.Status == Resolved && in.Status != Resolved && in.Status != "" && !in.Reopen {
+			f.add("status", "reopen_required")
 		}
 		if err := f.err(); err != nil {
 			return err
@@ -260,7 +266,9 @@ func (s *Store) EditIncidentUpdate(ctx context.Context, incidentID, updateID int
 }
 
 // DeleteIncidentUpdate removes an update posted by mistake. The incident
-// takes the status of the newest update left; its only update cannot go.
+// keeps its status and times: deleting never reopens or resolves anything
+// (reopening is its own step, with its own update). Its only update cannot
+// go.
 func (s *Store) DeleteIncidentUpdate(ctx context.Context, incidentID, updateID int64) error {
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var inc Incident
@@ -281,18 +289,7 @@ func (s *Store) DeleteIncidentUpdate(ctx context.Context, incidentID, updateID i
 		if n <= 1 {
 			return Invalid("update", "last_update")
 		}
-		var latest IncidentUpdate
-		if err := tx.Where("incident_id = ?", incidentID).Order("created_at DESC, id DESC").First(&latest).Error; err != nil {
-			return err
-		}
-		if latest.Status == inc.Status {
-			return nil
-		}
-		if latest.Status == Resolved {
-			// The resolution now dates from the update that resolved it.
-			return tx.Model(&Incident{ID: incidentID}).Updates(map[string]any{"status": Resolved, "resolved_at": latest.CreatedAt, "updated_at": s.now()}).Error
-		}
-		return s.applyIncidentStatus(tx, &inc, latest.Status)
+		return tx.Model(&Incident{ID: incidentID}).Update("updated_at", s.now()).Error
 	})
 	return wrapUnlessInvalid(fmt.Sprintf("incident %d: delete update %d", incidentID, updateID), err)
 }

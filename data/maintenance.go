@@ -82,8 +82,9 @@ func (s *Store) CreateMaintenance(ctx context.Context, in NewMaintenance) (*Main
 	validateTitles(f, &in.TitleJA, &in.TitleEN)
 	validateBodies(f, in.BodyJA, in.BodyEN)
 	validateWindow(f, in.StartsAt, in.EndsAt)
+	now := s.now()
 	m := Maintenance{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Status: Scheduled, StartsAt: in.StartsAt.UTC(), EndsAt: in.EndsAt.UTC(),
-		ReminderLeadSeconds: reminderSeconds(in.ReminderLead)}
+		ReminderLeadSeconds: reminderSeconds(in.ReminderLead), Notify: in.Notice.Send, SavedAt: &now}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if err := s.checkMaintenanceComponents(tx, f, in.ComponentIDs); err != nil {
 			return err
@@ -91,7 +92,9 @@ func (s *Store) CreateMaintenance(ctx context.Context, in NewMaintenance) (*Main
 		if err := f.err(); err != nil {
 			return err
 		}
-		if err := tx.Create(&m).Error; err != nil {
+		// Select names every column, so notify=false is stored as such
+		// rather than taking the column default.
+		if err := tx.Select("*").Omit("id", "Components", "Updates").Create(&m).Error; err != nil {
 			return err
 		}
 		if err := setMaintenanceComponents(tx, m.ID, in.ComponentIDs); err != nil {
@@ -143,6 +146,7 @@ func (s *Store) UpdateMaintenance(ctx context.Context, id int64, in MaintenanceE
 		}
 		if !m.StartsAt.Equal(in.StartsAt.UTC()) || !m.EndsAt.Equal(in.EndsAt.UTC()) {
 			fields["sequence"] = m.Sequence + 1
+			fields["saved_at"] = s.now()
 		}
 		if err := tx.Model(&Maintenance{ID: id}).Updates(fields).Error; err != nil {
 			return err
@@ -273,7 +277,13 @@ func (s *Store) AutoAdvanceMaintenance(ctx context.Context, id int64, notice Not
 		default:
 			return nil
 		}
-		in.Notice = notice
+		moment := m.StartsAt
+		if in.Status == Completed {
+			moment = m.EndsAt
+		}
+		if m.autoNotifies(moment) {
+			in.Notice = notice
+		}
 		if _, err := s.postMaintenanceUpdate(tx, &m, in); err != nil {
 			return err
 		}
@@ -281,6 +291,17 @@ func (s *Store) AutoAdvanceMaintenance(ctx context.Context, id int64, notice Not
 		return nil
 	})
 	return moved, wrapUnlessInvalid(fmt.Sprintf("maintenance %d: advance", id), err)
+}
+
+// autoNotifies reports whether an automatic step at moment may email: the
+// operator chose to notify for the window, and the moment was still ahead
+// when the window was last saved.
+func (m *Maintenance) autoNotifies(moment time.Time) bool {
+	saved := m.CreatedAt
+	if m.SavedAt != nil {
+		saved = *m.SavedAt
+	}
+	return m.Notify && moment.After(saved)
 }
 
 // SendMaintenanceReminder queues the reminder of a window that has not
@@ -295,6 +316,11 @@ func (s *Store) SendMaintenanceReminder(ctx context.Context, id int64, hold bool
 		now := s.now()
 		if m.Status != Scheduled || m.ReminderSentAt != nil || !m.StartsAt.After(now) {
 			return nil
+		}
+		if !m.autoNotifies(m.StartsAt.Add(-time.Duration(m.ReminderLeadSeconds) * time.Second)) {
+			// Not wanted, or its moment was past when the window was saved:
+			// marked done so it is never sent later.
+			return tx.Model(&Maintenance{ID: id}).Update("reminder_sent_at", now).Error
 		}
 		if err := tx.Model(&Maintenance{ID: id}).Update("reminder_sent_at", now).Error; err != nil {
 			return err

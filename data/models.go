@@ -117,8 +117,11 @@ type Incident struct {
 	Status     string
 	StartedAt  time.Time
 	ResolvedAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Notify is the operator's choice at declaration; the update form's
+	// email box starts from it.
+	Notify    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Updates are newest first.
 	Updates []IncidentUpdate `gorm:"foreignKey:IncidentID"`
 }
@@ -182,7 +185,14 @@ type Maintenance struct {
 	ReminderLeadSeconds int64
 	ReminderSentAt      *time.Time
 	// Sequence counts reschedules and cancellation, for calendar clients.
-	Sequence   int
+	Sequence int
+	// Notify is the operator's choice when scheduling: false means no
+	// automatic step (reminder, start, end) ever emails, and the console's
+	// later forms start with the email box off.
+	Notify bool
+	// SavedAt is when the window was last saved (scheduled or moved): an
+	// automatic step whose moment was already past then emails nobody.
+	SavedAt    *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Components []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`

@@ -280,10 +280,13 @@ const (
 	DeliverySent    = "sent"
 	DeliveryFailed  = "failed"
 	DeliveryBounced = "bounced"
+	// DeliveryDiscarded: an operator decided a held notice is not to be
+	// sent at all.
+	DeliveryDiscarded = "discarded"
 )
 
 // DeliveryStates lists the states in the order the console shows them.
-var DeliveryStates = []string{DeliverySent, DeliveryPending, DeliverySending, DeliveryHeld, DeliveryFailed, DeliveryBounced}
+var DeliveryStates = []string{DeliverySent, DeliveryPending, DeliverySending, DeliveryHeld, DeliveryFailed, DeliveryBounced, DeliveryDiscarded}
 
 // Delivery is one notification to one address.
 type Delivery struct {
@@ -426,13 +429,23 @@ func (s *Store) writeNotificationID(tx *gorm.DB, n Notification, content NoticeC
 // Notifications lists notifications newest first, with how many deliveries
 // are in each state.
 func (s *Store) Notifications(ctx context.Context, limit, offset int) ([]Notification, map[int64]map[string]int, int64, error) {
+	return s.NotificationsWith(ctx, nil, limit, offset)
+}
+
+// NotificationsWith lists, newest first, the notifications with at least
+// one delivery in one of these states (all of them when states is empty).
+func (s *Store) NotificationsWith(ctx context.Context, states []string, limit, offset int) ([]Notification, map[int64]map[string]int, int64, error) {
 	db := s.db.WithContext(ctx)
+	q := db.Model(&Notification{})
+	if len(states) > 0 {
+		q = q.Where("id IN (SELECT notification_id FROM deliveries WHERE state IN ?)", states)
+	}
 	var total int64
-	if err := db.Model(&Notification{}).Count(&total).Error; err != nil {
+	if err := q.Count(&total).Error; err != nil {
 		return nil, nil, 0, fmt.Errorf("data: count notifications: %w", err)
 	}
 	var ns []Notification
-	if err := db.Order("created_at DESC, id DESC").Limit(limit).Offset(offset).Find(&ns).Error; err != nil {
+	if err := q.Order("created_at DESC, id DESC").Limit(limit).Offset(offset).Find(&ns).Error; err != nil {
 		return nil, nil, 0, fmt.Errorf("data: notifications: %w", err)
 	}
 	counts := map[int64]map[string]int{}
@@ -531,4 +544,90 @@ func (s *Store) ReleaseHeld(ctx context.Context, notificationID int64) (int64, e
 	res := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ? AND state = ?", notificationID, DeliveryHeld).
 		Updates(map[string]any{"state": DeliveryPending, "next_attempt_at": s.now(), "updated_at": s.now()})
 	return res.RowsAffected, res.Error
+}
+
+// DiscardHeld drops a notification's held deliveries: they will never be
+// sent. It returns how many.
+func (s *Store) DiscardHeld(ctx context.Context, notificationID int64) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ? AND state = ?", notificationID, DeliveryHeld).
+		Updates(map[string]any{"state": DeliveryDiscarded, "updated_at": s.now()})
+	return res.RowsAffected, res.Error
+}
+
+// DiscardAllHeld drops every held delivery of every notification.
+func (s *Store) DiscardAllHeld(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&Delivery{}).Where("state = ?", DeliveryHeld).
+		Updates(map[string]any{"state": DeliveryDiscarded, "updated_at": s.now()})
+	return res.RowsAffected, res.Error
+}
+
+// Attention counts what needs an operator: notifications with held
+// deliveries, and with failed or bounced ones, and the deliveries in each.
+type Attention struct {
+	HeldNotices, Held     int64
+	FailedNotices, Failed int64
+}
+
+// NeedsAttention counts held and failed notices for the dashboard.
+func (s *Store) NeedsAttention(ctx context.Context) (Attention, error) {
+	var a Attention
+	count := func(states []string, notices, deliveries *int64) error {
+		var row struct{ N, D int64 }
+		err := s.db.WithContext(ctx).Model(&Delivery{}).Select("COUNT(DISTINCT notification_id) AS n, COUNT(*) AS d").
+			Where("state IN ?", states).Scan(&row).Error
+		*notices, *deliveries = row.N, row.D
+		return err
+	}
+	if err := count([]string{DeliveryHeld}, &a.HeldNotices, &a.Held); err != nil {
+		return a, fmt.Errorf("data: held notices: %w", err)
+	}
+	if err := count([]string{DeliveryFailed, DeliveryBounced}, &a.FailedNotices, &a.Failed); err != nil {
+		return a, fmt.Errorf("data: failed notices: %w", err)
+	}
+	return a, nil
+}
+
+// Staleness says how a held notice stands against what it is about, so an
+// operator releasing it late is told first.
+type Staleness struct {
+	// Age is how long ago the notice was written.
+	Age time.Duration
+	// Over is set when what the notice is about has ended since: the
+	// incident is resolved or the window completed or cancelled, and when.
+	Over   bool
+	OverAt *time.Time
+	// Status is the incident's or maintenance's status now.
+	Status string
+}
+
+// Stale reports whether a notice should not go out without asking: it is
+// over a day old, or what it is about has ended.
+func (st Staleness) Stale() bool { return st.Over || st.Age > 24*time.Hour }
+
+// NotificationStaleness compares a notification with its incident or
+// maintenance as they stand now.
+func (s *Store) NotificationStaleness(ctx context.Context, n *Notification) (Staleness, error) {
+	st := Staleness{Age: s.now().Sub(n.CreatedAt)}
+	db := s.db.WithContext(ctx)
+	switch {
+	case n.IncidentID != nil:
+		var inc Incident
+		if err := db.First(&inc, *n.IncidentID).Error; err != nil {
+			return st, fmt.Errorf("data: notification %d: %w", n.ID, notFound(err))
+		}
+		st.Status = inc.Status
+		if inc.Status == Resolved && n.Kind != IncidentResolved {
+			st.Over, st.OverAt = true, inc.ResolvedAt
+		}
+	case n.MaintenanceID != nil:
+		var m Maintenance
+		if err := db.First(&m, *n.MaintenanceID).Error; err != nil {
+			return st, fmt.Errorf("data: notification %d: %w", n.ID, notFound(err))
+		}
+		st.Status = m.Status
+		if m.Ended() && n.Kind != MaintenanceCompleted && n.Kind != MaintenanceCancelled {
+			st.Over, st.OverAt = true, m.CompletedAt
+		}
+	}
+	return st, nil
 }

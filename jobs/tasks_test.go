@@ -167,7 +167,8 @@ func TestMaintenanceLifecycle(t *testing.T) {
 	f, s, _ := taskFixture(t)
 	ctx := context.Background()
 	m, err := f.store.CreateMaintenance(ctx, data.NewMaintenance{TitleJA: "定期メンテナンス", BodyJA: "実施します。",
-		StartsAt: f.clock.Now().Add(30 * time.Hour), EndsAt: f.clock.Now().Add(32 * time.Hour), ComponentIDs: []int64{f.comp}})
+		StartsAt: f.clock.Now().Add(30 * time.Hour), EndsAt: f.clock.Now().Add(32 * time.Hour), ComponentIDs: []int64{f.comp},
+		Notice: data.Notice{Send: true, Hold: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

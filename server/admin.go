@@ -42,6 +42,8 @@ type dashboardPage struct {
 	Open     []data.Incident
 	Current  []data.Maintenance
 	Statuses []string
+	// Attention counts held and failed notices.
+	Attention data.Attention
 }
 
 func (s *Server) showDashboard(c echo.Context) error {
@@ -58,7 +60,11 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := &dashboardPage{catalogView: newCatalogView(products, open, maints), Open: open, Current: maints, Statuses: data.ComponentStatuses}
+	att, err := s.store.NeedsAttention(ctx)
+	if err != nil {
+		return err
+	}
+	v := &dashboardPage{catalogView: newCatalogView(products, open, maints), Open: open, Current: maints, Statuses: data.ComponentStatuses, Attention: att}
 	return s.render(c, http.StatusOK, "dashboard", &view{Title: s.t(c, "dashboard.title"), Data: v})
 }
 

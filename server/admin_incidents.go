@@ -141,9 +141,13 @@ func (s *Server) renderIncidentForm(c echo.Context, code int, name, title string
 	return s.render(c, code, name, &view{Title: title, Form: f, Data: v})
 }
 
-// updateForm pre-fills the update form with the incident as it stands.
+// updateForm pre-fills the update form with the incident as it stands; the
+// email box starts as the operator chose when declaring.
 func updateForm(inc *data.Incident) *form {
-	f := &form{Values: map[string][]string{"status": {inc.Status}, "notify": {"1"}}}
+	f := &form{Values: map[string][]string{"status": {inc.Status}}}
+	if inc.Notify {
+		f.Values.Set("notify", "1")
+	}
 	for id, st := range inc.ComponentStatuses() {
 		f.Values.Set(componentField(id), st)
 	}
@@ -180,7 +184,8 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 		return err
 	}
 	in := data.NewIncidentUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"),
-		Components: f.componentStatuses(v.catalogView), OperatorID: operatorOf(c).ID, Notice: s.notice(f)}
+		Components: f.componentStatuses(v.catalogView), OperatorID: operatorOf(c).ID, Notice: s.notice(f),
+		Reopen: f.Get("reopen") == "1"}
 	if in.Status == data.Resolved {
 		// Resolving gives every affected component back: what the form said
 		// about them no longer matters.

@@ -122,7 +122,10 @@ func (s *Server) manageMaintenance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := &form{Values: map[string][]string{"status": {nextMaintenanceStatus(v.Maintenance)}, "notify": {"1"}}}
+	f := &form{Values: map[string][]string{"status": {nextMaintenanceStatus(v.Maintenance)}}}
+	if v.Maintenance.Notify {
+		f.Values.Set("notify", "1")
+	}
 	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_manage", v.Maintenance.TitleJA, f, v, nil)
 }
 

@@ -91,16 +91,36 @@ type notificationsPage struct {
 	Notifications []data.Notification
 	Counts        map[int64]map[string]int
 	Page, Last    int
+	// State filters the list: "held", "failed" (with bounced) or "".
+	State string
+}
+
+// PagerBase keeps the filter in the pager's links.
+func (v *notificationsPage) PagerBase() string {
+	if v.State == "" {
+		return "/admin/notifications"
+	}
+	return "/admin/notifications?state=" + v.State
 }
 
 func (s *Server) listNotifications(c echo.Context) error {
 	n := pageParam(c)
-	ns, counts, total, err := s.store.Notifications(c.Request().Context(), adminPageSize, (n-1)*adminPageSize)
+	state := c.QueryParam("state")
+	var states []string
+	switch state {
+	case data.DeliveryHeld:
+		states = []string{data.DeliveryHeld}
+	case data.DeliveryFailed:
+		states = []string{data.DeliveryFailed, data.DeliveryBounced}
+	default:
+		state = ""
+	}
+	ns, counts, total, err := s.store.NotificationsWith(c.Request().Context(), states, adminPageSize, (n-1)*adminPageSize)
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "notifications", &view{Title: s.t(c, "notifications.title"),
-		Data: &notificationsPage{Notifications: ns, Counts: counts, Page: n, Last: lastPage(total)}})
+		Data: &notificationsPage{Notifications: ns, Counts: counts, Page: n, Last: lastPage(total), State: state}})
 }
 
 // Title is a notification's title, in Japanese, for console lists.
@@ -263,6 +283,31 @@ func (s *Server) releaseNotification(c echo.Context) error {
 	s.opts.Wake()
 	s.setFlash(c, "flash.released")
 	return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+strconv.FormatInt(id, 10))
+}
+
+// discardNotification drops a notification's held deliveries for good.
+func (s *Server) discardNotification(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Notification(c.Request().Context(), id); err != nil {
+		return err
+	}
+	if _, err := s.store.DiscardHeld(c.Request().Context(), id); err != nil {
+		return err
+	}
+	s.setFlash(c, "flash.discarded")
+	return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+strconv.FormatInt(id, 10))
+}
+
+// discardAllHeld drops every held delivery of every notification.
+func (s *Server) discardAllHeld(c echo.Context) error {
+	if _, err := s.store.DiscardAllHeld(c.Request().Context()); err != nil {
+		return err
+	}
+	s.setFlash(c, "flash.discarded")
+	return c.Redirect(http.StatusSeeOther, "/admin/notifications")
 }
 
 func contains(list []string, v string) bool {

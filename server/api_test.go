@@ -104,7 +104,7 @@ func TestOperatorAPI(t *testing.T) {
 	adm.get("/admin/tokens")
 	for _, tk := range ts {
 		if tk.Scope == data.ScopeWrite {
-			expect(t, adm.post("/admin/tokens/"+itoa(tk.ID)+"/revoke", nil), http.StatusSeeOther)
+			expect(t, adm.post("/admin/tokens/"+itoa(tk.ID)+"/revoke", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
 		}
 	}
 	expect(t, a.apiCall(writer, "GET", "/api/admin/components", ""), http.StatusUnauthorized)

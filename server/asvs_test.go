@@ -340,7 +340,7 @@ func TestSessionsEnd(t *testing.T) {
 	adm.login("admin@example.com")
 	op, _ := a.store.OperatorByEmail(context.Background(), "editor@example.com")
 	adm.get("/admin/operators")
-	adm.post("/admin/operators/"+fmt.Sprint(op.ID)+"/disable", nil)
+	adm.post("/admin/operators/"+fmt.Sprint(op.ID)+"/disable", url.Values{"confirm": {"1"}})
 	if r := ed.get("/admin"); r.code != http.StatusSeeOther {
 		t.Fatalf("disabled operator still in: %d", r.code)
 	}

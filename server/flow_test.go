@@ -142,21 +142,24 @@ func TestIncidentUpdatesCanBeCorrected(t *testing.T) {
 		t.Fatalf("updates: %v", uids)
 	}
 	latest, first := uids[0][1], uids[1][1]
-	expect(t, op.post("/admin/incidents/"+inc+"/updates/"+latest+"/delete", nil), http.StatusSeeOther)
-	expect(t, a.client().get("/incidents/"+inc), http.StatusOK, "調査中")
+	expect(t, op.post("/admin/incidents/"+inc+"/updates/"+latest+"/delete", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	// Deleting the mistaken resolution leaves the incident resolved: only
+	// an explicit reopening changes that.
+	expect(t, a.client().get("/incidents/"+inc), http.StatusOK, "調査中", "復旧済み")
 	expect(t, op.post("/admin/incidents/"+inc+"/updates/"+first, url.Values{"body_ja": {"誤字なし"}}), http.StatusSeeOther)
 	expect(t, a.client().get("/incidents/"+inc), http.StatusOK, "誤字なし")
 	// The last update cannot go.
-	r := op.post("/admin/incidents/"+inc+"/updates/"+first+"/delete", nil)
+	r := op.post("/admin/incidents/"+inc+"/updates/"+first+"/delete", url.Values{"confirm": {"1"}})
 	expect(t, r, http.StatusBadRequest, "最後の1件の更新は削除できません。")
 
 	// Backfill the start; a start in the future is refused with the value kept.
 	future := a.clock.Now().Add(3 * time.Hour).In(a.app.opts.Location).Format("2006-01-02T15:04")
 	op.get("/admin/incidents/" + inc + "/edit")
-	r = op.post("/admin/incidents/"+inc, url.Values{"title_ja": {"障害（修正）"}, "impact": {"major"}, "started_at": {future}})
+	now := a.clock.Now().In(a.app.opts.Location).Format("2006-01-02T15:04")
+	r = op.post("/admin/incidents/"+inc, url.Values{"title_ja": {"障害（修正）"}, "impact": {"major"}, "started_at": {future}, "resolved_at": {now}})
 	expect(t, r, http.StatusBadRequest, "未来の日時は指定できません。", `value="`+future+`"`, `value="障害（修正）"`)
 	expect(t, a.client().get("/incidents/"+inc), http.StatusOK, "障害</h1>")
 	past := a.clock.Now().Add(-3 * time.Hour).In(a.app.opts.Location).Format("2006-01-02T15:04")
-	expect(t, op.post("/admin/incidents/"+inc, url.Values{"title_ja": {"障害（修正）"}, "impact": {"major"}, "started_at": {past}}), http.StatusSeeOther)
+	expect(t, op.post("/admin/incidents/"+inc, url.Values{"title_ja": {"障害（修正）"}, "impact": {"major"}, "started_at": {past}, "resolved_at": {now}}), http.StatusSeeOther)
 	expect(t, a.client().get("/incidents/"+inc), http.StatusOK, "障害（修正）", fmt.Sprintf("%s JST", past[11:]))
 }

@@ -154,8 +154,8 @@ func TestMalformedRequestsNeverFail(t *testing.T) {
 
 	// A component with history cannot be deleted; a product with components neither.
 	c.get("/admin/products")
-	expect(t, c.post("/admin/components/"+strconv.FormatInt(f.cdn, 10)+"/delete", nil), http.StatusBadRequest, "履歴を保つため削除できません")
-	expect(t, c.post("/admin/products/"+strconv.FormatInt(f.product, 10)+"/delete", nil), http.StatusBadRequest, "コンポーネントが残っている製品は削除できません")
+	expect(t, c.post("/admin/components/"+strconv.FormatInt(f.cdn, 10)+"/delete", url.Values{"confirm": {"1"}}), http.StatusBadRequest, "履歴を保つため削除できません")
+	expect(t, c.post("/admin/products/"+strconv.FormatInt(f.product, 10)+"/delete", url.Values{"confirm": {"1"}}), http.StatusBadRequest, "コンポーネントが残っている製品は削除できません")
 	if after := a.state(); after != before {
 		t.Fatalf("malformed requests changed state:\n%s\n%s", before, after)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/mail"
@@ -136,3 +137,165 @@ func importID(t *testing.T, r response) string {
 }
 
 var _ = slices.Contains[[]string]
+
+// latestNotification returns the newest notification and its counts.
+func (a *testApp) latestNotification() (data.Notification, map[string]int) {
+	a.t.Helper()
+	ns, counts, _, err := a.store.Notifications(context.Background(), 1, 0)
+	if err != nil || len(ns) == 0 {
+		a.t.Fatalf("no notification: %v", err)
+	}
+	return ns[0], counts[ns[0].ID]
+}
+
+func (a *testApp) notificationCount() int64 {
+	_, _, total, _ := a.store.Notifications(context.Background(), 1, 0)
+	return total
+}
+
+// TestEmailOnlyWhenTheOperatorChoseIt: later steps start from the choice
+// made at declaration; held notices can be discarded, and a stale one is
+// sent only after the operator is told how old it is.
+func TestEmailOnlyWhenTheOperatorChoseIt(t *testing.T) {
+	a := newTestServer(t)
+	a.withMail(false)
+	_, cdn, _ := a.seedCatalog()
+	p, _ := a.store.Products(context.Background())
+	a.contractWith("K-1", []int64{p[0].ID}, map[string]string{"p@example.com": "primary/ja", "x@example.com": "additional/en"})
+	op := a.client()
+	op.login("editor@example.com")
+	checked := `name="notify" value="1" checked`
+
+	// Declared without email: the update form's box starts off.
+	quiet := declareVia(t, op, "major", map[int64]string{cdn: data.MajorOutage}, false, nil)
+	expectNot(t, op.get("/admin/incidents/"+quiet), checked)
+	// Declared with email: it starts on.
+	loud := declareVia(t, op, "critical", map[int64]string{cdn: data.MajorOutage}, true, nil)
+	expect(t, op.get("/admin/incidents/"+loud), http.StatusOK, checked)
+	held, counts := a.latestNotification()
+	if counts[data.DeliveryHeld] != 2 {
+		t.Fatalf("held: %v", counts)
+	}
+	// Maintenance scheduled without email: its forms start off too.
+	op.get("/admin/maintenance/new")
+	r := op.post("/admin/maintenance", url.Values{"title_ja": {"作業"}, "body_ja": {"予定です。"}, "starts_at": {"2026-11-28T10:00"},
+		"ends_at": {"2026-11-28T12:00"}, "components": {strconv.FormatInt(cdn, 10)}, "reminder": {"1d"}})
+	mid := idFromLocation(t, r)
+	expectNot(t, op.get("/admin/maintenance/"+mid), checked)
+
+	// The incident is resolved quietly; two months later SMTP is set up and
+	// the operator goes to release the old notice.
+	op.get("/admin/incidents/" + loud)
+	expect(t, op.post("/admin/incidents/"+loud+"/updates", url.Values{"status": {"resolved"}, "body_ja": {"復旧しました。"}}), http.StatusSeeOther)
+	a.clock.Advance(60 * 24 * time.Hour)
+	op.login("editor@example.com")
+	a.app.opts.MailEnabled = true
+	nid := strconv.FormatInt(held.ID, 10)
+	op.get("/admin/notifications/" + nid)
+	ask := op.post("/admin/notifications/"+nid+"/release", nil)
+	expect(t, ask, http.StatusOK, "60日前", "復旧済み", `name="confirm" value="1"`)
+	if _, c := a.latestNotification(); c[data.DeliveryHeld] != 2 {
+		t.Fatalf("released without confirmation: %v", c)
+	}
+	// Discarding asks too, then discards: nothing is ever sent.
+	expect(t, op.post("/admin/notifications/"+nid+"/discard", nil), http.StatusOK, `name="confirm" value="1"`)
+	expect(t, op.post("/admin/notifications/"+nid+"/discard", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	if _, c := a.latestNotification(); c[data.DeliveryHeld] != 0 || c[data.DeliveryDiscarded] != 2 {
+		t.Fatalf("after discard: %v", c)
+	}
+	expect(t, op.post("/admin/notifications/"+nid+"/release", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	if _, c := a.latestNotification(); c[data.DeliveryPending] != 0 {
+		t.Fatalf("a discarded notice was released: %v", c)
+	}
+
+	// Discard every held notice at once.
+	a.app.opts.MailEnabled = false
+	for i := 0; i < 2; i++ {
+		declareVia(t, op, "critical", map[int64]string{cdn: data.MajorOutage}, true, nil)
+	}
+	expect(t, op.get("/admin"), http.StatusOK, "保留中のお知らせ")
+	expect(t, op.post("/admin/notifications/discard-held", nil), http.StatusOK, "2件")
+	expect(t, op.post("/admin/notifications/discard-held", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	ns, all, _, _ := a.store.Notifications(context.Background(), 10, 0)
+	for _, n := range ns {
+		if all[n.ID][data.DeliveryHeld] != 0 {
+			t.Fatalf("notification %d still holds %v", n.ID, all[n.ID])
+		}
+	}
+}
+
+// TestDeletingAnUpdateNeverRewritesTheIncident: deleting asks first and
+// says what changes; the incident keeps its status; reopening is its own
+// explicit step with its own update.
+func TestDeletingAnUpdateNeverRewritesTheIncident(t *testing.T) {
+	a := newTestServer(t)
+	_, cdn, _ := a.seedCatalog()
+	op := a.client()
+	op.login("editor@example.com")
+	id := declareVia(t, op, "major", map[int64]string{cdn: data.MajorOutage}, false, nil)
+	a.clock.Advance(time.Hour)
+	op.get("/admin/incidents/" + id)
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"resolved"}, "body_ja": {"復旧しました。"}}), http.StatusSeeOther)
+	a.clock.Advance(5 * 24 * time.Hour)
+	op.login("editor@example.com")
+	inc, _ := a.store.Incident(context.Background(), mustInt(t, id))
+	resolution := strconv.FormatInt(inc.Updates[0].ID, 10)
+
+	// Without confirmation nothing happens; the question says what stays.
+	op.get("/admin/incidents/" + id)
+	r := op.post("/admin/incidents/"+id+"/updates/"+resolution+"/delete", nil)
+	expect(t, r, http.StatusOK, `name="confirm" value="1"`, "ステータスは変わりません")
+	if got, _ := a.store.Incident(context.Background(), inc.ID); len(got.Updates) != 2 {
+		t.Fatal("deleted without confirmation")
+	}
+	expect(t, op.post("/admin/incidents/"+id+"/updates/"+resolution+"/delete", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	got, _ := a.store.Incident(context.Background(), inc.ID)
+	if got.Status != data.Resolved || got.ResolvedAt == nil || len(got.Updates) != 1 {
+		t.Fatalf("after deleting the resolution: %s, %d updates", got.Status, len(got.Updates))
+	}
+	a.app.changed()
+	home := a.client().get("/")
+	expect(t, home, http.StatusOK, "すべてのサービスは正常に稼働しています")
+	expectNot(t, home, "発生中の障害")
+
+	// A resolved incident takes no ordinary update: reopening is explicit.
+	op.get("/admin/incidents/" + id)
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"investigating"}, "body_ja": {"再発しました。"}}), http.StatusBadRequest, "再開")
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"investigating"}, "body_ja": {"再発しました。"}, "reopen": {"1"},
+		componentField(cdn): {data.PartialOutage}}), http.StatusSeeOther)
+	if got, _ := a.store.Incident(context.Background(), inc.ID); got.Status != data.Investigating || got.ResolvedAt != nil {
+		t.Fatalf("reopen: %s", got.Status)
+	}
+
+	// Every destructive console action asks first.
+	f := a.seedAll()
+	a.addMember(&f)
+	for _, path := range []string{
+		"/admin/products/" + strconv.FormatInt(f.product, 10) + "/delete",
+		"/admin/components/" + strconv.FormatInt(f.cdn, 10) + "/delete",
+		"/admin/contacts/" + strconv.FormatInt(f.contact, 10) + "/delete",
+		"/admin/upgrades/" + strconv.FormatInt(f.upgrade, 10) + "/cancel",
+		"/admin/announcements/" + strconv.FormatInt(f.announcement, 10) + "/delete",
+		"/admin/notifications/" + strconv.FormatInt(f.notification, 10) + "/discard",
+	} {
+		before := a.state()
+		op.get("/admin")
+		expect(t, op.post(path, nil), http.StatusOK, `name="confirm" value="1"`)
+		if a.state() != before {
+			t.Errorf("%s changed something without confirmation", path)
+		}
+	}
+	admin := a.client()
+	admin.login("admin@example.com")
+	for _, path := range []string{
+		"/admin/operators/" + strconv.FormatInt(f.editor, 10) + "/disable",
+		"/admin/subscribers/" + strconv.FormatInt(f.member, 10) + "/delete",
+	} {
+		before := a.state()
+		admin.get("/admin")
+		expect(t, admin.post(path, nil), http.StatusOK, `name="confirm" value="1"`)
+		if a.state() != before {
+			t.Errorf("%s changed something without confirmation", path)
+		}
+	}
+}

@@ -212,7 +212,7 @@ func TestContractAndContactForms(t *testing.T) {
 	expect(t, c.post("/admin/contracts/"+id+"/contacts", url.Values{"contact_name": {"担当"}, "email": {"tanto@example.com"}, "lang": {"en"}, "role": {"primary"}}), http.StatusSeeOther)
 	expect(t, c.get("/admin/contracts/"+id), http.StatusOK, "tanto@example.com", "契約時の連絡先", "英語")
 	// End the contract.
-	expect(t, c.post("/admin/contracts/"+id, url.Values{"code": {"T-1"}, "name": {"株式会社テスト"}}), http.StatusSeeOther)
+	expect(t, c.post("/admin/contracts/"+id, url.Values{"code": {"T-1"}, "name": {"株式会社テスト"}, "confirm": {"1"}}), http.StatusSeeOther)
 	expect(t, c.get("/admin/contracts/"+id), http.StatusOK, "終了")
 	k, _ := a.store.Contract(context.Background(), mustInt(t, id))
 	if k.Active || k.EndedAt == nil || len(k.Products) != 0 {

@@ -53,7 +53,7 @@ func TestUpgradesThroughTheConsole(t *testing.T) {
 		t.Fatalf("after reschedule %+v", u)
 	}
 	c.get("/admin/upgrades/" + id)
-	expect(t, c.post("/admin/upgrades/"+id+"/cancel", nil), http.StatusSeeOther)
+	expect(t, c.post("/admin/upgrades/"+id+"/cancel", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
 	expect(t, c.get("/admin/upgrades/"+id), http.StatusOK, "中止", "変更できません")
 	expectNot(t, a.client().get("/"), "予定されているバージョンアップ")
 }

@@ -295,13 +295,13 @@ func TestEditorCannotManageOperators(t *testing.T) {
 	adm := a.client()
 	adm.login("admin@example.com")
 	expect(t, adm.get("/admin/operators"), http.StatusOK, "editor@example.com")
-	expect(t, adm.post("/admin/operators/"+strconv.FormatInt(f.editor, 10)+"/disable", nil), http.StatusSeeOther)
+	expect(t, adm.post("/admin/operators/"+strconv.FormatInt(f.editor, 10)+"/disable", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
 	if r := ed.get("/admin"); r.code != http.StatusSeeOther {
 		t.Fatalf("disabled editor still signed in: %d", r.code)
 	}
 	// The last admin cannot disable themselves.
 	me, _ := a.store.OperatorByEmail(context.Background(), "admin@example.com")
-	r := adm.post("/admin/operators/"+strconv.FormatInt(me.ID, 10)+"/disable", nil)
+	r := adm.post("/admin/operators/"+strconv.FormatInt(me.ID, 10)+"/disable", url.Values{"confirm": {"1"}})
 	expect(t, r, http.StatusBadRequest, "有効な管理者が1人もいなくなるため")
 	// New operators are invited by a single-use, expiring link.
 	adm.get("/admin/operators/new")

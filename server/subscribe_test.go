@@ -290,7 +290,7 @@ func TestConsoleSubscribers(t *testing.T) {
 	expect(t, c.get("/admin/subscribers?q=fanx1"), http.StatusOK, "0件")
 
 	c.get("/admin/subscribers")
-	if r := c.post("/admin/subscribers/"+itoa(fan.ID)+"/delete", nil); r.code != http.StatusSeeOther || r.header.Get("Location") != "/admin/subscribers" {
+	if r := c.post("/admin/subscribers/"+itoa(fan.ID)+"/delete", url.Values{"confirm": {"1"}}); r.code != http.StatusSeeOther || r.header.Get("Location") != "/admin/subscribers" {
 		t.Fatalf("delete: %d %s", r.code, r.header.Get("Location"))
 	}
 	expect(t, c.get("/admin/subscribers"), http.StatusOK, "削除しました", "1件")

@@ -27,4 +27,22 @@
       if (n === "impact" || n === "components" || n.indexOf("component_") === 0) refresh();
     });
   });
+
+  // Destructive actions ask first. Without script the server shows its own
+  // confirmation page; with it, a dialog asks and the form says it did.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) {
+        e.preventDefault();
+        return;
+      }
+      if (!form.querySelector("input[name=confirm]")) {
+        var ok = document.createElement("input");
+        ok.type = "hidden";
+        ok.name = "confirm";
+        ok.value = "1";
+        form.appendChild(ok);
+      }
+    });
+  });
 })();
