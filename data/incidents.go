@@ -16,7 +16,9 @@ type NewIncident struct {
 	Status           string
 	// StartedAt may lie in the past when an operator backfills an incident;
 	// zero means now.
-	StartedAt      time.Time
+	StartedAt time.Time
+	// At is the time the first update describes; zero means the start.
+	At             time.Time
 	BodyJA, BodyEN string
 	// Components maps each affected component to the status the incident
 	// puts it in.
@@ -36,6 +38,10 @@ type NewIncidentUpdate struct {
 	// Reopen must be set to post a non-resolved update to a resolved
 	// incident: reopening is an explicit step, never a side effect.
 	Reopen bool
+	// At is the time the update describes, for an operator writing up
+	// what happened earlier; zero means now. Never in the future, never
+	// before the incident's start or its newest update.
+	At time.Time
 }
 
 // IncidentEdit changes an incident's own fields after the fact.
@@ -98,9 +104,18 @@ func (s *Store) CreateIncident(ctx context.Context, in NewIncident) (*Incident, 
 	if in.StartedAt.After(now.Add(time.Minute)) {
 		f.add("started_at", "in_future")
 	}
+	at := in.At.UTC()
+	switch {
+	case in.At.IsZero():
+		at = in.StartedAt
+	case at.After(now.Add(time.Minute)):
+		f.add("at", "in_future")
+	case at.Before(in.StartedAt):
+		f.add("at", "before_start")
+	}
 	inc := Incident{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Impact: in.Impact, Status: in.Status, StartedAt: in.StartedAt, Notify: in.Notice.Send}
 	if in.Status == Resolved {
-		inc.ResolvedAt = &now
+		inc.ResolvedAt = &at
 	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if err := s.validateComponents(tx, f, in.Components); err != nil {
@@ -113,7 +128,7 @@ func (s *Store) CreateIncident(ctx context.Context, in NewIncident) (*Incident, 
 			return err
 		}
 		u, err := insertIncidentUpdate(tx, inc.ID, NewIncidentUpdate{Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN,
-			Components: in.Components, OperatorID: in.OperatorID})
+			Components: in.Components, OperatorID: in.OperatorID, At: at})
 		if err != nil {
 			return err
 		}
@@ -131,6 +146,10 @@ func (s *Store) CreateIncident(ctx context.Context, in NewIncident) (*Incident, 
 
 func insertIncidentUpdate(tx *gorm.DB, incidentID int64, in NewIncidentUpdate) (*IncidentUpdate, error) {
 	u := IncidentUpdate{IncidentID: incidentID, Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
+	if !in.At.IsZero() {
+		// The timeline orders by this: the time the update describes.
+		u.CreatedAt = in.At.UTC()
+	}
 	if in.OperatorID != 0 {
 		u.OperatorID = &in.OperatorID
 	}
@@ -171,6 +190,21 @@ func (s *Store) PostIncidentUpdate(ctx context.Context, incidentID int64, in New
 		if err := f.err(); err != nil {
 			return err
 		}
+		var last IncidentUpdate
+		if err := tx.Where("incident_id = ?", incidentID).Order("created_at DESC, id DESC").First(&last).Error; err != nil {
+			return err
+		}
+		now := s.now()
+		switch at := in.At.UTC(); {
+		case in.At.IsZero():
+		case at.After(now.Add(time.Minute)):
+			f.add("at", "in_future")
+		case at.Before(last.CreatedAt):
+			f.add("at", "before_latest")
+		}
+		if err := f.err(); err != nil {
+			return err
+		}
 		// Who was affected before this update hears about it too, even if
 		// this update no longer lists their component.
 		var before []IncidentUpdateComponent
@@ -182,7 +216,7 @@ func (s *Store) PostIncidentUpdate(ctx context.Context, incidentID int64, in New
 		if u, err = insertIncidentUpdate(tx, incidentID, in); err != nil {
 			return err
 		}
-		if err := s.applyIncidentStatus(tx, &inc, in.Status); err != nil {
+		if err := s.applyIncidentStatus(tx, &inc, in.Status, u.CreatedAt); err != nil {
 			return err
 		}
 		if !in.Notice.Send {
@@ -203,12 +237,13 @@ func (s *Store) PostIncidentUpdate(ctx context.Context, incidentID int64, in New
 	return u, nil
 }
 
-func (s *Store) applyIncidentStatus(tx *gorm.DB, inc *Incident, status string) error {
-	now := s.now()
-	fields := map[string]any{"status": status, "updated_at": now}
+// applyIncidentStatus moves an incident to the status of an update that
+// describes the moment at; resolving stamps that moment.
+func (s *Store) applyIncidentStatus(tx *gorm.DB, inc *Incident, status string, at time.Time) error {
+	fields := map[string]any{"status": status, "updated_at": s.now()}
 	switch {
 	case status == Resolved && inc.ResolvedAt == nil:
-		fields["resolved_at"] = now
+		fields["resolved_at"] = at
 	case status != Resolved:
 		fields["resolved_at"] = nil
 	}

@@ -86,6 +86,12 @@ func (s *Server) newIncident(c echo.Context) error {
 		return err
 	}
 	f := &form{Values: map[string][]string{"impact": {"minor"}, "status": {data.Investigating}, "notify": {"1"}}}
+	if c.QueryParam("backfill") != "" {
+		// Writing up an incident that is over: customers are not emailed
+		// about the past unless the operator ticks the box.
+		f.Values.Del("notify")
+		f.Values.Set("backfill", "1")
+	}
 	if v.Audience, err = s.audience(c.Request().Context(), "minor", nil); err != nil {
 		return err
 	}
@@ -102,7 +108,7 @@ func (s *Server) createIncident(c echo.Context) error {
 		return err
 	}
 	in := data.NewIncident{TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"), Impact: f.Get("impact"),
-		Status: f.Get("status"), StartedAt: f.timeField("started_at", s.opts.Location, false),
+		Status: f.Get("status"), StartedAt: f.timeField("started_at", s.opts.Location, false), At: f.timeField("at", s.opts.Location, false),
 		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), Components: f.componentStatuses(v.catalogView),
 		OperatorID: operatorOf(c).ID, Notice: s.notice(f)}
 	if f.Get("preview") != "" {
@@ -185,7 +191,7 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 	}
 	in := data.NewIncidentUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"),
 		Components: f.componentStatuses(v.catalogView), OperatorID: operatorOf(c).ID, Notice: s.notice(f),
-		Reopen: f.Get("reopen") == "1"}
+		Reopen: f.Get("reopen") == "1", At: f.timeField("at", s.opts.Location, false)}
 	if in.Status == data.Resolved {
 		// Resolving gives every affected component back: what the form said
 		// about them no longer matters.

@@ -299,3 +299,49 @@ func TestDeletingAnUpdateNeverRewritesTheIncident(t *testing.T) {
 		}
 	}
 }
+
+// TestBackfilledIncidentKeepsItsTimes: each update carries the time it
+// describes; the timeline, the resolution and the bars follow those times,
+// and a backfilled incident starts with email off.
+func TestBackfilledIncidentKeepsItsTimes(t *testing.T) {
+	a := newTestServer(t)
+	_, cdn, _ := a.seedCatalog()
+	op := a.client()
+	op.login("editor@example.com")
+	checked := `name="notify" value="1" checked`
+	expect(t, op.get("/admin/incidents/new"), http.StatusOK, checked)
+	back := op.get("/admin/incidents/new?backfill=1")
+	expect(t, back, http.StatusOK, `name="at"`)
+	expectNot(t, back, checked)
+
+	// 21 Sep, 10:00 to 12:30 in Tokyo; today is 26 Nov.
+	id := declareVia(t, op, "major", map[int64]string{cdn: data.MajorOutage}, false, url.Values{
+		"started_at": {"2026-09-21T10:00"}, "at": {"2026-09-21T10:05"}})
+	expectNot(t, op.get("/admin/incidents/"+id), checked)
+	// An update cannot describe the future, nor come before the last one.
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"resolved"}, "body_ja": {"復旧しました。"}, "at": {"2026-12-01T10:00"}}),
+		http.StatusBadRequest, "未来の日時は指定できません。", `value="2026-12-01T10:00"`)
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"resolved"}, "body_ja": {"復旧しました。"}, "at": {"2026-09-21T09:00"}}),
+		http.StatusBadRequest, "直前の更新")
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"identified"}, "body_ja": {"原因を特定しました。"}, "at": {"2026-09-21T11:00"},
+		componentField(cdn): {data.PartialOutage}}), http.StatusSeeOther)
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"resolved"}, "body_ja": {"復旧しました。"}, "at": {"2026-09-21T12:30"}}), http.StatusSeeOther)
+
+	inc, _ := a.store.Incident(context.Background(), mustInt(t, id))
+	tokyo := a.app.opts.Location
+	want := []string{"2026-09-21 12:30", "2026-09-21 11:00", "2026-09-21 10:05"}
+	for i, u := range inc.Updates {
+		if got := u.CreatedAt.In(tokyo).Format("2006-01-02 15:04"); got != want[i] {
+			t.Errorf("update %d at %s, want %s", i, got, want[i])
+		}
+	}
+	if inc.ResolvedAt == nil || inc.ResolvedAt.In(tokyo).Format("2006-01-02 15:04") != "2026-09-21 12:30" {
+		t.Fatalf("resolved at %v", inc.ResolvedAt)
+	}
+	page := a.client().get("/incidents/" + id)
+	expect(t, page, http.StatusOK, "9月21日", "12:30")
+	expectNot(t, page, "11月26日")
+	if n := a.notificationCount(); n != 0 {
+		t.Fatalf("a backfilled incident sent %d notices", n)
+	}
+}

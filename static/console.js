@@ -45,4 +45,15 @@
       }
     });
   });
+
+  // Writing up a past incident: once the start lies more than an hour
+  // back, the email box is unticked (the operator may tick it again).
+  var started = document.querySelector("input[name=started_at]");
+  var notify = document.querySelector("input[name=notify]");
+  if (started && notify) {
+    started.addEventListener("change", function () {
+      var t = Date.parse(started.value);
+      if (!isNaN(t) && Date.now() - t > 3600 * 1000) notify.checked = false;
+    });
+  }
 })();
