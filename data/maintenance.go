@@ -212,15 +212,27 @@ func (s *Store) postMaintenanceUpdate(tx *gorm.DB, m *Maintenance, in NewMainten
 	if err := tx.Model(&Maintenance{ID: m.ID}).Updates(fields).Error; err != nil {
 		return nil, err
 	}
-	kind := map[string]string{Completed: MaintenanceCompleted, Cancelled: MaintenanceCancelled}[in.Status]
-	if in.Status == InProgress && m.Status == Scheduled {
-		kind = MaintenanceStarted
-	}
+	kind := MaintenanceStepKind(m.Status, in.Status)
 	if !in.Notice.Send || kind == "" {
 		return &u, nil
 	}
 	m.Status = in.Status
 	return &u, s.queueMaintenanceNotice(tx, m, &u, kind, in.Notice.Hold)
+}
+
+// MaintenanceStepKind names the notice a move of a maintenance from one
+// status to another sends, or "" when that step emails nobody (verifying,
+// or staying in progress): the start, the completion and a cancellation.
+func MaintenanceStepKind(from, to string) string {
+	switch {
+	case to == Completed:
+		return MaintenanceCompleted
+	case to == Cancelled:
+		return MaintenanceCancelled
+	case to == InProgress && from == Scheduled:
+		return MaintenanceStarted
+	}
+	return ""
 }
 
 // Automatic messages posted when a window opens or closes by itself.

@@ -631,3 +631,27 @@ func (s *Store) NotificationStaleness(ctx context.Context, n *Notification) (Sta
 	}
 	return st, nil
 }
+
+// QueuedFor returns the newest notification written since a moment about
+// an incident (or, with incident 0, a maintenance), and how many addresses
+// it goes to; nil when the change queued none.
+func (s *Store) QueuedFor(ctx context.Context, incidentID, maintenanceID int64, since time.Time) (*Notification, int64, error) {
+	q := s.db.WithContext(ctx).Where("created_at >= ?", since.UTC())
+	if incidentID != 0 {
+		q = q.Where("incident_id = ?", incidentID)
+	} else {
+		q = q.Where("maintenance_id = ?", maintenanceID)
+	}
+	var ns []Notification
+	if err := q.Order("created_at DESC, id DESC").Limit(1).Find(&ns).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: queued notification: %w", err)
+	}
+	if len(ns) == 0 {
+		return nil, 0, nil
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ?", ns[0].ID).Count(&n).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: queued notification: %w", err)
+	}
+	return &ns[0], n, nil
+}

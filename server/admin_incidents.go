@@ -116,6 +116,7 @@ func (s *Server) createIncident(c echo.Context) error {
 		return s.renderIncidentForm(c, http.StatusOK, "incident_new", s.t(c, "incidents.new"), f, v, in.Impact, ids(in.Components))
 	}
 	var inc *data.Incident
+	since := s.opts.Now()
 	if !f.Invalid() {
 		inc, err = s.store.CreateIncident(c.Request().Context(), in)
 	}
@@ -125,8 +126,7 @@ func (s *Server) createIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.afterNotice(in.Notice)
-	return s.done(c, "flash.incident_declared", "/admin/incidents/"+strconv.FormatInt(inc.ID, 10))
+	return s.published(c, in.Notice, "flash.incident_declared", "/admin/incidents/"+strconv.FormatInt(inc.ID, 10), inc.ID, 0, since)
 }
 
 // renderIncidentForm shows a declaration or update form with the audience
@@ -203,6 +203,7 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 	if f.Get("preview") != "" {
 		return s.renderIncidentForm(c, http.StatusOK, "incident_manage", v.Incident.TitleJA, f, v, "", ids(in.Components))
 	}
+	since := s.opts.Now()
 	if !f.Invalid() {
 		_, err = s.store.PostIncidentUpdate(c.Request().Context(), v.Incident.ID, in)
 	}
@@ -212,12 +213,11 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.afterNotice(in.Notice)
 	flash := "flash.update_posted"
 	if in.Status == data.Resolved {
 		flash = "flash.incident_resolved"
 	}
-	return s.done(c, flash, "/admin/incidents/"+strconv.FormatInt(v.Incident.ID, 10))
+	return s.published(c, in.Notice, flash, "/admin/incidents/"+strconv.FormatInt(v.Incident.ID, 10), v.Incident.ID, 0, since)
 }
 
 func (s *Server) editIncident(c echo.Context) error {

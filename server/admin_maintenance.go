@@ -81,6 +81,7 @@ func (s *Server) createMaintenance(c echo.Context) error {
 		return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
 	}
 	var m *data.Maintenance
+	since := s.opts.Now()
 	if !f.Invalid() {
 		m, err = s.store.CreateMaintenance(c.Request().Context(), in)
 	}
@@ -90,8 +91,7 @@ func (s *Server) createMaintenance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.afterNotice(in.Notice)
-	return s.done(c, "flash.maintenance_scheduled", "/admin/maintenance/"+strconv.FormatInt(m.ID, 10))
+	return s.published(c, in.Notice, "flash.maintenance_scheduled", "/admin/maintenance/"+strconv.FormatInt(m.ID, 10), 0, m.ID, since)
 }
 
 func (s *Server) loadMaintenanceForm(c echo.Context) (*maintenanceFormPage, error) {
@@ -126,7 +126,18 @@ func (s *Server) manageMaintenance(c echo.Context) error {
 	if v.Maintenance.Notify {
 		f.Values.Set("notify", "1")
 	}
-	return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_manage", v.Maintenance.TitleJA, f, v, nil)
+	return s.renderMaintenanceStep(c, http.StatusOK, f, v, f.Get("status"))
+}
+
+// renderMaintenanceStep shows a window's update form with the audience of
+// the step it holds.
+func (s *Server) renderMaintenanceStep(c echo.Context, code int, f *form, v *maintenanceFormPage, status string) error {
+	a, err := s.maintenanceStepAudience(c.Request().Context(), v.Maintenance, status)
+	if err != nil {
+		return err
+	}
+	v.Audience = a
+	return s.render(c, code, "maintenance_manage", &view{Title: v.Maintenance.TitleJA, Form: f, Data: v})
 }
 
 func (s *Server) postMaintenanceUpdate(c echo.Context) error {
@@ -140,15 +151,19 @@ func (s *Server) postMaintenanceUpdate(c echo.Context) error {
 	}
 	in := data.NewMaintenanceUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), OperatorID: operatorOf(c).ID,
 		Notice: s.notice(f)}
+	if f.Get("preview") != "" {
+		// "Check recipients" without script: the count for this step, saving nothing.
+		return s.renderMaintenanceStep(c, http.StatusOK, f, v, in.Status)
+	}
+	since := s.opts.Now()
 	_, err = s.store.PostMaintenanceUpdate(c.Request().Context(), v.Maintenance.ID, in)
 	if f.absorb(err) {
-		return s.renderMaintenanceForm(c, http.StatusBadRequest, "maintenance_manage", v.Maintenance.TitleJA, f, v, nil)
+		return s.renderMaintenanceStep(c, http.StatusBadRequest, f, v, in.Status)
 	}
 	if err != nil {
 		return err
 	}
-	s.afterNotice(in.Notice)
-	return s.done(c, "flash.update_posted", "/admin/maintenance/"+strconv.FormatInt(v.Maintenance.ID, 10))
+	return s.published(c, in.Notice, "flash.update_posted", "/admin/maintenance/"+strconv.FormatInt(v.Maintenance.ID, 10), 0, v.Maintenance.ID, since)
 }
 
 func (s *Server) editMaintenance(c echo.Context) error {

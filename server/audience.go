@@ -4,16 +4,21 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
 )
 
-// audienceView tells an operator, before they publish, who will be emailed.
+// audienceView tells an operator, before they publish, who will be
+// emailed: contract contacts and public subscribers counted apart.
 type audienceView struct {
-	Contacts, Contracts int
-	Held                bool
+	Contacts, Subscribers, Contracts int
+	Held                             bool
+	// NoStep: this step emails nobody whatever is ticked (a maintenance
+	// moving to verifying, say).
+	NoStep bool
 }
 
 func (s *Server) audience(ctx context.Context, policyRow string, componentIDs []int64) (*audienceView, error) {
@@ -21,8 +26,11 @@ func (s *Server) audience(ctx context.Context, policyRow string, componentIDs []
 	if err != nil {
 		return nil, err
 	}
-	return &audienceView{Contacts: len(a.Recipients), Contracts: a.Contracts, Held: !s.opts.MailEnabled}, nil
+	return &audienceView{Contacts: a.Contacts, Subscribers: a.Subscribers, Contracts: a.Contracts, Held: !s.opts.MailEnabled}, nil
 }
+
+// noStep is the audience of a step that sends no email.
+func (s *Server) noStep() *audienceView { return &audienceView{NoStep: true, Held: !s.opts.MailEnabled} }
 
 // notice reads the "send email" checkbox of a publishing form.
 func (s *Server) notice(f *form) data.Notice {
@@ -36,6 +44,24 @@ func (s *Server) afterNotice(n data.Notice) {
 	}
 }
 
+// published ends a publishing POST: with email asked for, the flash says
+// how many addresses the notice goes to and links to its progress.
+func (s *Server) published(c echo.Context, n data.Notice, flash, target string, incidentID, maintenanceID int64, since time.Time) error {
+	s.afterNotice(n)
+	if n.Send {
+		q, count, err := s.store.QueuedFor(c.Request().Context(), incidentID, maintenanceID, since)
+		if err != nil {
+			return err
+		}
+		if q != nil {
+			s.changed()
+			s.setFlashSending(c, flash, q.ID, int(count))
+			return c.Redirect(http.StatusSeeOther, target)
+		}
+	}
+	return s.done(c, flash, target)
+}
+
 func ids(m map[int64]string) []int64 {
 	out := make([]int64, 0, len(m))
 	for id := range m {
@@ -45,8 +71,10 @@ func ids(m map[int64]string) []int64 {
 }
 
 // showAudience answers the forms' script with the count for what is chosen
-// so far: ?impact=major&component=3&component=5, or ?maintenance=1, and
-// &incident=ID to include the components an incident already affects.
+// so far: ?impact=major&component=3&component=5, or ?maintenance=1 for a
+// new window; &incident=ID adds the components an incident already
+// affects; ?maintenance_id=ID&status=S counts a step of a window, or
+// nobody when that step sends no email.
 func (s *Server) showAudience(c echo.Context) error {
 	ctx := c.Request().Context()
 	row := c.QueryParam("impact")
@@ -73,26 +101,66 @@ func (s *Server) showAudience(c echo.Context) error {
 		}
 		comps = append(comps, ids(inc.ComponentStatuses())...)
 	}
-	a, err := s.audience(ctx, row, comps)
-	if err != nil {
-		if f := (&form{}); f.absorb(err) {
+	var a *audienceView
+	if v := c.QueryParam("maintenance_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
 		}
-		return err
+		m, err := s.store.Maintenance(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a, err = s.maintenanceStepAudience(ctx, m, c.QueryParam("status")); err != nil {
+			return err
+		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"contacts": a.Contacts, "contracts": a.Contracts,
-		"text": s.t(c, audienceKey(a), "Contacts", a.Contacts, "Contracts", a.Contracts)})
+	if a == nil {
+		var err error
+		if a, err = s.audience(ctx, row, comps); err != nil {
+			if f := (&form{}); f.absorb(err) {
+				return echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+			}
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"contacts": a.Contacts, "subscribers": a.Subscribers, "contracts": a.Contracts,
+		"text": s.audienceText(langOf(c), a)})
 }
 
-func audienceKey(a *audienceView) string {
-	switch {
-	case a.Contacts == 0:
-		return "audience.none"
-	case a.Held:
-		return "audience.held"
-	default:
-		return "audience.will_send"
+// maintenanceStepAudience is who a window's move to status would email.
+func (s *Server) maintenanceStepAudience(ctx context.Context, m *data.Maintenance, status string) (*audienceView, error) {
+	if status != "" && data.MaintenanceStepKind(m.Status, status) == "" {
+		return s.noStep(), nil
 	}
+	return s.audience(ctx, data.PolicyMaintenance, m.ComponentIDs())
+}
+
+// audienceText is the sentence the forms show, in lang.
+func (s *Server) audienceText(lang string, a *audienceView) string {
+	t := func(id string, args ...any) string { return s.catalog.T(lang, id, args...) }
+	switch {
+	case a.NoStep:
+		return t("audience.no_step")
+	case a.Contacts+a.Subscribers == 0:
+		return t("audience.none")
+	}
+	var who string
+	if a.Contacts > 0 {
+		who = t("audience.contacts", "Contracts", a.Contracts, "Contacts", a.Contacts)
+	}
+	if a.Subscribers > 0 {
+		subs := t("audience.subscribers", "Subscribers", a.Subscribers)
+		if who != "" {
+			who = t("audience.and", "A", who, "B", subs)
+		} else {
+			who = subs
+		}
+	}
+	if a.Held {
+		return t("audience.held", "Who", who)
+	}
+	return t("audience.will_send", "Who", who)
 }
 
 // AudienceText is the sentence the forms show.
@@ -100,5 +168,5 @@ func (p *page) AudienceText(a *audienceView) string {
 	if a == nil {
 		return ""
 	}
-	return p.T(audienceKey(a), "Contacts", a.Contacts, "Contracts", a.Contracts)
+	return p.s.audienceText(p.Lang, a)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -158,16 +159,34 @@ func (s *Server) setFlash(c echo.Context, id string) {
 		Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 }
 
-func (s *Server) takeFlash(c echo.Context) string {
+// setFlashSending is the flash after publishing with email: the usual
+// message, how many addresses the notice goes to, and a link to watch it.
+func (s *Server) setFlashSending(c echo.Context, id string, notificationID int64, recipients int) {
+	s.setFlash(c, fmt.Sprintf("%s:%d:%d", id, notificationID, recipients))
+}
+
+// takeFlash reads and clears the flash: its text and, after publishing
+// with email, the notification to link to.
+func (s *Server) takeFlash(c echo.Context) (string, string) {
 	ck, err := c.Cookie("flash")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	c.SetCookie(&http.Cookie{Name: "flash", Path: "/admin", MaxAge: -1, HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
-	if !strings.HasPrefix(ck.Value, "flash.") || !s.catalog.Has(langOf(c), ck.Value) {
-		return ""
+	parts := strings.Split(ck.Value, ":")
+	if !strings.HasPrefix(parts[0], "flash.") || !s.catalog.Has(langOf(c), parts[0]) {
+		return "", ""
 	}
-	return s.t(c, ck.Value)
+	text := s.t(c, parts[0])
+	if len(parts) != 3 {
+		return text, ""
+	}
+	id, err1 := strconv.ParseInt(parts[1], 10, 64)
+	n, err2 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || id <= 0 {
+		return text, ""
+	}
+	return text + " " + s.t(c, "flash.sending", "Count", n), "/admin/notifications/" + strconv.FormatInt(id, 10)
 }
 
 // done finishes a successful POST: public pages are stale, the next page

@@ -345,3 +345,54 @@ func TestBackfilledIncidentKeepsItsTimes(t *testing.T) {
 		t.Fatalf("a backfilled incident sent %d notices", n)
 	}
 }
+
+// TestAudienceSentenceIsExact: contract contacts and public subscribers are
+// counted apart, a step that sends nothing says so, and publishing says
+// where to watch the sending.
+func TestAudienceSentenceIsExact(t *testing.T) {
+	a := newTestServer(t)
+	a.withMail(true)
+	f := fixture{}
+	f.product, f.cdn, f.api = a.seedCatalog()
+	a.addMember(&f)
+	a.contractWith("K-1", []int64{f.product}, map[string]string{"p@example.com": "primary/ja", "x@example.com": "additional/en"})
+	op := a.client()
+	op.login("editor@example.com")
+	cdn := strconv.FormatInt(f.cdn, 10)
+
+	op.get("/admin/incidents/new")
+	form := url.Values{"title_ja": {"障害"}, "impact": {"major"}, "status": {"investigating"}, "body_ja": {"調査中です。"},
+		"component_" + cdn: {"major_outage"}, "notify": {"1"}, "preview": {"1"}}
+	expect(t, op.post("/admin/incidents", form), http.StatusOK, "1件の契約の連絡先2名", "メール配信の登録者1名")
+	expect(t, op.get("/admin/audience?impact=major&component="+cdn), http.StatusOK, `"contacts":2`, `"subscribers":1`, `"contracts":1`)
+	expect(t, op.get("/admin/incidents/new"), http.StatusOK, "メールでお知らせする（契約の連絡先・メール配信の登録者）")
+
+	// Publishing: the flash says how many and links to the progress.
+	form.Del("preview")
+	r := op.post("/admin/incidents", form)
+	n, counts := a.latestNotification()
+	if counts[data.DeliveryPending] != 3 {
+		t.Fatalf("queued %v", counts)
+	}
+	expect(t, op.get(r.header.Get("Location")), http.StatusOK, "3件の宛先にメールを送信しています", `href="/admin/notifications/`+strconv.FormatInt(n.ID, 10)+`"`)
+
+	// A maintenance step that sends nothing says so, before and after.
+	m, err := a.store.CreateMaintenance(context.Background(), data.NewMaintenance{TitleJA: "作業", BodyJA: "予定です。",
+		StartsAt: a.clock.Now().Add(time.Hour), EndsAt: a.clock.Now().Add(3 * time.Hour), ComponentIDs: []int64{f.cdn}, Notice: data.Notice{Send: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := strconv.FormatInt(m.ID, 10)
+	a.store.PostMaintenanceUpdate(context.Background(), m.ID, data.NewMaintenanceUpdate{Status: data.InProgress, BodyJA: "開始しました。"})
+	page := op.get("/admin/maintenance/" + mid)
+	expect(t, page, http.StatusOK, `data-audience="/admin/audience?maintenance_id=`+mid+`"`)
+	expect(t, op.get("/admin/audience?maintenance_id="+mid+"&status=verifying"), http.StatusOK, `"contacts":0`, "この更新ではメールは送信されません")
+	expect(t, op.get("/admin/audience?maintenance_id="+mid+"&status=completed"), http.StatusOK, `"contacts":2`)
+	before := a.notificationCount()
+	r = op.post("/admin/maintenance/"+mid+"/updates", url.Values{"status": {"verifying"}, "body_ja": {"確認中です。"}, "notify": {"1"}, "preview": {"1"}})
+	expect(t, r, http.StatusOK, "この更新ではメールは送信されません")
+	expect(t, op.post("/admin/maintenance/"+mid+"/updates", url.Values{"status": {"verifying"}, "body_ja": {"確認中です。"}, "notify": {"1"}}), http.StatusSeeOther)
+	if a.notificationCount() != before {
+		t.Fatal("a verifying update sent mail")
+	}
+}

@@ -60,7 +60,7 @@ func TestPublishingQueuesEmailForTheAudience(t *testing.T) {
 	}
 	before := a.state()
 	// 4 contracts (K-1 and M-0..2) with 2 contacts each.
-	expect(t, c.post("/admin/incidents", preview), http.StatusOK, "公開すると、4件の契約の8名にメールでお知らせします。", `value="CDNで障害が発生しています"`)
+	expect(t, c.post("/admin/incidents", preview), http.StatusOK, "公開すると、4件の契約の連絡先8名にメールでお知らせします。", `value="CDNで障害が発生しています"`)
 	if a.state() != before {
 		t.Fatal("the recipient check saved something")
 	}
@@ -116,7 +116,7 @@ func TestHeldWithoutSMTP(t *testing.T) {
 	f := a.seedAll()
 	c := a.client()
 	c.login("editor@example.com")
-	expect(t, c.get("/admin/incidents/new"), http.StatusOK, "契約者にメールでお知らせする")
+	expect(t, c.get("/admin/incidents/new"), http.StatusOK, "メールでお知らせする（契約の連絡先・メール配信の登録者）")
 	c.get("/admin/incidents/" + strconv.FormatInt(f.incident, 10))
 	form := url.Values{"status": {"monitoring"}, "component_" + strconv.FormatInt(f.cdn, 10): {"degraded_performance"}, "body_ja": {"監視中です。"}, "notify": {"1"}, "preview": {"1"}}
 	expect(t, c.post("/admin/incidents/"+strconv.FormatInt(f.incident, 10)+"/updates", form), http.StatusOK, "SMTPサーバーが未設定のため、送信は保留されます。")

@@ -67,6 +67,8 @@ type page struct {
 	CSRF     string
 	Operator *data.Operator
 	Flash    string
+	// FlashLink, when set, is where the flash's progress can be watched.
+	FlashLink string
 	Now      time.Time
 	Asset    string
 	Admin    bool
@@ -105,7 +107,7 @@ func (s *Server) render(c echo.Context, code int, name string, v *view) error {
 	p.CSRF, _ = c.Get("csrf").(string)
 	if p.Admin = strings.HasPrefix(p.Path, "/admin"); p.Admin {
 		p.Operator = operatorOf(c)
-		p.Flash = s.takeFlash(c)
+		p.Flash, p.FlashLink = s.takeFlash(c)
 	}
 	b, err := s.execute(name, p)
 	if err != nil {

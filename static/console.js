@@ -10,6 +10,8 @@
       var url = new URL(form.getAttribute("data-audience"), location.href);
       var impact = form.querySelector("select[name=impact]");
       if (impact) url.searchParams.set("impact", impact.value);
+      var status = form.querySelector("select[name=status]");
+      if (status && url.searchParams.has("maintenance_id")) url.searchParams.set("status", status.value);
       form.querySelectorAll("select[name^=component_]").forEach(function (sel) {
         if (sel.value) url.searchParams.append("component", sel.name.slice("component_".length));
       });
@@ -24,7 +26,7 @@
     }
     form.addEventListener("change", function (e) {
       var n = e.target.name || "";
-      if (n === "impact" || n === "components" || n.indexOf("component_") === 0) refresh();
+      if (n === "impact" || n === "status" || n === "components" || n.indexOf("component_") === 0) refresh();
     });
   });
 
