@@ -30,7 +30,9 @@ func (s *Server) audience(ctx context.Context, policyRow string, componentIDs []
 }
 
 // noStep is the audience of a step that sends no email.
-func (s *Server) noStep() *audienceView { return &audienceView{NoStep: true, Held: !s.opts.MailEnabled} }
+func (s *Server) noStep() *audienceView {
+	return &audienceView{NoStep: true, Held: !s.opts.MailEnabled}
+}
 
 // notice reads the "send email" checkbox of a publishing form.
 func (s *Server) notice(f *form) data.Notice {

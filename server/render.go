@@ -69,9 +69,9 @@ type page struct {
 	Flash    string
 	// FlashLink, when set, is where the flash's progress can be watched.
 	FlashLink string
-	Now      time.Time
-	Asset    string
-	Admin    bool
+	Now       time.Time
+	Asset     string
+	Admin     bool
 }
 
 func (s *Server) newPage(lang, path string, v *view) *page {
