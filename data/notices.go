@@ -244,10 +244,12 @@ type NoticeContent struct {
 // NoticeName is a product's name in both languages.
 type NoticeName struct{ JA, EN string }
 
-// NoticeComponent is an affected component and its status.
+// NoticeComponent is an affected component, its product (two products may
+// each have a component of the same name) and its status.
 type NoticeComponent struct {
 	NoticeName
-	Status string
+	Product NoticeName `json:",omitempty"`
+	Status  string
 }
 
 // Notification is one event worth emailing and its frozen content.
@@ -348,9 +350,7 @@ func componentNames(tx *gorm.DB, statuses map[int64]string) ([]NoticeName, []Not
 	}
 	var prodIDs []int64
 	seen := map[int64]bool{}
-	var out []NoticeComponent
 	for _, c := range comps {
-		out = append(out, NoticeComponent{NoticeName: NoticeName{c.NameJA, c.NameEN}, Status: statuses[c.ID]})
 		if !seen[c.ProductID] {
 			seen[c.ProductID] = true
 			prodIDs = append(prodIDs, c.ProductID)
@@ -361,8 +361,16 @@ func componentNames(tx *gorm.DB, statuses map[int64]string) ([]NoticeName, []Not
 		return nil, nil, err
 	}
 	names := make([]NoticeName, len(prods))
+	byID := map[int64]NoticeName{}
+	rank := map[int64]int{}
 	for i, p := range prods {
 		names[i] = NoticeName{p.NameJA, p.NameEN}
+		byID[p.ID], rank[p.ID] = names[i], i
+	}
+	sort.SliceStable(comps, func(i, j int) bool { return rank[comps[i].ProductID] < rank[comps[j].ProductID] })
+	out := make([]NoticeComponent, len(comps))
+	for i, c := range comps {
+		out[i] = NoticeComponent{NoticeName: NoticeName{c.NameJA, c.NameEN}, Product: byID[c.ProductID], Status: statuses[c.ID]}
 	}
 	return names, out, nil
 }

@@ -171,6 +171,9 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	if content.Kind != data.IncidentResolved {
 		for _, comp := range content.Components {
 			name := pick(lang, comp.JA, comp.EN)
+			if comp.Product.JA != "" {
+				name = pick(lang, comp.Product.JA, comp.Product.EN) + " / " + name
+			}
 			if strings.HasPrefix(content.Kind, "incident") {
 				name += ": " + v.T("component."+comp.Status)
 			}

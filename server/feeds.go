@@ -33,7 +33,13 @@ func (s *Server) productParam(ctx context.Context, c echo.Context) (int64, *data
 }
 
 // concerns reports whether a news item is about a product (0: all).
-func concerns(item data.NewsItem, product int64, componentProduct map[int64]int64) bool {
+func concerns(item data.NewsItem, product int64, cat *catalogView) bool {
+	componentProduct := func(id int64) int64 {
+		if c := cat.Component(id); c != nil {
+			return c.ProductID
+		}
+		return 0
+	}
 	if product == 0 {
 		return true
 	}
@@ -45,14 +51,14 @@ func concerns(item data.NewsItem, product int64, componentProduct map[int64]int6
 	case item.Incident != nil:
 		for _, u := range item.Incident.Updates {
 			for _, c := range u.Components {
-				if componentProduct[c.ComponentID] == product {
+				if componentProduct(c.ComponentID) == product {
 					return true
 				}
 			}
 		}
 	case item.Maintenance != nil:
 		for _, id := range item.Maintenance.ComponentIDs() {
-			if componentProduct[id] == product {
+			if componentProduct(id) == product {
 				return true
 			}
 		}
@@ -79,7 +85,7 @@ func (s *Server) feed(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		cp, err := s.componentProducts(ctx)
+		cp, err := s.plainCatalog(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -117,8 +123,11 @@ func (s *Server) feed(c echo.Context) error {
 				fi.Title = s.catalog.T(lang, "history.incident") + ": " + pg.L(i.TitleJA, i.TitleEN) + " (" + pg.Status("incident", i.Status) + ")"
 				fi.Link = &feeds.Link{Href: base + "/incidents/" + strconv.FormatInt(i.ID, 10)}
 				fi.Id = fi.Link.Href
+				if affects := pg.Affects(cp, i); affects != "" {
+					fi.Description = "<p>" + html.EscapeString(pg.T("incident.affects")+" "+affects) + "</p>"
+				}
 				if u := i.Latest(); u != nil {
-					fi.Description = string(pg.MD(u.BodyJA, u.BodyEN))
+					fi.Description += string(pg.MD(u.BodyJA, u.BodyEN))
 				}
 				fi.Updated = i.UpdatedAt
 			case it.Maintenance != nil:
@@ -127,6 +136,9 @@ func (s *Server) feed(c echo.Context) error {
 				fi.Link = &feeds.Link{Href: base + "/maintenance/" + strconv.FormatInt(m.ID, 10)}
 				fi.Id = fi.Link.Href
 				fi.Description = html.EscapeString(pg.T("maintenance.window", "From", pg.Time(m.StartsAt), "To", pg.Time(m.EndsAt)))
+				if affects := pg.Affects(cp, m); affects != "" {
+					fi.Description += "<p>" + html.EscapeString(pg.T("maintenance.affects")+" "+affects) + "</p>"
+				}
 				fi.Updated = m.UpdatedAt
 			}
 			if fi.Updated.After(f.Updated) {
@@ -161,7 +173,7 @@ func (s *Server) icsCalendar(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		cp, err := s.componentProducts(ctx)
+		cp, err := s.plainCatalog(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +188,7 @@ func (s *Server) icsCalendar(c echo.Context) error {
 			if !concerns(data.NewsItem{Maintenance: m}, product, cp) {
 				continue
 			}
-			events = append(events, s.maintenanceEvent(m, lang))
+			events = append(events, s.maintenanceEvent(m, lang, cp))
 		}
 		for i := range us {
 			u := &us[i]
@@ -193,11 +205,14 @@ func (s *Server) eventUID(kind string, id int64) string {
 	return fmt.Sprintf("%s-%d@%s", kind, id, s.opts.BaseURL.Hostname())
 }
 
-func (s *Server) maintenanceEvent(m *data.Maintenance, lang string) calendar.Event {
+func (s *Server) maintenanceEvent(m *data.Maintenance, lang string, cat *catalogView) calendar.Event {
 	pg := &page{s: s, Lang: lang}
 	body := ""
+	if affects := pg.Affects(cat, m); affects != "" {
+		body = pg.T("maintenance.affects") + " " + affects + "\n\n"
+	}
 	if n := len(m.Updates); n > 0 {
-		body = pg.L(m.Updates[n-1].BodyJA, m.Updates[n-1].BodyEN)
+		body += pg.L(m.Updates[n-1].BodyJA, m.Updates[n-1].BodyEN)
 	}
 	return calendar.Event{UID: s.eventUID("maintenance", m.ID), Sequence: m.Sequence,
 		Summary: s.catalog.T(lang, "history.maintenance") + ": " + pg.L(m.TitleJA, m.TitleEN), Description: body,
@@ -275,17 +290,12 @@ func badgeSVG(label, value, color string) []byte {
 		lw+vw, esc(label), esc(value), esc(label), esc(value), lw+vw, lw, vw, color, lw, color, esc(label), lw+6, esc(value)))
 }
 
-// componentProducts maps each component to its product.
-func (s *Server) componentProducts(ctx context.Context) (map[int64]int64, error) {
+// plainCatalog is the products and components, without statuses: what
+// feeds and the calendar need to say which product a component is of.
+func (s *Server) plainCatalog(ctx context.Context) (*catalogView, error) {
 	products, err := s.store.Products(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cp := map[int64]int64{}
-	for _, pr := range products {
-		for _, comp := range pr.Components {
-			cp[comp.ID] = pr.ID
-		}
-	}
-	return cp, nil
+	return newCatalogView(products, nil, nil), nil
 }

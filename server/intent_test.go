@@ -396,3 +396,49 @@ func TestAudienceSentenceIsExact(t *testing.T) {
 		t.Fatal("a verifying update sent mail")
 	}
 }
+
+// TestSameNamedComponentsAreToldApart: wherever a component is named away
+// from its product's own block, the product qualifies it.
+func TestSameNamedComponentsAreToldApart(t *testing.T) {
+	a := newTestServer(t)
+	rig := a.withSMTP()
+	ctx := context.Background()
+	p1, cdn1, _ := a.seedCatalog()
+	p2, _ := a.store.CreateProduct(ctx, data.ProductInput{NameJA: "krewSheet", NameEN: "krewSheet"})
+	c2, _ := a.store.CreateComponent(ctx, data.ComponentInput{ProductID: p2.ID, NameJA: "配信CDN", NameEN: "Delivery CDN"})
+	a.app.changed()
+	a.contractWith("K-1", []int64{p1, p2.ID}, map[string]string{"p@example.com": "primary/ja"})
+	op := a.client()
+	op.login("editor@example.com")
+	id := declareVia(t, op, "major", map[int64]string{cdn1: data.MajorOutage, c2.ID: data.PartialOutage}, true, nil)
+	m, err := a.store.CreateMaintenance(ctx, data.NewMaintenance{TitleJA: "CDNの作業", BodyJA: "実施します。",
+		StartsAt: a.clock.Now().Add(time.Hour), EndsAt: a.clock.Now().Add(2 * time.Hour), ComponentIDs: []int64{c2.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.app.changed()
+	one, two := "krewDashboard / 配信CDN", "krewSheet / 配信CDN"
+	pub := a.client()
+	home := pub.get("/")
+	expect(t, home, http.StatusOK, one, two)
+	expect(t, pub.get("/incidents/"+id), http.StatusOK, one, two)
+	expect(t, pub.get("/maintenance/"+strconv.FormatInt(m.ID, 10)), http.StatusOK, two)
+	en := a.client()
+	en.lang = "en"
+	expect(t, en.get("/incidents/"+id), http.StatusOK, "krewDashboard / Delivery CDN", "krewSheet / Delivery CDN")
+	expect(t, pub.get("/api/v2/incidents.json"), http.StatusOK, `"name":"krewDashboard - 配信CDN"`, `"name":"krewSheet - 配信CDN"`)
+	// Statuspage names a window's components in its in-progress update.
+	a.store.PostMaintenanceUpdate(ctx, m.ID, data.NewMaintenanceUpdate{Status: data.InProgress, BodyJA: "開始しました。"})
+	a.app.changed()
+	expect(t, pub.get("/api/v2/scheduled-maintenances.json"), http.StatusOK, `"name":"krewSheet - 配信CDN"`)
+	expect(t, pub.get("/feed.atom"), http.StatusOK, one, two)
+	expect(t, pub.get("/maintenance.ics"), http.StatusOK, "krewSheet / 配信CDN")
+	got := rig.deliver()["p@example.com"]
+	if len(got) != 1 {
+		t.Fatalf("%d messages", len(got))
+	}
+	text := textOf(t, got[0])
+	if !strings.Contains(text, one) || !strings.Contains(text, two) {
+		t.Fatalf("email does not qualify the components:\n%s", text)
+	}
+}

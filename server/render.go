@@ -126,12 +126,7 @@ func (p *page) T(id string, args ...any) string { return p.s.catalog.T(p.Lang, i
 
 // L picks the Japanese or English version of an operator-written text; the
 // English one falls back to Japanese when it was left empty.
-func (p *page) L(ja, en string) string {
-	if p.Lang == "en" && strings.TrimSpace(en) != "" {
-		return en
-	}
-	return ja
-}
+func (p *page) L(ja, en string) string { return pickLang(p.Lang, ja, en) }
 
 // MD renders the markdown of L(ja, en) safely.
 func (p *page) MD(ja, en string) template.HTML { return p.s.md.HTML(p.L(ja, en)) }

@@ -27,6 +27,9 @@ type catalogView struct {
 	Products   []data.Product
 	Status     map[int64]string
 	components map[int64]*data.Component
+	products   map[int64]*data.Product
+	// order ranks components in display order (product, then position).
+	order map[int64]int
 }
 
 // Catalog returns the view itself, for templates of pages that embed it.
@@ -36,11 +39,14 @@ func (v *catalogView) Catalog() *catalogView { return v }
 func (v *catalogView) Component(id int64) *data.Component { return v.components[id] }
 
 func newCatalogView(products []data.Product, open []data.Incident, maints []data.Maintenance) *catalogView {
-	v := &catalogView{Products: products, Status: map[int64]string{}, components: map[int64]*data.Component{}}
+	v := &catalogView{Products: products, Status: map[int64]string{}, components: map[int64]*data.Component{},
+		products: map[int64]*data.Product{}, order: map[int64]int{}}
 	for pi := range products {
+		v.products[products[pi].ID] = &products[pi]
 		for ci := range products[pi].Components {
 			c := &products[pi].Components[ci]
 			v.components[c.ID] = c
+			v.order[c.ID] = len(v.order)
 			v.Status[c.ID] = data.Worst(data.Operational, c.Status)
 		}
 	}
@@ -60,6 +66,74 @@ func newCatalogView(products []data.Product, open []data.Incident, maints []data
 		}
 	}
 	return v
+}
+
+// qualifiedName is a component's name with its product's, as it must read
+// wherever it is named away from its product's own block: two products
+// may well each have a "CDN". sep is " / " on pages and in email, " - " in
+// the Statuspage JSON (as Statuspage pages name them). Empty for an
+// unknown component.
+func (v *catalogView) qualifiedName(id int64, lang, sep string) string {
+	c := v.components[id]
+	if c == nil {
+		return ""
+	}
+	name := pickLang(lang, c.NameJA, c.NameEN)
+	if p := v.products[c.ProductID]; p != nil {
+		name = pickLang(lang, p.NameJA, p.NameEN) + sep + name
+	}
+	return name
+}
+
+// affected lists every component an incident's timeline names, in display
+// order.
+func (v *catalogView) affected(inc *data.Incident) []int64 {
+	seen := map[int64]bool{}
+	var out []int64
+	for _, u := range inc.Updates {
+		for _, c := range u.Components {
+			if !seen[c.ComponentID] && v.components[c.ComponentID] != nil {
+				seen[c.ComponentID] = true
+				out = append(out, c.ComponentID)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return v.order[out[i]] < v.order[out[j]] })
+	return out
+}
+
+func pickLang(lang, ja, en string) string {
+	if lang == "en" && strings.TrimSpace(en) != "" {
+		return en
+	}
+	return ja
+}
+
+// CName is a component's name qualified by its product, in the page's
+// language.
+func (p *page) CName(v *catalogView, id int64) string { return v.qualifiedName(id, p.Lang, " / ") }
+
+// Affects names, qualified and in display order, what an incident affects
+// (what its timeline names) or what a maintenance window covers.
+func (p *page) Affects(v *catalogView, what any) string {
+	var ids []int64
+	switch x := what.(type) {
+	case *data.Incident:
+		ids = v.affected(x)
+	case data.Incident:
+		ids = v.affected(&x)
+	case *data.Maintenance:
+		ids = x.ComponentIDs()
+	case data.Maintenance:
+		ids = x.ComponentIDs()
+	}
+	names := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if n := p.CName(v, id); n != "" {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, p.T("list.sep"))
 }
 
 // Overall is the worst status of any component.

@@ -146,12 +146,7 @@ func (d *apiData) tsp(t *time.Time) *string {
 	return &s
 }
 
-func (d *apiData) text(ja, en string) string {
-	if d.lang == "en" && strings.TrimSpace(en) != "" {
-		return en
-	}
-	return ja
-}
+func (d *apiData) text(ja, en string) string { return pickLang(d.lang, ja, en) }
 
 func (d *apiData) page() spPage {
 	return spPage{ID: pageID, Name: d.s.catalog.T(d.lang, "site.name"), URL: d.s.opts.BaseURL.String(),
@@ -227,10 +222,7 @@ func (d *apiData) incident(inc *data.Incident) spIncident {
 			if old == "" {
 				old = data.Operational
 			}
-			name := ""
-			if c := d.catalog.Component(uc.ComponentID); c != nil {
-				name = d.text(c.NameJA, c.NameEN)
-			}
+			name := d.catalog.qualifiedName(uc.ComponentID, d.lang, " - ")
 			su.AffectedComponents = append(su.AffectedComponents, spAffected{Code: componentID(uc.ComponentID), Name: name, OldStatus: old, NewStatus: uc.Status})
 			prev[uc.ComponentID] = uc.Status
 		}
@@ -270,7 +262,7 @@ func (d *apiData) maintenance(m *data.Maintenance) spIncident {
 	for _, cid := range m.ComponentIDs() {
 		if c := d.catalog.Component(cid); c != nil {
 			out.Components = append(out.Components, d.component(c))
-			affected = append(affected, spAffected{Code: componentID(cid), Name: d.text(c.NameJA, c.NameEN), OldStatus: data.Operational, NewStatus: data.UnderMaintenance})
+			affected = append(affected, spAffected{Code: componentID(cid), Name: d.catalog.qualifiedName(c.ID, d.lang, " - "), OldStatus: data.Operational, NewStatus: data.UnderMaintenance})
 		}
 	}
 	for _, u := range m.Updates {
