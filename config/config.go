@@ -23,8 +23,11 @@ type Config struct {
 	Location        *time.Location
 	Secret          string
 	SecurityContact string
-	AdminEmail      string
-	AdminPassword   string
+	// SupportContact is whom customers ask about a notice; every email
+	// names it.
+	SupportContact string
+	AdminEmail     string
+	AdminPassword  string
 	// SMTP is nil when no server is configured: notices are then held.
 	SMTP     *mail.SMTPConfig
 	MailFrom *netmail.Address
@@ -57,6 +60,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Database:        get("OSHIRASE_DATABASE", "sqlite:oshirase.db"),
 		Secret:          getenv("OSHIRASE_SECRET"),
 		SecurityContact: get("OSHIRASE_SECURITY_CONTACT", ""),
+		SupportContact:  get("OSHIRASE_SUPPORT_CONTACT", ""),
 		AdminEmail:      get("OSHIRASE_ADMIN_EMAIL", ""),
 		AdminPassword:   getenv("OSHIRASE_ADMIN_PASSWORD"),
 	}
@@ -122,6 +126,9 @@ func (c *Config) check(baseURL, zone string) error {
 	}
 	if c.SecurityContact != "" && !strings.Contains(c.SecurityContact, "@") && !strings.HasPrefix(c.SecurityContact, "https://") {
 		return fmt.Errorf("OSHIRASE_SECURITY_CONTACT: %q must be an email address or an https:// URL", c.SecurityContact)
+	}
+	if c.SupportContact != "" && !strings.Contains(c.SupportContact, "@") && !strings.HasPrefix(c.SupportContact, "https://") {
+		return fmt.Errorf("OSHIRASE_SUPPORT_CONTACT: %q must be an email address or an https:// URL", c.SupportContact)
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return fmt.Errorf("OSHIRASE_ADMIN_EMAIL and OSHIRASE_ADMIN_PASSWORD: set both or neither")

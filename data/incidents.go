@@ -442,10 +442,10 @@ func (s *Store) queueIncidentNotice(tx *gorm.DB, inc *Incident, u *IncidentUpdat
 			return err
 		}
 	}
-	started := inc.StartedAt
+	started, updated := inc.StartedAt, u.CreatedAt
 	content := NoticeContent{Kind: kind, Impact: inc.Impact, Status: u.Status, TitleJA: inc.TitleJA, TitleEN: inc.TitleEN,
 		BodyJA: u.BodyJA, BodyEN: u.BodyEN, Products: products, Components: components, StartedAt: &started,
-		ResolvedAt: inc.ResolvedAt, Path: fmt.Sprintf("/incidents/%d", inc.ID)}
+		ResolvedAt: inc.ResolvedAt, UpdatedAt: &updated, Path: fmt.Sprintf("/incidents/%d", inc.ID)}
 	n := Notification{Kind: kind, IncidentID: &inc.ID, Thread: fmt.Sprintf("incident-%d", inc.ID), OperatorID: u.OperatorID}
 	return s.queueNotification(tx, n, content, inc.Impact, ids, hold)
 }

@@ -231,8 +231,10 @@ type NoticeContent struct {
 	Components       []NoticeComponent
 	StartedAt        *time.Time `json:",omitempty"`
 	ResolvedAt       *time.Time `json:",omitempty"`
-	StartsAt         *time.Time `json:",omitempty"`
-	EndsAt           *time.Time `json:",omitempty"`
+	// UpdatedAt is the time of the update the notice reports.
+	UpdatedAt *time.Time `json:",omitempty"`
+	StartsAt  *time.Time `json:",omitempty"`
+	EndsAt    *time.Time `json:",omitempty"`
 	// Path is the page of the incident or maintenance, such as /incidents/3.
 	Path string
 	// Event names the calendar event of a maintenance or upgrade (its UID

@@ -25,6 +25,9 @@ type ComposerOptions struct {
 	BaseURL         *url.URL
 	From            *mail.Address
 	SecurityContact string
+	// SupportContact is whom customers ask about a notice (an address or
+	// a URL); every email names it when set.
+	SupportContact string
 	// Secret signs the preferences and unsubscribe links.
 	Secret   string
 	Location *time.Location
@@ -93,7 +96,11 @@ type view struct {
 	PreferencesURL  string
 	UnsubscribeURL  string
 	Why             string
+	// Contracts says, one line each, which of the reader's contracts the
+	// notice is sent for and the affected products each uses.
+	Contracts       []string
 	Button          string
+	SupportContact  string
 	SecurityContact string
 	Color           string
 }
@@ -132,7 +139,14 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		lang = locale.Languages[0]
 	}
 	v := &view{c: c, Lang: lang, Title: pick(lang, content.TitleJA, content.TitleEN), Color: kindColors[content.Kind],
-		SecurityContact: c.opts.SecurityContact}
+		SecurityContact: c.opts.SecurityContact, SupportContact: c.opts.SupportContact}
+	for _, k := range d.Contracts() {
+		var ps []string
+		for _, p := range k.Products {
+			ps = append(ps, pick(lang, p.JA, p.EN))
+		}
+		v.Contracts = append(v.Contracts, v.T("email.contract_line", "Code", k.Code, "Name", k.Name, "Products", strings.Join(ps, v.T("list.sep"))))
+	}
 	var prods []string
 	for _, p := range content.Products {
 		prods = append(prods, pick(lang, p.JA, p.EN))
@@ -166,6 +180,9 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	}
 	at("incident.started_label", content.StartedAt)
 	at("incident.resolved_label", content.ResolvedAt)
+	if content.Kind == data.IncidentUpdated {
+		at("email.updated_label", content.UpdatedAt)
+	}
 	at("label.starts_at", content.StartsAt)
 	at("label.ends_at", content.EndsAt)
 	if content.Kind != data.IncidentResolved {
@@ -224,8 +241,7 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	root := fmt.Sprintf("<%s.%s@%s>", n.Thread, sign(c.opts.Secret, "thread:"+d.Email)[:12], host)
 	m := &Message{From: c.opts.From.Address, To: d.Email, Subject: v.Subject, Text: text.String(), HTML: html.String()}
 	e := email.NewEmail()
-	e.From = address(c.opts.From.Name, c.opts.From.Address)
-	e.To = []string{address(d.Name, d.Email)}
+	e.From, e.To = c.opts.From.Address, []string{d.Email} // named below, see setHeader
 	e.Subject = v.Subject
 	e.Text, e.HTML = text.Bytes(), html.Bytes()
 	// Our own Message-ID, stable per delivery: jordan-wright/email makes a
@@ -261,6 +277,8 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	if err != nil {
 		return nil, fmt.Errorf("mail: build message: %w", err)
 	}
+	raw = setHeader(raw, "From", address(c.opts.From.Name, c.opts.From.Address))
+	raw = setHeader(raw, "To", address(d.Name, d.Email))
 	m.Bytes = foldHeaders(raw)
 	return m, nil
 }
@@ -268,8 +286,7 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 // TestMessage is the message "oshirase mail test" sends.
 func TestMessage(from *mail.Address, to string, base *url.URL) (*Message, error) {
 	e := email.NewEmail()
-	e.From = address(from.Name, from.Address)
-	e.To = []string{to}
+	e.From, e.To = from.Address, []string{to}
 	e.Subject = "Oshirase テストメール / test message"
 	body := "Oshirase からのテストメールです。このメールが届いていれば、SMTP の設定は正しく動作しています。\n\n" +
 		"This is a test message from Oshirase. If you can read it, the SMTP settings work.\n\n" + base.String() + "\n"
@@ -281,5 +298,6 @@ func TestMessage(from *mail.Address, to string, base *url.URL) (*Message, error)
 	if err != nil {
 		return nil, fmt.Errorf("mail: build test message: %w", err)
 	}
+	raw = setHeader(raw, "From", address(from.Name, from.Address))
 	return &Message{From: from.Address, To: to, Subject: e.Subject, MessageID: id, Text: body, Bytes: foldHeaders(raw)}, nil
 }

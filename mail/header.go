@@ -2,9 +2,11 @@ package mail
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/mail"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // maxHeaderLine is where header lines are folded (RFC 5322 recommends 78
@@ -40,6 +42,12 @@ func foldLine(line string) string {
 	for i, word := range strings.Split(line, " ") {
 		switch {
 		case i == 0:
+		case i == 1:
+			// Never fold right after the field name: a header whose value
+			// starts on a continuation line reads with a leading space in
+			// common parsers (Python's email.policy.default).
+			b.WriteByte(' ')
+			width++
 		case width+1+len(word) > maxHeaderLine && width > 0:
 			b.WriteString("\r\n ")
 			width = 1
@@ -66,10 +74,54 @@ func cleanName(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// address renders name and address for From and To. mail.Address encodes a
-// non-ASCII name (RFC 2047) and quotes the rest.
+// address renders name and address for From and To. An ASCII name is
+// quoted as RFC 5322 needs (mail.Address does that). A non-ASCII name
+// becomes one RFC 2047 encoded word, never several: Python's email parser
+// keeps the space between two encoded words of a display name, so a split
+// name would read back with a space in the middle.
 func address(name, addr string) string {
-	return (&mail.Address{Name: cleanName(name), Address: addr}).String()
+	name = cleanName(name)
+	if name == "" || isASCII(name) {
+		return (&mail.Address{Name: name, Address: addr}).String()
+	}
+	return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(name)) + "?= <" + addr + ">"
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// setHeader replaces the value of a header field (with its continuation
+// lines) in a message. jordan-wright/email splits From and To at every
+// comma and re-encodes the pieces, which mangles a name such as
+// "O'Neil, Pat"; so it is given bare addresses and the real ones are set
+// here.
+func setHeader(msg []byte, field, value string) []byte {
+	end := bytes.Index(msg, []byte("\r\n\r\n"))
+	if end < 0 {
+		return msg
+	}
+	lines := strings.Split(string(msg[:end]), "\r\n")
+	var out []string
+	skipping := false
+	for _, line := range lines {
+		if skipping && (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) {
+			continue
+		}
+		skipping = false
+		if name, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, field) {
+			out = append(out, field+": "+value)
+			skipping = true
+			continue
+		}
+		out = append(out, line)
+	}
+	return append([]byte(strings.Join(out, "\r\n")), msg[end:]...)
 }
 
 // cleanSubject keeps a subject to one line.

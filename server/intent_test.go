@@ -64,6 +64,11 @@ func TestChoicesBelongToTheAddress(t *testing.T) {
 	if len(got["both@example.com"]) != 1 {
 		t.Fatalf("the registered contact got %d copies", len(got["both@example.com"]))
 	}
+	// One copy, naming both contracts it is sent for.
+	if text := textOf(t, got["both@example.com"][0]); !strings.Contains(text, "K-012（顧客 K-012）: krewDashboard") ||
+		!strings.Contains(text, "K-020（顧客 K-020）: krewDashboard") {
+		t.Fatalf("the email does not say which contracts it is for:\n%s", text)
+	}
 
 	// The address that is primary at K-012 and additional at K-020 opens
 	// its link from K-020: the page speaks of the address, not the row.
