@@ -80,22 +80,22 @@ type Message struct {
 
 // view is what the email templates see.
 type view struct {
-	c               *Composer
-	Lang            string
-	Subject         string
-	KindLabel       string
-	Title           string
-	Products        string
-	Impact          string
-	Status          string
-	Times           []labelled
-	Components      []string
-	BodyHTML        htmltemplate.HTML
-	BodyText        string
-	URL             string
-	PreferencesURL  string
-	UnsubscribeURL  string
-	Why             string
+	c              *Composer
+	Lang           string
+	Subject        string
+	KindLabel      string
+	Title          string
+	Products       string
+	Impact         string
+	Status         string
+	Times          []labelled
+	Components     []string
+	BodyHTML       htmltemplate.HTML
+	BodyText       string
+	URL            string
+	PreferencesURL string
+	UnsubscribeURL string
+	Why            string
 	// Contracts says, one line each, which of the reader's contracts the
 	// notice is sent for and the affected products each uses.
 	Contracts       []string
