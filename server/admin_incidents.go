@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -46,6 +47,10 @@ type incidentFormPage struct {
 	IncidentStatuses  []string
 	// Audience is who the email would reach, for what the form holds now.
 	Audience *audienceView
+	// Templates fill the form in one step; Preview is what it would
+	// publish, when asked.
+	Templates []data.IncidentTemplate
+	Preview   *publishPreview
 }
 
 func componentField(id int64) string { return "component_" + strconv.FormatInt(id, 10) }
@@ -58,8 +63,42 @@ func (s *Server) incidentFormPage(c echo.Context, inc *data.Incident) (*incident
 	if err != nil {
 		return nil, err
 	}
+	templates, err := s.store.Templates(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
 	return &incidentFormPage{catalogView: newCatalogView(products, nil, nil), Incident: inc, Impacts: data.Impacts,
-		ComponentStatuses: data.ComponentStatuses, IncidentStatuses: data.IncidentStatuses}, nil
+		ComponentStatuses: data.ComponentStatuses, IncidentStatuses: data.IncidentStatuses, Templates: templates}, nil
+}
+
+// applyTemplate fills a form from the template named by ?template=, if any:
+// titles only on a declaration, bodies, status, impact and components.
+func (s *Server) applyTemplate(c echo.Context, f *form, declaring bool) error {
+	v := c.QueryParam("template")
+	if v == "" {
+		return nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	t, err := s.store.Template(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if declaring {
+		f.Values.Set("title_ja", t.TitleJA)
+		f.Values.Set("title_en", t.TitleEN)
+		f.Values.Set("impact", t.Impact)
+	}
+	f.Values.Set("status", t.Status)
+	f.Values.Set("body_ja", t.BodyJA)
+	f.Values.Set("body_en", t.BodyEN)
+	f.Values.Set("template", v)
+	for id, st := range t.ComponentStatuses() {
+		f.Values.Set(componentField(id), st)
+	}
+	return nil
 }
 
 // componentStatuses reads one status per component ("" = not affected).
@@ -92,6 +131,9 @@ func (s *Server) newIncident(c echo.Context) error {
 		f.Values.Del("notify")
 		f.Values.Set("backfill", "1")
 	}
+	if err := s.applyTemplate(c, f, true); err != nil {
+		return err
+	}
 	if v.Audience, err = s.audience(c.Request().Context(), "minor", nil); err != nil {
 		return err
 	}
@@ -112,8 +154,23 @@ func (s *Server) createIncident(c echo.Context) error {
 		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), Components: f.componentStatuses(v.catalogView),
 		OperatorID: operatorOf(c).ID, Notice: s.notice(f)}
 	if f.Get("preview") != "" {
-		// "Check recipients" without script: show the count, save nothing.
-		return s.renderIncidentForm(c, http.StatusOK, "incident_new", s.t(c, "incidents.new"), f, v, in.Impact, ids(in.Components))
+		// Preview: the message and the email as they would go out, and
+		// who would get it; nothing is saved.
+		code := http.StatusOK
+		if !f.Invalid() {
+			dry := in
+			dry.Notice = data.Notice{Send: true, Hold: true}
+			v.Preview, err = s.preview(c, in.TitleJA, in.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+				_, err := st.CreateIncident(ctx, dry)
+				return err
+			})
+			if f.absorb(err) {
+				code = http.StatusBadRequest
+			} else if err != nil {
+				return err
+			}
+		}
+		return s.renderIncidentForm(c, code, "incident_new", s.t(c, "incidents.new"), f, v, in.Impact, ids(in.Components))
 	}
 	var inc *data.Incident
 	since := s.opts.Now()
@@ -177,7 +234,11 @@ func (s *Server) manageIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderIncidentForm(c, http.StatusOK, "incident_manage", v.Incident.TitleJA, updateForm(v.Incident), v, "", nil)
+	f := updateForm(v.Incident)
+	if err := s.applyTemplate(c, f, false); err != nil {
+		return err
+	}
+	return s.renderIncidentForm(c, http.StatusOK, "incident_manage", v.Incident.TitleJA, f, v, "", nil)
 }
 
 func (s *Server) postIncidentUpdate(c echo.Context) error {
@@ -201,7 +262,21 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 		}
 	}
 	if f.Get("preview") != "" {
-		return s.renderIncidentForm(c, http.StatusOK, "incident_manage", v.Incident.TitleJA, f, v, "", ids(in.Components))
+		code := http.StatusOK
+		if !f.Invalid() {
+			dry := in
+			dry.Notice = data.Notice{Send: true, Hold: true}
+			v.Preview, err = s.preview(c, v.Incident.TitleJA, v.Incident.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+				_, err := st.PostIncidentUpdate(ctx, v.Incident.ID, dry)
+				return err
+			})
+			if f.absorb(err) {
+				code = http.StatusBadRequest
+			} else if err != nil {
+				return err
+			}
+		}
+		return s.renderIncidentForm(c, code, "incident_manage", v.Incident.TitleJA, f, v, "", ids(in.Components))
 	}
 	since := s.opts.Now()
 	if !f.Invalid() {

@@ -447,3 +447,63 @@ func TestSameNamedComponentsAreToldApart(t *testing.T) {
 		t.Fatalf("email does not qualify the components:\n%s", text)
 	}
 }
+
+// TestTemplatesAndPreview: a template fills the declaration form in one
+// step; the preview shows the message and the email for one contact of
+// each language, and saves nothing.
+func TestTemplatesAndPreview(t *testing.T) {
+	a := newTestServer(t)
+	a.withMail(true)
+	p, cdn, _ := a.seedCatalog()
+	a.contractWith("K-1", []int64{p}, map[string]string{"ja@example.com": "primary/ja", "en@example.com": "additional/en"})
+	op := a.client()
+	op.login("editor@example.com")
+	pid, cid := strconv.FormatInt(p, 10), strconv.FormatInt(cdn, 10)
+
+	// Managed in the console, refused whole on bad input, audited.
+	op.get("/admin/templates/new")
+	bad := url.Values{"name": {""}, "product": {pid}, "title_ja": {"配信CDNの遅延"}, "impact": {"apocalyptic"}, "status": {"investigating"},
+		"body_ja": {"x"}}
+	expect(t, op.post("/admin/templates", bad), http.StatusBadRequest, `value="配信CDNの遅延"`)
+	good := url.Values{"name": {"CDN遅延"}, "product": {pid}, "title_ja": {"配信CDNで表示が遅くなっています"}, "title_en": {"Slow delivery CDN"},
+		"impact": {"major"}, "status": {"investigating"}, "body_ja": {"現在、**調査中**です。"}, "body_en": {"We are **investigating**."},
+		"component_" + cid: {"degraded_performance"}}
+	tid := idFromLocation(t, op.post("/admin/templates", good))
+	expect(t, op.get("/admin/templates"), http.StatusOK, "CDN遅延", "krewDashboard")
+	entries, _, _ := a.store.Audit(context.Background(), data.AuditFilter{Action: "template", Limit: 10})
+	if len(entries) == 0 {
+		t.Fatal("creating a template was not audited")
+	}
+
+	// One select fills the declaration form.
+	filled := op.get("/admin/incidents/new?template=" + tid)
+	expect(t, filled, http.StatusOK, `value="配信CDNで表示が遅くなっています"`, `value="Slow delivery CDN"`, "現在、**調査中**です。",
+		`<option value="major" selected>`, `<option value="degraded_performance" selected>`)
+
+	// Preview: the rendered message and the email per language, nothing saved.
+	before := a.state()
+	form := url.Values{"title_ja": {"配信CDNで表示が遅くなっています"}, "title_en": {"Slow delivery CDN"}, "impact": {"major"}, "status": {"investigating"},
+		"body_ja": {"現在、**調査中**です。"}, "body_en": {"We are **investigating**."}, "component_" + cid: {"degraded_performance"},
+		"notify": {"1"}, "preview": {"1"}}
+	r := op.post("/admin/incidents", form)
+	expect(t, r, http.StatusOK, "<strong>調査中</strong>", "<strong>investigating</strong>",
+		"Subject: 【障害・重大】krewDashboard: 配信CDNで表示が遅くなっています", "To: &#34;ja&#34; &lt;ja@example.com&gt;",
+		"Subject: [Major incident] krewDashboard: Slow delivery CDN", "To: &#34;en&#34; &lt;en@example.com&gt;",
+		"krewDashboard / 配信CDN: パフォーマンス低下")
+	if a.state() != before || a.notificationCount() != 0 {
+		t.Fatal("the preview saved something")
+	}
+	// The update form previews too, from the incident as it stands.
+	id := declareVia(t, op, "major", map[int64]string{cdn: data.DegradedPerformance}, false, nil)
+	op.get("/admin/incidents/" + id + "?template=" + tid)
+	r = op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"identified"}, "body_ja": {"原因を**特定**しました。"},
+		"component_" + cid: {"degraded_performance"}, "notify": {"1"}, "preview": {"1"}})
+	expect(t, r, http.StatusOK, "<strong>特定</strong>", "【障害・重大・続報】")
+	if n := a.notificationCount(); n != 0 {
+		t.Fatalf("the update preview queued %d notices", n)
+	}
+	// Deleting a template asks first.
+	expect(t, op.post("/admin/templates/"+tid+"/delete", nil), http.StatusOK, `name="confirm" value="1"`)
+	expect(t, op.post("/admin/templates/"+tid+"/delete", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	expectNot(t, op.get("/admin/templates"), "CDN遅延")
+}

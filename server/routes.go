@@ -130,6 +130,12 @@ func (s *Server) routes() *echo.Echo {
 	op.GET("/maintenance/:id/updates/:uid/edit", s.editMaintenanceUpdate)
 	op.POST("/maintenance/:id/updates/:uid", s.saveMaintenanceUpdate)
 
+	op.GET("/templates", s.listTemplates)
+	op.GET("/templates/new", s.newTemplate)
+	op.POST("/templates", s.saveTemplate)
+	op.GET("/templates/:id", s.editTemplate)
+	op.POST("/templates/:id", s.saveTemplate)
+	op.POST("/templates/:id/delete", s.deleteTemplate, s.asks(s.describeDeleteTemplate))
 	op.GET("/contracts", s.listContracts)
 	op.GET("/contracts/new", s.newContract)
 	op.POST("/contracts", s.createContract)

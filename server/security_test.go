@@ -22,6 +22,7 @@ type fixture struct {
 	invite                                                                              string
 	token                                                                               int64
 	subscriber, member                                                                  int64
+	template                                                                            int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -93,6 +94,12 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.subscriber = sub.ID
+	tpl, err := a.store.CreateTemplate(ctx, data.TemplateInput{Name: "CDN遅延", TitleJA: "配信CDNの遅延", BodyJA: "調査中です。",
+		Impact: "minor", Status: data.Investigating, Components: map[int64]string{f.cdn: data.DegradedPerformance}})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.template = tpl.ID
 	return f
 }
 
@@ -127,6 +134,8 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.cdn), 1)
 	case strings.HasPrefix(p, "/admin/operators/"):
 		p = strings.Replace(p, ":id", id(f.editor), 1)
+	case strings.HasPrefix(p, "/admin/templates/"):
+		p = strings.Replace(p, ":id", id(f.template), 1)
 	case strings.HasPrefix(p, "/admin/contracts/"):
 		p = strings.Replace(p, ":id", id(f.contract), 1)
 	case strings.HasPrefix(p, "/admin/contacts/"):

@@ -58,4 +58,9 @@
       if (!isNaN(t) && Date.now() - t > 3600 * 1000) notify.checked = false;
     });
   }
+
+  // Choosing a template fills the form at once.
+  document.querySelectorAll("form[data-autosubmit] select").forEach(function (sel) {
+    sel.addEventListener("change", function () { if (sel.value) sel.form.submit(); });
+  });
 })();

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"html/template"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/locale"
+)
+
+// publishPreview is what a form would publish, shown beside it without
+// saving anything: the message as customers will read it on the page, and
+// the email exactly as one contact of each language would receive it.
+type publishPreview struct {
+	Titles   []previewText
+	Messages []previewText
+	Emails   []previewView
+	// Missing lists the languages no recipient reads.
+	Missing []string
+	// Silent: the step emails nobody.
+	Silent bool
+}
+
+type previewText struct {
+	Lang string
+	Text string
+	HTML template.HTML
+}
+
+// preview runs change in a dry run and composes one email per language
+// from what it would have queued.
+func (s *Server) preview(c echo.Context, titleJA, titleEN, bodyJA, bodyEN string, change func(ctx context.Context, st *data.Store) error) (*publishPreview, error) {
+	p := &publishPreview{}
+	for _, l := range []struct{ lang, title, body string }{{"ja", titleJA, bodyJA}, {"en", titleEN, bodyEN}} {
+		if l.body == "" && l.title == "" {
+			continue
+		}
+		p.Titles = append(p.Titles, previewText{Lang: l.lang, Text: l.title})
+		p.Messages = append(p.Messages, previewText{Lang: l.lang, HTML: s.md.HTML(l.body)})
+	}
+	np, err := s.store.DryRun(c.Request().Context(), change)
+	if err != nil {
+		return nil, err
+	}
+	if np == nil {
+		p.Silent = true
+		return p, nil
+	}
+	for _, lang := range locale.Languages {
+		var d *data.Delivery
+		for i := range np.Deliveries {
+			if np.Deliveries[i].Lang == lang {
+				d = &np.Deliveries[i]
+				break
+			}
+		}
+		if d == nil || s.opts.Composer == nil {
+			p.Missing = append(p.Missing, lang)
+			continue
+		}
+		msg, err := s.opts.Composer.Compose(*d, *np.Notification)
+		if err != nil {
+			return nil, err
+		}
+		p.Emails = append(p.Emails, previewView{Delivery: d, Subject: msg.Subject, Text: msg.Text, Headers: headerLines(msg.Bytes)})
+	}
+	return p, nil
+}
