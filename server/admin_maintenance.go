@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -31,6 +32,8 @@ type maintenanceFormPage struct {
 	Statuses    []string
 	Audience    *audienceView
 	Reminders   []string
+	// Preview is what the form would publish, when asked.
+	Preview *publishPreview
 }
 
 // renderMaintenanceForm shows a maintenance form with the audience for the
@@ -78,7 +81,21 @@ func (s *Server) createMaintenance(c echo.Context) error {
 		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.idsField("components"), OperatorID: operatorOf(c).ID,
 		Notice: s.notice(f), ReminderLead: f.reminderLead()}
 	if f.Get("preview") != "" {
-		return s.renderMaintenanceForm(c, http.StatusOK, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
+		code := http.StatusOK
+		if !f.Invalid() {
+			dry := in
+			dry.Notice = data.Notice{Send: true, Hold: true}
+			v.Preview, err = s.preview(c, in.TitleJA, in.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+				_, err := st.CreateMaintenance(ctx, dry)
+				return err
+			})
+			if f.absorb(err) {
+				code = http.StatusBadRequest
+			} else if err != nil {
+				return err
+			}
+		}
+		return s.renderMaintenanceForm(c, code, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
 	}
 	var m *data.Maintenance
 	since := s.opts.Now()
@@ -152,7 +169,18 @@ func (s *Server) postMaintenanceUpdate(c echo.Context) error {
 	in := data.NewMaintenanceUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), OperatorID: operatorOf(c).ID,
 		Notice: s.notice(f)}
 	if f.Get("preview") != "" {
-		// "Check recipients" without script: the count for this step, saving nothing.
+		// The count for this step, the message and the email; nothing saved.
+		dry := in
+		dry.Notice = data.Notice{Send: true, Hold: true}
+		v.Preview, err = s.preview(c, v.Maintenance.TitleJA, v.Maintenance.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+			_, err := st.PostMaintenanceUpdate(ctx, v.Maintenance.ID, dry)
+			return err
+		})
+		if f.absorb(err) {
+			return s.renderMaintenanceStep(c, http.StatusBadRequest, f, v, in.Status)
+		} else if err != nil {
+			return err
+		}
 		return s.renderMaintenanceStep(c, http.StatusOK, f, v, in.Status)
 	}
 	since := s.opts.Now()
