@@ -19,7 +19,9 @@
         url.searchParams.append("component", box.value);
       });
       var ticket = ++pending;
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      // The sentence comes back in the page's language, whatever the
+      // browser would send by itself.
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json", "Accept-Language": document.documentElement.lang || "ja" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) { if (data && ticket === pending) out.textContent = data.text; })
         .catch(function () {});

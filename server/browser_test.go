@@ -1,0 +1,304 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"net/url"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/mail"
+)
+
+// The browser tests drive a real headless Chromium through the flows that
+// matter and run axe-core (the accessibility engine browsers' own tools
+// use) on every page they pass. CI sets OSHIRASE_REQUIRE_BROWSER=1 and
+// installs Chromium and axe-core, so there they can never be skipped; on a
+// developer's machine without Chromium they are.
+
+// axeScript finds axe.min.js: OSHIRASE_AXE, else the copy .ci/run installs.
+func axeScript(t *testing.T) string {
+	t.Helper()
+	paths := []string{os.Getenv("OSHIRASE_AXE"), "../.ci/node/node_modules/axe-core/axe.min.js"}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			return string(b)
+		}
+	}
+	skipOrFail(t, "axe-core not found (npm install --prefix .ci/node axe-core@4, or set OSHIRASE_AXE)")
+	return ""
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("OSHIRASE_REQUIRE_BROWSER") == "1" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
+// newBrowser starts headless Chromium for one test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("OSHIRASE_CHROMIUM")
+	if path == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		skipOrFail(t, "Chromium not found (apt-get install chromium, or set OSHIRASE_CHROMIUM)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancel3)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+type axeResult struct {
+	Violations []struct {
+		ID     string `json:"id"`
+		Impact string `json:"impact"`
+		Help   string `json:"help"`
+		Nodes  []struct {
+			Target []any `json:"target"`
+		} `json:"nodes"`
+	} `json:"violations"`
+}
+
+// checkA11y runs axe-core on the page shown and fails on any WCAG 2.1 A or
+// AA violation.
+func checkA11y(t *testing.T, ctx context.Context, axe, where string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](axe)); err != nil {
+		t.Fatalf("%s: load axe: %v", where, err)
+	}
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(r => JSON.stringify(r))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: axe: %v", where, err)
+	}
+	var res axeResult
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		t.Fatalf("%s: axe result: %v", where, err)
+	}
+	for _, v := range res.Violations {
+		var targets []string
+		for _, n := range v.Nodes {
+			targets = append(targets, fmt.Sprint(n.Target...))
+		}
+		t.Errorf("%s: accessibility: %s (%s): %s — %s", where, v.ID, v.Impact, v.Help, strings.Join(targets, ", "))
+	}
+}
+
+// shoot saves a full-page screenshot at a desktop and a phone width when
+// OSHIRASE_SCREENSHOTS names a folder (for people to look at; CI does not).
+func shoot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("OSHIRASE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	for _, w := range []int64{1280, 390} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)); err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), img, 0o644)
+	}
+	chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900))
+}
+
+func textOfPage(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustContain(t *testing.T, ctx context.Context, where string, wants ...string) {
+	t.Helper()
+	s := textOfPage(t, ctx)
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Fatalf("%s: page lacks %q\n%s", where, w, s)
+		}
+	}
+}
+
+// TestBrowserFlows: an operator declares, updates and resolves an incident;
+// a customer reads it in both languages, subscribes, and a contract contact
+// sets their preferences; every page passes axe-core.
+func TestBrowserFlows(t *testing.T) {
+	ctx := newBrowser(t)
+	axe := axeScript(t)
+	a := newTestServer(t)
+	a.withMail(true)
+	p, cdn, _ := a.seedCatalog()
+	k := a.contractWith("K-012", []int64{p}, map[string]string{"both@example.com": "primary/ja", "extra@example.com": "additional/ja"})
+	base := a.srv.URL
+	run := func(where string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+	}
+	// waitText waits until the page's main text holds want: after a form is
+	// sent, the old page (with its own flash) is still there for a moment,
+	// and while the new one loads evaluating anything fails; so it asks again.
+	waitText := func(want string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				txt, err := chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText : ""`)(ctx, tg)
+				if err == nil && strings.Contains(txt, want) {
+					return chromedp.Void{}, nil
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return chromedp.Void{}, fmt.Errorf("the page never said %q", want)
+		}
+	}
+	field := func(name string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[name="%s"]`, name)) }
+	css := func(q string) chromedp.CSS { return chromedp.CSS(q) }
+
+	// Sign in.
+	run("sign in", chromedp.Navigate(base+"/admin/login?lang=ja"), chromedp.WaitVisible(field("email")))
+	checkA11y(t, ctx, axe, "sign-in page")
+	run("sign in", chromedp.SendKeys(field("email"), "editor@example.com"),
+		chromedp.SendKeys(field("password"), "correct horse battery"),
+		chromedp.Submit(field("password")), chromedp.WaitVisible(css(".console-nav")))
+	checkA11y(t, ctx, axe, "dashboard")
+	shoot(t, ctx, "dashboard-ja")
+
+	// Declare: the form counts who will be emailed as it is filled in.
+	run("declare", chromedp.Navigate(base+"/admin/incidents/new"), chromedp.WaitVisible(field("title_ja")),
+		chromedp.SendKeys(field("title_ja"), "配信CDNで表示が遅くなっています"),
+		chromedp.SendKeys(field("title_en"), "The delivery CDN is slow"),
+		chromedp.SetValue(field("impact"), "major"),
+		chromedp.SetValue(field(componentField(cdn)), data.DegradedPerformance),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[name="`+componentField(cdn)+`"]').dispatchEvent(new Event("change", {bubbles: true}))`),
+		chromedp.SendKeys(field("body_ja"), "現在、**原因を調査中**です。"),
+		chromedp.SendKeys(field("body_en"), "We are **investigating**."))
+	run("audience", chromedp.Poll[chromedp.Void](`document.querySelector("[data-audience-text]").textContent.includes("連絡先2名")`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	checkA11y(t, ctx, axe, "declaration form")
+	shoot(t, ctx, "incident-new-ja")
+	run("preview", chromedp.Click(css(`button[name="preview"]`)), chromedp.WaitVisible(css("#preview")))
+	checkA11y(t, ctx, axe, "declaration preview")
+	shoot(t, ctx, "incident-preview-ja")
+	if a.notificationCount() != 0 {
+		t.Fatal("the preview queued a notice")
+	}
+	run("publish", chromedp.Click(css(`button.primary.danger`)), waitText("障害を公開しました"))
+	mustContain(t, ctx, "after declaring", "2件の宛先にメールを送信しています")
+	checkA11y(t, ctx, axe, "incident console page")
+	shoot(t, ctx, "incident-manage-ja")
+	path, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Update, then resolve.
+	run("update", chromedp.SetValue(field("status"), data.Identified),
+		chromedp.SendKeys(field("body_ja"), "原因を特定しました。"),
+		chromedp.Click(css(`form[action$="/updates"] button.primary`)), waitText("更新を投稿しました"))
+	run("resolve", chromedp.SetValue(field("status"), data.Resolved),
+		chromedp.SendKeys(field("body_ja"), "復旧しました。"),
+		chromedp.Click(css(`form[action$="/updates"] button.primary`)), waitText("障害を復旧済みにしました"))
+	checkA11y(t, ctx, axe, "resolved incident, console")
+	id := path[strings.LastIndex(path, "/")+1:]
+
+	// Deleting an update asks first and says the status stays. Sent with
+	// form.submit(), which skips the script's dialog: the server's own
+	// confirmation page is what a browser without script gets.
+	run("delete update", chromedp.Evaluate[chromedp.Void](`document.querySelector('form[action$="/delete"]').submit()`),
+		waitText("ステータスは変わりません"))
+	checkA11y(t, ctx, axe, "confirmation page")
+	shoot(t, ctx, "confirm-delete-update-ja")
+	run("confirm", chromedp.Click(css(`.confirm button.primary`)), waitText("削除しました"))
+	if inc, _ := a.store.Incident(context.Background(), mustInt(t, path[strings.LastIndex(path, "/")+1:])); inc.Status != data.Resolved {
+		t.Fatalf("deleting an update changed the incident to %s", inc.Status)
+	}
+
+	// The console's page for an address.
+	run("address", chromedp.Navigate(base+"/admin/contacts/"+fmt.Sprint(a.contactID(k, "both@example.com"))+"/address"), waitText("K-012"))
+	checkA11y(t, ctx, axe, "address page")
+	shoot(t, ctx, "address-ja")
+
+	// A backfilled incident reads with the times it describes.
+	old := declareVia(t, func() *client { c := a.client(); c.login("editor@example.com"); return c }(), "minor",
+		map[int64]string{cdn: data.PartialOutage}, false, url.Values{"started_at": {"2026-09-21T10:00"}, "at": {"2026-09-21T10:05"}})
+	for _, lang := range []string{"ja", "en"} {
+		run("backfilled", chromedp.Navigate(base+"/incidents/"+old+"?lang="+lang), chromedp.WaitVisible(css("h1")))
+		checkA11y(t, ctx, axe, "backfilled incident "+lang)
+		shoot(t, ctx, "incident-backfilled-"+lang)
+	}
+	mustContain(t, ctx, "backfilled incident", "Sep 21, 2026 10:05")
+
+	// The public page, in both languages.
+	for _, lang := range []string{"ja", "en"} {
+		run("public", chromedp.Navigate(base+"/incidents/"+id+"?lang="+lang), chromedp.WaitVisible(css("h1")))
+		want := map[string]string{"ja": "krewDashboard / 配信CDN", "en": "krewDashboard / Delivery CDN"}[lang]
+		mustContain(t, ctx, "public incident "+lang, want)
+		checkA11y(t, ctx, axe, "public incident page "+lang)
+		shoot(t, ctx, "incident-public-"+lang)
+		run("home", chromedp.Navigate(base+"/?lang="+lang), chromedp.WaitVisible(css("h1")))
+		checkA11y(t, ctx, axe, "status page "+lang)
+	}
+
+	// A customer subscribes.
+	run("subscribe", chromedp.Navigate(base+"/subscribe?lang=ja"), chromedp.WaitVisible(field("email")))
+	checkA11y(t, ctx, axe, "subscribe form")
+	run("subscribe", chromedp.SendKeys(field("email"), "reader@example.com"),
+		chromedp.Submit(field("email")), chromedp.WaitVisible(css(".flash")))
+	checkA11y(t, ctx, axe, "subscribed")
+	shoot(t, ctx, "subscribed-ja")
+
+	// A contract contact opens the preferences link from an email.
+	tok := mail.ContactToken(testSecret, a.contactID(k, "extra@example.com"))
+	for _, lang := range []string{"ja", "en"} {
+		run("preferences", chromedp.Navigate(base+"/preferences/"+tok+"?lang="+lang), chromedp.WaitVisible(field("lang")))
+		checkA11y(t, ctx, axe, "preferences "+lang)
+		shoot(t, ctx, "preferences-"+lang)
+	}
+	run("preferences", chromedp.Navigate(base+"/preferences/"+tok+"?lang=ja"), chromedp.WaitVisible(field("lang")),
+		chromedp.SetValue(field("lang"), "en"), chromedp.Click(field("opt_out")),
+		chromedp.Submit(field("lang")), waitText("設定を保存しました"))
+	mustContain(t, ctx, "preferences saved", "K-012")
+	checkA11y(t, ctx, axe, "preferences saved")
+	addr, err := a.store.Address(context.Background(), "extra@example.com")
+	if err != nil || addr.Lang() != "en" || !addr.Person.OptedOut {
+		t.Fatalf("preferences not saved: %+v %v", addr, err)
+	}
+}
