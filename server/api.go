@@ -241,6 +241,10 @@ type apiUpdate struct {
 	BodyEN     string            `json:"body_en"`
 	Components map[string]string `json:"components"`
 	Notify     bool              `json:"notify"`
+	// Reopen must be true to post a non-resolved update to a resolved
+	// incident; At is the time the update describes (default now).
+	Reopen bool       `json:"reopen"`
+	At     *time.Time `json:"at"`
 }
 
 func (s *Server) apiPostUpdate(c echo.Context) error {
@@ -275,8 +279,11 @@ func (s *Server) apiUpdateIncident(c echo.Context, id int64, in apiUpdate) error
 		}
 	}
 	n := s.apiNotice(in.Notify)
-	if _, err := s.store.PostIncidentUpdate(ctx, id, data.NewIncidentUpdate{Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN,
-		Components: comps, Notice: n}); err != nil {
+	up := data.NewIncidentUpdate{Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN, Components: comps, Notice: n, Reopen: in.Reopen}
+	if in.At != nil {
+		up.At = *in.At
+	}
+	if _, err := s.store.PostIncidentUpdate(ctx, id, up); err != nil {
 		return s.apiInvalid(notFoundJSON(err, "incident"))
 	}
 	s.changed()

@@ -507,3 +507,25 @@ func TestTemplatesAndPreview(t *testing.T) {
 	expect(t, op.post("/admin/templates/"+tid+"/delete", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
 	expectNot(t, op.get("/admin/templates"), "CDN遅延")
 }
+
+// TestAPIReopensOnlyWhenAsked: the operator API follows the console's
+// rule: a resolved incident takes a non-resolved update only with
+// "reopen": true.
+func TestAPIReopensOnlyWhenAsked(t *testing.T) {
+	a := newTestServer(t)
+	_, cdn, _ := a.seedCatalog()
+	adm := a.client()
+	adm.login("admin@example.com")
+	writer := a.newToken(adm, "監視", "write")
+	op := a.client()
+	op.login("editor@example.com")
+	id := declareVia(t, op, "minor", map[int64]string{cdn: data.PartialOutage}, false, nil)
+	op.get("/admin/incidents/" + id)
+	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"resolved"}, "body_ja": {"復旧しました。"}}), http.StatusSeeOther)
+	path := "/api/admin/incidents/" + id + "/updates"
+	expect(t, a.apiCall(writer, "POST", path, `{"status":"investigating","body_ja":"再発しました。"}`), http.StatusUnprocessableEntity, "status")
+	expect(t, a.apiCall(writer, "POST", path, `{"status":"investigating","body_ja":"再発しました。","reopen":true}`), http.StatusCreated)
+	if inc, _ := a.store.Incident(context.Background(), mustInt(t, id)); inc.Status != data.Investigating {
+		t.Fatalf("after reopening through the API: %s", inc.Status)
+	}
+}

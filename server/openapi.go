@@ -63,7 +63,8 @@ func openAPIDoc(base string) map[string]any {
 				"status": incStatus, "body_ja": str, "body_en": str, "components": statusMap, "started_at": ts, "notify": boolean},
 				"title_ja", "impact", "body_ja")), "The incident (Statuspage format)", "201")},
 			"/api/admin/incidents/{id}/updates": map[string]any{"post": withID(op("Post an update", body(obj(map[string]any{
-				"status": incStatus, "body_ja": str, "body_en": str, "components": statusMap, "notify": boolean}, "status", "body_ja")),
+				"status": incStatus, "body_ja": str, "body_en": str, "components": statusMap, "notify": boolean,
+				"reopen": boolean, "at": ts}, "status", "body_ja")),
 				"The incident with its updates", "201"))},
 			"/api/admin/incidents/{id}/resolve": map[string]any{"post": withID(op("Resolve an incident", body(obj(map[string]any{
 				"body_ja": str, "body_en": str, "notify": boolean})), "The resolved incident", "201"))},
