@@ -156,19 +156,14 @@ func (s *Server) createIncident(c echo.Context) error {
 	if f.Get("preview") != "" {
 		// Preview: the message and the email as they would go out, and
 		// who would get it; nothing is saved.
-		code := http.StatusOK
-		if !f.Invalid() {
-			dry := in
-			dry.Notice = data.Notice{Send: true, Hold: true}
-			v.Preview, err = s.preview(c, in.TitleJA, in.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
-				_, err := st.CreateIncident(ctx, dry)
-				return err
-			})
-			if f.absorb(err) {
-				code = http.StatusBadRequest
-			} else if err != nil {
-				return err
-			}
+		dry := in
+		dry.Notice = data.Notice{Send: true, Hold: true}
+		code, err := s.previewInto(c, f, &v.Preview, in.TitleJA, in.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+			_, err := st.CreateIncident(ctx, dry)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		return s.renderIncidentForm(c, code, "incident_new", s.t(c, "incidents.new"), f, v, in.Impact, ids(in.Components))
 	}
@@ -262,19 +257,14 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 		}
 	}
 	if f.Get("preview") != "" {
-		code := http.StatusOK
-		if !f.Invalid() {
-			dry := in
-			dry.Notice = data.Notice{Send: true, Hold: true}
-			v.Preview, err = s.preview(c, v.Incident.TitleJA, v.Incident.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
-				_, err := st.PostIncidentUpdate(ctx, v.Incident.ID, dry)
-				return err
-			})
-			if f.absorb(err) {
-				code = http.StatusBadRequest
-			} else if err != nil {
-				return err
-			}
+		dry := in
+		dry.Notice = data.Notice{Send: true, Hold: true}
+		code, err := s.previewInto(c, f, &v.Preview, v.Incident.TitleJA, v.Incident.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+			_, err := st.PostIncidentUpdate(ctx, v.Incident.ID, dry)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		return s.renderIncidentForm(c, code, "incident_manage", v.Incident.TitleJA, f, v, "", ids(in.Components))
 	}

@@ -81,19 +81,14 @@ func (s *Server) createMaintenance(c echo.Context) error {
 		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), ComponentIDs: f.idsField("components"), OperatorID: operatorOf(c).ID,
 		Notice: s.notice(f), ReminderLead: f.reminderLead()}
 	if f.Get("preview") != "" {
-		code := http.StatusOK
-		if !f.Invalid() {
-			dry := in
-			dry.Notice = data.Notice{Send: true, Hold: true}
-			v.Preview, err = s.preview(c, in.TitleJA, in.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
-				_, err := st.CreateMaintenance(ctx, dry)
-				return err
-			})
-			if f.absorb(err) {
-				code = http.StatusBadRequest
-			} else if err != nil {
-				return err
-			}
+		dry := in
+		dry.Notice = data.Notice{Send: true, Hold: true}
+		code, err := s.previewInto(c, f, &v.Preview, in.TitleJA, in.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+			_, err := st.CreateMaintenance(ctx, dry)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		return s.renderMaintenanceForm(c, code, "maintenance_form", s.t(c, "maintenance.new"), f, v, in.ComponentIDs)
 	}
@@ -172,16 +167,14 @@ func (s *Server) postMaintenanceUpdate(c echo.Context) error {
 		// The count for this step, the message and the email; nothing saved.
 		dry := in
 		dry.Notice = data.Notice{Send: true, Hold: true}
-		v.Preview, err = s.preview(c, v.Maintenance.TitleJA, v.Maintenance.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
+		code, err := s.previewInto(c, f, &v.Preview, v.Maintenance.TitleJA, v.Maintenance.TitleEN, in.BodyJA, in.BodyEN, func(ctx context.Context, st *data.Store) error {
 			_, err := st.PostMaintenanceUpdate(ctx, v.Maintenance.ID, dry)
 			return err
 		})
-		if f.absorb(err) {
-			return s.renderMaintenanceStep(c, http.StatusBadRequest, f, v, in.Status)
-		} else if err != nil {
+		if err != nil {
 			return err
 		}
-		return s.renderMaintenanceStep(c, http.StatusOK, f, v, in.Status)
+		return s.renderMaintenanceStep(c, code, f, v, in.Status)
 	}
 	since := s.opts.Now()
 	_, err = s.store.PostMaintenanceUpdate(c.Request().Context(), v.Maintenance.ID, in)

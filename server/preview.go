@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"html/template"
+	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -67,4 +68,23 @@ func (s *Server) preview(c echo.Context, titleJA, titleEN, bodyJA, bodyEN string
 		p.Emails = append(p.Emails, previewView{Delivery: d, Subject: msg.Subject, Text: msg.Text, Headers: headerLines(msg.Bytes)})
 	}
 	return p, nil
+}
+
+// previewInto fills *into with what change would publish, unless the form
+// already has errors, and says with which status to show the form: 400
+// when the change itself refuses the input (its errors are then on f).
+func (s *Server) previewInto(c echo.Context, f *form, into **publishPreview, titleJA, titleEN, bodyJA, bodyEN string,
+	change func(ctx context.Context, st *data.Store) error) (int, error) {
+	if f.Invalid() {
+		return http.StatusOK, nil
+	}
+	p, err := s.preview(c, titleJA, titleEN, bodyJA, bodyEN, change)
+	if f.absorb(err) {
+		return http.StatusBadRequest, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	*into = p
+	return http.StatusOK, nil
 }
