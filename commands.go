@@ -147,9 +147,19 @@ func mailTest(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// hint adds what to check for the usual mistakes.
+// hint adds what to check for the usual mistakes, and whether the
+// refusal is the relay's (notices wait, pending, until it accepts) or the
+// recipient's.
 func hint(err error) string {
 	s := err.Error()
+	var se *mail.SendError
+	if errors.As(err, &se) && se.RelayLevel() {
+		return relayHint(s) + "\nThe relay refuses to take mail at all: the dispatcher pauses and retries with a growing pause, notices stay pending (nothing bounces), and the console shows what the relay said until it accepts again."
+	}
+	return relayHint(s)
+}
+
+func relayHint(s string) string {
 	switch {
 	case strings.Contains(s, "connection refused"), strings.Contains(s, "no such host"), strings.Contains(s, "i/o timeout"):
 		return " (check the host and port in OSHIRASE_SMTP_URL and that this machine may reach it)"

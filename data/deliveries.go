@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -82,6 +83,10 @@ type Outcome struct {
 	Error       string
 	MessageID   string
 	NextAttempt time.Time
+	// Relay: the relay refused the session, the sender or the login, or
+	// the connection failed, which says nothing about this recipient; the
+	// attempt is recorded but not counted against the delivery.
+	Relay bool
 }
 
 // RecordAttempt stores an attempt and moves the delivery on. It only acts on
@@ -92,6 +97,9 @@ func (s *Store) RecordAttempt(ctx context.Context, deliveryID int64, worker stri
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		fields := map[string]any{"state": o.State, "attempts": gorm.Expr("attempts + 1"), "last_error": o.Error,
 			"claimed_by": "", "claimed_until": nil, "updated_at": now}
+		if o.Relay {
+			delete(fields, "attempts")
+		}
 		switch o.State {
 		case DeliverySent:
 			fields["sent_at"] = now
@@ -107,7 +115,10 @@ func (s *Store) RecordAttempt(ctx context.Context, deliveryID int64, worker stri
 			return fmt.Errorf("data: delivery %d is no longer held by %s", deliveryID, worker)
 		}
 		outcome := o.State
-		if o.State == DeliveryPending {
+		switch {
+		case o.Relay:
+			outcome = "relay"
+		case o.State == DeliveryPending:
 			outcome = "retry"
 		}
 		return tx.Create(&DeliveryAttempt{DeliveryID: deliveryID, At: now, Outcome: outcome, Code: o.Code, Error: o.Error}).Error
@@ -125,14 +136,89 @@ func (s *Store) ReleaseClaims(ctx context.Context, worker string, ids []int64) e
 		Updates(map[string]any{"state": DeliveryPending, "claimed_by": "", "claimed_until": nil, "updated_at": s.now()}).Error
 }
 
-// NextDue returns when the next pending delivery is due, or zero when none
-// is waiting, so the dispatcher can sleep until then.
+// NextDue returns when the dispatcher next has work, or zero when nothing
+// is waiting: the earliest pending delivery's next attempt, or the earliest
+// claim that runs out (its holder may have died), so the dispatcher can
+// sleep until then instead of waiting for a minute tick.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
-	var ts []time.Time
-	err := s.db.WithContext(ctx).Model(&Delivery{}).Where("state = ?", DeliveryPending).
-		Order("next_attempt_at").Limit(1).Pluck("next_attempt_at", &ts).Error
-	if err != nil || len(ts) == 0 {
-		return time.Time{}, err
+	var next time.Time
+	for _, q := range []struct{ state, col string }{{DeliveryPending, "next_attempt_at"}, {DeliverySending, "claimed_until"}} {
+		var ts []time.Time
+		err := s.db.WithContext(ctx).Model(&Delivery{}).Where("state = ? AND "+q.col+" IS NOT NULL", q.state).
+			Order(q.col).Limit(1).Pluck(q.col, &ts).Error
+		if err != nil {
+			return time.Time{}, fmt.Errorf("data: next due: %w", err)
+		}
+		if len(ts) > 0 && (next.IsZero() || ts[0].Before(next)) {
+			next = ts[0]
+		}
 	}
-	return ts[0], nil
+	return next, nil
+}
+
+// RenewClaims extends every claim a worker holds, so claims never run out
+// under a live holder however slow the relay is. It returns how many.
+func (s *Store) RenewClaims(ctx context.Context, worker string, lease time.Duration) (int64, error) {
+	now := s.now()
+	res := s.db.WithContext(ctx).Model(&Delivery{}).Where("state = ? AND claimed_by = ?", DeliverySending, worker).
+		Updates(map[string]any{"claimed_until": now.Add(lease), "updated_at": now})
+	if res.Error != nil {
+		return 0, fmt.Errorf("data: renew claims: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// RetryBounced puts bounced deliveries of a notification back in the
+// queue with a fresh set of attempts: one (deliveryID) or all (0).
+func (s *Store) RetryBounced(ctx context.Context, notificationID, deliveryID int64) (int64, error) {
+	q := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ? AND state = ?", notificationID, DeliveryBounced)
+	if deliveryID != 0 {
+		q = q.Where("id = ?", deliveryID)
+	}
+	res := q.Updates(map[string]any{"state": DeliveryPending, "attempts": 0, "next_attempt_at": s.now(), "updated_at": s.now()})
+	return res.RowsAffected, res.Error
+}
+
+// RelayTrouble is what the mail relay last said when it refused to take
+// mail at all, shown to operators until a message goes through again.
+type RelayTrouble struct {
+	Stage   string
+	Code    int
+	Message string
+	Since   time.Time
+	// RetryAt is when sending is tried again.
+	RetryAt time.Time
+}
+
+const settingRelayTrouble = "relay_trouble"
+
+// SetRelayTrouble records the relay's refusal; Since stays the first time
+// of an ongoing stretch of trouble.
+func (s *Store) SetRelayTrouble(ctx context.Context, t RelayTrouble) error {
+	if old, err := s.RelayTrouble(ctx); err == nil && old != nil {
+		t.Since = old.Since
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return s.SetSetting(ctx, settingRelayTrouble, string(b))
+}
+
+// ClearRelayTrouble forgets the relay's refusal once mail goes through.
+func (s *Store) ClearRelayTrouble(ctx context.Context) error {
+	return s.db.WithContext(ctx).Exec("DELETE FROM settings WHERE key = ?", settingRelayTrouble).Error
+}
+
+// RelayTrouble returns the relay's current refusal, or nil.
+func (s *Store) RelayTrouble(ctx context.Context) (*RelayTrouble, error) {
+	v, err := s.Setting(ctx, settingRelayTrouble)
+	if err != nil || v == "" {
+		return nil, err
+	}
+	var t RelayTrouble
+	if err := json.Unmarshal([]byte(v), &t); err != nil {
+		return nil, fmt.Errorf("data: relay trouble: %w", err)
+	}
+	return &t, nil
 }

@@ -119,3 +119,9 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// WithClock returns a store on the same database that reads the time from
+// now: tests that need real time (a slow relay) beside a moved clock.
+func (s *Store) WithClock(now func() time.Time) *Store {
+	return &Store{db: s.db, dialect: s.dialect, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
+}

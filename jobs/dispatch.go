@@ -32,8 +32,18 @@ type DispatchOptions struct {
 	// Batch is how many deliveries are claimed at a time (default 100).
 	Batch int
 	// Lease is how long a claim holds before another dispatcher may take
-	// the delivery over (default 5 minutes).
+	// the delivery over (default 20 seconds). A live dispatcher renews its
+	// claims every third of it, so only a dead one's claims run out, and a
+	// crash strands a batch for seconds, not minutes.
 	Lease time.Duration
+	// AbortGrace is how long a message in flight may still take once a stop
+	// is asked for; then the connection is dropped and the message counts
+	// as not sent (default 2 seconds).
+	AbortGrace time.Duration
+	// RelayPause is the first pause after the relay refuses to take mail
+	// at all; it doubles while the refusals go on, up to MaxRelayPause
+	// (defaults 5 seconds, 5 minutes).
+	RelayPause, MaxRelayPause time.Duration
 	// MaxAttempts is how many tries a delivery gets before it is failed
 	// (default 8).
 	MaxAttempts int
@@ -58,7 +68,10 @@ func (o *DispatchOptions) defaults() {
 	def(&o.Workers, 2)
 	def(&o.Batch, 100)
 	def(&o.MaxAttempts, 8)
-	defd(&o.Lease, 5*time.Minute)
+	defd(&o.Lease, 20*time.Second)
+	defd(&o.AbortGrace, 2*time.Second)
+	defd(&o.RelayPause, 5*time.Second)
+	defd(&o.MaxRelayPause, 5*time.Minute)
 	defd(&o.Backoff, time.Minute)
 	defd(&o.MaxBackoff, 2*time.Hour)
 	if o.Rate == 0 {
@@ -81,6 +94,65 @@ type Dispatcher struct {
 	log      *slog.Logger
 	id       string
 	limiter  *rate.Limiter
+
+	// The relay pause: while the relay refuses to take mail at all,
+	// nothing is sent until pausedUntil; refusals counts the refusals in a
+	// row, for the backoff.
+	mu          sync.Mutex
+	pausedUntil time.Time
+	refusals    int
+}
+
+// PausedUntil says until when sending is paused because the relay refused
+// to take mail; zero when it is not.
+func (d *Dispatcher) PausedUntil() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.opts.Now().Before(d.pausedUntil) {
+		return d.pausedUntil
+	}
+	return time.Time{}
+}
+
+func (d *Dispatcher) paused() bool { return !d.PausedUntil().IsZero() }
+
+// pause stops sending after a relay-level refusal, with a pause that
+// doubles while the refusals go on, and tells operators what the relay
+// said. It returns when sending is tried again.
+func (d *Dispatcher) pause(err *mail.SendError) time.Time {
+	d.mu.Lock()
+	now := d.opts.Now()
+	if !now.Before(d.pausedUntil) {
+		// A new refusal, not another worker's echo of the same one.
+		wait := time.Duration(float64(d.opts.RelayPause) * math.Pow(2, float64(d.refusals)))
+		if wait > d.opts.MaxRelayPause || wait <= 0 {
+			wait = d.opts.MaxRelayPause
+		}
+		d.refusals++
+		d.pausedUntil = now.Add(wait)
+	}
+	until := d.pausedUntil
+	d.mu.Unlock()
+	t := data.RelayTrouble{Stage: err.Stage, Code: err.Code, Message: err.Err.Error(), Since: now, RetryAt: until}
+	if t.Stage == "" {
+		t.Stage = "connect"
+	}
+	if serr := d.store.SetRelayTrouble(context.Background(), t); serr != nil {
+		d.log.Error("could not record the relay's refusal", "err", serr)
+	}
+	d.log.Warn("the mail relay refuses to take mail; sending is paused", "stage", t.Stage, "code", t.Code, "error", t.Message, "until", until)
+	return until
+}
+
+// relayOK ends a stretch of relay trouble after a message went through.
+func (d *Dispatcher) relayOK() {
+	d.mu.Lock()
+	was := d.refusals
+	d.refusals, d.pausedUntil = 0, time.Time{}
+	d.mu.Unlock()
+	if was > 0 {
+		d.log.Info("the mail relay takes mail again; sending resumed")
+	}
 }
 
 // NewDispatcher builds a dispatcher with a unique worker id.
@@ -111,27 +183,37 @@ func (s *Stats) String() string {
 }
 
 // Sweep sends every delivery that is due now and returns when the queue
-// has nothing due, or when ctx ends. On the way out, claims not yet started
-// are handed back at once; a message being sent is finished and recorded.
+// has nothing due, when the relay refuses to take mail (sending pauses), or
+// when ctx ends. On the way out, claims not yet started are handed back at
+// once; a message being sent gets AbortGrace to finish, then is dropped and
+// counts as not sent. While it runs, the claims it holds are renewed, and
+// no message is started under a claim that may have run out.
 func (d *Dispatcher) Sweep(ctx context.Context) (*Stats, error) {
 	stats := &Stats{}
+	if d.paused() {
+		return stats, nil
+	}
+	renew := d.startRenewing()
+	defer renew.stop()
+	var cleared atomic.Bool
 	work := make(chan data.Claim)
 	var wg sync.WaitGroup
 	for i := 0; i < d.opts.Workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.worker(ctx, work, stats)
+			d.worker(ctx, work, stats, renew, &cleared)
 		}()
 	}
 	var err error
 claiming:
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !d.paused() {
 		var claims []data.Claim
 		claims, err = d.store.ClaimDeliveries(ctx, d.id, d.opts.Batch, d.opts.Lease)
 		if err != nil || len(claims) == 0 {
 			break
 		}
+		renew.claimed()
 		for i, c := range claims {
 			select {
 			case work <- c:
@@ -149,6 +231,62 @@ claiming:
 	return stats, err
 }
 
+// renewer keeps a sweep's claims alive every third of the lease, and knows
+// until when they surely hold.
+type renewer struct {
+	d     *Dispatcher
+	mu    sync.Mutex
+	until time.Time
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func (d *Dispatcher) startRenewing() *renewer {
+	r := &renewer{d: d, done: make(chan struct{})}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(d.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.done:
+				return
+			case <-t.C:
+				start := d.opts.Now()
+				if _, err := d.store.RenewClaims(context.Background(), d.id, d.opts.Lease); err != nil {
+					d.log.Warn("could not renew delivery claims; no new message starts until they are", "err", err)
+					continue
+				}
+				r.mu.Lock()
+				r.until = start.Add(d.opts.Lease)
+				r.mu.Unlock()
+			}
+		}
+	}()
+	return r
+}
+
+// claimed notes a fresh claim: it holds for a whole lease from now.
+func (r *renewer) claimed() {
+	r.mu.Lock()
+	r.until = r.d.opts.Now().Add(r.d.opts.Lease)
+	r.mu.Unlock()
+}
+
+// holds reports whether the claims surely hold long enough to start a
+// message: a third of the lease is kept in hand.
+func (r *renewer) holds() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.d.opts.Now().Add(r.d.opts.Lease / 3).Before(r.until)
+}
+
+func (r *renewer) stop() {
+	close(r.done)
+	r.wg.Wait()
+}
+
 func (d *Dispatcher) release(claims []data.Claim) {
 	ids := make([]int64, len(claims))
 	for i, c := range claims {
@@ -159,31 +297,56 @@ func (d *Dispatcher) release(claims []data.Claim) {
 	}
 }
 
+// connSlot is a worker's SMTP connection, which a stop may drop from
+// another goroutine.
+type connSlot struct {
+	mu sync.Mutex
+	c  *mail.Conn
+}
+
+func (s *connSlot) get() *mail.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
+
+func (s *connSlot) set(c *mail.Conn) {
+	s.mu.Lock()
+	s.c = c
+	s.mu.Unlock()
+}
+
 // worker owns one SMTP connection for the length of a sweep.
-func (d *Dispatcher) worker(ctx context.Context, work <-chan data.Claim, stats *Stats) {
-	var conn *mail.Conn
+func (d *Dispatcher) worker(ctx context.Context, work <-chan data.Claim, stats *Stats, renew *renewer, cleared *atomic.Bool) {
+	conn := &connSlot{}
 	defer func() {
-		if conn != nil {
-			conn.Close()
+		if c := conn.get(); c != nil {
+			c.Close()
 		}
 	}()
 	// Recording must happen even while shutting down: a message the server
 	// accepted is marked sent so it is never sent again.
 	record := context.WithoutCancel(ctx)
 	for c := range work {
-		if ctx.Err() != nil || d.limiter.Wait(ctx) != nil {
+		if ctx.Err() != nil || d.paused() || !renew.holds() || d.limiter.Wait(ctx) != nil {
 			d.release([]data.Claim{c})
 			continue
 		}
-		outcome := d.send(ctx, &conn, c)
-		switch outcome.State {
-		case data.DeliverySent:
+		outcome := d.sendAbortable(ctx, conn, c)
+		switch {
+		case outcome.State == data.DeliverySent:
 			atomic.AddInt64(&stats.Sent, 1)
-		case data.DeliveryPending:
+			if cleared.CompareAndSwap(false, true) {
+				d.relayOK()
+				if err := d.store.ClearRelayTrouble(record); err != nil {
+					d.log.Error("could not clear the relay's refusal", "err", err)
+				}
+			}
+		case outcome.State == data.DeliveryPending && !outcome.Relay:
 			atomic.AddInt64(&stats.Retried, 1)
-		case data.DeliveryFailed:
+		case outcome.State == data.DeliveryFailed:
 			atomic.AddInt64(&stats.Failed, 1)
-		case data.DeliveryBounced:
+		case outcome.State == data.DeliveryBounced:
 			atomic.AddInt64(&stats.Bounced, 1)
 		}
 		if err := d.store.RecordAttempt(record, c.Delivery.ID, d.id, outcome); err != nil {
@@ -192,36 +355,75 @@ func (d *Dispatcher) worker(ctx context.Context, work <-chan data.Claim, stats *
 	}
 }
 
+// sendAbortable sends like send, but once ctx ends the message in flight
+// gets AbortGrace to finish before its connection is dropped.
+func (d *Dispatcher) sendAbortable(ctx context.Context, conn *connSlot, c data.Claim) data.Outcome {
+	done := make(chan struct{})
+	defer close(done)
+	var aborted atomic.Bool
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-done:
+		case <-time.After(d.opts.AbortGrace):
+			if cn := conn.get(); cn != nil {
+				aborted.Store(true)
+				cn.Abort()
+			}
+		}
+	}()
+	o := d.send(ctx, conn, c)
+	if aborted.Load() && o.State != data.DeliverySent {
+		// Dropped by the stop: not the relay's fault nor the recipient's.
+		conn.set(nil)
+		return data.Outcome{State: data.DeliveryPending, Relay: true, Error: "stopped while sending", NextAttempt: d.opts.Now()}
+	}
+	return o
+}
+
 // send makes one attempt and says what came of it.
-func (d *Dispatcher) send(ctx context.Context, conn **mail.Conn, c data.Claim) data.Outcome {
+func (d *Dispatcher) send(ctx context.Context, conn *connSlot, c data.Claim) data.Outcome {
 	msg, err := d.composer.Compose(c.Delivery, c.Notification)
 	if err != nil {
 		// A message that cannot be composed will not compose on a retry.
 		return data.Outcome{State: data.DeliveryFailed, Error: err.Error()}
 	}
-	if *conn == nil {
-		if *conn, err = d.sender.Dial(ctx); err != nil {
-			*conn = nil
+	cn := conn.get()
+	if cn == nil {
+		if cn, err = d.sender.Dial(ctx); err != nil {
 			return d.failure(c, err)
 		}
+		conn.set(cn)
 	}
-	if err := (*conn).Send(msg.From, msg.To, msg.Bytes); err != nil {
+	if err := cn.Send(msg.From, msg.To, msg.Bytes); err != nil {
 		var se *mail.SendError
-		if errors.As(err, &se) && se.ConnectionLost() {
-			(*conn).Close()
-			*conn = nil
+		if errors.As(err, &se) && (se.ConnectionLost() || se.RelayLevel()) {
+			cn.Close()
+			conn.set(nil)
 		}
 		return d.failure(c, err)
 	}
 	return data.Outcome{State: data.DeliverySent, MessageID: msg.MessageID}
 }
 
-// failure decides between retrying, bouncing and giving up.
+// failure decides between pausing for the relay, retrying, bouncing and
+// giving up.
 func (d *Dispatcher) failure(c data.Claim, err error) data.Outcome {
 	o := data.Outcome{Error: err.Error()}
 	var se *mail.SendError
 	if errors.As(err, &se) {
 		o.Code = se.Code
+		if se.RelayLevel() {
+			// The relay's trouble is not the recipient's fault: keep the
+			// delivery pending, uncounted, and pause sending.
+			o.State, o.Relay = data.DeliveryPending, true
+			o.NextAttempt = d.pause(se)
+			return o
+		}
 		if se.Permanent() {
 			o.State = data.DeliveryBounced
 			return o

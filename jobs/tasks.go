@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/oshirase/oshirase/data"
@@ -27,6 +28,13 @@ type Tasks struct {
 	Now       func() time.Time
 	// Wake starts the dispatcher after notices are queued; nil is fine.
 	Wake func()
+
+	// The dispatcher's own alarm: a retry or a dead instance's claims come
+	// due between minute ticks, and are not left waiting for the next one.
+	alarmMu sync.Mutex
+	alarmAt time.Time
+	// after schedules fn in d; tests replace it (default time.AfterFunc).
+	after func(d time.Duration, fn func())
 }
 
 func (t *Tasks) wake() {
@@ -55,10 +63,52 @@ func (t *Tasks) dispatch(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	t.setAlarm(ctx)
 	if st.Sent+st.Retried+st.Failed+st.Bounced == 0 {
 		return "", nil
 	}
 	return Summary("job.summary.dispatch", "Sent", st.Sent, "Retried", st.Retried, "Failed", st.Failed, "Bounced", st.Bounced), nil
+}
+
+// setAlarm wakes the dispatcher when its next work is due: the earliest
+// retry, a claim that runs out, or the end of a relay pause.
+func (t *Tasks) setAlarm(ctx context.Context) {
+	if t.Wake == nil && t.after == nil {
+		return
+	}
+	next, err := t.Store.NextDue(ctx)
+	if err != nil || next.IsZero() {
+		return
+	}
+	if p := t.Dispatcher.PausedUntil(); p.After(next) {
+		next = p
+	}
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	wait := next.Sub(now)
+	if wait < time.Second {
+		// Due already: the sweep just ended, so it is held elsewhere or
+		// the relay is paused; look again shortly rather than spin.
+		wait = time.Second
+	}
+	t.alarmMu.Lock()
+	defer t.alarmMu.Unlock()
+	if !t.alarmAt.IsZero() && t.alarmAt.After(now) && !t.alarmAt.After(now.Add(wait)) {
+		return // an alarm at or before this one is set
+	}
+	t.alarmAt = now.Add(wait)
+	after := t.after
+	if after == nil {
+		after = func(d time.Duration, fn func()) { time.AfterFunc(d, fn) }
+	}
+	after(wait, func() {
+		t.alarmMu.Lock()
+		t.alarmAt = time.Time{}
+		t.alarmMu.Unlock()
+		t.wake()
+	})
 }
 
 // upgradeNotices sends each advance notice of an upgrade at its lead time,

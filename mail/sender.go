@@ -120,6 +120,11 @@ func (c *Conn) reset(err *SendError) error {
 	return err
 }
 
+// Abort drops the connection at once, whatever is in progress: a send
+// blocked on a slow server returns with an error. The message then counts
+// as not sent.
+func (c *Conn) Abort() { c.conn.Close() }
+
 // Close says QUIT and closes the connection.
 func (c *Conn) Close() error {
 	c.conn.SetDeadline(time.Now().Add(5 * time.Second))
@@ -150,6 +155,21 @@ func (e *SendError) Unwrap() error { return e.Err }
 // Permanent reports a 5xx reply: the server will never take this message,
 // so it is not retried.
 func (e *SendError) Permanent() bool { return e.Code >= 500 && e.Code < 600 }
+
+// RelayLevel reports a refusal or failure that is about the relay, not the
+// recipient: the greeting, EHLO, STARTTLS, AUTH or MAIL FROM was refused,
+// or the connection failed. Only RCPT TO and the answer to DATA speak of
+// one recipient (or that one message).
+func (e *SendError) RelayLevel() bool {
+	if e.Code == 0 {
+		return true
+	}
+	switch e.Stage {
+	case "RCPT TO", "DATA", "end of DATA":
+		return false
+	}
+	return true
+}
 
 // ConnectionLost reports that the connection cannot carry another message.
 func (e *SendError) ConnectionLost() bool { return e.Code == 0 || e.Broken }

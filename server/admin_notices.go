@@ -301,6 +301,25 @@ func (s *Server) discardNotification(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+strconv.FormatInt(id, 10))
 }
 
+// retryBounced puts a notification's bounced deliveries (all, or the one
+// named by the delivery field) back in the queue.
+func (s *Server) retryBounced(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Notification(c.Request().Context(), id); err != nil {
+		return err
+	}
+	one, _ := strconv.ParseInt(c.FormValue("delivery"), 10, 64)
+	if _, err := s.store.RetryBounced(c.Request().Context(), id, max(one, 0)); err != nil {
+		return err
+	}
+	s.opts.Wake()
+	s.setFlash(c, "flash.retry_queued")
+	return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+strconv.FormatInt(id, 10))
+}
+
 // discardAllHeld drops every held delivery of every notification.
 func (s *Server) discardAllHeld(c echo.Context) error {
 	if _, err := s.store.DiscardAllHeld(c.Request().Context()); err != nil {

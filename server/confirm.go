@@ -255,6 +255,23 @@ func (s *Server) describeDiscard(c echo.Context) (*confirmPage, error) {
 		Lines: []string{s.t(c, "confirm.discard_effect")}, Back: "/admin/notifications/" + strconv.FormatInt(id, 10)}, nil
 }
 
+func (s *Server) describeRetryBounced(c echo.Context) (*confirmPage, error) {
+	id, err := idOf(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	counts, err := s.store.DeliveryCounts(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	n := counts[data.DeliveryBounced]
+	if c.FormValue("delivery") != "" {
+		n = min(n, 1)
+	}
+	return &confirmPage{Question: s.t(c, "confirm.retry_bounced", "Count", n),
+		Lines: []string{s.t(c, "confirm.retry_bounced_effect")}, Back: "/admin/notifications/" + strconv.FormatInt(id, 10)}, nil
+}
+
 func (s *Server) describeDiscardAll(c echo.Context) (*confirmPage, error) {
 	a, err := s.store.NeedsAttention(c.Request().Context())
 	if err != nil {

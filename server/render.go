@@ -69,6 +69,9 @@ type page struct {
 	Flash    string
 	// FlashLink, when set, is where the flash's progress can be watched.
 	FlashLink string
+	// Relay is what the mail relay said when it last refused to take mail,
+	// shown on every console page until mail goes through again.
+	Relay *data.RelayTrouble
 	Now       time.Time
 	Asset     string
 	Admin     bool
@@ -108,6 +111,10 @@ func (s *Server) render(c echo.Context, code int, name string, v *view) error {
 	if p.Admin = strings.HasPrefix(p.Path, "/admin"); p.Admin {
 		p.Operator = operatorOf(c)
 		p.Flash, p.FlashLink = s.takeFlash(c)
+		if p.Operator != nil {
+			// Every console page says so while the relay refuses mail.
+			p.Relay, _ = s.store.RelayTrouble(c.Request().Context())
+		}
 	}
 	b, err := s.execute(name, p)
 	if err != nil {

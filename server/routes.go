@@ -158,6 +158,7 @@ func (s *Server) routes() *echo.Echo {
 	op.POST("/notifications/:id/retry", s.retryNotification)
 	op.POST("/notifications/:id/release", s.releaseNotification, s.asks(s.describeRelease))
 	op.POST("/notifications/:id/discard", s.discardNotification, s.asks(s.describeDiscard))
+	op.POST("/notifications/:id/retry-bounced", s.retryBounced, s.asks(s.describeRetryBounced))
 	op.POST("/notifications/discard-held", s.discardAllHeld, s.asks(s.describeDiscardAll))
 
 	op.GET("/policy", s.showPolicy)

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -41,18 +43,34 @@ type Server struct {
 	refuse func(rcpt string) *smtp.SMTPError
 	// refuseData decides a reply to each DATA: nil accepts.
 	refuseData func(rcpt []string) *smtp.SMTPError
-	sessions   int
-	srv        *smtp.Server
+	// refuseSession, refuseMail and refuseAuth refuse at EHLO, MAIL FROM
+	// and AUTH: the relay-level refusals a real relay gives when a password
+	// was rotated or a sender is not (yet) allowed.
+	refuseSession func() *smtp.SMTPError
+	refuseMail    func(from string) *smtp.SMTPError
+	refuseAuth    func(user string) *smtp.SMTPError
+	// delay is how long each DATA takes, as a slow relay does.
+	delay    time.Duration
+	inData   int
+	sessions int
+	srv      *smtp.Server
+	closed   chan struct{}
 }
 
 // Start runs a server until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{}
+	s := &Server{closed: make(chan struct{})}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.mu.Lock()
 		s.sessions++
+		f := s.refuseSession
 		s.mu.Unlock()
+		if f != nil {
+			if err := f(); err != nil {
+				return nil, err
+			}
+		}
 		return &session{s: s}, nil
 	}))
 	s.srv.Domain = "localhost"
@@ -63,8 +81,46 @@ func Start(t testing.TB) *Server {
 	}
 	s.Addr = l.Addr().String()
 	go s.srv.Serve(l)
-	t.Cleanup(func() { s.srv.Close() })
+	t.Cleanup(func() {
+		close(s.closed)
+		s.srv.Close()
+	})
 	return s
+}
+
+// RefuseSession sets the reply to EHLO; nil from f accepts.
+func (s *Server) RefuseSession(f func() *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseSession = f
+}
+
+// RefuseMail sets the reply to MAIL FROM; nil from f accepts.
+func (s *Server) RefuseMail(f func(from string) *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseMail = f
+}
+
+// RefuseAuth sets the reply to AUTH PLAIN; nil from f accepts any password.
+func (s *Server) RefuseAuth(f func(user string) *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseAuth = f
+}
+
+// SlowData makes every DATA take d before it is answered.
+func (s *Server) SlowData(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// InData counts the messages being received right now.
+func (s *Server) InData() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inData
 }
 
 // URL is an OSHIRASE_SMTP_URL for this server, without TLS.
@@ -125,8 +181,32 @@ func (x *session) Reset()        { x.from, x.to = "", nil }
 func (x *session) Logout() error { return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.s.mu.Lock()
+	f := x.s.refuseMail
+	x.s.mu.Unlock()
+	if f != nil {
+		if err := f(from); err != nil {
+			return err
+		}
+	}
 	x.from = from
 	return nil
+}
+
+func (x *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (x *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		x.s.mu.Lock()
+		f := x.s.refuseAuth
+		x.s.mu.Unlock()
+		if f != nil {
+			if err := f(username); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), nil
 }
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
@@ -148,7 +228,18 @@ func (x *session) Data(r io.Reader) error {
 		return err
 	}
 	x.s.mu.Lock()
+	delay := x.s.delay
+	x.s.inData++
+	x.s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-x.s.closed:
+		}
+	}
+	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
+	x.s.inData--
 	if f := x.s.refuseData; f != nil {
 		if err := f(x.to); err != nil {
 			return err
