@@ -72,9 +72,9 @@ type page struct {
 	// Relay is what the mail relay said when it last refused to take mail,
 	// shown on every console page until mail goes through again.
 	Relay *data.RelayTrouble
-	Now       time.Time
-	Asset     string
-	Admin     bool
+	Now   time.Time
+	Asset string
+	Admin bool
 }
 
 func (s *Server) newPage(lang, path string, v *view) *page {
