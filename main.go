@@ -134,14 +134,27 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	cfg, store, err := openConfigured(ctx, map[string]*string{"OSHIRASE_ADDR": addr, "OSHIRASE_DATABASE": database})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped while starting (migrating, say): a clean exit.
+			log.Info("stopped while starting")
+			return nil
+		}
 		return err
 	}
 	defer store.Close()
 	if err := ensureFirstOperator(ctx, store, cfg, log); err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped while starting")
+			return nil
+		}
 		return err
 	}
 	w, err := newWorkers(ctx, cfg, store, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped while starting")
+			return nil
+		}
 		return err
 	}
 	// Jobs get their own context: on shutdown the server stops taking
@@ -182,14 +195,29 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	// Server first, so requests in flight finish; the database closes last
 	// (deferred above).
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// The whole stop fits OSHIRASE_SHUTDOWN_TIMEOUT (default 8 s, inside a
+	// container's usual 10 s grace): requests in flight get half of it, then
+	// the jobs stop; a message still being sent is dropped after the
+	// dispatcher's short grace and counts as not sent.
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	deadline := time.Now().Add(cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithDeadline(context.Background(), time.Now().Add(cfg.ShutdownTimeout/2))
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		log.Warn("requests still running at the deadline were cut off", "err", err)
+		srv.Close()
 	}
 	stopWork()
-	w.sched.Stop()
+	stopped := make(chan struct{})
+	go func() {
+		w.sched.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(time.Until(deadline)):
+		log.Warn("jobs still running at the shutdown deadline were left; their claims return when their short lease runs out")
+	}
 	access.Close() // what is queued is stored before the database closes
 	return nil
 }

@@ -44,14 +44,8 @@ func TestServeStartsAndStopsGracefully(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve", "--addr", addr}, log) }()
 
-	var res *http.Response
-	var err error
-	for i := 0; i < 400; i++ {
-		if res, err = http.Get("http://" + addr + "/healthz"); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHealthy(t, addr, done)
+	res, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatalf("server never answered: %v", err)
 	}
@@ -85,8 +79,9 @@ func TestServeStartsAndStopsGracefully(t *testing.T) {
 	// A second start finds the operator and prints no password again.
 	logs.Reset()
 	ctx, cancel = context.WithCancel(context.Background())
-	go func() { done <- run(ctx, []string{"serve", "--addr", freeAddr(t)}, log) }()
-	time.Sleep(200 * time.Millisecond)
+	addr2 := freeAddr(t)
+	go func() { done <- run(ctx, []string{"serve", "--addr", addr2}, log) }()
+	waitHealthy(t, addr2, done) // a signal, not a fixed sleep
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

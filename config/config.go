@@ -26,8 +26,10 @@ type Config struct {
 	// SupportContact is whom customers ask about a notice; every email
 	// names it.
 	SupportContact string
-	AdminEmail     string
-	AdminPassword  string
+	// ShutdownTimeout bounds a stop, inside a container's grace period.
+	ShutdownTimeout time.Duration
+	AdminEmail      string
+	AdminPassword   string
 	// SMTP is nil when no server is configured: notices are then held.
 	SMTP     *mail.SMTPConfig
 	MailFrom *netmail.Address
@@ -80,6 +82,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err := c.checkRetention(get("OSHIRASE_ACCESS_LOG_RETENTION", "13")); err != nil {
 		return nil, err
 	}
+	d, err := time.ParseDuration(get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))
+	if err != nil || d < time.Second || d > 5*time.Minute {
+		return nil, fmt.Errorf("OSHIRASE_SHUTDOWN_TIMEOUT: %q must be a duration from 1s to 5m, such as 8s", get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))
+	}
+	c.ShutdownTimeout = d
 	if err := c.checkMail(get("OSHIRASE_SMTP_URL", ""), get("OSHIRASE_MAIL_FROM", ""),
 		get("OSHIRASE_SMTP_CONNECTIONS", "2"), get("OSHIRASE_SMTP_RATE", "10")); err != nil {
 		return nil, err
