@@ -23,6 +23,7 @@ var migrations = []migration{
 	{4, "audit trail, login throttling, two-factor, invitations", execSchema(schemaV4)},
 	{5, "calendar sequence, API tokens, public subscriptions", execSchema(schemaV5)},
 	{6, "choices per address, the operator's notify choice, update times, incident templates", execSchema(schemaV6)},
+	{7, "idempotency keys of the operator API", execSchema(schemaV7)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -511,4 +512,20 @@ CREATE TABLE incident_template_components (
 	status TEXT NOT NULL,
 	PRIMARY KEY (template_id, component_id)
 )
+`
+
+// schemaV7 remembers the answers to the API's creating calls by the
+// client's Idempotency-Key, scoped to its token.
+const schemaV7 = `
+CREATE TABLE idempotency_keys (
+	scope TEXT NOT NULL,
+	key TEXT NOT NULL,
+	request_hash TEXT NOT NULL,
+	status INTEGER NOT NULL DEFAULT 0,
+	content_type TEXT NOT NULL DEFAULT '',
+	body TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)
 `

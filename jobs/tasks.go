@@ -209,8 +209,8 @@ func (t *Tasks) maintenance(ctx context.Context) (string, error) {
 }
 
 // retention deletes access-log entries older than the retention period,
-// job-run records as old, and subscription requests never confirmed within
-// their window.
+// job-run records as old, subscription requests never confirmed within
+// their window, and API idempotency keys after 48 hours.
 func (t *Tasks) retention(ctx context.Context) (string, error) {
 	cutoff := RetentionCutoff(t.Now(), t.Retention)
 	n, err := t.Store.PruneAccessLog(ctx, cutoff)
@@ -223,6 +223,10 @@ func (t *Tasks) retention(ctx context.Context) (string, error) {
 	}
 	subs, err := t.Store.PruneUnconfirmedSubscribers(ctx, t.Now().Add(-data.ConfirmWindow))
 	if err != nil {
+		return "", err
+	}
+	// API answers are promised for 24 hours; kept for 48.
+	if _, err := t.Store.PruneIdempotencyKeys(ctx, t.Now().Add(-48*time.Hour)); err != nil {
 		return "", err
 	}
 	return Summary("job.summary.cleanup", "Entries", n, "Runs", runs, "Months", t.Retention, "Unconfirmed", subs), nil

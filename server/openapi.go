@@ -41,8 +41,27 @@ func openAPIDoc(base string) map[string]any {
 		}
 		return o
 	}
-	idParam := []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "integer"}}}
-	withID := func(m map[string]any) map[string]any { m["parameters"] = idParam; return m }
+	idParam := map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "integer"}}
+	keyParam := map[string]any{"name": "Idempotency-Key", "in": "header", "required": false,
+		"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": maxIdempotencyKey},
+		"description": "Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token."}
+	params := func(m map[string]any, ps ...map[string]any) map[string]any {
+		list := make([]any, len(ps))
+		for i, p := range ps {
+			list[i] = p
+		}
+		m["parameters"] = list
+		return m
+	}
+	withID := func(m map[string]any) map[string]any { return params(m, idParam) }
+	// creating marks a call that takes an Idempotency-Key.
+	creating := func(m map[string]any, withPath bool) map[string]any {
+		m["responses"].(map[string]any)["409"] = errResp("A request with this Idempotency-Key is still being answered")
+		if withPath {
+			return params(m, idParam, keyParam)
+		}
+		return params(m, keyParam)
+	}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "Oshirase operator API", "version": "1",
@@ -56,22 +75,22 @@ func openAPIDoc(base string) map[string]any {
 		},
 		"paths": map[string]any{
 			"/api/admin/components": map[string]any{"get": op("List components and their shown status", nil, "Components (Statuspage format)", "200")},
-			"/api/admin/components/{id}/status": map[string]any{"put": withID(op("Set a component's status by hand",
-				body(obj(map[string]any{"status": statusMap["additionalProperties"]}, "status")), "The new status", "200"))},
-			"/api/admin/incidents": map[string]any{"post": op("Declare an incident", body(obj(map[string]any{
+			"/api/admin/components/{id}/status": map[string]any{"put": creating(op("Set a component's status by hand",
+				body(obj(map[string]any{"status": statusMap["additionalProperties"]}, "status")), "The new status", "200"), true)},
+			"/api/admin/incidents": map[string]any{"post": creating(op("Declare an incident", body(obj(map[string]any{
 				"title_ja": str, "title_en": str, "impact": map[string]any{"type": "string", "enum": []string{"none", "minor", "major", "critical"}},
 				"status": incStatus, "body_ja": str, "body_en": str, "components": statusMap, "started_at": ts, "notify": boolean},
-				"title_ja", "impact", "body_ja")), "The incident (Statuspage format)", "201")},
-			"/api/admin/incidents/{id}/updates": map[string]any{"post": withID(op("Post an update", body(obj(map[string]any{
+				"title_ja", "impact", "body_ja")), "The incident (Statuspage format)", "201"), false)},
+			"/api/admin/incidents/{id}/updates": map[string]any{"post": creating(op("Post an update", body(obj(map[string]any{
 				"status": incStatus, "body_ja": str, "body_en": str, "components": statusMap, "notify": boolean,
 				"reopen": boolean, "at": ts}, "status", "body_ja")),
-				"The incident with its updates", "201"))},
-			"/api/admin/incidents/{id}/resolve": map[string]any{"post": withID(op("Resolve an incident", body(obj(map[string]any{
-				"body_ja": str, "body_en": str, "notify": boolean})), "The resolved incident", "201"))},
-			"/api/admin/maintenance": map[string]any{"post": op("Schedule maintenance", body(obj(map[string]any{
+				"The incident with its updates", "201"), true)},
+			"/api/admin/incidents/{id}/resolve": map[string]any{"post": creating(op("Resolve an incident", body(obj(map[string]any{
+				"body_ja": str, "body_en": str, "notify": boolean})), "The resolved incident", "201"), true)},
+			"/api/admin/maintenance": map[string]any{"post": creating(op("Schedule maintenance", body(obj(map[string]any{
 				"title_ja": str, "title_en": str, "starts_at": ts, "ends_at": ts, "body_ja": str, "body_en": str,
 				"components": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}, "notify": boolean},
-				"title_ja", "starts_at", "ends_at", "body_ja", "components")), "The maintenance (Statuspage format)", "201")},
+				"title_ja", "starts_at", "ends_at", "body_ja", "components")), "The maintenance (Statuspage format)", "201"), false)},
 			"/api/admin/notifications":      map[string]any{"get": op("List notifications and their delivery state", nil, "Notifications", "200")},
 			"/api/admin/notifications/{id}": map[string]any{"get": withID(op("One notification and its delivery counts", nil, "The notification", "200"))},
 			"/api/admin/openapi.json": map[string]any{"get": map[string]any{"summary": "This document", "security": []any{},
