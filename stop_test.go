@@ -66,7 +66,9 @@ func TestStopFitsTheGracePeriod(t *testing.T) {
 	addr := freeAddr(t)
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(runCtx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- run(runCtx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	waitHealthy(t, addr, done)
 	for deadline := time.Now().Add(20 * time.Second); smtp.InData() == 0; {
 		if time.Now().After(deadline) {
@@ -109,7 +111,9 @@ func TestStartCancelledAtAnyPointExitsCleanly(t *testing.T) {
 	for _, after := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 80 * time.Millisecond} {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, []string{"serve", "--addr", freeAddr(t)}, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+		go func() {
+			done <- run(ctx, []string{"serve", "--addr", freeAddr(t)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}()
 		time.AfterFunc(after, cancel)
 		select {
 		case err := <-done:
