@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -30,6 +31,7 @@ type Store struct {
 	db      *gorm.DB
 	dialect string
 	now     func() time.Time
+	fault   *atomic.Pointer[Fault]
 }
 
 // Open connects to the database named by dsn: "sqlite:PATH" or a
@@ -38,7 +40,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }}
+	s := &Store{now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }, fault: &atomic.Pointer[Fault]{}}
 	var dialector gorm.Dialector
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -72,6 +74,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: open %s: %w", s.dialect, err)
 	}
+	if err := registerFaults(db, s.fault); err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
@@ -93,6 +98,9 @@ func (s *Store) Now() time.Time { return s.now() }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.checkFault(ctx, false); err != nil {
+		return err
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
@@ -123,5 +131,5 @@ func notFound(err error) error {
 // WithClock returns a store on the same database that reads the time from
 // now: tests that need real time (a slow relay) beside a moved clock.
 func (s *Store) WithClock(now func() time.Time) *Store {
-	return &Store{db: s.db, dialect: s.dialect, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
+	return &Store{db: s.db, dialect: s.dialect, fault: s.fault, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
 }

@@ -55,6 +55,7 @@ func newTestServer(t testing.TB) *testApp {
 	}
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
+	t.Cleanup(app.Close) // before the database closes
 	hash, _ := password.Hash("correct horse battery")
 	for _, op := range []data.NewOperator{{Email: "admin@example.com", Role: data.RoleAdmin, PasswordHash: hash},
 		{Email: "editor@example.com", Role: data.RoleEditor, PasswordHash: hash}} {

@@ -276,11 +276,14 @@ func TestHealthz(t *testing.T) {
 	a := newTestServer(t)
 	c := a.client()
 	expect(t, c.get("/healthz"), http.StatusOK, "ok")
+	expect(t, c.get("/readyz"), http.StatusOK, "ready")
 	a.store.Close()
 	c.allow5xx = true
-	r := c.get("/healthz")
-	if r.code != http.StatusServiceUnavailable {
-		t.Fatalf("healthz with the database closed: %d", r.code)
+	// Liveness stays up (the last good pages are still served); readiness
+	// does not.
+	expect(t, c.get("/healthz"), http.StatusOK)
+	if r := c.get("/readyz"); r.code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with the database closed: %d", r.code)
 	}
 }
 

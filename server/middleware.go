@@ -247,8 +247,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 	case errors.Is(err, data.ErrNotFound):
 		code, key = http.StatusNotFound, "error.not_found"
+	case data.Unavailable(err):
+		code, key = http.StatusServiceUnavailable, "error.database_unavailable"
+		s.outage.fail("the database is unavailable; requests that need it get a 503", err)
 	}
-	if code >= 500 {
+	if code >= 500 && code != http.StatusServiceUnavailable {
 		s.log.Error("request failed", "method", c.Request().Method, "path", loggedPath(c), "err", err)
 	}
 	if rerr := s.render(c, code, "error", &view{Title: s.t(c, key), Data: errorPage{Code: code, Message: key}}); rerr != nil {
@@ -278,6 +281,12 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 		}
 	case errors.Is(err, data.ErrNotFound):
 		code, body = http.StatusNotFound, apiError{Error: apiErrorBody{Code: "not_found", Message: "Not found."}}
+	case data.Unavailable(err):
+		s.outage.fail("the database is unavailable; requests that need it get a 503", err)
+		c.Response().Header().Set("Retry-After", "30")
+		c.JSON(http.StatusServiceUnavailable, apiError{Error: apiErrorBody{Code: "database_unavailable",
+			Message: "The database is not available right now; nothing was changed. Try again shortly."}})
+		return
 	}
 	if code >= 500 {
 		s.log.Error("API request failed", "method", c.Request().Method, "path", loggedPath(c), "err", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/oshirase/oshirase/data"
 )
 
 // pageCache keeps rendered public pages in memory, plain and gzipped, so
@@ -22,8 +25,12 @@ import (
 // the database or the templates. A page is rendered again when this
 // instance has changed something, or in the background once it is older
 // than the TTL (to pick up other instances' changes and the passing of
-// time); while that happens, and while the database is down or slow, the
-// last good copy keeps being served.
+// time). Only one render of a page runs at a time; while it runs, and
+// while the database is down or slow, every request gets the last good
+// copy at once (the one request that found the page out of date after a
+// change waits up to freshWait for the new one). A render that fails is
+// not tried again for a while (1 s, doubling to a minute), and an outage
+// is logged when it starts, then at most once a minute, then when it ends.
 type pageCache struct {
 	ttl     time.Duration
 	now     func() time.Time
@@ -33,9 +40,15 @@ type pageCache struct {
 	// refreshing marks keys being rendered in the background, so a burst of
 	// requests for a stale page starts one refresh, not one per request.
 	refreshing sync.Map
+	outage     *outageLog
 
 	mu      sync.RWMutex
 	entries map[string]*cachedPage
+	// failing holds the backoff of pages whose render failed.
+	failing map[string]*renderBackoff
+	// saved is called with each fresh page (the snapshot on disk); nil is
+	// fine.
+	saved func(key string, p *cachedPage)
 }
 
 type cachedPage struct {
@@ -46,6 +59,11 @@ type cachedPage struct {
 	at        time.Time
 }
 
+type renderBackoff struct {
+	fails int
+	next  time.Time
+}
+
 // maxCachedPages bounds memory; the keys are built from ids that exist, so
 // this is only reached on a very large history.
 const maxCachedPages = 5000
@@ -53,14 +71,42 @@ const maxCachedPages = 5000
 // renderTimeout bounds how long a page render may wait for the database.
 const renderTimeout = 5 * time.Second
 
-func newPageCache(ttl time.Duration, now func() time.Time, changes *atomic.Uint64, log *slog.Logger) *pageCache {
-	return &pageCache{ttl: ttl, now: now, changes: changes, log: log, entries: map[string]*cachedPage{}}
+// freshWait is how long the request that finds a page out of date after a
+// change waits for the new one before it is given the last good copy.
+const freshWait = 2 * time.Second
+
+func newPageCache(ttl time.Duration, now func() time.Time, changes *atomic.Uint64, log *slog.Logger, outage *outageLog) *pageCache {
+	return &pageCache{ttl: ttl, now: now, changes: changes, log: log, outage: outage,
+		entries: map[string]*cachedPage{}, failing: map[string]*renderBackoff{}}
 }
 
 func (pc *pageCache) get(key string) *cachedPage {
 	pc.mu.RLock()
 	defer pc.mu.RUnlock()
 	return pc.entries[key]
+}
+
+// backingOff reports whether a page's last render failed too recently to
+// try again. Real time, not the page clock: it paces the database.
+func (pc *pageCache) backingOff(key string) bool {
+	pc.mu.RLock()
+	defer pc.mu.RUnlock()
+	b := pc.failing[key]
+	return b != nil && time.Now().Before(b.next)
+}
+
+func (pc *pageCache) failed(key string, err error) {
+	pc.mu.Lock()
+	b := pc.failing[key]
+	if b == nil {
+		b = &renderBackoff{}
+		pc.failing[key] = b
+	}
+	b.fails++
+	wait := time.Second << min(b.fails-1, 6)
+	b.next = time.Now().Add(min(wait, time.Minute))
+	pc.mu.Unlock()
+	pc.outage.fail("public pages cannot be rendered; serving the last good copies", err)
 }
 
 // build renders a page once however many requests ask for it at the same
@@ -72,6 +118,9 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 		defer cancel()
 		body, err := render(ctx)
 		if err != nil {
+			if !errors.Is(err, data.ErrNotFound) {
+				pc.failed(key, err)
+			}
 			return nil, err
 		}
 		var gz bytes.Buffer
@@ -85,13 +134,44 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 			pc.entries = map[string]*cachedPage{}
 		}
 		pc.entries[key] = p
+		delete(pc.failing, key)
+		saved := pc.saved
 		pc.mu.Unlock()
+		pc.outage.ok("public pages render again")
+		if saved != nil {
+			saved(key, p)
+		}
 		return p, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v.(*cachedPage), nil
+}
+
+// inflight is a background render of one page.
+type inflight struct {
+	start time.Time
+	done  chan struct{}
+}
+
+// refresh renders a page in the background unless that is happening
+// already or its renders are backing off, and returns the render in
+// flight (nil when there is none).
+func (pc *pageCache) refresh(key, ctype string, render func(ctx context.Context) ([]byte, error)) *inflight {
+	if pc.backingOff(key) {
+		return nil
+	}
+	r := &inflight{start: time.Now(), done: make(chan struct{})}
+	if old, busy := pc.refreshing.LoadOrStore(key, r); busy {
+		return old.(*inflight)
+	}
+	go func() {
+		defer close(r.done)
+		defer pc.refreshing.Delete(key)
+		pc.build(key, ctype, render)
+	}()
+	return r
 }
 
 // serve answers an HTML page from the cache, rendering first when it must.
@@ -105,25 +185,57 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 	key = ctype + "|" + key
 	p := pc.get(key)
 	switch {
-	case p == nil || p.change != pc.changes.Load():
+	case p == nil:
+		// Nothing to serve yet: this request waits for the render.
+		if pc.backingOff(key) {
+			return data.ErrUnavailable
+		}
 		fresh, err := pc.build(key, ctype, render)
 		if err != nil {
-			if p == nil {
-				return err
+			return err
+		}
+		p = fresh
+	case p.change != pc.changes.Load() || warming(c):
+		// Out of date after a change: wait for the render in flight, but
+		// only within freshWait of its start, so a slow database delays
+		// the first requests a little and then nobody.
+		// A render that started before the latest change gives a page
+		// still out of date: then the next one is awaited, in the same time.
+		var deadline time.Time
+		for want := pc.changes.Load(); p.change != want || warming(c); want = pc.changes.Load() {
+			r := pc.refresh(key, ctype, render)
+			if r == nil {
+				break
 			}
-			pc.log.Warn("serving a stale page", "key", key, "err", err)
-		} else {
-			p = fresh
+			if deadline.IsZero() {
+				deadline = r.start.Add(freshWait)
+				if warming(c) {
+					deadline = time.Now().Add(renderTimeout)
+				}
+			}
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				break
+			}
+			select {
+			case <-r.done:
+				if fresh := pc.get(key); fresh != nil {
+					p = fresh
+				}
+			case <-time.After(wait):
+			}
+			if warming(c) && p.change == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				break
+			}
+		}
+		if p.change != pc.changes.Load() {
+			pc.outage.stale()
 		}
 	case pc.now().Sub(p.at) > pc.ttl:
-		if _, busy := pc.refreshing.LoadOrStore(key, true); !busy {
-			go func() {
-				defer pc.refreshing.Delete(key)
-				if _, err := pc.build(key, ctype, render); err != nil {
-					pc.log.Warn("background page refresh failed", "key", key, "err", err)
-				}
-			}()
-		}
+		pc.refresh(key, ctype, render)
 	}
 	return writeCached(c, p)
 }

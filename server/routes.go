@@ -27,6 +27,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/news", s.showNews)
 	e.GET("/upgrades/:id", s.showPublicUpgrade)
 	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
 	e.GET("/.well-known/security.txt", s.securityTxt)
 
 	// Machine-readable status: Statuspage v2 JSON, feeds, calendar, badge.

@@ -67,7 +67,7 @@ func loggedPath(c echo.Context) string {
 // is written: status, size and time are the ones the client got.
 func (s *Server) logAccess(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.opts.AccessLog == nil {
+		if s.opts.AccessLog == nil || warming(c) {
 			return next(c)
 		}
 		start := time.Now()

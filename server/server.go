@@ -65,6 +65,10 @@ type Server struct {
 	cache    *pageCache
 	echo     *echo.Echo
 	changeNo atomic.Uint64
+	outage   *outageLog
+	// warmer renders the public pages ahead of time after a change; see
+	// warm.go.
+	warmer warmer
 }
 
 // New builds the application.
@@ -89,8 +93,8 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages}
-	s.cache = newPageCache(opts.PageTTL, opts.Now, &s.changeNo, log)
+	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages, outage: newOutageLog(log)}
+	s.cache = newPageCache(opts.PageTTL, opts.Now, &s.changeNo, log, s.outage)
 	s.echo = s.routes()
 	return s, nil
 }
@@ -110,19 +114,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // enumerate routes.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
-// changed marks every cached public page stale after a write.
-func (s *Server) changed() { s.changeNo.Add(1) }
+// changed marks every cached public page stale after a write, and renders
+// them again in the background, so each is ready before it is asked for.
+func (s *Server) changed() {
+	s.changeNo.Add(1)
+	s.warmer.kick(s)
+}
 
 func (s *Server) secure() bool { return s.opts.BaseURL != nil && s.opts.BaseURL.Scheme == "https" }
 
-// healthz answers 200 while the database answers, 503 otherwise.
+// healthz is liveness: the process answers, and serves the last good
+// public pages even while the database is down, so an orchestrator must
+// not restart it for that. readyz says whether it can take writes.
 func (s *Server) healthz(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// readyz answers 200 when the database answers and takes writes (a
+// read-only file or replica is not ready), 503 otherwise.
+func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	if err := s.store.Ping(ctx); err != nil {
-		s.log.Warn("health check failed", "err", err)
+		s.outage.fail("the database does not answer", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
-	return c.String(http.StatusOK, "ok\n")
+	if err := s.store.CheckWritable(ctx); err != nil {
+		s.outage.fail("the database does not take writes", err)
+		return c.String(http.StatusServiceUnavailable, "database read-only or failing writes\n")
+	}
+	s.outage.ok("the database answers again")
+	return c.String(http.StatusOK, "ready\n")
 }
