@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // Asia/Tokyo must work in a bare container
@@ -106,6 +107,9 @@ func openStore(ctx context.Context, cfg *config.Config) (*data.Store, error) {
 	}
 	if err := store.Migrate(ctx); err != nil {
 		store.Close()
+		if data.ReadOnly(err) {
+			return nil, fmt.Errorf("OSHIRASE_DATABASE: the database does not take writes (a read-only file or replica?): %w", err)
+		}
 		return nil, err
 	}
 	return store, nil
@@ -132,30 +136,147 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, store, err := openConfigured(ctx, map[string]*string{"OSHIRASE_ADDR": addr, "OSHIRASE_DATABASE": database})
+	cfg, err := loadConfig(map[string]*string{"OSHIRASE_ADDR": addr, "OSHIRASE_DATABASE": database})
 	if err != nil {
-		if ctx.Err() != nil {
-			// Stopped while starting (migrating, say): a clean exit.
+		return err
+	}
+	// The listener starts first. Until the database answers, a standby
+	// instance serves the last saved public pages (and 503 for the rest);
+	// then the full application takes over the same listener.
+	var handler swapHandler
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           &handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	baseOpts := server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
+		TrustedProxies: cfg.TrustedProxies, Require2FA: cfg.Require2FA, Snapshot: cfg.Snapshot}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
 			log.Info("stopped while starting")
+			return nil
+		case !data.Unavailable(err) || data.ReadOnly(err) || !standbyWorthIt(cfg):
+			return err
+		}
+		log.Warn("the database does not answer; serving the last saved public pages until it does", "err", err)
+		standbyOpts := baseOpts
+		standbyOpts.Standby = true
+		standby, serr := server.New(standbyOpts, nil, log)
+		if serr != nil {
+			return serr
+		}
+		defer standby.Close()
+		handler.set(standby)
+		errc := make(chan error, 1)
+		go func() { errc <- srv.ListenAndServe() }()
+		store, err = waitForDatabase(ctx, cfg, errc, log)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		if store == nil { // stopped while waiting
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			srv.Shutdown(shutdownCtx)
+			return nil
+		}
+		defer store.Close()
+		return run2(ctx, cfg, store, srv, &handler, errc, baseOpts, log)
+	}
+	defer store.Close()
+	errc := make(chan error, 1)
+	return run2(ctx, cfg, store, srv, &handler, errc, baseOpts, log, func() { go func() { errc <- srv.ListenAndServe() }() })
+}
+
+// standbyWorthIt says whether to wait for an unavailable database rather
+// than stop: always for PostgreSQL (a network service that comes back);
+// for SQLite only when there are saved pages to serve meanwhile (a missing
+// file is otherwise more likely a mistyped path).
+func standbyWorthIt(cfg *config.Config) bool {
+	if !strings.HasPrefix(cfg.Database, "sqlite:") {
+		return true
+	}
+	if cfg.Snapshot == "" {
+		return false
+	}
+	_, err := os.Stat(cfg.Snapshot)
+	return err == nil
+}
+
+// waitForDatabase opens and migrates the database again with a growing
+// pause (1 s to 30 s) until it answers; nil without an error when the
+// context ended first.
+func waitForDatabase(ctx context.Context, cfg *config.Config, errc <-chan error, log *slog.Logger) (*data.Store, error) {
+	wait := time.Second
+	for tries := 1; ; tries++ {
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case err := <-errc:
+			return nil, fmt.Errorf("OSHIRASE_ADDR: %w", err)
+		case <-time.After(wait):
+		}
+		store, err := openStore(ctx, cfg)
+		switch {
+		case err == nil:
+			log.Info("the database answers; starting in full", "tries", tries)
+			return store, nil
+		case ctx.Err() != nil:
+			return nil, nil
+		case !data.Unavailable(err):
+			return nil, err
+		}
+		if tries == 1 || tries%10 == 0 {
+			log.Warn("still waiting for the database", "tries", tries, "err", err)
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}
+
+// swapHandler lets the full application take over from the standby one on
+// the same listener.
+type swapHandler struct{ h atomic.Pointer[server.Server] }
+
+func (s *swapHandler) set(app *server.Server) { s.h.Store(app) }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if app := s.h.Load(); app != nil {
+		app.ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+// run2 starts the full application on a migrated database and serves until
+// ctx ends; listen, when given, starts the listener (it runs already after
+// a standby).
+func run2(ctx context.Context, cfg *config.Config, store *data.Store, srv *http.Server, handler *swapHandler, errc chan error,
+	opts server.Options, log *slog.Logger, listen ...func()) error {
+	stoppedWhileStarting := func(err error) error {
+		if ctx.Err() != nil {
+			log.Info("stopped while starting")
+			if len(listen) == 0 {
+				srv.Close()
+			}
 			return nil
 		}
 		return err
 	}
-	defer store.Close()
+	if err := store.CheckWritable(ctx); err != nil {
+		return stoppedWhileStarting(fmt.Errorf("OSHIRASE_DATABASE: the database does not take writes (a read-only file or replica?): %w", err))
+	}
 	if err := ensureFirstOperator(ctx, store, cfg, log); err != nil {
-		if ctx.Err() != nil {
-			log.Info("stopped while starting")
-			return nil
-		}
-		return err
+		return stoppedWhileStarting(err)
 	}
 	w, err := newWorkers(ctx, cfg, store, log)
 	if err != nil {
-		if ctx.Err() != nil {
-			log.Info("stopped while starting")
-			return nil
-		}
-		return err
+		return stoppedWhileStarting(err)
 	}
 	// Jobs get their own context: on shutdown the server stops taking
 	// requests first, then the jobs finish what they are doing.
@@ -169,23 +290,17 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	w.sched.Start(workCtx)
 	access := accesslog.New(store.AddAccessLog, accesslog.Options{}, log)
 	access.Start()
-	app, err := server.New(server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
-		MailEnabled: cfg.SMTP != nil, Wake: wake, Composer: w.composer, Secret: w.secret, NextJobRuns: w.sched.NextRuns,
-		AccessLog: access, TrustedProxies: cfg.TrustedProxies, Require2FA: cfg.Require2FA}, store, log)
+	opts.MailEnabled, opts.Wake, opts.Composer, opts.Secret, opts.NextJobRuns, opts.AccessLog = cfg.SMTP != nil, wake, w.composer, w.secret, w.sched.NextRuns, access
+	app, err := server.New(opts, store, log)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           app,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+	defer app.Close()
+	handler.set(app)
+	go app.Warm(workCtx)
+	for _, l := range listen {
+		l()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("oshirase is listening", "addr", cfg.Addr, "base_url", cfg.BaseURL.String(), "database", store.Dialect(), "timezone", cfg.Location.String())
 
 	select {
@@ -194,11 +309,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	// Server first, so requests in flight finish; the database closes last
-	// (deferred above).
-	// The whole stop fits OSHIRASE_SHUTDOWN_TIMEOUT (default 8 s, inside a
-	// container's usual 10 s grace): requests in flight get half of it, then
-	// the jobs stop; a message still being sent is dropped after the
-	// dispatcher's short grace and counts as not sent.
+	// (deferred above). The whole stop fits OSHIRASE_SHUTDOWN_TIMEOUT
+	// (default 8 s, inside a container's usual 10 s grace): requests in
+	// flight get half of it, then the jobs stop; a message still being sent
+	// is dropped after the dispatcher's short grace and counts as not sent.
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithDeadline(context.Background(), time.Now().Add(cfg.ShutdownTimeout/2))

@@ -5,6 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +127,122 @@ func TestStartCancelledAtAnyPointExitsCleanly(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("cancelled %s into the start: did not return", after)
 		}
+	}
+}
+
+// TestStartsWhileTheDatabaseIsDown: an instance that starts while its
+// database does not answer serves the last saved status page (marked
+// stale in a header, for operators), answers 503 for the console, and
+// takes over in full by itself once the database is back.
+func TestStartsWhileTheDatabaseIsDown(t *testing.T) {
+	dir := t.TempDir()
+	dbDir := filepath.Join(dir, "db")
+	os.Mkdir(dbDir, 0o755)
+	t.Setenv("OSHIRASE_DATABASE", "sqlite:"+filepath.Join(dbDir, "oshirase.db"))
+	t.Setenv("OSHIRASE_SNAPSHOT", filepath.Join(dir, "pages.snapshot"))
+	t.Setenv("OSHIRASE_ADMIN_EMAIL", "ops@example.com")
+	t.Setenv("OSHIRASE_ADMIN_PASSWORD", "a long enough password")
+	ctx := context.Background()
+	store, err := openStore(ctx, mustConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.CreateProduct(ctx, productInput("krewDashboard"))
+	store.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// A first run saves the pages.
+	addr := freeAddr(t)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(runCtx, []string{"serve", "--addr", addr}, log) }()
+	waitHealthy(t, addr, done)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "pages.snapshot")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pages were never saved")
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// The database goes away; a new instance starts anyway.
+	if err := os.Rename(dbDir, dbDir+"-away"); err != nil {
+		t.Fatal(err)
+	}
+	addr = freeAddr(t)
+	runCtx, stop = context.WithCancel(ctx)
+	defer stop()
+	go func() { done <- run(runCtx, []string{"serve", "--addr", addr}, log) }()
+	waitHealthy(t, addr, done)
+	get := func(path string) (int, string, http.Header) {
+		res, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), res.Header
+	}
+	code, body, h := get("/")
+	if code != http.StatusOK || !strings.Contains(body, "krewDashboard") || h.Get("X-Oshirase-Stale") == "" {
+		t.Fatalf("status page while the database is down: %d stale=%q", code, h.Get("X-Oshirase-Stale"))
+	}
+	if code, _, _ := get("/api/v2/status.json"); code != http.StatusOK {
+		t.Fatalf("status JSON while the database is down: %d", code)
+	}
+	if code, _, _ := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while the database is down: %d", code)
+	}
+	if code, body, _ := get("/admin/login"); code != http.StatusServiceUnavailable || !strings.Contains(body, "データベースに接続できない") {
+		t.Fatalf("console while the database is down: %d", code)
+	}
+
+	// Back: the instance takes over in full by itself.
+	if err := os.Rename(dbDir+"-away", dbDir); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, _, _ := get("/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the instance never took over once the database was back")
+		}
+	}
+	if code, _, _ := get("/admin/login"); code != http.StatusOK {
+		t.Fatalf("console after the database came back: %d", code)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadOnlyDatabaseStopsStartup: a database file that takes no writes
+// is refused at start with a message naming the variable, rather than
+// starting and failing every write.
+func TestReadOnlyDatabaseStopsStartup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "oshirase.db")
+	t.Setenv("OSHIRASE_DATABASE", "sqlite:"+path)
+	t.Setenv("OSHIRASE_ADMIN_EMAIL", "ops@example.com")
+	t.Setenv("OSHIRASE_ADMIN_PASSWORD", "a long enough password")
+	store, err := openStore(context.Background(), mustConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	// Immutable even for root, which ignores file modes.
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a file immutable here (chattr: %v %s)", err, out)
+	}
+	defer exec.Command("chattr", "-i", path).Run()
+	err = run(context.Background(), []string{"serve", "--addr", freeAddr(t)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "OSHIRASE_DATABASE") || !strings.Contains(err.Error(), "writes") {
+		t.Fatalf("serve on a read-only database: %v", err)
 	}
 }

@@ -28,8 +28,12 @@ type Config struct {
 	SupportContact string
 	// ShutdownTimeout bounds a stop, inside a container's grace period.
 	ShutdownTimeout time.Duration
-	AdminEmail      string
-	AdminPassword   string
+	// Snapshot is the file the last good public pages are kept in, so an
+	// instance starting while the database is down still serves them;
+	// empty when turned off.
+	Snapshot      string
+	AdminEmail    string
+	AdminPassword string
 	// SMTP is nil when no server is configured: notices are then held.
 	SMTP     *mail.SMTPConfig
 	MailFrom *netmail.Address
@@ -87,6 +91,15 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("OSHIRASE_SHUTDOWN_TIMEOUT: %q must be a duration from 1s to 5m, such as 8s", get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))
 	}
 	c.ShutdownTimeout = d
+	switch snap := get("OSHIRASE_SNAPSHOT", ""); {
+	case snap == "off":
+	case snap != "":
+		c.Snapshot = snap
+	case strings.HasPrefix(c.Database, "sqlite:"):
+		c.Snapshot = strings.TrimPrefix(c.Database, "sqlite:") + ".pages"
+	default:
+		c.Snapshot = "oshirase-pages.snapshot"
+	}
 	if err := c.checkMail(get("OSHIRASE_SMTP_URL", ""), get("OSHIRASE_MAIL_FROM", ""),
 		get("OSHIRASE_SMTP_CONNECTIONS", "2"), get("OSHIRASE_SMTP_RATE", "10")); err != nil {
 		return nil, err

@@ -50,6 +50,24 @@ func Unavailable(err error) bool {
 		strings.Contains(msg, "connection refused") || strings.Contains(msg, "broken pipe")
 }
 
+// ReadOnly reports whether err says the database takes no writes: a
+// read-only file or a read-only replica. That is a configuration to fix,
+// not an outage to wait out.
+func ReadOnly(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrReadonly {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "25006" {
+		return true
+	}
+	return strings.Contains(err.Error(), "readonly database") || strings.Contains(err.Error(), "read-only transaction")
+}
+
 // Fault is called before every statement the store runs (write says
 // whether it changes anything); an error fails the statement, and a fault
 // may also block. Fault tests use it to make a real database hang, go down

@@ -70,6 +70,9 @@ func Open(dsn string, opts Options) (*Store, error) {
 		NowFunc:                s.now,
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
+		// A database that is down at start is waited for (main serves the
+		// last saved pages meanwhile), not a reason to fail here.
+		DisableAutomaticPing: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("data: open %s: %w", s.dialect, err)

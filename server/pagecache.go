@@ -49,6 +49,9 @@ type pageCache struct {
 	// saved is called with each fresh page (the snapshot on disk); nil is
 	// fine.
 	saved func(key string, p *cachedPage)
+	// frozen: a standby instance without a database serves what it has
+	// and never renders.
+	frozen bool
 }
 
 type cachedPage struct {
@@ -184,6 +187,13 @@ func (pc *pageCache) serve(c echo.Context, key string, render func(ctx context.C
 func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ctx context.Context) ([]byte, error)) error {
 	key = ctype + "|" + key
 	p := pc.get(key)
+	if pc.frozen {
+		if p == nil {
+			return data.ErrUnavailable
+		}
+		c.Response().Header().Set("X-Oshirase-Stale", p.at.UTC().Format(time.RFC3339))
+		return writeCached(c, p)
+	}
 	switch {
 	case p == nil:
 		// Nothing to serve yet: this request waits for the render.
@@ -233,6 +243,8 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 		}
 		if p.change != pc.changes.Load() {
 			pc.outage.stale()
+			// For operators looking at headers; customers see the page.
+			c.Response().Header().Set("X-Oshirase-Stale", p.at.UTC().Format(time.RFC3339))
 		}
 	case pc.now().Sub(p.at) > pc.ttl:
 		pc.refresh(key, ctype, render)

@@ -15,7 +15,7 @@ func (s *Server) routes() *echo.Echo {
 	e.IPExtractor = s.ipExtractor()
 	e.Pre(methodPolicy)
 	isImport := func(c echo.Context) bool { return c.Request().URL.Path == "/admin/contracts/import" }
-	e.Use(s.logAccess, s.recoverPanics, s.securityHeaders,
+	e.Use(s.logAccess, s.recoverPanics, s.securityHeaders, s.standby,
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}),
 		s.negotiateLanguage)

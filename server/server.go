@@ -48,6 +48,13 @@ type Options struct {
 	TrustedProxies []*net.IPNet
 	// Require2FA makes two-factor sign-in compulsory for admins.
 	Require2FA bool
+	// Snapshot is the file the last good public pages are saved to and
+	// loaded from at start; empty keeps them in memory only.
+	Snapshot string
+	// Standby: the database did not answer at start. Only the public pages
+	// from the snapshot are served; everything else is a 503 until main
+	// replaces this instance with a full one.
+	Standby bool
 	// PageTTL is how long a rendered public page is served before it is
 	// rendered again in the background; changes made through this instance
 	// show at once whatever the TTL. Zero means five seconds.
@@ -66,6 +73,7 @@ type Server struct {
 	echo     *echo.Echo
 	changeNo atomic.Uint64
 	outage   *outageLog
+	snap     *snapshot
 	// warmer renders the public pages ahead of time after a change; see
 	// warm.go.
 	warmer warmer
@@ -95,6 +103,17 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages, outage: newOutageLog(log)}
 	s.cache = newPageCache(opts.PageTTL, opts.Now, &s.changeNo, log, s.outage)
+	s.cache.frozen = opts.Standby
+	if opts.Snapshot != "" {
+		n, err := s.cache.loadSnapshot(opts.Snapshot)
+		if err != nil {
+			log.Warn("could not read the saved public pages; starting without them", "path", opts.Snapshot, "err", err)
+		} else if n > 0 {
+			log.Info("loaded the last saved public pages", "pages", n, "path", opts.Snapshot)
+		}
+		s.snap = &snapshot{path: opts.Snapshot, pc: s.cache, log: log}
+		s.cache.saved = func(string, *cachedPage) { s.snap.changedPage() }
+	}
 	s.echo = s.routes()
 	return s, nil
 }
@@ -137,6 +156,9 @@ func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	if s.opts.Standby {
+		return c.String(http.StatusServiceUnavailable, "waiting for the database\n")
+	}
 	if err := s.store.Ping(ctx); err != nil {
 		s.outage.fail("the database does not answer", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")

@@ -113,4 +113,7 @@ func (s *Server) Close() {
 	s.warmer.off = true
 	s.warmer.mu.Unlock()
 	s.warmer.wg.Wait()
+	if s.snap != nil {
+		s.snap.close()
+	}
 }
