@@ -42,7 +42,11 @@ func importContracts(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("contracts import: %w", err)
 	}
-	_, store, err := openConfigured(ctx, map[string]*string{"OSHIRASE_DATABASE": database})
+	open := openConfigured
+	if *dryRun {
+		open = openExisting
+	}
+	_, store, err := open(ctx, map[string]*string{"OSHIRASE_DATABASE": database})
 	if err != nil {
 		return err
 	}
@@ -87,7 +91,7 @@ func exportContracts(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, store, err := openConfigured(ctx, map[string]*string{"OSHIRASE_DATABASE": database})
+	_, store, err := openExisting(ctx, map[string]*string{"OSHIRASE_DATABASE": database})
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,26 @@ func openStore(ctx context.Context, cfg *config.Config) (*data.Store, error) {
 	return store, nil
 }
 
+// openExisting is openConfigured for commands that only read: a SQLite
+// database that does not exist is refused (a mistyped path) instead of
+// being created empty.
+func openExisting(ctx context.Context, flags map[string]*string) (*config.Config, *data.Store, error) {
+	cfg, err := loadConfig(flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	if path, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok {
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, fmt.Errorf("OSHIRASE_DATABASE: no database at %s (a mistyped path?); this command only reads, so it creates none", path)
+		}
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, store, nil
+}
+
 // openConfigured loads the configuration, with flags taking precedence over
 // the environment, and opens the migrated database it names.
 func openConfigured(ctx context.Context, flags map[string]*string) (*config.Config, *data.Store, error) {

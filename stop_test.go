@@ -246,3 +246,47 @@ func TestReadOnlyDatabaseStopsStartup(t *testing.T) {
 		t.Fatalf("serve on a read-only database: %v", err)
 	}
 }
+
+// TestReadOnlyCommandsRefuseAMissingDatabase: a dry run (or an export)
+// against a mistyped SQLite path says so, and creates nothing.
+func TestReadOnlyCommandsRefuseAMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "oshirase-typo.db")
+	t.Setenv("OSHIRASE_DATABASE", "sqlite:"+missing)
+	csv := filepath.Join(dir, "contracts.csv")
+	os.WriteFile(csv, []byte("contract_code,contract_name,products,active,contact_name,contact_email,contact_language,contact_role\n"), 0o644)
+	var out strings.Builder
+	err := importContracts(context.Background(), []string{"--dry-run", csv}, &out)
+	if err == nil || !strings.Contains(err.Error(), "OSHIRASE_DATABASE") || !strings.Contains(err.Error(), "no database") {
+		t.Fatalf("dry run on a missing database: %v", err)
+	}
+	if err := exportContracts(context.Background(), nil, &out); err == nil {
+		t.Fatal("export from a missing database succeeded")
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("a database was created at the mistyped path: %v", err)
+	}
+}
+
+// TestBadCellIsQuotedShort: a huge bad cell is quoted by its first 80
+// characters and its length, not in full.
+func TestBadCellIsQuotedShort(t *testing.T) {
+	t.Setenv("OSHIRASE_DATABASE", datatest.DSN(t))
+	store, err := openStore(context.Background(), mustConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	dir := t.TempDir()
+	huge := strings.Repeat("x", 10<<20)
+	csv := filepath.Join(dir, "contracts.csv")
+	os.WriteFile(csv, []byte("contract_code,contract_name,products,active,contact_name,contact_email,contact_language,contact_role\n"+
+		"C-1,会社,krewDashboard,true,山田,"+huge+",ja,primary\n"), 0o644)
+	var out strings.Builder
+	if err := importContracts(context.Background(), []string{"--dry-run", csv}, &out); err == nil {
+		t.Fatal("a bad file was accepted")
+	}
+	if out.Len() > 2000 || !strings.Contains(out.String(), "10485760") {
+		t.Fatalf("output of %d bytes:\n%.500s", out.Len(), out.String())
+	}
+}

@@ -144,7 +144,7 @@ func Parse(text string, products []data.Product) *Import {
 			return unsafeCell(strings.TrimSpace(rec[i]))
 		}
 		bad := func(column, reason, value string) {
-			im.Problems = append(im.Problems, Problem{Line: line, Column: column, Reason: reason, Value: value})
+			im.Problems = append(im.Problems, Problem{Line: line, Column: column, Reason: reason, Value: Quote(value)})
 		}
 		if len(rec) != len(header) {
 			bad("", "csv_column_count", strconv.Itoa(len(rec)))
@@ -339,4 +339,17 @@ func unsafeCell(s string) string {
 		return s[1:]
 	}
 	return s
+}
+
+// maxQuoted is how much of a bad value a message repeats.
+const maxQuoted = 80
+
+// Quote shortens a value for a message: its first 80 characters and its
+// length when longer, so a 10 MB cell is not printed back in full.
+func Quote(v string) string {
+	if utf8.RuneCountInString(v) <= maxQuoted {
+		return v
+	}
+	r := []rune(v)
+	return string(r[:maxQuoted]) + "… (" + strconv.Itoa(len(v)) + " bytes)"
 }

@@ -225,3 +225,15 @@ func TestHealthTellsTheTruth(t *testing.T) {
 	a.store.SetFault(nil)
 	expect(t, pub.get("/readyz"), http.StatusOK)
 }
+
+// TestConsoleErrorsSpeakTheOperatorsLanguage: a 413 for an oversized
+// console form is the console's page, in the language asked for.
+func TestConsoleErrorsSpeakTheOperatorsLanguage(t *testing.T) {
+	a := newTestServer(t)
+	op := a.client()
+	op.login("editor@example.com")
+	op.get("/admin/incidents/new")
+	big := url.Values{"csrf": {op.csrf}, "title_ja": {strings.Repeat("あ", 1<<20)}}
+	r := op.postRaw("/admin/incidents?lang=en", big)
+	expect(t, r, http.StatusRequestEntityTooLarge, "What you sent is too large.", "console-nav")
+}

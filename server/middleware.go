@@ -254,6 +254,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if code >= 500 && code != http.StatusServiceUnavailable {
 		s.log.Error("request failed", "method", c.Request().Method, "path", loggedPath(c), "err", err)
 	}
+	if strings.HasPrefix(c.Request().URL.Path, "/admin") && operatorOf(c) == nil && code != http.StatusServiceUnavailable && !s.opts.Standby {
+		// Refused before the session was read (a body too large, say):
+		// read it now, so the page is the console's.
+		s.loadOperator(func(echo.Context) error { return nil })(c)
+	}
 	if rerr := s.render(c, code, "error", &view{Title: s.t(c, key), Data: errorPage{Code: code, Message: key}}); rerr != nil {
 		s.log.Error("rendering the error page failed", "err", rerr)
 		c.String(code, http.StatusText(code))

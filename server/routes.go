@@ -15,10 +15,11 @@ func (s *Server) routes() *echo.Echo {
 	e.IPExtractor = s.ipExtractor()
 	e.Pre(methodPolicy)
 	isImport := func(c echo.Context) bool { return c.Request().URL.Path == "/admin/contracts/import" }
-	e.Use(s.logAccess, s.recoverPanics, s.securityHeaders, s.standby,
+	// The language is known before anything can fail, so every error
+	// page (a 413 for an oversized form, say) speaks it.
+	e.Use(s.logAccess, s.recoverPanics, s.securityHeaders, s.negotiateLanguage, s.standby,
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}),
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}),
-		s.negotiateLanguage)
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}))
 
 	e.GET("/", s.showStatusPage)
 	e.GET("/incidents/:id", s.showIncident)
