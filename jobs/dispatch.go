@@ -41,8 +41,9 @@ type DispatchOptions struct {
 	// as not sent (default 2 seconds).
 	AbortGrace time.Duration
 	// RelayPause is the first pause after the relay refuses to take mail
-	// at all; it doubles while the refusals go on, up to MaxRelayPause
-	// (defaults 5 seconds, 5 minutes).
+	// at all; it grows by half while the refusals go on, up to
+	// MaxRelayPause (defaults 2 and 30 seconds): short, because a critical
+	// notice should leave soon after the relay accepts again.
 	RelayPause, MaxRelayPause time.Duration
 	// MaxAttempts is how many tries a delivery gets before it is failed
 	// (default 8).
@@ -70,8 +71,8 @@ func (o *DispatchOptions) defaults() {
 	def(&o.MaxAttempts, 8)
 	defd(&o.Lease, 20*time.Second)
 	defd(&o.AbortGrace, 2*time.Second)
-	defd(&o.RelayPause, 5*time.Second)
-	defd(&o.MaxRelayPause, 5*time.Minute)
+	defd(&o.RelayPause, 2*time.Second)
+	defd(&o.MaxRelayPause, 30*time.Second)
 	defd(&o.Backoff, time.Minute)
 	defd(&o.MaxBackoff, 2*time.Hour)
 	if o.Rate == 0 {
@@ -117,14 +118,14 @@ func (d *Dispatcher) PausedUntil() time.Time {
 func (d *Dispatcher) paused() bool { return !d.PausedUntil().IsZero() }
 
 // pause stops sending after a relay-level refusal, with a pause that
-// doubles while the refusals go on, and tells operators what the relay
+// grows while the refusals go on, and tells operators what the relay
 // said. It returns when sending is tried again.
 func (d *Dispatcher) pause(err *mail.SendError) time.Time {
 	d.mu.Lock()
 	now := d.opts.Now()
 	if !now.Before(d.pausedUntil) {
 		// A new refusal, not another worker's echo of the same one.
-		wait := time.Duration(float64(d.opts.RelayPause) * math.Pow(2, float64(d.refusals)))
+		wait := time.Duration(float64(d.opts.RelayPause) * math.Pow(1.5, float64(d.refusals)))
 		if wait > d.opts.MaxRelayPause || wait <= 0 {
 			wait = d.opts.MaxRelayPause
 		}
