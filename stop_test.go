@@ -198,7 +198,7 @@ func TestStartsWhileTheDatabaseIsDown(t *testing.T) {
 	if code, _, _ := get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while the database is down: %d", code)
 	}
-	if code, body, _ := get("/admin/login"); code != http.StatusServiceUnavailable || !strings.Contains(body, "データベースに接続できない") {
+	if code, body, _ := get("/admin/login"); code != http.StatusServiceUnavailable || !strings.Contains(body, "データベースに接続できません") {
 		t.Fatalf("console while the database is down: %d", code)
 	}
 

@@ -201,6 +201,21 @@ func TestBrowserFlows(t *testing.T) {
 	checkA11y(t, ctx, axe, "dashboard")
 	shoot(t, ctx, "dashboard-ja")
 
+	// While the relay refuses mail, every console page says so.
+	a.store.SetRelayTrouble(context.Background(), data.RelayTrouble{Stage: "AUTH", Code: 535, Message: "535 5.7.8 Authentication credentials invalid",
+		Since: a.clock.Now(), RetryAt: a.clock.Now().Add(30 * time.Second)})
+	run("relay banner", chromedp.Navigate(base+"/admin"), waitText("メールサーバーが送信を受け付けていません"))
+	checkA11y(t, ctx, axe, "dashboard with the relay banner")
+	shoot(t, ctx, "dashboard-relay-ja")
+	a.store.ClearRelayTrouble(context.Background())
+
+	// With the database down, the console answers with a clear 503.
+	a.store.SetFault(func(context.Context, bool) error { return data.ErrUnavailable })
+	run("database down", chromedp.Navigate(base+"/admin/incidents/new"), waitText("データベースに接続できません"))
+	checkA11y(t, ctx, axe, "console while the database is down")
+	shoot(t, ctx, "console-503-ja")
+	a.store.SetFault(nil)
+
 	// Declare: the form counts who will be emailed as it is filled in.
 	run("declare", chromedp.Navigate(base+"/admin/incidents/new"), chromedp.WaitVisible(field("title_ja")),
 		chromedp.SendKeys(field("title_ja"), "配信CDNで表示が遅くなっています"),

@@ -259,7 +259,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// read it now, so the page is the console's.
 		s.loadOperator(func(echo.Context) error { return nil })(c)
 	}
-	if rerr := s.render(c, code, "error", &view{Title: s.t(c, key), Data: errorPage{Code: code, Message: key}}); rerr != nil {
+	if rerr := s.render(c, code, "error", s.errorView(c, code, key)); rerr != nil {
 		s.log.Error("rendering the error page failed", "err", rerr)
 		c.String(code, http.StatusText(code))
 	}
@@ -268,6 +268,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 type errorPage struct {
 	Code    int
 	Message string
+	// Detail explains the message, when the catalogue has an id + "_detail".
+	Detail string
+}
+
+// errorView is the error page for a code and message id.
+func (s *Server) errorView(c echo.Context, code int, key string) *view {
+	p := errorPage{Code: code, Message: key}
+	if s.catalog.Has(langOf(c), key+"_detail") {
+		p.Detail = key + "_detail"
+	}
+	return &view{Title: s.t(c, key), Data: p}
 }
 
 // handleAPIError answers API clients in JSON, never in HTML.

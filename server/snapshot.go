@@ -152,7 +152,6 @@ func (s *Server) standby(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.JSON(http.StatusServiceUnavailable, apiError{Error: apiErrorBody{Code: "database_unavailable",
 				Message: "The database is not available right now; nothing was changed. Try again shortly."}})
 		}
-		return s.render(c, http.StatusServiceUnavailable, "error", &view{Title: s.t(c, "error.database_unavailable"),
-			Data: errorPage{Code: http.StatusServiceUnavailable, Message: "error.database_unavailable"}})
+		return s.render(c, http.StatusServiceUnavailable, "error", s.errorView(c, http.StatusServiceUnavailable, "error.database_unavailable"))
 	}
 }
