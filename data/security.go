@@ -134,6 +134,59 @@ func (s *Store) RecordLoginFailure(ctx context.Context, delay map[string]func(fa
 	})
 }
 
+// ReserveAttempt counts an attempt against every key before the attempt
+// is made (a password checked, a confirmation sent), atomically: the rows
+// are locked while counted, so a burst sent at once is counted one by one
+// and cannot all slip under the limit. It returns the time the attempt is
+// blocked until, or zero when it may go ahead (and is now counted). A
+// blocked attempt is not counted.
+func (s *Store) ReserveAttempt(ctx context.Context, delay map[string]func(attempts int) time.Duration) (time.Time, error) {
+	now := s.now()
+	var blocked time.Time
+	lock := func(tx *gorm.DB) *gorm.DB { return tx }
+	if s.dialect == "postgres" {
+		lock = func(tx *gorm.DB) *gorm.DB { return tx.Clauses(clause.Locking{Strength: "UPDATE"}) }
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		rows := map[string]LoginThrottle{}
+		for key := range delay {
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&LoginThrottle{Key: key}).Error; err != nil {
+				return err
+			}
+			var r LoginThrottle
+			if err := lock(tx).Where("key = ?", key).First(&r).Error; err != nil {
+				return err
+			}
+			if r.BlockedUntil != nil && r.BlockedUntil.After(now) && r.BlockedUntil.After(blocked) {
+				blocked = *r.BlockedUntil
+			}
+			rows[key] = r
+		}
+		if !blocked.IsZero() {
+			return nil
+		}
+		for key, d := range delay {
+			r := rows[key]
+			if r.LastFailure != nil && now.Sub(*r.LastFailure) > 24*time.Hour {
+				r.Failures = 0
+			}
+			r.Failures++
+			fields := map[string]any{"failures": r.Failures, "last_failure": now}
+			if wait := d(r.Failures); wait > 0 {
+				fields["blocked_until"] = now.Add(wait)
+			}
+			if err := tx.Model(&LoginThrottle{}).Where("key = ?", key).Updates(fields).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("data: reserve attempt: %w", err)
+	}
+	return blocked, nil
+}
+
 // ClearLoginFailures forgets the failures of a key after a good login.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 	return s.db.WithContext(ctx).Where("key = ?", key).Delete(&LoginThrottle{}).Error

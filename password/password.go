@@ -2,13 +2,18 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	_ "embed"
 	"errors"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/sync/semaphore"
 )
 
 // Length limits, in characters of any script. Argon2id takes any length, so
@@ -62,25 +67,95 @@ func Check(pw string) error {
 	return nil
 }
 
+// ErrBusy is returned when too many passwords are being hashed already:
+// each takes 64 MiB, so their number is bounded, and the excess is told to
+// come back rather than queued without limit.
+var ErrBusy = errors.New("password: too many sign-ins at once; try again shortly")
+
+// Slots is how many hashes may run at once: 64 MiB each, so two cores'
+// worth (at most four) keeps a burst of sign-ins to a few hundred MiB.
+var Slots = int64(min(max(runtime.NumCPU(), 1), 4))
+
+var (
+	slots    = semaphore.NewWeighted(Slots)
+	waiting  atomic.Int64
+	running  atomic.Int64
+	maxSeen  atomic.Int64
+	waitTime = 2 * time.Second
+)
+
+// acquire takes a hashing slot, waiting at most waitTime, and refuses at
+// once when as many are waiting as there are slots four times over.
+func acquire(ctx context.Context) error {
+	if slots.TryAcquire(1) {
+		return nil
+	}
+	if waiting.Add(1) > 4*Slots {
+		waiting.Add(-1)
+		return ErrBusy
+	}
+	defer waiting.Add(-1)
+	ctx, cancel := context.WithTimeout(ctx, waitTime)
+	defer cancel()
+	if err := slots.Acquire(ctx, 1); err != nil {
+		return ErrBusy
+	}
+	return nil
+}
+
+func hashing() func() {
+	n := running.Add(1)
+	for {
+		m := maxSeen.Load()
+		if n <= m || maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return func() {
+		running.Add(-1)
+		slots.Release(1)
+	}
+}
+
+// MaxConcurrent reports the most hashes that ran at once, for tests.
+func MaxConcurrent() int64 { return maxSeen.Load() }
+
 // Hash returns the PHC-format argon2id hash of pw.
 func Hash(pw string) (string, error) {
+	if err := acquire(context.Background()); err != nil {
+		return "", err
+	}
+	defer hashing()()
 	return argon2id.CreateHash(pw, params)
 }
 
-// Verify reports whether pw matches hash. A malformed hash never matches.
+// Verify reports whether pw matches hash. A malformed hash never matches,
+// nor does anything when too many hashes are running (see VerifyCtx).
 func Verify(pw, hash string) bool {
+	ok, _ := VerifyCtx(context.Background(), pw, hash)
+	return ok
+}
+
+// VerifyCtx is Verify that says ErrBusy when no hashing slot came free in
+// time, so a sign-in can be told to retry.
+func VerifyCtx(ctx context.Context, pw, hash string) (bool, error) {
+	if err := acquire(ctx); err != nil {
+		return false, err
+	}
+	defer hashing()()
 	ok, err := argon2id.ComparePasswordAndHash(pw, hash)
-	return err == nil && ok
+	return err == nil && ok, nil
 }
 
 // dummyHash is compared against when an account does not exist, so a login
 // takes as long for an unknown address as for a wrong password.
 var dummyHash, _ = Hash("oshirase-timing-equaliser")
 
-// VerifyDummy spends the time of one Verify and returns false.
-func VerifyDummy(pw string) bool {
-	Verify(pw, dummyHash)
-	return false
+// VerifyDummy spends the time of one Verify and returns false (or
+// ErrBusy, as VerifyCtx).
+func VerifyDummy(ctx context.Context, pw string) (bool, error) {
+	_, err := VerifyCtx(ctx, pw, dummyHash)
+	return false, err
 }
 
 // Generate returns a random password of 20 characters from an alphabet

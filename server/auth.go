@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -77,8 +78,17 @@ func (s *Server) login(c echo.Context) error {
 	email, pw := f.Get("email"), f.Get("password")
 	f.Values.Del("password")
 	ctx := c.Request().Context()
-	accountKey, ipKey := data.ThrottleKey("account", email), data.ThrottleKey("ip", c.RealIP())
-	until, err := s.store.LoginBlockedUntil(ctx, accountKey, ipKey)
+	// Three counters, each reserved before the password is looked at, so
+	// a burst cannot slip under them: this account from this address, this
+	// address, and this account from anywhere — except from a browser the
+	// account has signed in from before, so nobody can lock the owner out.
+	ip := c.RealIP()
+	pairKey, ipKey, accountKey := data.ThrottleKey("account-ip", email+"|"+ip), data.ThrottleKey("ip", ip), data.ThrottleKey("account", email)
+	keys := map[string]func(int) time.Duration{pairKey: accountDelay, ipKey: ipDelay}
+	if !s.knownDevice(c, email) {
+		keys[accountKey] = accountDelay
+	}
+	until, err := s.store.ReserveAttempt(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -89,22 +99,30 @@ func (s *Server) login(c echo.Context) error {
 		return s.render(c, http.StatusTooManyRequests, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
 	op, err := s.store.OperatorByEmail(ctx, email)
+	ok := false
 	switch {
 	case errors.Is(err, data.ErrNotFound):
-		password.VerifyDummy(pw)
+		_, err = password.VerifyDummy(ctx, pw)
 	case err != nil:
 		return err
+	default:
+		ok, err = password.VerifyCtx(ctx, pw, op.PasswordHash)
 	}
-	if op == nil || !password.Verify(pw, op.PasswordHash) || op.Disabled {
-		if err := s.store.RecordLoginFailure(ctx, map[string]func(int) time.Duration{accountKey: accountDelay, ipKey: ipDelay}); err != nil {
-			return err
-		}
+	if errors.Is(err, password.ErrBusy) {
+		// Too many sign-ins at once: refused without hashing, while the
+		// public page keeps serving.
+		f.fail("email", "login_busy")
+		c.Response().Header().Set("Retry-After", "5")
+		return s.render(c, http.StatusServiceUnavailable, "login", &view{Title: s.t(c, "login.title"), Form: f})
+	}
+	if op == nil || !ok || op.Disabled {
 		s.audit(c, "login.failed", "email="+truncate(data.NormalizeEmail(email), 254), nil)
 		f.fail("email", "bad_login")
 		return s.render(c, http.StatusUnauthorized, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
-	s.store.ClearLoginFailures(ctx, accountKey)
-	s.store.ClearLoginFailures(ctx, ipKey)
+	for k := range keys {
+		s.store.ClearLoginFailures(ctx, k)
+	}
 	if err := s.startSession(c, op, op.HasTOTP()); err != nil {
 		return err
 	}
@@ -115,6 +133,7 @@ func (s *Server) login(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/admin/login/2fa?next="+urlQuery(next))
 	}
 	c.Set("operator", op)
+	s.rememberDevice(c, op.Email)
 	s.audit(c, "login", "", nil)
 	if next == "" {
 		next = "/admin"
@@ -171,8 +190,10 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	code := f.Get("code")
 	f.Values.Del("code")
 	ctx := c.Request().Context()
-	accountKey := data.ThrottleKey("account", op.Email)
-	if until, err := s.store.LoginBlockedUntil(ctx, accountKey); err != nil {
+	// Counted before the code is checked, like passwords (a burst of
+	// guesses is counted one by one).
+	accountKey := data.ThrottleKey("2fa", op.Email)
+	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{accountKey: accountDelay}); err != nil {
 		return err
 	} else if !until.IsZero() {
 		f.fail("code", "throttled")
@@ -196,7 +217,6 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 		}
 	}
 	if !good {
-		s.store.RecordLoginFailure(ctx, map[string]func(int) time.Duration{accountKey: accountDelay})
 		s.audit(c, "login.2fa_failed", "", nil)
 		f.fail("code", "bad_code")
 		return s.render(c, http.StatusUnauthorized, "login_2fa", &view{Title: s.t(c, "login.2fa_title"), Form: f})
@@ -207,6 +227,8 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	}
 	s.setSessionCookie(c, token)
 	s.store.ClearLoginFailures(ctx, accountKey)
+	s.store.ClearLoginFailures(ctx, data.ThrottleKey("account", op.Email))
+	s.rememberDevice(c, op.Email)
 	c.Set("operator", op)
 	s.audit(c, "login", "", map[string]any{"second_factor": true})
 	next := localPath(f.Get("next"))
@@ -436,4 +458,33 @@ func qrDataURI(key *otp.Key) (string, error) {
 		return "", err
 	}
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// deviceCookie marks a browser an operator has signed in from, so the
+// account-wide sign-in throttle (which anyone can trip by guessing from
+// elsewhere) never locks the owner out of their own browser.
+const deviceCookie = "oshirase_device"
+
+func (s *Server) deviceToken(email string) string {
+	mac := hmac.New(sha256.New, []byte(s.opts.Secret))
+	mac.Write([]byte("device:" + data.NormalizeEmail(email)))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// knownDevice reports whether this browser signed in as email before.
+func (s *Server) knownDevice(c echo.Context, email string) bool {
+	if s.opts.Secret == "" {
+		return false
+	}
+	ck, err := c.Cookie(s.cookieName(deviceCookie))
+	return err == nil && hmac.Equal([]byte(ck.Value), []byte(s.deviceToken(email)))
+}
+
+// rememberDevice marks this browser after a full sign-in, for a year.
+func (s *Server) rememberDevice(c echo.Context, email string) {
+	if s.opts.Secret == "" {
+		return
+	}
+	c.SetCookie(&http.Cookie{Name: s.cookieName(deviceCookie), Value: s.deviceToken(email), Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteStrictMode})
 }

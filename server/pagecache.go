@@ -200,11 +200,18 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 		if pc.backingOff(key) {
 			return data.ErrUnavailable
 		}
-		fresh, err := pc.build(key, ctype, render)
-		if err != nil {
-			return err
+		// A render joined in flight may have started before the latest
+		// change; then one more is done (a few at most).
+		for tries := 0; tries < 3 && (p == nil || p.change != pc.changes.Load()); tries++ {
+			fresh, err := pc.build(key, ctype, render)
+			if err != nil {
+				if p != nil {
+					break
+				}
+				return err
+			}
+			p = fresh
 		}
-		p = fresh
 	case p.change != pc.changes.Load() || warming(c):
 		// Out of date after a change: wait for the render in flight, but
 		// only within freshWait of its start, so a slow database delays

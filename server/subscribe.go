@@ -60,8 +60,10 @@ func (s *Server) subscribe(c echo.Context) error {
 		return err
 	}
 	page := &subscribePage{Products: products, Langs: data.ContactLanguages}
+	// Counted before the confirmation is sent, atomically, so a burst of
+	// requests cannot send more than the limit.
 	ipKey, emailKey := data.ThrottleKey("subscribe-ip", c.RealIP()), data.ThrottleKey("subscribe-email", f.Get("email"))
-	if until, err := s.store.LoginBlockedUntil(ctx, ipKey, emailKey); err != nil {
+	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{ipKey: subscribeIPLimit, emailKey: subscribeEmailLimit}); err != nil {
 		return err
 	} else if !until.IsZero() {
 		f.fail("email", "subscribe_throttled")
@@ -76,9 +78,6 @@ func (s *Server) subscribe(c echo.Context) error {
 		return s.render(c, http.StatusBadRequest, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f, Data: page})
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.store.RecordLoginFailure(ctx, map[string]func(int) time.Duration{ipKey: subscribeIPLimit, emailKey: subscribeEmailLimit}); err != nil {
 		return err
 	}
 	if !hold {
