@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/password"
+)
+
+// loginFrom posts a sign-in from a given client address (behind a trusted
+// proxy) and returns the status.
+func (c *client) loginFrom(ip, email, pw string) response {
+	c.a.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.a.srv.URL+"/admin/login",
+		strings.NewReader(url.Values{"email": {email}, "password": {pw}, "csrf": {c.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", ip)
+	return c.do(req)
+}
+
+// peakRSS is the process's peak resident memory in bytes (Linux).
+func peakRSS(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatalf("reading memory use: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// TestConcurrentSignInsAreBounded: 100 sign-ins at once (each from its own
+// address, for its own unknown account, so no throttle stops them) hash at
+// most password.Slots at a time; peak memory grows by less than 768 MiB
+// (unbounded it grew 1.6 GiB on SQLite, which serialises some of the work;
+// up to 6.4 GiB for 100 × 64 MiB), and the public page answers all
+// along.
+func TestConcurrentSignInsAreBounded(t *testing.T) {
+	a := newTestServer(t)
+	a.seedCatalog()
+	a.trustProxy("127.0.0.0/8")
+	c := a.client()
+	c.allow5xx = true // "too many sign-ins at once, try again" is a 503
+	c.get("/admin/login")
+	before := peakRSS(t)
+	var wg sync.WaitGroup
+	var codes sync.Map
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := c.loginFrom(fmt.Sprintf("203.0.113.%d", i+1), fmt.Sprintf("nobody%d@example.com", i), "wrong password")
+			n, _ := codes.LoadOrStore(r.code, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}(i)
+	}
+	pub := a.client()
+	stop := make(chan struct{})
+	var pages, pageFailures atomic.Int64
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := pub.get("/"); r.code == http.StatusOK {
+				pages.Add(1)
+			} else {
+				pageFailures.Add(1)
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	if m := password.MaxConcurrent(); m > password.Slots {
+		t.Fatalf("%d hashes ran at once, more than %d", m, password.Slots)
+	}
+	t.Logf("peak grew %d MiB, max concurrent %d", (peakRSS(t)-before)>>20, password.MaxConcurrent())
+	if grew := peakRSS(t) - before; grew > 768<<20 {
+		t.Fatalf("peak memory grew by %d MiB", grew>>20)
+	}
+	if pages.Load() == 0 || pageFailures.Load() != 0 {
+		t.Fatalf("the public page answered %d times and failed %d times during the burst", pages.Load(), pageFailures.Load())
+	}
+	codes.Range(func(k, v any) bool {
+		if code := k.(int); code != http.StatusUnauthorized && code != http.StatusServiceUnavailable {
+			t.Errorf("%d sign-ins answered %d", v.(*atomic.Int64).Load(), code)
+		}
+		return true
+	})
+}
+
+// TestThrottleCountsBurstsAtomically: 29 wrong passwords and the right one
+// sent at once are counted one by one (only 5 are checked), and 20
+// subscription requests at once for one address send at most 3
+// confirmations.
+func TestThrottleCountsBurstsAtomically(t *testing.T) {
+	a := newTestServer(t)
+	a.withMail(true)
+	a.seedCatalog()
+	c := a.client()
+	c.get("/admin/login")
+	var checked atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			pw := "wrong password"
+			if i == 29 {
+				pw = "correct horse battery"
+			}
+			if r := c.post("/admin/login", url.Values{"email": {"admin@example.com"}, "password": {pw}, "csrf": {c.csrf}}); r.code != http.StatusTooManyRequests {
+				checked.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if n := checked.Load(); n > 5 {
+		t.Fatalf("%d of 30 simultaneous sign-ins were checked; the limit is 5", n)
+	}
+
+	s := a.client()
+	s.get("/subscribe")
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.post("/subscribe", url.Values{"email": {"reader@example.com"}, "lang": {"ja"}, "csrf": {s.csrf}})
+		}()
+	}
+	wg.Wait()
+	ns, _, _, _ := a.store.Notifications(context.Background(), 100, 0)
+	sent := 0
+	for _, n := range ns {
+		if n.Kind == data.SubscriptionConfirm {
+			sent++
+		}
+	}
+	if sent > 3 {
+		t.Fatalf("%d confirmations for one address; the limit is 3", sent)
+	}
+}
+
+// TestOwnerIsNotLockedOut: guessing at an account from elsewhere blocks
+// the guesser and new browsers, not the owner's own browser.
+func TestOwnerIsNotLockedOut(t *testing.T) {
+	a := newTestServer(t)
+	a.trustProxy("127.0.0.0/8")
+	owner := a.client()
+	owner.get("/admin/login")
+	expect(t, owner.loginFrom("198.51.100.7", "admin@example.com", "correct horse battery"), http.StatusSeeOther)
+	attacker := a.client()
+	attacker.get("/admin/login")
+	blocked := 0
+	for i := 0; i < 12; i++ {
+		if r := attacker.loginFrom("203.0.113.66", "admin@example.com", "guess"); r.code == http.StatusTooManyRequests {
+			blocked++
+		}
+	}
+	if blocked < 6 {
+		t.Fatalf("the guesser was blocked %d times of 12", blocked)
+	}
+	// The owner, from their usual browser at another address, gets in.
+	owner.get("/admin/login")
+	expect(t, owner.loginFrom("198.51.100.7", "admin@example.com", "correct horse battery"), http.StatusSeeOther)
+	// A browser never used for this account waits, as the account is under attack.
+	stranger := a.client()
+	stranger.get("/admin/login")
+	expect(t, stranger.loginFrom("192.0.2.9", "admin@example.com", "correct horse battery"), http.StatusTooManyRequests)
+}
