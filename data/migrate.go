@@ -24,6 +24,7 @@ var migrations = []migration{
 	{5, "calendar sequence, API tokens, public subscriptions", execSchema(schemaV5)},
 	{6, "choices per address, the operator's notify choice, update times, incident templates", execSchema(schemaV6)},
 	{7, "idempotency keys of the operator API", execSchema(schemaV7)},
+	{8, "API tokens expire", execSchema(schemaV8)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -528,4 +529,10 @@ CREATE TABLE idempotency_keys (
 	PRIMARY KEY (scope, key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)
+`
+
+// schemaV8 gives API tokens an expiry; existing ones keep none (the console
+// shows "never", so an admin can replace them).
+const schemaV8 = `
+ALTER TABLE api_tokens ADD COLUMN expires_at {{time}} NULL
 `

@@ -24,20 +24,50 @@ type APIToken struct {
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	// ExpiresAt is when the token stops working; nil means never.
+	ExpiresAt *time.Time
 }
 
-// CreateAPIToken stores a new token by its hash.
-func (s *Store) CreateAPIToken(ctx context.Context, name, hash, scope string, createdBy int64) (*APIToken, error) {
+// TokenLifetimes are the expiries an admin can choose, "" meaning never.
+var TokenLifetimes = []string{"30d", "90d", "365d", "never"}
+
+// DefaultTokenLifetime is what a new token gets unless chosen otherwise.
+const DefaultTokenLifetime = "365d"
+
+// tokenExpiry turns a chosen lifetime into an expiry from now.
+func tokenExpiry(now time.Time, lifetime string) (*time.Time, bool) {
+	days := map[string]int{"30d": 30, "90d": 90, "365d": 365}
+	if lifetime == "never" {
+		return nil, true
+	}
+	if lifetime == "" {
+		lifetime = DefaultTokenLifetime
+	}
+	d, ok := days[lifetime]
+	if !ok {
+		return nil, false
+	}
+	t := now.AddDate(0, 0, d)
+	return &t, true
+}
+
+// CreateAPIToken stores a new token by its hash, living for lifetime
+// (one of TokenLifetimes; "" is the default year).
+func (s *Store) CreateAPIToken(ctx context.Context, name, hash, scope, lifetime string, createdBy int64) (*APIToken, error) {
 	name = strings.TrimSpace(name)
 	f := fieldErrors{}
 	f.line("name", name, true, MaxName)
 	if scope != ScopeRead && scope != ScopeWrite {
 		f.add("scope", "invalid_choice")
 	}
+	expires, ok := tokenExpiry(s.now(), lifetime)
+	if !ok {
+		f.add("expires", "invalid_choice")
+	}
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	t := APIToken{Name: name, TokenHash: hash, Scope: scope}
+	t := APIToken{Name: name, TokenHash: hash, Scope: scope, ExpiresAt: expires}
 	if createdBy != 0 {
 		t.CreatedBy = &createdBy
 	}
@@ -73,10 +103,17 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
 // a minute, so busy monitors do not write on every call).
 func (s *Store) UseAPIToken(ctx context.Context, hash string) (*APIToken, error) {
 	var t APIToken
-	if err := s.db.WithContext(ctx).Where("token_hash = ? AND revoked_at IS NULL", hash).First(&t).Error; err != nil {
+	now := s.now()
+	// A token lives while it is not revoked nor expired, and while the
+	// admin who made it is still an enabled admin: it never outlives the
+	// rights it was made with.
+	err := s.db.WithContext(ctx).
+		Where("token_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", hash, now).
+		Where("created_by IN (SELECT id FROM operators WHERE disabled = ? AND role = ?)", false, RoleAdmin).
+		First(&t).Error
+	if err != nil {
 		return nil, notFound(err)
 	}
-	now := s.now()
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
 		s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", t.ID).Update("last_used_at", now)
 	}

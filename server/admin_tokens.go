@@ -9,12 +9,13 @@ import (
 )
 
 type tokensPage struct {
-	Tokens []data.APIToken
-	New    string
+	Tokens    []data.APIToken
+	New       string
+	Lifetimes []string
 }
 
 func (s *Server) listTokens(c echo.Context) error {
-	return s.renderTokens(c, http.StatusOK, &form{Values: map[string][]string{"scope": {data.ScopeRead}}}, "")
+	return s.renderTokens(c, http.StatusOK, &form{Values: map[string][]string{"scope": {data.ScopeRead}, "expires": {data.DefaultTokenLifetime}}}, "")
 }
 
 func (s *Server) renderTokens(c echo.Context, code int, f *form, newToken string) error {
@@ -22,7 +23,7 @@ func (s *Server) renderTokens(c echo.Context, code int, f *form, newToken string
 	if err != nil {
 		return err
 	}
-	return s.render(c, code, "tokens", &view{Title: s.t(c, "tokens.title"), Form: f, Data: &tokensPage{Tokens: ts, New: newToken}})
+	return s.render(c, code, "tokens", &view{Title: s.t(c, "tokens.title"), Form: f, Data: &tokensPage{Tokens: ts, New: newToken, Lifetimes: data.TokenLifetimes}})
 }
 
 // createToken makes an API token and shows it once; only its hash is kept.
@@ -32,15 +33,15 @@ func (s *Server) createToken(c echo.Context) error {
 		return err
 	}
 	raw := "osh_" + randomToken()
-	tok, err := s.store.CreateAPIToken(c.Request().Context(), f.Get("name"), hashToken(raw), f.Get("scope"), operatorOf(c).ID)
+	tok, err := s.store.CreateAPIToken(c.Request().Context(), f.Get("name"), hashToken(raw), f.Get("scope"), f.Get("expires"), operatorOf(c).ID)
 	if f.absorb(err) {
 		return s.renderTokens(c, http.StatusBadRequest, f, "")
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(c, "token.create", "token="+tok.Name, map[string]any{"scope": tok.Scope})
-	return s.renderTokens(c, http.StatusOK, &form{Values: map[string][]string{"scope": {data.ScopeRead}}}, raw)
+	s.audit(c, "token.create", "token="+tok.Name, map[string]any{"scope": tok.Scope, "expires": tok.ExpiresAt})
+	return s.renderTokens(c, http.StatusOK, &form{Values: map[string][]string{"scope": {data.ScopeRead}, "expires": {data.DefaultTokenLifetime}}}, raw)
 }
 
 func (s *Server) revokeToken(c echo.Context) error {

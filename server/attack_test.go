@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/password"
@@ -184,3 +186,41 @@ func TestOwnerIsNotLockedOut(t *testing.T) {
 	stranger.get("/admin/login")
 	expect(t, stranger.loginFrom("192.0.2.9", "admin@example.com", "correct horse battery"), http.StatusTooManyRequests)
 }
+
+// TestTokensDieWithTheirCreatorsRights: a token stops working when the
+// admin who made it is disabled or is no longer an admin, and when it
+// expires (a year by default, shown in the console with its last use).
+func TestTokensDieWithTheirCreatorsRights(t *testing.T) {
+	a := newTestServer(t)
+	boss := a.client()
+	boss.login("admin@example.com")
+	// A second admin, who makes tokens and then leaves.
+	ctx := context.Background()
+	ed, _ := a.store.OperatorByEmail(ctx, "editor@example.com")
+	a.store.SetOperatorRole(ctx, ed.ID, data.RoleAdmin)
+	leaver := a.client()
+	leaver.login("editor@example.com")
+	t1 := a.newToken(leaver, "監視1", "write")
+	t2 := a.newToken(leaver, "監視2", "read")
+	expect(t, a.apiCall(t1, "GET", "/api/admin/components", ""), http.StatusOK)
+	page := boss.get("/admin/tokens")
+	expect(t, page, http.StatusOK, "監視1", "有効期限")
+	// Demoted: its tokens stop.
+	a.store.SetOperatorRole(ctx, ed.ID, data.RoleEditor)
+	expect(t, a.apiCall(t1, "GET", "/api/admin/components", ""), http.StatusUnauthorized)
+	a.store.SetOperatorRole(ctx, ed.ID, data.RoleAdmin)
+	expect(t, a.apiCall(t2, "GET", "/api/admin/components", ""), http.StatusOK)
+	// Disabled: too.
+	boss.get("/admin/operators")
+	expect(t, boss.post("/admin/operators/"+strconv.FormatInt(ed.ID, 10)+"/disable", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	expect(t, a.apiCall(t2, "GET", "/api/admin/components", ""), http.StatusUnauthorized)
+	// Expiry: a token made for 30 days stops after them.
+	boss.get("/admin/tokens")
+	r := boss.post("/admin/tokens", url.Values{"name": {"短期"}, "scope": {"read"}, "expires": {"30d"}})
+	short := regexpToken.FindString(r.body)
+	expect(t, a.apiCall(short, "GET", "/api/admin/components", ""), http.StatusOK)
+	a.clock.Advance(31 * 24 * time.Hour)
+	expect(t, a.apiCall(short, "GET", "/api/admin/components", ""), http.StatusUnauthorized)
+}
+
+var regexpToken = regexp.MustCompile(`osh_[A-Za-z0-9_-]+`)

@@ -84,7 +84,8 @@ func (a *testApp) seedAll() fixture {
 	if _, err := a.store.CreateInvitation(ctx, hashToken(f.invite), "invited@example.com", data.RoleEditor, 0, 72*time.Hour); err != nil {
 		a.t.Fatal(err)
 	}
-	tok, err := a.store.CreateAPIToken(ctx, "fixture", hashToken("osh_fixture_token"), data.ScopeRead, 0)
+	admin, _ := a.store.OperatorByEmail(ctx, "admin@example.com")
+	tok, err := a.store.CreateAPIToken(ctx, "fixture", hashToken("osh_fixture_token"), data.ScopeRead, "", admin.ID)
 	if err != nil {
 		a.t.Fatal(err)
 	}
