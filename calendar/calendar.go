@@ -4,6 +4,7 @@ package calendar
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	ics "github.com/arran4/golang-ical"
@@ -24,8 +25,18 @@ type Event struct {
 	Updated     time.Time
 }
 
+// text makes a value safe for golang-ical, which escapes LF, comma,
+// semicolon and backslash but writes a bare CR raw; a parser that ends
+// lines at CR would then read what follows as a property of its own (an
+// ATTACH of an attacker's URL, say). Every CR becomes a line break, which
+// the library escapes as \n (RFC 5545 3.3.11).
+func text(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
 // Write renders events as one VCALENDAR with METHOD:PUBLISH.
 func Write(name string, events []Event) string {
+	name = text(name)
 	cal := ics.NewCalendarFor("Oshirase")
 	cal.SetMethod(ics.MethodPublish)
 	cal.SetName(name)
@@ -36,12 +47,12 @@ func Write(name string, events []Event) string {
 		ev.SetModifiedAt(e.Updated.UTC())
 		ev.SetStartAt(e.Start.UTC())
 		ev.SetEndAt(e.End.UTC())
-		ev.SetSummary(e.Summary)
+		ev.SetSummary(text(e.Summary))
 		if e.Description != "" {
-			ev.SetDescription(e.Description)
+			ev.SetDescription(text(e.Description))
 		}
 		if e.URL != "" {
-			ev.SetURL(e.URL)
+			ev.SetURL(text(e.URL))
 		}
 		ev.SetProperty(ics.ComponentPropertySequence, strconv.Itoa(e.Sequence))
 		if e.Cancelled {

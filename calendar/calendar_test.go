@@ -42,3 +42,32 @@ func TestWriteParses(t *testing.T) {
 		}
 	}
 }
+
+// TestBareCarriageReturnCannotInjectProperties: a CR in a body is escaped,
+// not written raw, so no parser sees it as a line end starting a property.
+func TestBareCarriageReturnCannotInjectProperties(t *testing.T) {
+	start := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	for _, evil := range []string{"作業です。\rATTACH:https://attacker.example/x.ics", "a\r\nATTACH:https://attacker.example/y", "b\n\rX-EVIL:1"} {
+		out := Write("Oshirase\rX-NAME:evil", []Event{{UID: "m-1@status.example.com", Summary: "件名\rORGANIZER:mailto:evil@attacker.example",
+			Description: evil, Start: start, End: start.Add(time.Hour), Updated: start}})
+		// Every CR is part of a CRLF line end; after unfolding, no line
+		// starts a property the event did not set.
+		if strings.Contains(strings.ReplaceAll(out, "\r\n", ""), "\r") {
+			t.Fatalf("a bare CR was written:\n%q", out)
+		}
+		for _, line := range strings.Split(strings.ReplaceAll(out, "\r\n ", ""), "\r\n") {
+			for _, bad := range []string{"ATTACH", "X-EVIL", "ORGANIZER", "X-NAME"} {
+				if strings.HasPrefix(line, bad) {
+					t.Fatalf("injected property %q:\n%s", line, out)
+				}
+			}
+		}
+		cal, err := ics.ParseCalendar(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cal.Events()[0].GetProperty(ics.ComponentPropertyDescription); d == nil || !strings.Contains(d.Value, "attacker.example") && !strings.Contains(d.Value, "X-EVIL") {
+			t.Fatalf("the description lost its text: %+v", d)
+		}
+	}
+}

@@ -307,14 +307,14 @@ func Write(w io.Writer, contracts []data.Contract, products []data.Product) erro
 		if !c.Active {
 			active = "false"
 		}
-		base := []string{safeCell(c.Code), safeCell(c.Name), safeCell(strings.Join(prods, ";")), active}
+		base := []string{safeCell(c.Code), safeCell(c.Name), safeCell(strings.Join(prods, ";")), safeCell(active)}
 		if len(c.Contacts) == 0 {
 			if err := cw.Write(append(base, "", "", "", "")); err != nil {
 				return err
 			}
 		}
 		for _, ct := range c.Contacts {
-			if err := cw.Write(append(append([]string(nil), base...), safeCell(ct.Name), ct.Email, ct.Lang, ct.Role)); err != nil {
+			if err := cw.Write(append(append([]string(nil), base...), safeCell(ct.Name), safeCell(ct.Email), safeCell(ct.Lang), safeCell(ct.Role))); err != nil {
 				return err
 			}
 		}
@@ -335,7 +335,7 @@ func safeCell(s string) string {
 
 // unsafeCell undoes safeCell.
 func unsafeCell(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@", rune(s[1])) {
+	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(s[1])) {
 		return s[1:]
 	}
 	return s

@@ -1,6 +1,7 @@
 package contractcsv
 
 import (
+	"encoding/csv"
 	"bytes"
 	"context"
 	"strings"
@@ -106,13 +107,18 @@ func TestExportImportRoundTrip(t *testing.T) {
 	s.CreateProduct(ctx, data.ProductInput{NameJA: "krewDashboard", NameEN: "krewDashboard"})
 	s.CreateProduct(ctx, data.ProductInput{NameJA: "krewシート", NameEN: "krewSheet"})
 	prods, _ := s.Products(ctx)
-	text := good + "C-003,\"=HYPERLINK(\"\"http://evil\"\")\",krewDashboard,true,@SUM(1),x@example.com,ja,primary\n"
+	text := good + "C-003,\"=HYPERLINK(\"\"http://evil\"\")\",krewDashboard,true,@SUM(1),x@example.com,ja,primary\n" +
+		// Valid addresses that a spreadsheet would run as formulas.
+		"C-004,式,krewDashboard,true,a,=2+5@example.com,ja,primary\n" +
+		"C-004,式,krewDashboard,true,b,+1+1@example.com,ja,additional\n" +
+		"C-004,式,krewDashboard,true,c,-1-1@example.com,ja,additional\n" +
+		"C-004,式,krewDashboard,true,d,=cmd|'/ccalc'!a0@example.com,ja,additional\n"
 	im := Parse(text, prods)
 	if len(im.Problems) != 0 {
 		t.Fatalf("%+v", im.Problems)
 	}
 	res, err := s.ApplyImport(ctx, im.Contracts)
-	if err != nil || res.Created != 3 || res.Contacts != 3 {
+	if err != nil || res.Created != 4 || res.Contacts != 7 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	contracts, _, _ := s.Contracts(ctx, data.ContractFilter{})
@@ -123,13 +129,23 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if strings.Contains(out.String(), `,"=HYPERLINK`) || !strings.Contains(out.String(), `,"'=HYPERLINK`) || !strings.Contains(out.String(), ",'@SUM(1)") {
 		t.Fatalf("formula not neutralised:\n%s", out.String())
 	}
+	// No cell of any column starts with a character a spreadsheet runs.
+	r := csv.NewReader(strings.NewReader(out.String()))
+	rows, _ := r.ReadAll()
+	for _, row := range rows[1:] {
+		for i, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("column %d exported as %q", i, cell)
+			}
+		}
+	}
 	decoded, _, _ := Decode(out.Bytes())
 	again := Parse(decoded, prods)
 	if len(again.Problems) != 0 {
 		t.Fatalf("export does not import: %+v\n%s", again.Problems, out.String())
 	}
 	res, err = s.ApplyImport(ctx, again.Contracts)
-	if err != nil || res.Created != 0 || res.Updated != 0 || res.Unchanged != 3 || res.ContactsRemoved != 0 {
+	if err != nil || res.Created != 0 || res.Updated != 0 || res.Unchanged != 4 || res.ContactsRemoved != 0 {
 		t.Fatalf("second import changed things: %+v %v", res, err)
 	}
 	after, _, _ := s.Contracts(ctx, data.ContractFilter{})
