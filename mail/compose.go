@@ -242,7 +242,7 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	m := &Message{From: c.opts.From.Address, To: d.Email, Subject: v.Subject, Text: text.String(), HTML: html.String()}
 	e := email.NewEmail()
 	e.From, e.To = c.opts.From.Address, []string{d.Email} // named below, see setHeader
-	e.Subject = v.Subject
+	e.Subject = encodedSubject(v.Subject)
 	e.Text, e.HTML = text.Bytes(), html.Bytes()
 	// Our own Message-ID, stable per delivery: jordan-wright/email makes a
 	// new one on every call, so a retry would look like a new message.

@@ -81,10 +81,30 @@ func cleanName(s string) string {
 // name would read back with a space in the middle.
 func address(name, addr string) string {
 	name = cleanName(name)
-	if name == "" || isASCII(name) {
+	if name == "" || (isASCII(name) && !strings.Contains(name, "=?")) {
 		return (&mail.Address{Name: name, Address: addr}).String()
 	}
 	return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(name)) + "?= <" + addr + ">"
+}
+
+// encodedSubject encodes a subject that looks like it holds an RFC 2047
+// encoded-word ("=?…?=" typed as text), so that readers decode it back to
+// exactly what was typed rather than to what the "word" says (a line break
+// and a Bcc:, say). Others are left to jordan-wright/email, which encodes
+// non-ASCII subjects itself.
+func encodedSubject(s string) string {
+	if !strings.Contains(s, "=?") || !isASCII(s) {
+		return s
+	}
+	// Words of at most 45 bytes, so each encoded word stays within 75
+	// characters (RFC 2047); readers join adjacent words without the space.
+	var words []string
+	for len(s) > 0 {
+		n := min(len(s), 45)
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
 }
 
 func isASCII(s string) bool {

@@ -134,3 +134,45 @@ func TestEmailSaysWhyWhatAndWhom(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodedWordsTypedAsTextStayText: a title or a name that looks like
+// an RFC 2047 encoded-word is sent so that it decodes to exactly what was
+// typed, never to a line break and a header of its own.
+func TestEncodedWordsTypedAsTextStayText(t *testing.T) {
+	c := testComposer(t)
+	evil := "=?utf-8?q?=0D=0ABcc:_evil@attacker.example?="
+	for _, lang := range []string{"ja", "en"} {
+		checkEncodedWordStaysText(t, c, lang, evil)
+	}
+}
+
+func checkEncodedWordStaysText(t *testing.T, c *Composer, lang, evil string) {
+	t.Helper()
+	d := delivery(data.RoleAdditional, lang)
+	d.Name = evil
+	n := notification(t, data.IncidentOpened, evil)
+	var content data.NoticeContent
+	json.Unmarshal([]byte(n.Content), &content)
+	content.TitleEN = evil
+	n.Content = mustJSON(t, content)
+	m, err := c.Compose(d, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := mailtest.Message{Data: m.Bytes}.Parse(t)
+	if len(msg.Header["Bcc"]) != 0 {
+		t.Fatal("a Bcc header appeared")
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil || !strings.Contains(subject, evil) || strings.ContainsAny(subject, "\r\n") {
+		t.Fatalf("subject decodes to %q (%v)", subject, err)
+	}
+	to, err := mail.ParseAddress(msg.Header.Get("To"))
+	if err != nil || to.Name != evil {
+		t.Fatalf("To decodes to %+v (%v)", to, err)
+	}
+	py := pythonHeaders(t, m.Bytes)
+	if !strings.Contains(py["Subject"], evil) || py["To.name"] != evil {
+		t.Fatalf("Python reads %q / %q", py["Subject"], py["To.name"])
+	}
+}

@@ -352,6 +352,9 @@ func headerLines(raw []byte) []string {
 			if d, err := dec.DecodeHeader(v); err == nil {
 				v = d
 			}
+			// A decoded control character is shown, never acted on: no
+			// decoded line break may look like a header of its own.
+			v = strings.NewReplacer("\r", `\r`, "\n", `\n`, "\x00", `\0`).Replace(v)
 			out = append(out, k+": "+v)
 		}
 	}
