@@ -6,6 +6,7 @@ import (
 	"net/http"
 	netmail "net/mail"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
