@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -147,15 +148,30 @@ func (s *Store) ReserveAttempt(ctx context.Context, delay map[string]func(attemp
 	if s.dialect == "postgres" {
 		lock = func(tx *gorm.DB) *gorm.DB { return tx.Clauses(clause.Locking{Strength: "UPDATE"}) }
 	}
+	// Keys are locked in one order, so two attempts never wait on each
+	// other's rows (a deadlock on PostgreSQL).
+	keys := make([]string, 0, len(delay))
+	for k := range delay {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		rows := map[string]LoginThrottle{}
-		for key := range delay {
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&LoginThrottle{Key: key}).Error; err != nil {
-				return err
-			}
+		for _, key := range keys {
 			var r LoginThrottle
-			if err := lock(tx).Where("key = ?", key).First(&r).Error; err != nil {
-				return err
+			// A successful sign-in may delete the row between the insert and
+			// the lock; then it is made again.
+			for tries := 0; ; tries++ {
+				if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&LoginThrottle{Key: key}).Error; err != nil {
+					return err
+				}
+				err := lock(tx).Where("key = ?", key).First(&r).Error
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, gorm.ErrRecordNotFound) || tries == 3 {
+					return err
+				}
 			}
 			if r.BlockedUntil != nil && r.BlockedUntil.After(now) && r.BlockedUntil.After(blocked) {
 				blocked = *r.BlockedUntil
@@ -165,8 +181,8 @@ func (s *Store) ReserveAttempt(ctx context.Context, delay map[string]func(attemp
 		if !blocked.IsZero() {
 			return nil
 		}
-		for key, d := range delay {
-			r := rows[key]
+		for _, key := range keys {
+			d, r := delay[key], rows[key]
 			if r.LastFailure != nil && now.Sub(*r.LastFailure) > 24*time.Hour {
 				r.Failures = 0
 			}

@@ -56,6 +56,19 @@ const ConfirmWindow = 7 * 24 * time.Hour
 // either way and the form does not reveal who subscribes. An unconfirmed
 // one gets its choices replaced and a new confirmation.
 func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []int64, hold bool) (*Subscriber, error) {
+	sub, err := s.subscribe(ctx, email, lang, productIDs, hold)
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// Another request for the same address created it a moment ago:
+		// this one goes through as a request for an existing address.
+		sub, err = s.subscribe(ctx, email, lang, productIDs, hold)
+	}
+	if err != nil {
+		return nil, wrapUnlessInvalid("subscribe", err)
+	}
+	return sub, nil
+}
+
+func (s *Store) subscribe(ctx context.Context, email, lang string, productIDs []int64, hold bool) (*Subscriber, error) {
 	email = NormalizeEmail(email)
 	f := fieldErrors{}
 	if !ValidEmail(email) {
@@ -103,7 +116,7 @@ func (s *Store) Subscribe(ctx context.Context, email, lang string, productIDs []
 		return s.writeNotification(tx, n, content, []Recipient{{SubscriberID: sub.ID, Email: email, Lang: lang, Role: RoleSubscriber}}, hold)
 	})
 	if err != nil {
-		return nil, wrapUnlessInvalid("subscribe", err)
+		return nil, err
 	}
 	return &sub, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -91,6 +92,11 @@ func bindJSON(c echo.Context, v any) error {
 	}
 	if len(body) > maxAPIBody {
 		return apiFail(http.StatusRequestEntityTooLarge, "too_large", "The body is larger than 256 KiB.")
+	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD without a word,
+	// and PostgreSQL refuses NUL: both are refused here.
+	if !utf8.Valid(body) || bytes.Contains(body, []byte(`\u0000`)) || bytes.IndexByte(body, 0) >= 0 {
+		return apiFail(http.StatusBadRequest, "bad_text", "Text must be valid UTF-8 without NUL characters.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -224,3 +224,35 @@ func TestTokensDieWithTheirCreatorsRights(t *testing.T) {
 }
 
 var regexpToken = regexp.MustCompile(`osh_[A-Za-z0-9_-]+`)
+
+// TestNULAndBrokenUTF8AreRefusedAtTheEdge: every text input with a NUL or
+// invalid UTF-8 gets a clear 400 in the visitor's language (PostgreSQL
+// used to answer 500), and nothing is stored, nor silently turned into
+// U+FFFD.
+func TestNULAndBrokenUTF8AreRefusedAtTheEdge(t *testing.T) {
+	a := newTestServer(t)
+	a.seedCatalog()
+	op := a.client()
+	op.login("admin@example.com")
+	pub := a.client()
+	pub.get("/subscribe")
+	for _, bad := range []string{"a\x00b@example.com", "a\xffb@example.com"} {
+		expect(t, pub.post("/subscribe", url.Values{"email": {bad}, "lang": {"ja"}}), http.StatusBadRequest, "使用できない文字")
+		login := a.client()
+		login.get("/admin/login")
+		expect(t, login.post("/admin/login", url.Values{"email": {bad}, "password": {"x"}}), http.StatusBadRequest, "使用できない文字")
+		for _, path := range []string{"/admin/contracts?q=", "/admin/subscribers?q=", "/admin/audit?action="} {
+			expect(t, op.get(path+url.QueryEscape(bad)), http.StatusBadRequest)
+		}
+	}
+	if n, _ := a.store.CountSubscribers(context.Background()); n != 0 {
+		t.Fatalf("%d subscribers stored from broken input", n)
+	}
+	tok := a.newToken(op, "監視", "write")
+	for _, body := range []string{`{"title_ja":"a\u0000b","impact":"minor","body_ja":"x"}`, "{\"title_ja\":\"a\xffb\",\"impact\":\"minor\",\"body_ja\":\"x\"}"} {
+		expect(t, a.apiCall(tok, "POST", "/api/admin/incidents", body), http.StatusBadRequest, `"code":"bad_text"`)
+	}
+	if _, total, _ := a.store.RecentIncidents(context.Background(), 1, 0); total != 0 {
+		t.Fatalf("%d incidents stored from broken input", total)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -309,4 +310,40 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 		body = apiError{Error: apiErrorBody{Code: "internal", Message: "Something went wrong on our side."}}
 	}
 	c.JSON(code, body)
+}
+
+// goodText reports whether s may be taken as text: valid UTF-8 without NUL
+// (PostgreSQL refuses NUL in text, and nothing should be turned into
+// U+FFFD without a word).
+func goodText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// rejectBadText refuses, at the edge and with a clear 400, any query or
+// form value (or name) that is not good text, before a handler sees it.
+func (s *Server) rejectBadText(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		check := func(vals url.Values) bool {
+			for k, vs := range vals {
+				if !goodText(k) {
+					return false
+				}
+				for _, v := range vs {
+					if !goodText(v) {
+						return false
+					}
+				}
+			}
+			return true
+		}
+		if !check(c.QueryParams()) {
+			return echo.NewHTTPError(http.StatusBadRequest, "field.bad_text")
+		}
+		ct := c.Request().Header.Get(echo.HeaderContentType)
+		if !safeMethod(c.Request().Method) && (strings.HasPrefix(ct, echo.MIMEApplicationForm) || strings.HasPrefix(ct, echo.MIMEMultipartForm)) {
+			vals, err := c.FormParams()
+			if err == nil && !check(vals) {
+				return echo.NewHTTPError(http.StatusBadRequest, "field.bad_text")
+			}
+		}
+		return next(c)
+	}
 }

@@ -19,7 +19,8 @@ func (s *Server) routes() *echo.Echo {
 	// page (a 413 for an oversized form, say) speaks it.
 	e.Use(s.logAccess, s.recoverPanics, s.securityHeaders, s.negotiateLanguage, s.standby,
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}),
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}))
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}),
+		s.rejectBadText)
 
 	e.GET("/", s.showStatusPage)
 	e.GET("/incidents/:id", s.showIncident)

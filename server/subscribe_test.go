@@ -240,7 +240,11 @@ func TestSubscriberChangesSettings(t *testing.T) {
 		{"lang": {"ja\x00"}},
 	} {
 		c.get(manage)
-		expect(t, c.post(manage, bad), http.StatusBadRequest, "選択肢から選んでください。")
+		want := "選択肢から選んでください。"
+		if strings.ContainsRune(bad.Get("lang"), 0) {
+			want = "使用できない文字が含まれています。"
+		}
+		expect(t, c.post(manage, bad), http.StatusBadRequest, want)
 		if got, _ := a.store.Subscriber(ctx, sub.ID); got.Lang != "en" || got.AllProducts || len(got.Products) != 1 {
 			t.Fatalf("%v half-saved: %+v", bad, got)
 		}
