@@ -1,9 +1,9 @@
 package contractcsv
 
 import (
-	"encoding/csv"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"strings"
 	"testing"
 	"time"
