@@ -264,3 +264,31 @@ func TestNULAndBrokenUTF8AreRefusedAtTheEdge(t *testing.T) {
 		t.Fatalf("%d incidents stored from broken input", total)
 	}
 }
+
+// TestPageCacheCannotBeFilledByAnyone: a product id spelt with leading
+// zeros is not a new cache entry (nor a page); unknown ids are not cached.
+func TestPageCacheCannotBeFilledByAnyone(t *testing.T) {
+	a := newTestServer(t)
+	p, _, _ := a.seedCatalog()
+	pub := a.client()
+	id := strconv.FormatInt(p, 10)
+	expect(t, pub.get("/products/"+id+"/feed.atom"), http.StatusOK)
+	expect(t, pub.get("/products/"+id+"/maintenance.ics"), http.StatusOK)
+	a.app.warmer.wg.Wait() // what is rendered ahead of time is in already
+	a.app.cache.mu.RLock()
+	before := len(a.app.cache.entries)
+	a.app.cache.mu.RUnlock()
+	for i := 1; i <= 200; i++ {
+		zeros := strings.Repeat("0", i)
+		expect(t, pub.get("/products/"+zeros+id+"/feed.atom"), http.StatusNotFound)
+		expect(t, pub.get("/products/"+zeros+id+"/maintenance.ics"), http.StatusNotFound)
+		expect(t, pub.get("/products/"+strconv.Itoa(900000+i)+"/feed.rss"), http.StatusNotFound)
+		expect(t, pub.get("/incidents/"+strconv.Itoa(900000+i)), http.StatusNotFound)
+	}
+	a.app.cache.mu.RLock()
+	after := len(a.app.cache.entries)
+	a.app.cache.mu.RUnlock()
+	if after > before {
+		t.Fatalf("the cache grew from %d to %d entries", before, after)
+	}
+}

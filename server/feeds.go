@@ -32,6 +32,21 @@ func (s *Server) productParam(ctx context.Context, c echo.Context) (int64, *data
 	return id, p, nil
 }
 
+// canonicalProduct refuses a product id written any other way than its
+// canonical form (leading zeros, a sign): the page cache is keyed by path,
+// and one id must be one entry, not as many as an attacker can spell.
+func canonicalProduct(c echo.Context) error {
+	v := c.Param("product")
+	if v == "" {
+		return nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != v {
+		return echo.ErrNotFound
+	}
+	return nil
+}
+
 // concerns reports whether a news item is about a product (0: all).
 func concerns(item data.NewsItem, product int64, cat *catalogView) bool {
 	componentProduct := func(id int64) int64 {
@@ -75,6 +90,9 @@ func (s *Server) feed(c echo.Context) error {
 		ctype = "application/atom+xml; charset=utf-8"
 	}
 	lang := langOf(c)
+	if err := canonicalProduct(c); err != nil {
+		return err
+	}
 	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
 	return s.cache.serveType(c, "feed|"+c.Request().URL.Path+"|"+lang, ctype, func(ctx context.Context) ([]byte, error) {
 		product, p, err := s.productParam(ctx, c)
@@ -163,6 +181,9 @@ func (s *Server) feed(c echo.Context) error {
 // iCalendar, cancelled ones marked so, with stable UIDs and sequences.
 func (s *Server) icsCalendar(c echo.Context) error {
 	lang := langOf(c)
+	if err := canonicalProduct(c); err != nil {
+		return err
+	}
 	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
 	return s.cache.serveType(c, "ics|"+c.Request().URL.Path+"|"+lang, "text/calendar; charset=utf-8", func(ctx context.Context) ([]byte, error) {
 		product, p, err := s.productParam(ctx, c)
