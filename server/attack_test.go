@@ -23,7 +23,7 @@ import (
 func (c *client) loginFrom(ip, email, pw string) response {
 	c.a.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, c.a.srv.URL+"/admin/login",
-		strings.NewReader(url.Values{"email": {email}, "password": {pw}, "csrf": {c.csrf}}.Encode()))
+		strings.NewReader(url.Values{"email": {email}, "password": {pw}, "csrf": {c.token()}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-For", ip)
 	return c.do(req)
@@ -291,4 +291,43 @@ func TestPageCacheCannotBeFilledByAnyone(t *testing.T) {
 	if after > before {
 		t.Fatalf("the cache grew from %d to %d entries", before, after)
 	}
+}
+
+// TestCSRFDetails: the token is taken from the form field or the header
+// only (a token in the URL leaks into logs and Referer), the CSRF cookie is
+// new after signing in, and an unsafe request from a foreign Origin is
+// refused even with a good token.
+func TestCSRFDetails(t *testing.T) {
+	a := newTestServer(t)
+	a.seedCatalog()
+	c := a.client()
+	c.get("/admin/login")
+	before := c.csrf
+	c.login("editor@example.com")
+	if c.csrf == before {
+		t.Fatal("the CSRF token was not rotated at sign-in")
+	}
+	// In the query string only: refused, nothing made.
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/admin/products?csrf="+url.QueryEscape(c.csrf),
+		strings.NewReader(url.Values{"name_ja": {"クエリ製品"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	expect(t, c.do(req), http.StatusForbidden)
+	// From another site, with a good token: refused.
+	req, _ = http.NewRequest(http.MethodPost, a.srv.URL+"/admin/products",
+		strings.NewReader(url.Values{"name_ja": {"他サイト製品"}, "csrf": {c.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://attacker.example")
+	expect(t, c.do(req), http.StatusForbidden)
+	ps, _ := a.store.Products(context.Background())
+	for _, p := range ps {
+		if p.NameJA == "クエリ製品" || p.NameJA == "他サイト製品" {
+			t.Fatalf("%s was created", p.NameJA)
+		}
+	}
+	// Same origin with the token in the form: fine.
+	req, _ = http.NewRequest(http.MethodPost, a.srv.URL+"/admin/products",
+		strings.NewReader(url.Values{"name_ja": {"正規の製品"}, "csrf": {c.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", a.srv.URL)
+	expect(t, c.do(req), http.StatusSeeOther)
 }

@@ -55,6 +55,7 @@ func (s *Server) startSession(c echo.Context, op *data.Operator, mfaPending bool
 		s.store.DeleteSession(c.Request().Context(), old)
 	}
 	token := randomToken()
+	s.rotateCSRF(c)
 	if err := s.store.CreateSession(c.Request().Context(), hashToken(token), op.ID, sessionLifetime, mfaPending); err != nil {
 		return err
 	}

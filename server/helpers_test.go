@@ -125,9 +125,22 @@ func (c *client) post(path string, form url.Values) response {
 		form = url.Values{}
 	}
 	if form.Get("csrf") == "" {
-		form.Set("csrf", c.csrf)
+		form.Set("csrf", c.token())
 	}
 	return c.postRaw(path, form)
+}
+
+// token is the CSRF token a page would show now: the cookie's (the
+// middleware puts the cookie's value in the page), else the last one seen.
+// After signing in the cookie holds a new one.
+func (c *client) token() string {
+	u, _ := url.Parse(c.a.srv.URL)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == "oshirase_csrf" {
+			return ck.Value
+		}
+	}
+	return c.csrf
 }
 
 // postRaw sends a form exactly as given.

@@ -127,12 +127,43 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 			h := c.Request().Header
 			site := h.Get("Sec-Fetch-Site")
 			h.Del("Sec-Fetch-Site")
-			if site == "cross-site" && !safeMethod(c.Request().Method) {
-				return errCSRF
+			if !safeMethod(c.Request().Method) {
+				if site == "cross-site" || !s.sameOrigin(c) {
+					return errCSRF
+				}
+				// The token counts only from the form or the header: one in
+				// the URL would leak into logs and Referer.
+				if _, inURL := c.Request().URL.Query()["csrf"]; inURL {
+					return errCSRF
+				}
 			}
 			return checked(c)
 		}
 	}
+}
+
+// sameOrigin reports whether a request's Origin, when it sends one, is
+// this site's (the configured base URL's, or the address it was asked at).
+func (s *Server) sameOrigin(c echo.Context) bool {
+	origin := c.Request().Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if s.opts.BaseURL != nil && strings.EqualFold(origin, s.opts.BaseURL.Scheme+"://"+s.opts.BaseURL.Host) {
+		return true
+	}
+	scheme := "http"
+	if c.Request().TLS != nil {
+		scheme = "https"
+	}
+	return strings.EqualFold(origin, scheme+"://"+c.Request().Host)
+}
+
+// rotateCSRF gives the browser a new CSRF token at sign-in, so a token
+// seen before it (on the login page, say) is worth nothing after.
+func (s *Server) rotateCSRF(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: s.cookieName("oshirase_csrf"), Value: randomToken(), Path: "/", MaxAge: int(sessionLifetime / time.Second),
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 }
 
 func safeMethod(m string) bool {
