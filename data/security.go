@@ -203,6 +203,14 @@ func (s *Store) ReserveAttempt(ctx context.Context, delay map[string]func(attemp
 	return blocked, nil
 }
 
+// ThrottleKeys lists the keys the throttle holds, for tests and the
+// console.
+func (s *Store) ThrottleKeys(ctx context.Context) ([]string, error) {
+	var keys []string
+	err := s.db.WithContext(ctx).Model(&LoginThrottle{}).Order("key").Pluck("key", &keys).Error
+	return keys, err
+}
+
 // ClearLoginFailures forgets the failures of a key after a good login.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 	return s.db.WithContext(ctx).Where("key = ?", key).Delete(&LoginThrottle{}).Error

@@ -331,3 +331,41 @@ func TestCSRFDetails(t *testing.T) {
 	req.Header.Set("Origin", a.srv.URL)
 	expect(t, c.do(req), http.StatusSeeOther)
 }
+
+// TestFailedSignInsStoreNoTypedText: a password typed into the email box,
+// or any text an anonymous visitor sends, is never stored as typed: the
+// audit trail and the throttle keep a keyed hash unless the address names
+// an operator.
+func TestFailedSignInsStoreNoTypedText(t *testing.T) {
+	a := newTestServer(t)
+	c := a.client()
+	c.get("/admin/login")
+	secret := "Hunter2-MySecretPassword"
+	for i := 0; i < 8; i++ { // past the throttle, so "throttled" entries exist too
+		c.post("/admin/login", url.Values{"email": {secret}, "password": {"x"}})
+	}
+	c.post("/admin/login", url.Values{"email": {"editor@example.com"}, "password": {"wrong"}})
+	ctx := context.Background()
+	es, _, _ := a.store.Audit(ctx, data.AuditFilter{Limit: 100})
+	named := false
+	for _, e := range es {
+		if strings.Contains(strings.ToLower(e.Target+e.Changes+e.OperatorEmail), strings.ToLower(secret)) {
+			t.Fatalf("the audit trail kept what was typed: %+v", e)
+		}
+		if strings.Contains(e.Target, "editor@example.com") && e.Action == "login.failed" {
+			named = true
+		}
+	}
+	if !named {
+		t.Fatal("a failed sign-in for an operator's address does not name it")
+	}
+	if keys, err := a.store.ThrottleKeys(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, k := range keys {
+			if strings.Contains(strings.ToLower(k), strings.ToLower(secret)) || strings.Contains(k, "editor@example.com") {
+				t.Fatalf("the throttle keeps typed text: %q", k)
+			}
+		}
+	}
+}

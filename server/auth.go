@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -84,7 +85,8 @@ func (s *Server) login(c echo.Context) error {
 	// address, and this account from anywhere — except from a browser the
 	// account has signed in from before, so nobody can lock the owner out.
 	ip := c.RealIP()
-	pairKey, ipKey, accountKey := data.ThrottleKey("account-ip", email+"|"+ip), data.ThrottleKey("ip", ip), data.ThrottleKey("account", email)
+	typed := s.keyedHash(data.NormalizeEmail(email)) // never the text as typed
+	pairKey, ipKey, accountKey := data.ThrottleKey("account-ip", typed+"|"+ip), data.ThrottleKey("ip", ip), data.ThrottleKey("account", typed)
 	keys := map[string]func(int) time.Duration{pairKey: accountDelay, ipKey: ipDelay}
 	if !s.knownDevice(c, email) {
 		keys[accountKey] = accountDelay
@@ -94,7 +96,7 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	if !until.IsZero() {
-		s.audit(c, "login.throttled", "email="+truncate(data.NormalizeEmail(email), 254), nil)
+		s.audit(c, "login.throttled", s.loginTarget(ctx, email), nil)
 		f.fail("email", "throttled")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(until.Sub(s.opts.Now()).Seconds())+1))
 		return s.render(c, http.StatusTooManyRequests, "login", &view{Title: s.t(c, "login.title"), Form: f})
@@ -117,7 +119,7 @@ func (s *Server) login(c echo.Context) error {
 		return s.render(c, http.StatusServiceUnavailable, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
 	if op == nil || !ok || op.Disabled {
-		s.audit(c, "login.failed", "email="+truncate(data.NormalizeEmail(email), 254), nil)
+		s.audit(c, "login.failed", s.loginTarget(ctx, email), nil)
 		f.fail("email", "bad_login")
 		return s.render(c, http.StatusUnauthorized, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
@@ -193,7 +195,7 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	ctx := c.Request().Context()
 	// Counted before the code is checked, like passwords (a burst of
 	// guesses is counted one by one).
-	accountKey := data.ThrottleKey("2fa", op.Email)
+	accountKey := data.ThrottleKey("2fa", s.keyedHash(op.Email))
 	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{accountKey: accountDelay}); err != nil {
 		return err
 	} else if !until.IsZero() {
@@ -228,7 +230,7 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	}
 	s.setSessionCookie(c, token)
 	s.store.ClearLoginFailures(ctx, accountKey)
-	s.store.ClearLoginFailures(ctx, data.ThrottleKey("account", op.Email))
+	s.store.ClearLoginFailures(ctx, data.ThrottleKey("account", s.keyedHash(op.Email)))
 	s.rememberDevice(c, op.Email)
 	c.Set("operator", op)
 	s.audit(c, "login", "", map[string]any{"second_factor": true})
@@ -488,4 +490,23 @@ func (s *Server) rememberDevice(c echo.Context, email string) {
 	}
 	c.SetCookie(&http.Cookie{Name: s.cookieName(deviceCookie), Value: s.deviceToken(email), Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteStrictMode})
+}
+
+// keyedHash stands for text a visitor typed (an address that may be a
+// password typed in the wrong box) wherever it is kept: throttle keys and
+// the audit trail of failed sign-ins never hold the text itself.
+func (s *Server) keyedHash(v string) string {
+	mac := hmac.New(sha256.New, []byte(s.opts.Secret))
+	mac.Write([]byte("typed:" + v))
+	return hex.EncodeToString(mac.Sum(nil)[:12])
+}
+
+// loginTarget names a sign-in attempt in the audit trail: the address when
+// it is an operator's, otherwise only its keyed hash.
+func (s *Server) loginTarget(ctx context.Context, email string) string {
+	email = data.NormalizeEmail(email)
+	if _, err := s.store.OperatorByEmail(ctx, email); err == nil {
+		return "email=" + email
+	}
+	return "typed=" + s.keyedHash(email)
 }

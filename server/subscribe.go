@@ -62,7 +62,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	page := &subscribePage{Products: products, Langs: data.ContactLanguages}
 	// Counted before the confirmation is sent, atomically, so a burst of
 	// requests cannot send more than the limit.
-	ipKey, emailKey := data.ThrottleKey("subscribe-ip", c.RealIP()), data.ThrottleKey("subscribe-email", f.Get("email"))
+	ipKey, emailKey := data.ThrottleKey("subscribe-ip", c.RealIP()), data.ThrottleKey("subscribe-email", s.keyedHash(data.NormalizeEmail(f.Get("email"))))
 	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{ipKey: subscribeIPLimit, emailKey: subscribeEmailLimit}); err != nil {
 		return err
 	} else if !until.IsZero() {
