@@ -369,3 +369,25 @@ func TestFailedSignInsStoreNoTypedText(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserHardeningHeaders: Permissions-Policy and X-Frame-Options on
+// every page, HSTS only over https, and the session cookie lives as long
+// as the browser session (the server still ends it after 24 hours).
+func TestBrowserHardeningHeaders(t *testing.T) {
+	a := newTestServer(t)
+	c := a.client()
+	r := c.get("/")
+	if r.header.Get("X-Frame-Options") != "DENY" || !strings.Contains(r.header.Get("Permissions-Policy"), "camera=()") {
+		t.Fatalf("headers %v", r.header)
+	}
+	if r.header.Get("Strict-Transport-Security") != "" {
+		t.Fatal("HSTS over plain http")
+	}
+	c.get("/admin/login")
+	r = c.post("/admin/login", url.Values{"email": {"admin@example.com"}, "password": {"correct horse battery"}})
+	for _, h := range r.header.Values("Set-Cookie") {
+		if strings.HasPrefix(h, "oshirase_session=") && (strings.Contains(h, "Max-Age") || strings.Contains(h, "Expires")) {
+			t.Fatalf("the session cookie outlives the browser session: %q", h)
+		}
+	}
+}

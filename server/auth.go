@@ -65,8 +65,10 @@ func (s *Server) startSession(c echo.Context, op *data.Operator, mfaPending bool
 }
 
 func (s *Server) setSessionCookie(c echo.Context, token string) {
+	// A browser-session cookie: closing the browser signs out; the server
+	// ends the session after its idle and absolute limits regardless.
 	c.SetCookie(&http.Cookie{Name: s.cookieName("oshirase_session"), Value: token, Path: "/", HttpOnly: true,
-		Secure: s.secure(), SameSite: http.SameSiteLaxMode, MaxAge: int(sessionLifetime.Seconds())})
+		Secure: s.secure(), SameSite: http.SameSiteLaxMode})
 }
 
 // login checks the credentials and starts a session. Wrong address and
