@@ -441,8 +441,8 @@ func ensureFirstOperator(ctx context.Context, store *data.Store, cfg *config.Con
 		} else if !errors.Is(err, data.ErrNotFound) {
 			return err
 		}
-		if err := password.Check(cfg.AdminPassword); err != nil {
-			return fmt.Errorf("OSHIRASE_ADMIN_PASSWORD: must be %d to %d characters", password.MinLength, password.MaxLength)
+		if err := password.Check(cfg.AdminPassword, cfg.AdminEmail, "oshirase"); err != nil {
+			return fmt.Errorf("OSHIRASE_ADMIN_PASSWORD: must be %d to %d characters, not a common password, and not built from the address (%v)", password.MinLength, password.MaxLength, err)
 		}
 		hash, err := password.Hash(cfg.AdminPassword)
 		if err != nil {
@@ -514,8 +514,8 @@ func addOperator(args []string, stdin *os.File, stdout *os.File) error {
 			return errors.New("operator add: no password on standard input")
 		}
 		pw = strings.TrimRight(line, "\r\n")
-		if err := password.Check(pw); err != nil {
-			return fmt.Errorf("operator add: the password must be %d to %d characters", password.MinLength, password.MaxLength)
+		if err := password.Check(pw, *email, "oshirase"); err != nil {
+			return fmt.Errorf("operator add: the password must be %d to %d characters, not a common password, and not built from the address (%v)", password.MinLength, password.MaxLength, err)
 		}
 	} else {
 		pw = password.Generate()

@@ -2,14 +2,19 @@
 package password
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	_ "embed"
 	"errors"
+	"io"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
@@ -29,31 +34,113 @@ var (
 	ErrTooLong  = errors.New("password: too long")
 	ErrBadText  = errors.New("password: not valid UTF-8")
 	ErrCommon   = errors.New("password: too common")
+	// ErrPersonal: built from the operator's own address or the site's
+	// name, the first things an attacker tries.
+	ErrPersonal = errors.New("password: built from the address or the site name")
 )
 
 // common.txt is Openwall's list of the passwords most often seen (public
-// domain), shipped with the binary so the check needs no network.
+// domain); breached.txt.gz the 150,000 most common passwords of eight or
+// more characters from OWASP SecLists' ten-million list (CC BY-SA 3.0, see
+// NOTICE.md). Both ship with the binary, so the check needs no network.
 //
 //go:embed common.txt
 var commonList string
 
-var common = func() map[string]bool {
-	m := map[string]bool{}
-	for _, line := range strings.Split(commonList, "\n") {
-		line = strings.TrimSpace(line)
-		if line != "" && !strings.HasPrefix(line, "#") {
-			m[strings.ToLower(line)] = true
+//go:embed breached.txt.gz
+var breachedList []byte
+
+var (
+	commonOnce sync.Once
+	common     map[string]bool
+)
+
+// commonSet loads the lists the first time a password is checked (about
+// 10 MB in memory), not at every start of every command.
+func commonSet() map[string]bool {
+	commonOnce.Do(func() {
+		common = map[string]bool{}
+		add := func(text string) {
+			for _, line := range strings.Split(text, "\n") {
+				line = strings.TrimSpace(line)
+				if line != "" && !strings.HasPrefix(line, "#") {
+					common[strings.ToLower(line)] = true
+				}
+			}
+		}
+		add(commonList)
+		if zr, err := gzip.NewReader(bytes.NewReader(breachedList)); err == nil {
+			if b, err := io.ReadAll(zr); err == nil {
+				add(string(b))
+			}
+		}
+	})
+	return common
+}
+
+// leet undoes the usual character swaps (P@ssw0rd → password).
+var leet = strings.NewReplacer("@", "a", "4", "a", "0", "o", "1", "i", "!", "i", "3", "e", "$", "s", "5", "s", "7", "t")
+
+// variants are the forms a common password takes when dressed up: as
+// typed, with what trails the letters (digits, symbols, a year) cut off,
+// and with the usual swaps undone.
+func variants(pw string) []string {
+	lower := strings.ToLower(pw)
+	base := strings.TrimRightFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) })
+	return []string{lower, base, leet.Replace(lower), leet.Replace(base)}
+}
+
+func isCommon(pw string) bool {
+	set := commonSet()
+	for _, v := range variants(pw) {
+		if set[v] {
+			return true
 		}
 	}
-	return m
-}()
+	// A single character repeated, or a few: never a password.
+	distinct := map[rune]bool{}
+	for _, r := range pw {
+		distinct[r] = true
+	}
+	return len(distinct) < 4
+}
+
+// isPersonal reports whether pw contains one of the personal words: the
+// local part of an address or the words of a name, of four letters or more.
+func isPersonal(pw string, personal []string) bool {
+	lower := strings.ToLower(pw)
+	squashed := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, lower)
+	for _, p := range personal {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p == "" {
+			continue
+		}
+		words := []string{p}
+		if local, _, ok := strings.Cut(p, "@"); ok {
+			words = append(words, local)
+		}
+		words = append(words, strings.FieldsFunc(p, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })...)
+		for _, w := range words {
+			if utf8.RuneCountInString(w) >= 4 && (strings.Contains(lower, w) || strings.Contains(squashed, w)) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // params follow RFC 9106's second recommended option for memory-constrained
 // servers (64 MiB, 3 passes), with parallelism matching our two cores.
 var params = &argon2id.Params{Memory: 64 * 1024, Iterations: 3, Parallelism: 2, SaltLength: 16, KeyLength: 32}
 
-// Check reports whether pw may be used as a password.
-func Check(pw string) error {
+// Check reports whether pw may be used as a password; personal are words
+// it must not be built from (the operator's address, the site's name).
+func Check(pw string, personal ...string) error {
 	switch n := utf8.RuneCountInString(pw); {
 	case !utf8.ValidString(pw):
 		return ErrBadText
@@ -61,7 +148,9 @@ func Check(pw string) error {
 		return ErrTooShort
 	case n > MaxLength:
 		return ErrTooLong
-	case common[strings.ToLower(pw)]:
+	case isPersonal(pw, personal):
+		return ErrPersonal
+	case isCommon(pw):
 		return ErrCommon
 	}
 	return nil

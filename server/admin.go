@@ -76,7 +76,15 @@ func passwordErrorKey(err error) string {
 		return "too_long"
 	case errors.Is(err, password.ErrCommon):
 		return "password_common"
+	case errors.Is(err, password.ErrPersonal):
+		return "password_personal"
 	default:
 		return "bad_text"
 	}
+}
+
+// personalWords are what an operator's password must not be built from:
+// their address and the site's name in both languages.
+func (s *Server) personalWords(email string) []string {
+	return []string{email, s.catalog.T("ja", "site.name"), s.catalog.T("en", "site.name"), "oshirase"}
 }

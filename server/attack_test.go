@@ -391,3 +391,20 @@ func TestBrowserHardeningHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestWeakPasswordsAreRefusedWithAReason: today's common passwords (and
+// their dressed-up forms) and passwords built from the operator's address
+// or the site's name are refused in the form, saying why.
+func TestWeakPasswordsAreRefusedWithAReason(t *testing.T) {
+	a := newTestServer(t)
+	c := a.client()
+	c.login("editor@example.com")
+	for pw, why := range map[string]string{
+		"Password123!": "よく使われているパスワード", "P@ssw0rd": "よく使われているパスワード", "qwerty123": "よく使われているパスワード",
+		"editor2026!!": "メールアドレスやサイト名", "oshirase-status-1": "メールアドレスやサイト名",
+	} {
+		c.get("/admin/account")
+		expect(t, c.post("/admin/account/password", url.Values{"current": {"correct horse battery"}, "new": {pw}, "confirm": {pw}}),
+			http.StatusBadRequest, why)
+	}
+}

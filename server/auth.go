@@ -327,7 +327,7 @@ func (s *Server) changePassword(c echo.Context) error {
 	if !password.Verify(current, op.PasswordHash) {
 		f.fail("current", "bad_password")
 	}
-	if err := password.Check(next); err != nil {
+	if err := password.Check(next, s.personalWords(op.Email)...); err != nil {
 		f.fail("new", passwordErrorKey(err))
 	} else if next != confirm {
 		f.fail("confirm", "mismatch")

@@ -70,7 +70,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	pw, confirm := f.Get("new"), f.Get("confirm")
 	f.Values.Del("new")
 	f.Values.Del("confirm")
-	if err := password.Check(pw); err != nil {
+	if err := password.Check(pw, s.personalWords(inv.Email)...); err != nil {
 		f.fail("new", passwordErrorKey(err))
 	} else if pw != confirm {
 		f.fail("confirm", "mismatch")
