@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -157,6 +158,13 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	cfg, err := loadConfig(map[string]*string{"OSHIRASE_ADDR": addr, "OSHIRASE_DATABASE": database})
+	if err != nil {
+		return err
+	}
+	warning, err := checkToolchain(runtime.Version(), cfg.BaseURL.Scheme == "https", os.Getenv("OSHIRASE_ALLOW_OLD_TOOLCHAIN") == "true")
+	if warning != "" {
+		log.Warn("this binary was " + warning)
+	}
 	if err != nil {
 		return err
 	}
