@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oshirase/oshirase/data/datatest"
 	"github.com/oshirase/oshirase/mail/mailtest"
 )
 
@@ -56,12 +55,11 @@ func (b *browser) do(method, path string, form url.Values) (int, string, string)
 // dispatcher is woken by the declaration, not by its poll.
 func TestIncidentEmailLeavesWithinSeconds(t *testing.T) {
 	smtp := mailtest.Start(t)
-	t.Setenv("OSHIRASE_DATABASE", datatest.DSN(t))
+	t.Setenv("OSHIRASE_DATABASE", testDSN(t))
 	t.Setenv("OSHIRASE_SMTP_URL", smtp.URL())
 	t.Setenv("OSHIRASE_MAIL_FROM", "Status <status@example.com>")
 	t.Setenv("OSHIRASE_ADMIN_EMAIL", "ops@example.com")
 	t.Setenv("OSHIRASE_ADMIN_PASSWORD", "a long enough password")
-	t.Setenv("OSHIRASE_SECRET", "")
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -122,7 +120,7 @@ func TestIncidentEmailLeavesWithinSeconds(t *testing.T) {
 }
 
 func TestContractsCommands(t *testing.T) {
-	dsn := datatest.DSN(t)
+	dsn := testDSN(t)
 	t.Setenv("OSHIRASE_DATABASE", dsn)
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -185,7 +183,7 @@ func TestMailTestCommand(t *testing.T) {
 }
 
 func TestJobsRunCommand(t *testing.T) {
-	t.Setenv("OSHIRASE_DATABASE", datatest.DSN(t))
+	t.Setenv("OSHIRASE_DATABASE", testDSN(t))
 	t.Setenv("OSHIRASE_SMTP_URL", "")
 	var out strings.Builder
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

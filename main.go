@@ -319,6 +319,7 @@ func run2(ctx context.Context, cfg *config.Config, store *data.Store, srv *http.
 	access := accesslog.New(store.AddAccessLog, accesslog.Options{}, log)
 	access.Start()
 	opts.MailEnabled, opts.Wake, opts.Composer, opts.Secret, opts.NextJobRuns, opts.AccessLog = cfg.SMTP != nil, wake, w.composer, w.secret, w.sched.NextRuns, access
+	opts.PreviousSecrets = cfg.PreviousSecrets
 	app, err := server.New(opts, store, log)
 	if err != nil {
 		return err
@@ -431,11 +432,58 @@ func serverSecret(ctx context.Context, store *data.Store, cfg *config.Config) (s
 	if cfg.Secret != "" {
 		return cfg.Secret, nil
 	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	// The generated secret lives in a file only this user reads, beside
+	// the SQLite file: a database dump or backup alone gives no one the
+	// TOTP secrets it seals nor the power to sign links.
+	if b, err := os.ReadFile(cfg.SecretFile); err == nil {
+		secret := strings.TrimSpace(string(b))
+		if len(secret) < 32 {
+			return "", fmt.Errorf("OSHIRASE_SECRET_FILE: %s holds fewer than 32 characters", cfg.SecretFile)
+		}
+		return secret, forgetStoredSecret(ctx, store)
+	} else if !os.IsNotExist(err) {
+		return "", fmt.Errorf("OSHIRASE_SECRET_FILE: %w", err)
+	}
+	// An earlier version kept it in the database: it moves to the file,
+	// so links already sent keep working.
+	secret, err := store.Setting(ctx, "secret")
+	if err != nil {
 		return "", err
 	}
-	return store.EnsureSetting(ctx, "secret", hex.EncodeToString(b))
+	if secret == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		secret = hex.EncodeToString(b)
+	}
+	if err := writeSecretFile(cfg.SecretFile, secret); err != nil {
+		return "", fmt.Errorf("OSHIRASE_SECRET_FILE: %w", err)
+	}
+	return secret, forgetStoredSecret(ctx, store)
+}
+
+// writeSecretFile writes the secret readable by this user only, without
+// replacing a file another instance wrote meanwhile.
+func writeSecretFile(path, secret string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// forgetStoredSecret removes a secret an earlier version kept in the
+// database.
+func forgetStoredSecret(ctx context.Context, store *data.Store) error {
+	if v, err := store.Setting(ctx, "secret"); err != nil || v == "" {
+		return err
+	}
+	return store.DeleteSetting(ctx, "secret")
 }
 
 // ensureFirstOperator makes sure someone can log in on a fresh install:

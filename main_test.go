@@ -32,8 +32,8 @@ func freeAddr(t *testing.T) string {
 // database with nothing configured, finds the generated password in the
 // log, and shuts it down the way SIGTERM does.
 func TestServeStartsAndStopsGracefully(t *testing.T) {
-	dsn := datatest.DSN(t)
-	for _, k := range []string{"OSHIRASE_ADMIN_EMAIL", "OSHIRASE_ADMIN_PASSWORD", "OSHIRASE_BASE_URL", "OSHIRASE_SECRET"} {
+	dsn := testDSN(t)
+	for _, k := range []string{"OSHIRASE_ADMIN_EMAIL", "OSHIRASE_ADMIN_PASSWORD", "OSHIRASE_BASE_URL"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("OSHIRASE_DATABASE", dsn)
@@ -104,7 +104,7 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 }
 
 func TestOperatorAddFromCommandLine(t *testing.T) {
-	dsn := datatest.DSN(t)
+	dsn := testDSN(t)
 	t.Setenv("OSHIRASE_DATABASE", dsn)
 	t.Setenv("OSHIRASE_TIMEZONE", "")
 	r, w, _ := os.Pipe()
@@ -160,3 +160,13 @@ func mustConfig(t *testing.T) *config.Config {
 }
 
 func productInput(name string) data.ProductInput { return data.ProductInput{NameJA: name} }
+
+// testDSN is a fresh database for one test; on PostgreSQL, which needs a
+// secret in the environment (instances must share it), one is set too.
+func testDSN(t *testing.T) string {
+	dsn := datatest.DSN(t)
+	if !strings.HasPrefix(dsn, "sqlite:") {
+		t.Setenv("OSHIRASE_SECRET", "postgres-test-run-secret-0123456789abcdef")
+	}
+	return dsn
+}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/data/datatest"
 	"github.com/oshirase/oshirase/mail/mailtest"
 )
 
@@ -44,7 +43,7 @@ func waitHealthy(t *testing.T, addr string, done <-chan error) {
 func TestStopFitsTheGracePeriod(t *testing.T) {
 	smtp := mailtest.Start(t)
 	smtp.SlowData(20 * time.Second)
-	dsn := datatest.DSN(t)
+	dsn := testDSN(t)
 	t.Setenv("OSHIRASE_DATABASE", dsn)
 	t.Setenv("OSHIRASE_SMTP_URL", smtp.URL())
 	t.Setenv("OSHIRASE_MAIL_FROM", "Status <status@example.com>")
@@ -109,7 +108,7 @@ func TestStopFitsTheGracePeriod(t *testing.T) {
 // TestStartCancelledAtAnyPointExitsCleanly: a stop that arrives while the
 // server is still starting (migrating, say) is a clean exit, not an error.
 func TestStartCancelledAtAnyPointExitsCleanly(t *testing.T) {
-	t.Setenv("OSHIRASE_DATABASE", datatest.DSN(t))
+	t.Setenv("OSHIRASE_DATABASE", testDSN(t))
 	t.Setenv("OSHIRASE_ADMIN_EMAIL", "ops@example.com")
 	t.Setenv("OSHIRASE_ADMIN_PASSWORD", "a long enough password")
 	for _, after := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 80 * time.Millisecond} {
@@ -271,7 +270,7 @@ func TestReadOnlyCommandsRefuseAMissingDatabase(t *testing.T) {
 // TestBadCellIsQuotedShort: a huge bad cell is quoted by its first 80
 // characters and its length, not in full.
 func TestBadCellIsQuotedShort(t *testing.T) {
-	t.Setenv("OSHIRASE_DATABASE", datatest.DSN(t))
+	t.Setenv("OSHIRASE_DATABASE", testDSN(t))
 	store, err := openStore(context.Background(), mustConfig(t))
 	if err != nil {
 		t.Fatal(err)
@@ -288,5 +287,58 @@ func TestBadCellIsQuotedShort(t *testing.T) {
 	}
 	if out.Len() > 2000 || !strings.Contains(out.String(), "10485760") {
 		t.Fatalf("output of %d bytes:\n%.500s", out.Len(), out.String())
+	}
+}
+
+// TestSecretStaysOutOfTheDatabase: with OSHIRASE_SECRET unset, the
+// generated secret is kept in a file only this user reads, beside the
+// SQLite file; one an earlier version kept in the database moves there,
+// unchanged, so links already sent keep working.
+func TestSecretStaysOutOfTheDatabase(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		dir := t.TempDir()
+		db := filepath.Join(dir, "oshirase.db")
+		t.Setenv("OSHIRASE_DATABASE", "sqlite:"+db)
+		t.Setenv("OSHIRASE_SECRET", "")
+		t.Setenv("OSHIRASE_ADMIN_EMAIL", "ops@example.com")
+		t.Setenv("OSHIRASE_ADMIN_PASSWORD", "a long enough password")
+		ctx := context.Background()
+		store, err := openStore(ctx, mustConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := "0123456789abcdef0123456789abcdef-from-an-earlier-version"
+		if legacy {
+			store.SetSetting(ctx, "secret", old)
+		}
+		store.Close()
+		addr := freeAddr(t)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- run(runCtx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+		waitHealthy(t, addr, done)
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(db + ".secret")
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("secret file: %v %v", fi, err)
+		}
+		b, _ := os.ReadFile(db + ".secret")
+		if legacy && strings.TrimSpace(string(b)) != old {
+			t.Fatal("the earlier secret was not kept")
+		}
+		store, _ = openStore(ctx, mustConfig(t))
+		if v, _ := store.Setting(ctx, "secret"); v != "" {
+			t.Fatal("the secret is still in the database")
+		}
+		store.Close()
+	}
+	// PostgreSQL: instances must share it, the database must not hold it.
+	t.Setenv("OSHIRASE_DATABASE", "postgres://postgres@127.0.0.1:5432/test")
+	t.Setenv("OSHIRASE_SECRET", "")
+	if _, err := loadConfig(nil); err == nil || !strings.Contains(err.Error(), "OSHIRASE_SECRET") {
+		t.Fatalf("PostgreSQL without a secret: %v", err)
 	}
 }

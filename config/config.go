@@ -28,6 +28,12 @@ type Config struct {
 	SupportContact string
 	// ShutdownTimeout bounds a stop, inside a container's grace period.
 	ShutdownTimeout time.Duration
+	// SecretFile holds the generated server secret when OSHIRASE_SECRET is
+	// unset: beside the SQLite file, never in the database it protects.
+	SecretFile string
+	// PreviousSecrets still verify links and unseal what they sealed, so
+	// the secret can be rotated without breaking links already sent.
+	PreviousSecrets []string
 	// Snapshot is the file the last good public pages are kept in, so an
 	// instance starting while the database is down still serves them;
 	// empty when turned off.
@@ -91,6 +97,24 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("OSHIRASE_SHUTDOWN_TIMEOUT: %q must be a duration from 1s to 5m, such as 8s", get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))
 	}
 	c.ShutdownTimeout = d
+	for _, p := range strings.Split(get("OSHIRASE_SECRET_PREVIOUS", ""), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if len(p) < 32 {
+				return nil, fmt.Errorf("OSHIRASE_SECRET_PREVIOUS: every secret must be at least 32 characters")
+			}
+			c.PreviousSecrets = append(c.PreviousSecrets, p)
+		}
+	}
+	c.SecretFile = get("OSHIRASE_SECRET_FILE", "")
+	if c.Secret == "" && c.SecretFile == "" {
+		if path, ok := strings.CutPrefix(c.Database, "sqlite:"); ok {
+			c.SecretFile = path + ".secret"
+		} else {
+			// Instances share one database and must share one secret; a file
+			// per host would not do, and the database must not hold it.
+			return nil, fmt.Errorf("OSHIRASE_SECRET: required with PostgreSQL (the same value on every instance; try: openssl rand -hex 32), or name a shared file in OSHIRASE_SECRET_FILE")
+		}
+	}
 	switch snap := get("OSHIRASE_SNAPSHOT", ""); {
 	case snap == "off":
 	case snap != "":

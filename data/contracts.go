@@ -347,6 +347,11 @@ func (s *Store) EnsureSetting(ctx context.Context, key, value string) (string, e
 	return s.Setting(ctx, key)
 }
 
+// DeleteSetting removes a setting.
+func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+	return s.db.WithContext(ctx).Exec("DELETE FROM settings WHERE key = ?", key).Error
+}
+
 // SetSetting stores a setting, replacing any value.
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {

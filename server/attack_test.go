@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/mail"
 	"github.com/oshirase/oshirase/password"
 )
 
@@ -407,4 +408,26 @@ func TestWeakPasswordsAreRefusedWithAReason(t *testing.T) {
 		expect(t, c.post("/admin/account/password", url.Values{"current": {"correct horse battery"}, "new": {pw}, "confirm": {pw}}),
 			http.StatusBadRequest, why)
 	}
+}
+
+// TestSecretRotation: after the secret is rotated, links signed with the
+// previous one keep working while it is listed in PreviousSecrets, and no
+// longer once it is dropped; TOTP secrets sealed with it still open.
+func TestSecretRotation(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	old := testSecret
+	sealed, err := a.app.seal("JBSWY3DPEHPK3PXP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "/preferences/" + mail.ContactToken(old, f.contact)
+	a.app.opts.Secret = "a-brand-new-secret-after-rotation-0123456789"
+	a.app.opts.PreviousSecrets = []string{old}
+	expect(t, a.client().get(link), http.StatusOK)
+	if plain, err := a.app.unseal(sealed); err != nil || plain != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("unseal after rotation: %q %v", plain, err)
+	}
+	a.app.opts.PreviousSecrets = nil
+	expect(t, a.client().get(link), http.StatusNotFound)
 }

@@ -27,7 +27,13 @@ type preferencesPage struct {
 // that was tampered with, or whose contact is gone, is a 404.
 func (s *Server) addressFromToken(c echo.Context) (*data.Address, int64, string, error) {
 	token := c.Param("token")
-	id, ok := mail.VerifyContactToken(s.opts.Secret, token)
+	var id int64
+	ok := false
+	for _, secret := range s.secrets() {
+		if id, ok = mail.VerifyContactToken(secret, token); ok {
+			break
+		}
+	}
 	if !ok || s.opts.Secret == "" {
 		return nil, 0, "", echo.ErrNotFound
 	}

@@ -238,9 +238,16 @@ func auditTarget(c echo.Context) string {
 	return strings.Join(parts, " ")
 }
 
+// secrets lists the server secret, then the previous ones still honoured.
+func (s *Server) secrets() []string {
+	return append([]string{s.opts.Secret}, s.opts.PreviousSecrets...)
+}
+
 // sealKey derives the key that seals TOTP secrets at rest.
-func (s *Server) sealKey() []byte {
-	k := sha256.Sum256([]byte("oshirase totp seal\x00" + s.opts.Secret))
+func (s *Server) sealKey() []byte { return sealKeyOf(s.opts.Secret) }
+
+func sealKeyOf(secret string) []byte {
+	k := sha256.Sum256([]byte("oshirase totp seal\x00" + secret))
 	return k[:]
 }
 
@@ -259,12 +266,24 @@ func (s *Server) seal(plain string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(gcm.Seal(nonce, nonce, []byte(plain), nil)), nil
 }
 
+// unseal opens a sealed value with the secret, or a previous one.
 func (s *Server) unseal(sealed string) (string, error) {
+	var err error
+	for _, secret := range s.secrets() {
+		var plain string
+		if plain, err = unsealWith(sealKeyOf(secret), sealed); err == nil {
+			return plain, nil
+		}
+	}
+	return "", err
+}
+
+func unsealWith(key []byte, sealed string) (string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil {
 		return "", err
 	}
-	block, err := aes.NewCipher(s.sealKey())
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return "", err
 	}

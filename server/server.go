@@ -39,6 +39,9 @@ type Options struct {
 	Composer *mail.Composer
 	// Secret verifies the signed links in emails.
 	Secret string
+	// PreviousSecrets still verify links and unseal TOTP secrets, while a
+	// rotated secret's old links are still around.
+	PreviousSecrets []string
 	// NextJobRuns says when each scheduled job runs next, for the console.
 	NextJobRuns func() map[string]time.Time
 	// AccessLog records every request; nil records nothing.

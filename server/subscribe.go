@@ -94,7 +94,13 @@ type subscriptionPage struct {
 
 func (s *Server) subscriberFromToken(c echo.Context, purpose string) (*data.Subscriber, string, error) {
 	token := c.Param("token")
-	id, ok := mail.VerifySubscriberToken(s.opts.Secret, purpose, token)
+	var id int64
+	ok := false
+	for _, secret := range s.secrets() {
+		if id, ok = mail.VerifySubscriberToken(secret, purpose, token); ok {
+			break
+		}
+	}
 	if !ok || s.opts.Secret == "" {
 		return nil, "", echo.ErrNotFound
 	}
