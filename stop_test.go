@@ -315,7 +315,9 @@ func TestSecretStaysOutOfTheDatabase(t *testing.T) {
 		addr := freeAddr(t)
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- run(runCtx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+		go func() {
+			done <- run(runCtx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}()
 		waitHealthy(t, addr, done)
 		stop()
 		if err := <-done; err != nil {
