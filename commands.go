@@ -10,9 +10,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/oshirase/oshirase/contractcsv"
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/contractcsv"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 // importContracts applies a CSV of contracts and contacts, all or nothing,

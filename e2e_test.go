@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oshirase/oshirase/mail/mailtest"
+	"github.com/oshirase/oshirase/internal/mail/mailtest"
 )
 
 type browser struct {

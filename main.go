@@ -26,12 +26,12 @@ import (
 	"time"
 	_ "time/tzdata" // Asia/Tokyo must work in a bare container
 
-	"github.com/oshirase/oshirase/accesslog"
-	"github.com/oshirase/oshirase/config"
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/accesslog"
+	"github.com/oshirase/oshirase/internal/config"
+	"github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/password"
 	"github.com/oshirase/oshirase/jobs"
-	"github.com/oshirase/oshirase/mail"
-	"github.com/oshirase/oshirase/password"
 	"github.com/oshirase/oshirase/server"
 )
 

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oshirase/oshirase/config"
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/data/datatest"
+	"github.com/oshirase/oshirase/internal/config"
 )
 
 func freeAddr(t *testing.T) string {

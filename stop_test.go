@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail/mailtest"
+	"github.com/oshirase/oshirase/internal/mail/mailtest"
 )
 
 // waitHealthy waits until the server at addr answers /healthz.

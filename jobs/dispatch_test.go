@@ -14,8 +14,8 @@ import (
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/data/datatest"
-	"github.com/oshirase/oshirase/mail"
-	"github.com/oshirase/oshirase/mail/mailtest"
+	"github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/mail/mailtest"
 )
 
 var t0 = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)

@@ -18,8 +18,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
-	"github.com/oshirase/oshirase/mail/mailtest"
+	"github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/mail/mailtest"
 )
 
 // The fault benchmark: a fanout through a relay that refuses at the

@@ -11,7 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 // withAuth points the fixture's dispatcher at its server with a user name,

@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/password"
+	"github.com/oshirase/oshirase/internal/password"
 )
 
 func (s *Server) showLogin(c echo.Context) error {

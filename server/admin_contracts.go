@@ -10,8 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oshirase/oshirase/contractcsv"
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/contractcsv"
 )
 
 type contractListPage struct {

@@ -17,9 +17,9 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
-	"github.com/oshirase/oshirase/accesslog"
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/accesslog"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 // withAccessLog records requests into the test's database.

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
-	"github.com/oshirase/oshirase/password"
+	"github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/password"
 )
 
 // loginFrom posts a sign-in from a given client address (behind a trusted

@@ -23,7 +23,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/password"
+	"github.com/oshirase/oshirase/internal/password"
 )
 
 // Login throttling: an account may fail a few times, an address (which a

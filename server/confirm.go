@@ -8,7 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/locale"
+	"github.com/oshirase/oshirase/internal/locale"
 )
 
 // confirmPage asks an operator, before a destructive action, whether to go

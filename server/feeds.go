@@ -10,8 +10,8 @@ import (
 	"github.com/gorilla/feeds"
 	"github.com/labstack/echo/v4"
 
-	"github.com/oshirase/oshirase/calendar"
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/calendar"
 )
 
 // productParam reads the product of a per-product feed, calendar or

@@ -16,8 +16,8 @@ import (
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/data/datatest"
-	"github.com/oshirase/oshirase/mail"
-	"github.com/oshirase/oshirase/password"
+	"github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/password"
 )
 
 // testSecret signs the links in emails during tests.

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/oshirase/oshirase/data"
+	omail "github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/mail/mailtest"
 	"github.com/oshirase/oshirase/jobs"
-	omail "github.com/oshirase/oshirase/mail"
-	"github.com/oshirase/oshirase/mail/mailtest"
 )
 
 // mailRig is the delivery half of the product for server tests: a real SMTP

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 // declare posts a declaration through the console and returns its id.

@@ -8,7 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/password"
+	"github.com/oshirase/oshirase/internal/password"
 )
 
 // invitationTTL is how long an invitation link works.

@@ -16,7 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/locale"
+	"github.com/oshirase/oshirase/internal/locale"
 )
 
 // Session lifetimes: a session ends after this long without a request, and

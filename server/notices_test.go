@@ -15,7 +15,7 @@ import (
 	"golang.org/x/text/encoding/japanese"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 // withMail gives the test server a composer and says whether SMTP is

@@ -15,7 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/locale"
+	"github.com/oshirase/oshirase/internal/locale"
 	"github.com/oshirase/oshirase/static"
 	"github.com/oshirase/oshirase/templates"
 )

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 type fixture struct {

@@ -13,11 +13,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oshirase/oshirase/accesslog"
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/locale"
-	"github.com/oshirase/oshirase/mail"
-	"github.com/oshirase/oshirase/markdown"
+	"github.com/oshirase/oshirase/internal/accesslog"
+	"github.com/oshirase/oshirase/internal/locale"
+	"github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/markdown"
 )
 
 // Options configures the web application.

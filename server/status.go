@@ -11,7 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/uptime"
+	"github.com/oshirase/oshirase/internal/uptime"
 )
 
 // Days of history the public page shows.

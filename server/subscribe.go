@@ -9,7 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 type subscribePage struct {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 // recipientsOf lists who the newest notification goes to.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oshirase/oshirase/locale"
+	"github.com/oshirase/oshirase/internal/locale"
 )
 
 // warmKey marks the server's own requests that render pages ahead of time.

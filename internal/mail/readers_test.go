@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail/mailtest"
+	"github.com/oshirase/oshirase/internal/mail/mailtest"
 )
 
 // pythonHeaders parses a message with Python's email.policy.default, the

@@ -13,10 +13,10 @@ import (
 
 	"github.com/jordan-wright/email"
 
-	"github.com/oshirase/oshirase/calendar"
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/locale"
-	"github.com/oshirase/oshirase/markdown"
+	"github.com/oshirase/oshirase/internal/calendar"
+	"github.com/oshirase/oshirase/internal/locale"
+	"github.com/oshirase/oshirase/internal/markdown"
 	"github.com/oshirase/oshirase/templates"
 )
 

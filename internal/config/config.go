@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oshirase/oshirase/mail"
+	"github.com/oshirase/oshirase/internal/mail"
 )
 
 // Config is the validated configuration of a server.

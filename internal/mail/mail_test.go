@@ -15,7 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/oshirase/oshirase/data"
-	"github.com/oshirase/oshirase/mail/mailtest"
+	"github.com/oshirase/oshirase/internal/mail/mailtest"
 )
 
 func testComposer(t *testing.T) *Composer {
