@@ -89,52 +89,6 @@ func (LoginThrottle) TableName() string { return "login_throttle" }
 // whatever case its address is typed in.
 func ThrottleKey(kind, v string) string { return kind + ":" + strings.ToLower(strings.TrimSpace(v)) }
 
-// LoginBlockedUntil returns the latest time any of the keys is blocked
-// until, or zero when none is blocked now.
-func (s *Store) LoginBlockedUntil(ctx context.Context, keys ...string) (time.Time, error) {
-	var rows []LoginThrottle
-	if err := s.db.WithContext(ctx).Where("key IN ?", keys).Find(&rows).Error; err != nil {
-		return time.Time{}, fmt.Errorf("data: login throttle: %w", err)
-	}
-	now := s.now()
-	var until time.Time
-	for _, r := range rows {
-		if r.BlockedUntil != nil && r.BlockedUntil.After(now) && r.BlockedUntil.After(until) {
-			until = *r.BlockedUntil
-		}
-	}
-	return until, nil
-}
-
-// RecordLoginFailure counts a failure against each key and blocks the key
-// for delay(failures); failures older than a day are forgotten.
-func (s *Store) RecordLoginFailure(ctx context.Context, delay map[string]func(failures int) time.Duration) error {
-	now := s.now()
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		for key, d := range delay {
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&LoginThrottle{Key: key}).Error; err != nil {
-				return err
-			}
-			var r LoginThrottle
-			if err := tx.Where("key = ?", key).First(&r).Error; err != nil {
-				return err
-			}
-			if r.LastFailure != nil && now.Sub(*r.LastFailure) > 24*time.Hour {
-				r.Failures = 0
-			}
-			r.Failures++
-			fields := map[string]any{"failures": r.Failures, "last_failure": now}
-			if wait := d(r.Failures); wait > 0 {
-				fields["blocked_until"] = now.Add(wait)
-			}
-			if err := tx.Model(&LoginThrottle{}).Where("key = ?", key).Updates(fields).Error; err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // ReserveAttempt counts an attempt against every key before the attempt
 // is made (a password checked, a confirmation sent), atomically: the rows
 // are locked while counted, so a burst sent at once is counted one by one
