@@ -216,6 +216,18 @@ func TestBrowserFlows(t *testing.T) {
 	shoot(t, ctx, "console-503-ja")
 	a.store.SetFault(nil)
 
+	// An incident template, made in the console and used in one choice.
+	run("template", chromedp.Navigate(base+"/admin/templates/new"), chromedp.WaitVisible(field("name")),
+		chromedp.SendKeys(field("name"), "CDN遅延"),
+		chromedp.SendKeys(field("title_ja"), "配信CDNで表示が遅くなっています"),
+		chromedp.SendKeys(field("body_ja"), "現在、原因を調査しています。"),
+		chromedp.Click(css(`form[action="/admin/templates"] button.primary`)), waitText("テンプレートを保存しました"))
+	checkA11y(t, ctx, axe, "template form")
+	shoot(t, ctx, "template-ja")
+	run("templates", chromedp.Navigate(base+"/admin/templates"), waitText("CDN遅延"))
+	checkA11y(t, ctx, axe, "templates list")
+	shoot(t, ctx, "templates-ja")
+
 	// Declare: the form counts who will be emailed as it is filled in.
 	run("declare", chromedp.Navigate(base+"/admin/incidents/new"), chromedp.WaitVisible(field("title_ja")),
 		chromedp.SendKeys(field("title_ja"), "配信CDNで表示が遅くなっています"),
