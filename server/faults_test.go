@@ -56,7 +56,7 @@ func TestRelayTroubleIsShownAndBouncesCanBeRetried(t *testing.T) {
 		t.Fatalf("counts %v", counts)
 	}
 	nid := strconv.FormatInt(n.ID, 10)
-	expect(t, op.get("/admin/notifications/"+nid), http.StatusOK, "宛先不明の1件を再送する")
+	expect(t, op.get("/admin/notifications/"+nid), http.StatusOK, "宛先不明の1件を再送する", "この宛先に再送する", `name="delivery"`)
 	expect(t, op.post("/admin/notifications/"+nid+"/retry-bounced", nil), http.StatusOK, `name="confirm" value="1"`)
 	if _, c := a.latestNotification(); c[data.DeliveryBounced] != 1 {
 		t.Fatal("retried without confirmation")
