@@ -215,11 +215,11 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 			return nil
 		}
 		defer store.Close()
-		return run2(ctx, cfg, store, srv, &handler, errc, baseOpts, log)
+		return startFull(ctx, cfg, store, srv, &handler, errc, baseOpts, log)
 	}
 	defer store.Close()
 	errc := make(chan error, 1)
-	return run2(ctx, cfg, store, srv, &handler, errc, baseOpts, log, func() { go func() { errc <- srv.ListenAndServe() }() })
+	return startFull(ctx, cfg, store, srv, &handler, errc, baseOpts, log, func() { go func() { errc <- srv.ListenAndServe() }() })
 }
 
 // standbyWorthIt says whether to wait for an unavailable database rather
@@ -281,10 +281,10 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "starting", http.StatusServiceUnavailable)
 }
 
-// run2 starts the full application on a migrated database and serves until
+// startFull starts the full application on a migrated database and serves until
 // ctx ends; listen, when given, starts the listener (it runs already after
 // a standby).
-func run2(ctx context.Context, cfg *config.Config, store *data.Store, srv *http.Server, handler *swapHandler, errc chan error,
+func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *http.Server, handler *swapHandler, errc chan error,
 	opts server.Options, log *slog.Logger, listen ...func()) error {
 	stoppedWhileStarting := func(err error) error {
 		if ctx.Err() != nil {

@@ -157,8 +157,8 @@ func (s *Store) ReserveAttempt(ctx context.Context, delay map[string]func(attemp
 	return blocked, nil
 }
 
-// ThrottleKeys lists the keys the throttle holds, for tests and the
-// console.
+// ThrottleKeys lists the keys the throttle holds (tests check that no
+// typed text is kept in them).
 func (s *Store) ThrottleKeys(ctx context.Context) ([]string, error) {
 	var keys []string
 	err := s.db.WithContext(ctx).Model(&LoginThrottle{}).Order("key").Pluck("key", &keys).Error

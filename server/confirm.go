@@ -83,10 +83,8 @@ func (s *Server) localTime(c echo.Context, t time.Time) string {
 	return locale.FormatTime(langOf(c), t, s.opts.Location)
 }
 
-func idOf(c echo.Context, name string) (int64, error) { return idParam(c, name) }
-
 func (s *Server) describeDeleteProduct(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +97,7 @@ func (s *Server) describeDeleteProduct(c echo.Context) (*confirmPage, error) {
 }
 
 func (s *Server) describeDeleteComponent(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +125,7 @@ func (s *Server) describeDeleteIncidentUpdate(c echo.Context) (*confirmPage, err
 }
 
 func (s *Server) describeDeleteContact(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +138,7 @@ func (s *Server) describeDeleteContact(c echo.Context) (*confirmPage, error) {
 }
 
 func (s *Server) describeCancelUpgrade(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +151,7 @@ func (s *Server) describeCancelUpgrade(c echo.Context) (*confirmPage, error) {
 }
 
 func (s *Server) describeDeleteAnnouncement(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +164,7 @@ func (s *Server) describeDeleteAnnouncement(c echo.Context) (*confirmPage, error
 }
 
 func (s *Server) describeDeleteSubscriber(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -179,14 +177,14 @@ func (s *Server) describeDeleteSubscriber(c echo.Context) (*confirmPage, error) 
 }
 
 func (s *Server) describeRevokeToken(c echo.Context) (*confirmPage, error) {
-	if _, err := idOf(c, "id"); err != nil {
+	if _, err := idParam(c, "id"); err != nil {
 		return nil, err
 	}
 	return &confirmPage{Question: s.t(c, "confirm.revoke_token"), Lines: []string{s.t(c, "confirm.revoke_token_effect")}, Back: "/admin/tokens"}, nil
 }
 
 func (s *Server) describeDisableOperator(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +202,7 @@ func (s *Server) describeDisableOperator(c echo.Context) (*confirmPage, error) {
 // describeRelease asks only when the held notice is stale: over a day old,
 // or about an incident or window that has ended since.
 func (s *Server) describeRelease(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +241,7 @@ func (s *Server) describeRelease(c echo.Context) (*confirmPage, error) {
 }
 
 func (s *Server) describeDiscard(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +254,7 @@ func (s *Server) describeDiscard(c echo.Context) (*confirmPage, error) {
 }
 
 func (s *Server) describeRetryBounced(c echo.Context) (*confirmPage, error) {
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +284,7 @@ func (s *Server) describeMaintenanceUpdate(c echo.Context) (*confirmPage, error)
 	if c.FormValue("status") != data.Cancelled {
 		return nil, nil
 	}
-	id, err := idOf(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, err
 	}

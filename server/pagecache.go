@@ -126,12 +126,23 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 			}
 			return nil, err
 		}
-		var gz bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		zw.Write(body)
-		zw.Close()
 		sum := sha256.Sum256(body)
-		p := &cachedPage{plain: body, gz: gz.Bytes(), ctype: ctype, etag: hex.EncodeToString(sum[:12]), change: change, at: pc.now()}
+		etag := hex.EncodeToString(sum[:12])
+		// Most refreshes (every TTL) render the same bytes: then the gzip is
+		// reused and the snapshot on disk is left alone.
+		old := pc.get(key)
+		same := old != nil && old.etag == etag
+		var gz []byte
+		if same {
+			gz = old.gz
+		} else {
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+			zw.Write(body)
+			zw.Close()
+			gz = buf.Bytes()
+		}
+		p := &cachedPage{plain: body, gz: gz, ctype: ctype, etag: etag, change: change, at: pc.now()}
 		pc.mu.Lock()
 		if len(pc.entries) >= maxCachedPages {
 			pc.entries = map[string]*cachedPage{}
@@ -141,7 +152,7 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 		saved := pc.saved
 		pc.mu.Unlock()
 		pc.outage.ok("public pages render again")
-		if saved != nil {
+		if saved != nil && !same {
 			saved(key, p)
 		}
 		return p, nil
