@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/accesslog"
 	"github.com/oshirase/oshirase/internal/contractcsv"
 	"github.com/oshirase/oshirase/internal/mail"
 )
@@ -177,4 +179,99 @@ func relayHint(s string) string {
 		return " (the server refused the recipient)"
 	}
 	return ""
+}
+
+// accesslogSearch prints the access-log entries that match, as JSON lines,
+// for an investigation: who called what, when, from where.
+func accesslogSearch(ctx context.Context, args []string, out, errs io.Writer) error {
+	fs := flag.NewFlagSet("accesslog search", flag.ContinueOnError)
+	from := fs.String("from", "", "first day or moment, in OSHIRASE_TIMEZONE: 2026-01-31 or 2026-01-31T09:00 (required)")
+	to := fs.String("to", "", "last day (whole) or moment before which to stop (default now)")
+	path := fs.String("path", "", "a path, or the start of one (/incidents/)")
+	status := fs.String("status", "", "a status code (404) or class (5xx)")
+	ip := fs.String("ip", "", "an address or a network (203.0.113.0/24)")
+	dir := fs.String("dir", "", "access-log directory (OSHIRASE_ACCESS_LOG_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(map[string]*string{"OSHIRASE_ACCESS_LOG_DIR": dir})
+	if err != nil {
+		return err
+	}
+	f := accesslog.Filter{Path: *path, Status: *status, IP: *ip, To: time.Now()}
+	if *from == "" {
+		return errors.New("accesslog search: --from is required (a day such as 2026-01-31)")
+	}
+	if f.From, err = parseMoment(*from, cfg.Location, false); err != nil {
+		return fmt.Errorf("accesslog search: --from: %w", err)
+	}
+	if *to != "" {
+		if f.To, err = parseMoment(*to, cfg.Location, true); err != nil {
+			return fmt.Errorf("accesslog search: --to: %w", err)
+		}
+	}
+	if _, err := os.Stat(cfg.AccessLogDir); err != nil {
+		return fmt.Errorf("accesslog search: OSHIRASE_ACCESS_LOG_DIR: %w", err)
+	}
+	res, err := accesslog.Search(cfg.AccessLogDir, cfg.Location, f, out)
+	if err != nil {
+		return fmt.Errorf("accesslog search: %w", err)
+	}
+	fmt.Fprintf(errs, "%d entries matched in %d files", res.Matched, res.Files)
+	if res.Bad > 0 {
+		fmt.Fprintf(errs, " (%d unreadable lines skipped)", res.Bad)
+	}
+	fmt.Fprintln(errs)
+	return nil
+}
+
+// parseMoment reads a day or a moment in loc; a day given as an end means
+// the end of that day.
+func parseMoment(s string, loc *time.Location, end bool) (time.Time, error) {
+	if t, err := time.ParseInLocation(accesslog.DayLayout, s, loc); err == nil {
+		if end {
+			t = t.AddDate(0, 0, 1)
+		}
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a day (2026-01-31) or a moment (2026-01-31T09:00)", s)
+}
+
+// accesslogRebuildUsage recounts the usage counters of every closed day
+// from the files, after counters were lost or files restored.
+func accesslogRebuildUsage(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("accesslog rebuild-usage", flag.ContinueOnError)
+	dir := fs.String("dir", "", "access-log directory (OSHIRASE_ACCESS_LOG_DIR)")
+	database := fs.String("database", "", "database (OSHIRASE_DATABASE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, store, err := openExisting(ctx, map[string]*string{"OSHIRASE_ACCESS_LOG_DIR": dir, "OSHIRASE_DATABASE": database})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := os.Stat(cfg.AccessLogDir); err != nil {
+		return fmt.Errorf("accesslog rebuild-usage: OSHIRASE_ACCESS_LOG_DIR: %w", err)
+	}
+	today := time.Now().In(cfg.Location).Format(accesslog.DayLayout)
+	days, n, bad, err := accesslog.Rebuild(ctx, cfg.AccessLogDir, cfg.Location, today, store.ReplaceUsage)
+	if err != nil {
+		return fmt.Errorf("accesslog rebuild-usage: %w", err)
+	}
+	if len(days) == 0 {
+		fmt.Fprintf(out, "no closed days in %s; nothing was changed\n", cfg.AccessLogDir)
+		return nil
+	}
+	fmt.Fprintf(out, "recounted %d requests over %d days (%s to %s)", n, len(days), days[0], days[len(days)-1])
+	if bad > 0 {
+		fmt.Fprintf(out, "; %d unreadable lines skipped", bad)
+	}
+	fmt.Fprintln(out, "; today is left to the running instances")
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -43,6 +44,9 @@ const usage = `usage:
   oshirase contracts export [FILE]
   oshirase mail test --to ADDRESS
   oshirase jobs run NAME    run one job now: dispatch, upgrade-notices, maintenance, retention
+  oshirase accesslog search --from DAY [--to DAY] [--path P] [--status 404|5xx] [--ip ADDR|NET]
+                            print matching access-log entries as JSON lines
+  oshirase accesslog rebuild-usage   recount the usage counters of closed days from the files
   oshirase healthcheck      exit 0 when the local server's /healthz answers 200
 
 Configuration comes from OSHIRASE_* environment variables; see README.md.
@@ -82,6 +86,10 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return runJob(ctx, args[2:], os.Stdout, log)
 	case args[0] == "mail" && len(args) > 1 && args[1] == "test":
 		return mailTest(ctx, args[2:], os.Stdout)
+	case args[0] == "accesslog" && len(args) > 1 && args[1] == "search":
+		return accesslogSearch(ctx, args[2:], os.Stdout, os.Stderr)
+	case args[0] == "accesslog" && len(args) > 1 && args[1] == "rebuild-usage":
+		return accesslogRebuildUsage(ctx, args[2:], os.Stdout)
 	case args[0] == "help", args[0] == "-h", args[0] == "--help":
 		fmt.Print(usage)
 		return nil
@@ -168,6 +176,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DebugAddr != "" {
+		go serveProfiler(cfg.DebugAddr, log)
+	}
 	// The listener starts first. Until the database answers, a standby
 	// instance serves the last saved public pages (and 503 for the rest);
 	// then the full application takes over the same listener.
@@ -220,6 +231,22 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	defer store.Close()
 	errc := make(chan error, 1)
 	return startFull(ctx, cfg, store, srv, &handler, errc, baseOpts, log, func() { go func() { errc <- srv.ListenAndServe() }() })
+}
+
+// serveProfiler serves Go's profiler on a loopback address, for finding
+// where time goes under load (go tool pprof http://ADDR/debug/pprof/profile).
+func serveProfiler(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	log.Info("profiler listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("profiler stopped", "err", err)
+	}
 }
 
 // standbyWorthIt says whether to wait for an unavailable database rather
@@ -316,7 +343,10 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	wake := func() { w.sched.Trigger(workCtx, jobs.JobDispatch) }
 	w.tasks.Wake = wake
 	w.sched.Start(workCtx)
-	access := accesslog.New(store.AddAccessLog, accesslog.Options{}, log)
+	access, err := openAccessLog(ctx, cfg, store, w.secret, log)
+	if err != nil {
+		return stoppedWhileStarting(err)
+	}
 	access.Start()
 	opts.MailEnabled, opts.Wake, opts.Composer, opts.Secret, opts.NextJobRuns, opts.AccessLog = cfg.SMTP != nil, wake, w.composer, w.secret, w.sched.NextRuns, access
 	opts.PreviousSecrets = cfg.PreviousSecrets
@@ -365,6 +395,26 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	return nil
 }
 
+// openAccessLog starts the access log: daily files (or standard output)
+// and usage counters. Rows a database from before the files still holds
+// are moved into files first; that failing is logged, not fatal, as the
+// next start tries again.
+func openAccessLog(ctx context.Context, cfg *config.Config, store *data.Store, secret string, log *slog.Logger) (*accesslog.Recorder, error) {
+	if _, err := accesslog.MoveLegacy(ctx, store, cfg.AccessLogDir, cfg.Location, log); err != nil {
+		log.Error("the old access log could not be moved into files yet", "err", err)
+	}
+	opts := accesslog.Options{Dir: cfg.AccessLogDir, Instance: cfg.Instance, Location: cfg.Location,
+		Retention: cfg.Retention, Secret: secret, Usage: store.AddUsage}
+	if cfg.AccessLogStdout {
+		opts.Stdout = os.Stdout
+	}
+	access, err := accesslog.New(opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("OSHIRASE_ACCESS_LOG_DIR: %w", err)
+	}
+	return access, nil
+}
+
 // workers is the background side of the server: the composer, the
 // dispatcher (when SMTP is configured) and the scheduler of every job.
 type workers struct {
@@ -384,7 +434,7 @@ func newWorkers(ctx context.Context, cfg *config.Config, store *data.Store, log 
 	if err != nil {
 		return nil, err
 	}
-	tasks := &jobs.Tasks{Store: store, Retention: cfg.Retention, Now: time.Now}
+	tasks := &jobs.Tasks{Store: store, Retention: cfg.Retention, Location: cfg.Location, Now: time.Now}
 	if cfg.SMTP != nil {
 		tasks.Dispatcher = jobs.NewDispatcher(store, mail.NewSender(*cfg.SMTP, cfg.BaseURL.Hostname()), composer,
 			jobs.DispatchOptions{Workers: cfg.SMTPConnections, Rate: cfg.SMTPRate}, log)

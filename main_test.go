@@ -165,6 +165,8 @@ func productInput(name string) data.ProductInput { return data.ProductInput{Name
 // secret in the environment (instances must share it), one is set too.
 func testDSN(t *testing.T) string {
 	dsn := datatest.DSN(t)
+	// Never the working directory: each test its own access log.
+	t.Setenv("OSHIRASE_ACCESS_LOG_DIR", t.TempDir())
 	if !strings.HasPrefix(dsn, "sqlite:") {
 		t.Setenv("OSHIRASE_SECRET", "postgres-test-run-secret-0123456789abcdef")
 	}

@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -129,7 +130,9 @@ func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int64, error) 
 	return res.RowsAffected, res.Error
 }
 
-// AccessLogEntry is one HTTP request, kept for the retention period.
+// AccessLogEntry is one row of the access_log table of schema 3 to 8. The
+// access log is now kept in daily files (internal/accesslog); these rows
+// are read once, to move them there, and the table is then dropped.
 type AccessLogEntry struct {
 	ID         int64
 	At         time.Time
@@ -142,41 +145,80 @@ type AccessLogEntry struct {
 	IP         string
 	UserAgent  string
 	OperatorID *int64
-	// Visitor is a salted hash of the IP, for counting unique visitors
-	// without reading raw addresses.
-	Visitor string
+	Visitor    string
 }
 
 // TableName names the access log table.
 func (AccessLogEntry) TableName() string { return "access_log" }
 
-// AddAccessLog writes entries in one batch.
-func (s *Store) AddAccessLog(ctx context.Context, entries []AccessLogEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
+// HasLegacyAccessLog reports whether the access_log table is still there.
+func (s *Store) HasLegacyAccessLog(ctx context.Context) bool {
+	return s.db.WithContext(ctx).Migrator().HasTable("access_log")
+}
+
+// AddLegacyAccessLog writes rows to the old table; only tests of the move
+// need it.
+func (s *Store) AddLegacyAccessLog(ctx context.Context, entries []AccessLogEntry) error {
 	return s.db.WithContext(ctx).CreateInBatches(&entries, 500).Error
 }
 
-// PruneAccessLog deletes entries older than before and says how many.
-func (s *Store) PruneAccessLog(ctx context.Context, before time.Time) (int64, error) {
-	res := s.db.WithContext(ctx).Where("at < ?", before.UTC()).Delete(&AccessLogEntry{})
-	if res.Error != nil {
-		return 0, fmt.Errorf("data: prune access log: %w", res.Error)
+// LegacyAccessLogSpan says when the oldest and newest rows were recorded and
+// how many there are.
+func (s *Store) LegacyAccessLogSpan(ctx context.Context) (first, last time.Time, n int64, err error) {
+	if err = s.db.WithContext(ctx).Model(&AccessLogEntry{}).Count(&n).Error; err != nil || n == 0 {
+		return
 	}
-	return res.RowsAffected, nil
+	var e AccessLogEntry
+	if err = s.db.WithContext(ctx).Order("at, id").Take(&e).Error; err != nil {
+		return
+	}
+	var l AccessLogEntry // a fresh row: gorm would look for e's id
+	if err = s.db.WithContext(ctx).Order("at DESC, id DESC").Take(&l).Error; err != nil {
+		return
+	}
+	return e.At, l.At, n, nil
 }
 
-// CountAccessLog counts the entries kept.
-func (s *Store) CountAccessLog(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&AccessLogEntry{}).Count(&n).Error
-	return n, err
-}
-
-// AccessLogTail returns the newest entries, newest first.
-func (s *Store) AccessLogTail(ctx context.Context, limit int) ([]AccessLogEntry, error) {
+// LegacyAccessLog reads up to limit rows recorded in [from, to) with ids
+// above after, in id order.
+func (s *Store) LegacyAccessLog(ctx context.Context, from, to time.Time, after int64, limit int) ([]AccessLogEntry, error) {
 	var es []AccessLogEntry
-	err := s.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&es).Error
+	err := s.db.WithContext(ctx).Where("at >= ? AND at < ? AND id > ?", from.UTC(), to.UTC(), after).
+		Order("id").Limit(limit).Find(&es).Error
 	return es, err
+}
+
+// ErrMovedMeanwhile says another instance moved the same rows first.
+var ErrMovedMeanwhile = errors.New("data: access-log rows were moved by another instance meanwhile")
+
+// RetireLegacyAccessLog deletes the want rows recorded in [from, to) and
+// adds their counts, in one transaction: rows are counted once, whoever
+// moves them.
+func (s *Store) RetireLegacyAccessLog(ctx context.Context, from, to time.Time, want int64, u *Usage) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("at >= ? AND at < ?", from.UTC(), to.UTC()).Delete(&AccessLogEntry{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != want {
+			return ErrMovedMeanwhile
+		}
+		return s.inTx(tx).AddUsage(ctx, u)
+	})
+	if err != nil {
+		return fmt.Errorf("data: retire access log: %w", err)
+	}
+	return nil
+}
+
+// DropLegacyAccessLog drops the emptied table.
+func (s *Store) DropLegacyAccessLog(ctx context.Context) error {
+	return s.db.WithContext(ctx).Migrator().DropTable("access_log")
+}
+
+// inTx is the store working inside tx.
+func (s *Store) inTx(tx *gorm.DB) *Store {
+	c := *s
+	c.db = tx
+	return &c
 }

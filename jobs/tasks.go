@@ -1,12 +1,14 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/accesslog"
 )
 
 // Job names, for the console and "oshirase jobs run NAME".
@@ -25,7 +27,9 @@ type Tasks struct {
 	Dispatcher *Dispatcher
 	// Retention is how many months access-log entries are kept.
 	Retention int
-	Now       func() time.Time
+	// Location is where days begin, for the usage counters (default UTC).
+	Location *time.Location
+	Now      func() time.Time
 	// Wake starts the dispatcher after notices are queued; nil is fine.
 	Wake func()
 
@@ -213,7 +217,7 @@ func (t *Tasks) maintenance(ctx context.Context) (string, error) {
 // their window, and API idempotency keys after 48 hours.
 func (t *Tasks) retention(ctx context.Context) (string, error) {
 	cutoff := RetentionCutoff(t.Now(), t.Retention)
-	n, err := t.Store.PruneAccessLog(ctx, cutoff)
+	n, err := t.Store.PruneUsage(ctx, accesslog.KeepFrom(t.Now(), t.Retention, cmp.Or(t.Location, time.UTC)))
 	if err != nil {
 		return "", err
 	}

@@ -234,21 +234,20 @@ func TestRetention(t *testing.T) {
 	f.clock.Advance(data.ConfirmWindow - 24*time.Hour)
 
 	now := f.clock.Now()
-	entries := []data.AccessLogEntry{
-		{At: now.AddDate(0, -13, -1), Method: "GET", Path: "/old", Status: 200},
-		{At: now.AddDate(0, -13, 1), Method: "GET", Path: "/kept13", Status: 200},
-		{At: now.AddDate(0, -12, 1), Method: "GET", Path: "/kept12", Status: 200},
-		{At: now, Method: "GET", Path: "/new", Status: 200},
+	// Usage counters go by day, as the access-log files do.
+	u := data.NewUsage()
+	for _, at := range []time.Time{now.AddDate(0, -13, -1), now.AddDate(0, -13, 1), now.AddDate(0, -12, 1), now} {
+		u.Add(data.UsageKey{Day: at.UTC().Format("2006-01-02"), Method: "GET", Route: "/", Class: 2}, 10, "v")
 	}
-	if err := f.store.AddAccessLog(ctx, entries); err != nil {
+	if err := f.store.AddUsage(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	run, err := s.RunNow(ctx, JobRetention)
 	if err != nil || run.Summary != "job.summary.cleanup Entries=1 Runs=0 Months=13 Unconfirmed=1" {
 		t.Fatalf("%+v %v", run, err)
 	}
-	if n, _ := f.store.CountAccessLog(ctx); n != 3 {
-		t.Fatalf("%d entries left", n)
+	if left, _ := f.store.UsageSince(ctx, "2000-01-01"); left.Requests() != 3 || len(left.Visitors) != 3 {
+		t.Fatalf("%d requests on %d days left", left.Requests(), len(left.Visitors))
 	}
 	for id, want := range map[int64]bool{confirmed: true, expired: false, pending: true} {
 		_, err := f.store.Subscriber(ctx, id)

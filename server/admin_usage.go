@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/accesslog"
 )
 
 type usagePage struct {
@@ -18,7 +19,16 @@ type usagePage struct {
 	Routes, Statuses    []data.UsageRow
 	MaxDay, MaxHour     int64
 	Dropped, Failed     int64
-	Kept                int64
+	// Requests and DaysCounted are what the counters hold.
+	Requests, DaysCounted int64
+	// Log is this instance's access-log directory; empty when the log
+	// goes to standard output.
+	Log      string
+	Files    int
+	LogBytes int64
+	Oldest   string
+	// Retention is how many months the files are kept.
+	Retention int
 }
 
 // Share is n as a percentage of max, for the bars.
@@ -29,6 +39,20 @@ func (v *usagePage) Share(n, max int64) int {
 	return int(n * 100 / max)
 }
 
+// Size writes a byte count for people: 950 B, 12.3 KB, 4.5 MB, 1.2 GB.
+func (v *usagePage) Size(n int64) string {
+	f, units := float64(n), []string{"B", "KB", "MB", "GB", "TB"}
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
+}
+
 func maxRequests(rows []data.UsageRow) int64 {
 	var m int64
 	for _, r := range rows {
@@ -37,24 +61,24 @@ func maxRequests(rows []data.UsageRow) int64 {
 	return m
 }
 
-// showUsage reports how the service is used, from the access log: per day
-// over the last month, per month over the last year, busiest hours, top
-// pages and the status-code mix. Visitors are counted by a salted hash of
-// their address, never the address.
+// showUsage reports how the service is used, from the usage counters the
+// access log keeps: per day over the last month, per month over the last
+// year, busiest hours, top pages and the status-code mix. Visitors are
+// counted by a salted hash of their address, never the address.
 func (s *Server) showUsage(c echo.Context) error {
 	ctx := c.Request().Context()
 	now := s.opts.Now().In(s.opts.Location)
-	month := now.AddDate(0, 0, -30)
-	year := time.Date(now.Year(), now.Month()-11, 1, 0, 0, 0, 0, s.opts.Location)
+	month := now.AddDate(0, 0, -30).Format(accesslog.DayLayout)
+	year := time.Date(now.Year(), now.Month()-11, 1, 0, 0, 0, 0, s.opts.Location).Format(accesslog.DayLayout)
 	v := &usagePage{}
 	var err error
-	if v.Days, err = s.store.UsageBy(ctx, "day", month, s.opts.Location); err != nil {
+	if v.Days, err = s.store.UsageByDay(ctx, month); err != nil {
 		return err
 	}
-	if v.Months, err = s.store.UsageBy(ctx, "month", year, s.opts.Location); err != nil {
+	if v.Months, err = s.store.UsageByMonth(ctx, year); err != nil {
 		return err
 	}
-	if v.Hours, err = s.store.UsageBy(ctx, "hour", month, s.opts.Location); err != nil {
+	if v.Hours, err = s.store.UsageByHour(ctx, month); err != nil {
 		return err
 	}
 	if v.Routes, err = s.store.TopRoutes(ctx, month, 20); err != nil {
@@ -63,29 +87,42 @@ func (s *Server) showUsage(c echo.Context) error {
 	if v.Statuses, err = s.store.StatusMix(ctx, month); err != nil {
 		return err
 	}
-	if v.Kept, err = s.store.CountAccessLog(ctx); err != nil {
+	if v.Requests, v.DaysCounted, err = s.store.UsageTotals(ctx); err != nil {
 		return err
 	}
 	v.MaxDay, v.MaxHour = maxRequests(v.Days), maxRequests(v.Hours)
-	if s.opts.AccessLog != nil {
-		v.Dropped, v.Failed = s.opts.AccessLog.Dropped(), s.opts.AccessLog.Failed()
+	if rec := s.opts.AccessLog; rec != nil {
+		v.Dropped, v.Failed, v.Retention = rec.Dropped(), rec.Failed(), rec.Retention()
+		if v.Log = rec.Dir(); v.Log != "" {
+			fs, err := accesslog.List(v.Log)
+			if err != nil {
+				return err
+			}
+			for _, f := range fs {
+				v.Files++
+				v.LogBytes += f.Size
+			}
+			if len(fs) > 0 {
+				v.Oldest = fs[0].Day
+			}
+		}
 	}
 	return s.render(c, http.StatusOK, "usage", &view{Title: s.t(c, "usage.title"), Data: v})
 }
 
-// exportUsage downloads requests and unique visitors per day over the last
-// twelve months as CSV.
+// exportUsage downloads requests, bytes and unique visitors per day over
+// the last twelve months as CSV.
 func (s *Server) exportUsage(c echo.Context) error {
 	now := s.opts.Now().In(s.opts.Location)
-	rows, err := s.store.UsageBy(c.Request().Context(), "day", now.AddDate(-1, 0, 0), s.opts.Location)
+	rows, err := s.store.UsageByDay(c.Request().Context(), now.AddDate(-1, 0, 0).Format(accesslog.DayLayout))
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"date", "requests", "unique_visitors"})
+	w.Write([]string{"date", "requests", "bytes", "unique_visitors"})
 	for _, r := range rows {
-		w.Write([]string{r.Key, strconv.FormatInt(r.Requests, 10), strconv.FormatInt(r.Visitors, 10)})
+		w.Write([]string{r.Key, strconv.FormatInt(r.Requests, 10), strconv.FormatInt(r.Bytes, 10), strconv.FormatInt(r.Visitors, 10)})
 	}
 	w.Flush()
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="usage-`+now.Format("20060102")+`.csv"`)

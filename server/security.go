@@ -3,11 +3,9 @@ package server
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -18,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/accesslog"
 )
 
 // ipExtractor takes the client address from the socket, or from
@@ -75,25 +74,15 @@ func (s *Server) logAccess(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req, res := c.Request(), c.Response()
-		e := data.AccessLogEntry{At: s.opts.Now().UTC(), Method: req.Method, Route: c.Path(), Path: truncate(loggedPath(c), 500),
+		e := accesslog.Entry{At: s.opts.Now().UTC(), Method: req.Method, Route: c.Path(), Path: truncate(loggedPath(c), 500),
 			Status: res.Status, Bytes: res.Size, LatencyUS: time.Since(start).Microseconds(),
-			IP: c.RealIP(), UserAgent: truncate(req.UserAgent(), 300), Visitor: s.visitor(c.RealIP())}
+			IP: c.RealIP(), UserAgent: truncate(req.UserAgent(), 300)}
 		if op := operatorOf(c); op != nil {
-			id := op.ID
-			e.OperatorID = &id
+			e.Operator = op.ID
 		}
 		s.opts.AccessLog.Record(e)
 		return nil
 	}
-}
-
-// visitor is a salted hash of an address: unique visitors can be counted
-// without reading addresses, and the salt (the server secret) keeps the
-// hash from being reversed by trying every IPv4 address.
-func (s *Server) visitor(ip string) string {
-	m := hmac.New(sha256.New, []byte(s.opts.Secret))
-	m.Write([]byte("visitor:" + ip))
-	return hex.EncodeToString(m.Sum(nil)[:12])
 }
 
 func truncate(s string, n int) string {

@@ -1,57 +1,152 @@
-// Package accesslog records every HTTP request without slowing any: entries
-// go into a bounded queue and a background writer stores them in batches.
-// When the queue is full (the database is slow or down) an entry is
-// dropped and counted, never waited for.
+// Package accesslog records every HTTP request without slowing any, and
+// keeps the record for as long as the law asks at any traffic.
+//
+// Entries go into a bounded queue; a background writer appends them each
+// second to the day's file of this instance (JSON Lines, so zcat | jq
+// reads them), compresses a day's file when the day is over, and deletes
+// days older than the retention period. The same writer counts requests,
+// bytes and visitors per hour, route and status class, and adds the counts
+// to the database in batches: the usage page reads those counters, never
+// the raw log. When the queue is full an entry is dropped and counted,
+// never waited for.
 package accesslog
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/oshirase/oshirase/data"
 )
 
-// Options tunes a Recorder. Zero values take the defaults.
+// Options configures a Recorder. Zero values take the defaults.
 type Options struct {
+	// Dir holds the daily files. Ignored when Stdout is set.
+	Dir string
+	// Stdout, when set, receives the JSON lines instead of files, for a
+	// platform that collects standard output.
+	Stdout io.Writer
+	// Instance names this process in file names, so instances can share a
+	// directory; default the host name.
+	Instance string
+	// Location decides where days and hours begin (default UTC).
+	Location *time.Location
+	// Retention is how many months of files are kept (default 13).
+	Retention int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Secret salts the visitor hash.
+	Secret string
+	// Usage stores a batch of counters (store.AddUsage); nil counts nothing.
+	Usage func(context.Context, *data.Usage) error
 	// Queue is how many entries may wait for the writer (default 20,000).
 	Queue int
-	// Batch is how many entries one write holds at most (default 500).
+	// Batch is how many entries one write holds at most (default 2,000).
 	Batch int
-	// Every is how often a partial batch is written (default 1 second).
+	// Every is how often entries are written and synced (default 1 second):
+	// a crash loses at most this much.
 	Every time.Duration
+	// UsageEvery is how often counters go to the database (default 10 s).
+	UsageEvery time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Instance == "" {
+		o.Instance, _ = os.Hostname()
+	}
+	o.Instance = safeInstance(o.Instance)
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Retention == 0 {
+		o.Retention = 13
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Queue == 0 {
+		o.Queue = 20000
+	}
+	if o.Batch == 0 {
+		o.Batch = 2000
+	}
+	if o.Every == 0 {
+		o.Every = time.Second
+	}
+	if o.UsageEvery == 0 {
+		o.UsageEvery = 10 * time.Second
+	}
 }
 
 // Recorder queues entries and writes them in the background.
 type Recorder struct {
-	write   func(context.Context, []data.AccessLogEntry) error
 	opts    Options
 	log     *slog.Logger
-	queue   chan data.AccessLogEntry
+	queue   chan Entry
 	dropped atomic.Int64
 	written atomic.Int64
 	failed  atomic.Int64
 	stop    chan struct{}
 	done    sync.WaitGroup
 	flushes chan chan struct{}
+
+	// Owned by the writer goroutine.
+	out     *dayFile
+	pending *data.Usage
+	mac     hash.Hash
+	enc     *json.Encoder
+	buf     bytes.Buffer
 }
 
-// New returns a Recorder that stores batches with write; call Start.
-func New(write func(context.Context, []data.AccessLogEntry) error, opts Options, log *slog.Logger) *Recorder {
-	if opts.Queue == 0 {
-		opts.Queue = 20000
+// New returns a Recorder; call Start. With files, it checks the directory
+// can be written, compresses days this instance left open (a crash, or a
+// stop over midnight) and deletes days past retention.
+func New(opts Options, log *slog.Logger) (*Recorder, error) {
+	opts.defaults()
+	r := &Recorder{opts: opts, log: log, queue: make(chan Entry, opts.Queue),
+		stop: make(chan struct{}), flushes: make(chan chan struct{}), pending: data.NewUsage(),
+		mac: hmac.New(sha256.New, []byte(opts.Secret))}
+	r.enc = json.NewEncoder(&r.buf)
+	r.enc.SetEscapeHTML(false)
+	if opts.Stdout == nil {
+		if opts.Dir == "" {
+			return nil, errors.New("accesslog: no directory for the access log")
+		}
+		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+			return nil, fmt.Errorf("accesslog: %w", err)
+		}
+		r.out = &dayFile{dir: opts.Dir, instance: opts.Instance, log: log}
+		today := r.today()
+		if err := r.out.tidy(today); err != nil {
+			return nil, err
+		}
+		if _, err := Prune(opts.Dir, KeepFrom(opts.Now(), opts.Retention, opts.Location)); err != nil {
+			return nil, fmt.Errorf("accesslog: retention: %w", err)
+		}
+		// Open today's file now: a directory that cannot be written, or a
+		// second process using the same instance name, is a start-up error.
+		if err := r.out.open(today); err != nil {
+			return nil, err
+		}
 	}
-	if opts.Batch == 0 {
-		opts.Batch = 500
-	}
-	if opts.Every == 0 {
-		opts.Every = time.Second
-	}
-	return &Recorder{write: write, opts: opts, log: log, queue: make(chan data.AccessLogEntry, opts.Queue),
-		stop: make(chan struct{}), flushes: make(chan chan struct{})}
+	return r, nil
 }
+
+func (r *Recorder) today() string { return r.opts.Now().In(r.opts.Location).Format(DayLayout) }
 
 // Start runs the writer until Close.
 func (r *Recorder) Start() {
@@ -61,7 +156,7 @@ func (r *Recorder) Start() {
 
 // Record queues an entry. It never blocks: with the queue full the entry
 // is dropped and counted.
-func (r *Recorder) Record(e data.AccessLogEntry) {
+func (r *Recorder) Record(e Entry) {
 	select {
 	case r.queue <- e:
 	default:
@@ -69,8 +164,7 @@ func (r *Recorder) Record(e data.AccessLogEntry) {
 	}
 }
 
-// Dropped counts entries lost to a full queue; Written those stored;
-// Failed those a write error lost.
+// Dropped counts entries lost to a full queue.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 
 // Written counts entries stored.
@@ -79,7 +173,19 @@ func (r *Recorder) Written() int64 { return r.written.Load() }
 // Failed counts entries lost to write errors.
 func (r *Recorder) Failed() int64 { return r.failed.Load() }
 
-// Flush writes everything queued so far and returns when it is stored.
+// Dir is where the files are; empty when entries go to standard output.
+func (r *Recorder) Dir() string {
+	if r.out == nil {
+		return ""
+	}
+	return r.opts.Dir
+}
+
+// Retention is how many months of files are kept.
+func (r *Recorder) Retention() int { return r.opts.Retention }
+
+// Flush writes everything queued so far, stores the counters, and returns
+// when both are done.
 func (r *Recorder) Flush() {
 	ack := make(chan struct{})
 	select {
@@ -89,7 +195,8 @@ func (r *Recorder) Flush() {
 	}
 }
 
-// Close writes what is queued and stops the writer.
+// Close writes what is queued, stores the counters, closes today's file
+// and stops the writer.
 func (r *Recorder) Close() {
 	close(r.stop)
 	r.done.Wait()
@@ -99,20 +206,14 @@ func (r *Recorder) run() {
 	defer r.done.Done()
 	tick := time.NewTicker(r.opts.Every)
 	defer tick.Stop()
-	batch := make([]data.AccessLogEntry, 0, r.opts.Batch)
-	flush := func() {
-		if len(batch) == 0 {
-			return
+	usageTick := time.NewTicker(r.opts.UsageEvery)
+	defer usageTick.Stop()
+	batch := make([]Entry, 0, r.opts.Batch)
+	write := func() {
+		if len(batch) > 0 {
+			r.write(batch)
+			batch = batch[:0]
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := r.write(ctx, batch); err != nil {
-			r.failed.Add(int64(len(batch)))
-			r.log.Error("access log entries could not be stored", "entries", len(batch), "err", err)
-		} else {
-			r.written.Add(int64(len(batch)))
-		}
-		batch = batch[:0]
 	}
 	drain := func() {
 		for {
@@ -120,10 +221,10 @@ func (r *Recorder) run() {
 			case e := <-r.queue:
 				batch = append(batch, e)
 				if len(batch) == r.opts.Batch {
-					flush()
+					write()
 				}
 			default:
-				flush()
+				write()
 				return
 			}
 		}
@@ -133,16 +234,234 @@ func (r *Recorder) run() {
 		case e := <-r.queue:
 			batch = append(batch, e)
 			if len(batch) == r.opts.Batch {
-				flush()
+				write()
 			}
 		case <-tick.C:
-			flush()
+			write()
+			r.rotate()
+		case <-usageTick.C:
+			r.storeUsage()
 		case ack := <-r.flushes:
 			drain()
+			r.rotate()
+			r.storeUsage()
+			if r.out != nil {
+				r.out.compressing.Wait()
+			}
 			close(ack)
 		case <-r.stop:
 			drain()
+			r.storeUsage()
+			if r.out != nil {
+				r.out.close()
+				r.out.compressing.Wait()
+			}
 			return
 		}
 	}
+}
+
+// write appends a batch to the log and counts it.
+func (r *Recorder) write(batch []Entry) {
+	for i := range batch {
+		e := &batch[i]
+		if e.Visitor == "" && e.IP != "" {
+			e.Visitor = r.visitor(e.IP)
+		}
+		r.pending.Add(Key(*e, r.opts.Location), e.Bytes, e.Visitor)
+	}
+	var err error
+	if r.out != nil {
+		err = r.out.write(batch, r.opts.Location, r.enc, &r.buf)
+	} else {
+		r.buf.Reset()
+		for i := range batch {
+			r.enc.Encode(&batch[i])
+		}
+		_, err = r.opts.Stdout.Write(r.buf.Bytes())
+	}
+	if err != nil {
+		r.failed.Add(int64(len(batch)))
+		r.log.Error("access log entries could not be written", "entries", len(batch), "err", err)
+		return
+	}
+	r.written.Add(int64(len(batch)))
+}
+
+// rotate closes the day's file once the day is over (compressing it in the
+// background) and then applies retention, so files roll over at midnight
+// even when no request comes.
+func (r *Recorder) rotate() {
+	if r.out == nil || r.out.day == "" || r.out.day >= r.today() {
+		return
+	}
+	r.out.finish()
+	if _, err := Prune(r.opts.Dir, KeepFrom(r.opts.Now(), r.opts.Retention, r.opts.Location)); err != nil {
+		r.log.Error("old access log files could not be deleted", "err", err)
+	}
+}
+
+// storeUsage adds the counters gathered since the last call to the
+// database. If it cannot, they are kept and added with the next batch: a
+// database outage delays the usage page, it does not lose counts.
+func (r *Recorder) storeUsage() {
+	if r.opts.Usage == nil || r.pending.Empty() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.opts.Usage(ctx, r.pending); err != nil {
+		r.log.Warn("usage counters could not be stored; kept for the next try", "err", err)
+		return
+	}
+	r.pending = data.NewUsage()
+}
+
+// visitor is a salted hash of an address: unique visitors can be counted
+// without reading addresses, and the salt (the server secret) keeps the
+// hash from being reversed by trying every IPv4 address.
+func (r *Recorder) visitor(ip string) string {
+	r.mac.Reset()
+	r.mac.Write([]byte("visitor:" + ip))
+	return hex.EncodeToString(r.mac.Sum(nil)[:12])
+}
+
+// Key is the usage counter an entry adds to.
+func Key(e Entry, loc *time.Location) data.UsageKey {
+	t := e.At.In(loc)
+	route := e.Route
+	if route == "" {
+		route = "(no route)"
+	}
+	return data.UsageKey{Day: t.Format(DayLayout), Hour: t.Hour(), Method: e.Method, Route: route, Class: e.Status / 100}
+}
+
+// dayFile is the file an instance appends the current day to.
+type dayFile struct {
+	dir, instance string
+	log           *slog.Logger
+	day           string
+	f             *os.File
+	compressing   sync.WaitGroup
+}
+
+// open opens (or reopens, after a restart) the day's file for appending,
+// locked so no second process with the same instance name writes it.
+func (d *dayFile) open(day string) error {
+	path := filepath.Join(d.dir, name(day, d.instance))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("accesslog: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("accesslog: %s is written by another process; give each instance its own OSHIRASE_INSTANCE", path)
+	}
+	// A crash may have cut the last line short; start on a fresh line so
+	// only that line is lost.
+	if info, err := f.Stat(); err == nil && info.Size() > 0 {
+		last := make([]byte, 1)
+		if rf, err := os.Open(path); err == nil {
+			rf.ReadAt(last, info.Size()-1)
+			rf.Close()
+		}
+		if last[0] != '\n' {
+			f.Write([]byte("\n"))
+		}
+	}
+	d.day, d.f = day, f
+	return nil
+}
+
+// write appends entries to the file of their day, opening the next day's
+// file when the first entry of a new day comes. An entry stamped just
+// before midnight that arrives after the change goes into the new file;
+// its own time says which day it belongs to.
+func (d *dayFile) write(batch []Entry, loc *time.Location, enc *json.Encoder, buf *bytes.Buffer) error {
+	start := 0
+	for start < len(batch) {
+		day := batch[start].At.In(loc).Format(DayLayout)
+		if d.f == nil || day > d.day {
+			d.finish()
+			if err := d.open(day); err != nil {
+				return err
+			}
+		}
+		end := start + 1
+		for end < len(batch) && batch[end].At.In(loc).Format(DayLayout) <= d.day {
+			end++
+		}
+		buf.Reset()
+		for i := start; i < end; i++ {
+			enc.Encode(&batch[i])
+		}
+		if _, err := d.f.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		start = end
+	}
+	return d.f.Sync()
+}
+
+// close closes the current file, which a restart the same day reopens.
+func (d *dayFile) close() {
+	if d.f != nil {
+		d.f.Close()
+		d.f = nil
+	}
+}
+
+// finish closes the file of a day that is over and compresses it in the
+// background.
+func (d *dayFile) finish() {
+	if d.f == nil {
+		return
+	}
+	d.close()
+	path := filepath.Join(d.dir, name(d.day, d.instance))
+	d.compressing.Add(1)
+	go func() {
+		defer d.compressing.Done()
+		if err := compress(path); err != nil {
+			d.log.Error("a closed day's access log could not be compressed", "file", path, "err", err)
+		}
+	}()
+}
+
+// tidy finishes what a crash or a stop over midnight left: plain files of
+// past days of this instance (and of any instance, two days on) are
+// compressed; a compression cut short is redone.
+func (d *dayFile) tidy(today string) error {
+	fs, err := List(d.dir)
+	if err != nil {
+		return fmt.Errorf("accesslog: %w", err)
+	}
+	gz := map[string]bool{}
+	for _, f := range fs {
+		if f.Compressed {
+			gz[f.Day+"/"+f.Instance] = true
+		}
+	}
+	t, err := time.Parse(DayLayout, today)
+	if err != nil {
+		return err
+	}
+	stale := t.AddDate(0, 0, -1).Format(DayLayout)
+	for _, f := range fs {
+		if f.Compressed || f.Day >= today || (f.Instance != d.instance && f.Day >= stale) {
+			continue
+		}
+		if gz[f.Day+"/"+f.Instance] {
+			os.Remove(f.Path) // renamed, then stopped before removing the plain file
+			continue
+		}
+		if err := compress(f.Path); err != nil {
+			return err
+		}
+	}
+	tmps, _ := filepath.Glob(filepath.Join(d.dir, "access-*.gz.tmp"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
+	return nil
 }

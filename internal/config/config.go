@@ -7,6 +7,9 @@ import (
 	"net"
 	netmail "net/mail"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,11 +51,24 @@ type Config struct {
 	SMTPRate        float64
 	// Retention is how many months access-log entries are kept (12 at least).
 	Retention int
+	// AccessLogDir holds the daily access-log files, and the rows moved out
+	// of a database from before them.
+	AccessLogDir string
+	// AccessLogStdout sends the access log to standard output instead of
+	// files, for a platform's log pipeline.
+	AccessLogStdout bool
+	// Instance names this process in access-log file names.
+	Instance string
+	// DebugAddr, when set, serves Go's profiler (net/http/pprof) there;
+	// it must be a loopback address.
+	DebugAddr string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
 	// Require2FA makes two-factor sign-in compulsory for admins.
 	Require2FA bool
 }
+
+var validInstance = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
 
 // Secure reports whether the server is reached over https, so cookies must
 // be Secure.
@@ -91,6 +107,31 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if err := c.checkRetention(get("OSHIRASE_ACCESS_LOG_RETENTION", "13")); err != nil {
 		return nil, err
+	}
+	switch v := strings.ToLower(get("OSHIRASE_ACCESS_LOG", "file")); v {
+	case "file":
+	case "stdout":
+		c.AccessLogStdout = true
+	default:
+		return nil, fmt.Errorf("OSHIRASE_ACCESS_LOG: %q must be file or stdout", v)
+	}
+	c.AccessLogDir = get("OSHIRASE_ACCESS_LOG_DIR", "")
+	if c.AccessLogDir == "" {
+		c.AccessLogDir = "accesslog"
+		if path, ok := strings.CutPrefix(c.Database, "sqlite:"); ok {
+			c.AccessLogDir = filepath.Join(filepath.Dir(path), "accesslog")
+		}
+	}
+	host, _ := os.Hostname()
+	c.Instance = get("OSHIRASE_INSTANCE", host)
+	if !validInstance.MatchString(c.Instance) {
+		return nil, fmt.Errorf("OSHIRASE_INSTANCE: %q must be letters, digits, '.', '_' or '-' (up to 64)", c.Instance)
+	}
+	if c.DebugAddr = get("OSHIRASE_DEBUG_ADDR", ""); c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("OSHIRASE_DEBUG_ADDR: %q must be a loopback host:port such as 127.0.0.1:6060 (the profiler is not for the network)", c.DebugAddr)
+		}
 	}
 	d, err := time.ParseDuration(get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))
 	if err != nil || d < time.Second || d > 5*time.Minute {

@@ -60,6 +60,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{[]string{"OSHIRASE_ACCESS_LOG_RETENTION", "1y"}, "OSHIRASE_ACCESS_LOG_RETENTION"},
 		{[]string{"OSHIRASE_TRUSTED_PROXIES", "10.0.0.0/8, not-an-ip"}, "OSHIRASE_TRUSTED_PROXIES"},
 		{[]string{"OSHIRASE_REQUIRE_2FA", "maybe"}, "OSHIRASE_REQUIRE_2FA"},
+		{[]string{"OSHIRASE_ACCESS_LOG", "syslog"}, "OSHIRASE_ACCESS_LOG"},
+		{[]string{"OSHIRASE_INSTANCE", "../web 1"}, "OSHIRASE_INSTANCE"},
+		{[]string{"OSHIRASE_DEBUG_ADDR", "0.0.0.0:6060"}, "OSHIRASE_DEBUG_ADDR"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.env...))
@@ -83,6 +86,24 @@ func TestRetention(t *testing.T) {
 	_, err := Load(env("OSHIRASE_ACCESS_LOG_RETENTION", "6"))
 	if err == nil || !strings.Contains(err.Error(), "under the 12 months") {
 		t.Errorf("6 months: %v", err)
+	}
+}
+
+func TestAccessLogPlace(t *testing.T) {
+	cases := []struct {
+		env    []string
+		dir    string
+		stdout bool
+	}{
+		{[]string{"OSHIRASE_DATABASE", "sqlite:/var/lib/oshirase/o.db"}, "/var/lib/oshirase/accesslog", false},
+		{[]string{"OSHIRASE_DATABASE", "postgres://db/x", "OSHIRASE_SECRET", strings.Repeat("s", 32)}, "accesslog", false},
+		{[]string{"OSHIRASE_ACCESS_LOG_DIR", "/logs", "OSHIRASE_ACCESS_LOG", "STDOUT"}, "/logs", true},
+	}
+	for _, c := range cases {
+		cfg, err := Load(env(append(c.env, "OSHIRASE_INSTANCE", "web-1")...))
+		if err != nil || cfg.AccessLogDir != c.dir || cfg.AccessLogStdout != c.stdout || cfg.Instance != "web-1" {
+			t.Errorf("%v: %+v %v", c.env, cfg, err)
+		}
 	}
 }
 
