@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"os"
 	"os/signal"
 	"runtime"
@@ -179,6 +180,13 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	if cfg.DebugAddr != "" {
 		go serveProfiler(cfg.DebugAddr, log)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A status page's working set is small (the rendered pages, the
+		// templates); without a limit the heap grows to twice its peak,
+		// such as a sign-in's password hash (64 MiB), and stays there.
+		// GOMEMLIMIT overrides.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	// The listener starts first. Until the database answers, a standby
 	// instance serves the last saved public pages (and 503 for the rest);
 	// then the full application takes over the same listener.
@@ -232,6 +240,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	return startFull(ctx, cfg, store, srv, &handler, errc, baseOpts, log, func() { go func() { errc <- srv.ListenAndServe() }() })
 }
+
+// defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
+// otherwise.
+const defaultMemoryLimit = 40 << 20
 
 // serveProfiler serves Go's profiler on a loopback address, for finding
 // where time goes under load (go tool pprof http://ADDR/debug/pprof/profile).

@@ -105,10 +105,21 @@ func parseWrk(out []byte, d time.Duration) (loadgen.Result, error) {
 }
 
 type row struct {
-	target        string
-	conns         int
-	ours, base    loadgen.Result
-	oursMB, baseM float64
+	target           string
+	conns            int
+	ours, base       loadgen.Result
+	oursMB, baseM    float64
+	oursCPU, baseCPU time.Duration // CPU time per request
+}
+
+// measure runs one load and the CPU time the server spent on it.
+func measure(gen generator, p *process, t target, conns int, d time.Duration) (loadgen.Result, time.Duration, error) {
+	before := p.cpu()
+	r, err := gen.run(p.url+t.Path, t.Header, conns, d)
+	if err != nil || r.Requests == 0 {
+		return r, 0, err
+	}
+	return r, (p.cpu() - before) / time.Duration(r.Requests), nil
 }
 
 // compareHTTP runs each target against Oshirase and the baseline in turn,
@@ -129,16 +140,16 @@ func compareHTTP(gen generator, srv, base *process, ts []target, conns []int, o 
 			// Warm both up briefly so neither pays for first connections.
 			gen.run(srv.url+t.Path, t.Header, c, time.Second)
 			gen.run(base.url+t.Path, t.Header, c, time.Second)
-			ours, err := gen.run(srv.url+t.Path, t.Header, c, o.duration)
+			ours, oursCPU, err := measure(gen, srv, t, c, o.duration)
 			if err != nil {
 				return err
 			}
 			oursMB := srv.rss()
-			b, err := gen.run(base.url+t.Path, t.Header, c, o.duration)
+			b, baseCPU, err := measure(gen, base, t, c, o.duration)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, row{target: t.Name, conns: c, ours: ours, base: b, oursMB: oursMB, baseM: base.rss()})
+			rows = append(rows, row{target: t.Name, conns: c, ours: ours, base: b, oursMB: oursMB, baseM: base.rss(), oursCPU: oursCPU, baseCPU: baseCPU})
 			fmt.Fprintf(os.Stderr, "  %s at %d: %.0f vs %.0f req/s\n", t.Name, c, ours.RPS(), b.RPS())
 		}
 	}
@@ -148,14 +159,16 @@ func compareHTTP(gen generator, srv, base *process, ts []target, conns []int, o 
 
 func printRows(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "target\tconns\toshirase req/s\tbaseline req/s\tratio\tp50 o/b\tp99 o/b\tp99 ratio\terrors o/b\tRSS MB o/b\t")
+	fmt.Fprintln(w, "target\tconns\toshirase req/s\tbaseline req/s\tratio\tp50 o/b\tp99 o/b\tp99 ratio\tCPU µs/req o/b\terrors o/b\tRSS MB o/b\t")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%d\t%.0f\t%.0f\t%.2f×\t%s / %s\t%s / %s\t%.2f×\t%d / %d\t%.0f / %.0f\t\n", r.target, r.conns,
+		fmt.Fprintf(w, "%s\t%d\t%.0f\t%.0f\t%.2f×\t%s / %s\t%s / %s\t%.2f×\t%.1f / %.1f\t%d / %d\t%.0f / %.0f\t\n", r.target, r.conns,
 			r.ours.RPS(), r.base.RPS(), r.ours.RPS()/r.base.RPS(), ms(r.ours.P50), ms(r.base.P50), ms(r.ours.P99), ms(r.base.P99),
-			float64(r.ours.P99)/float64(max(r.base.P99, 1)), r.ours.Errors, r.base.Errors, r.oursMB, r.baseM)
+			float64(r.ours.P99)/float64(max(r.base.P99, 1)), us(r.oursCPU), us(r.baseCPU), r.ours.Errors, r.base.Errors, r.oursMB, r.baseM)
 	}
 	w.Flush()
 }
+
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms" }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/password"
 )
 
 // fixture is the size of the seeded database.
@@ -30,6 +31,15 @@ func seed(ctx context.Context, dsn string, f fixture) error {
 	}
 	defer store.Close()
 	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	// The operator exists already, as on a server that has run before:
+	// the first start would otherwise hash a password (64 MiB, once).
+	hash, err := password.Hash(password.Generate())
+	if err != nil {
+		return err
+	}
+	if _, err := store.CreateOperator(ctx, data.NewOperator{Email: "ops@example.com", Role: data.RoleAdmin, PasswordHash: hash}); err != nil {
 		return err
 	}
 	var comps, products []int64

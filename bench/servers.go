@@ -19,6 +19,7 @@ import (
 // process is a server the bench started.
 type process struct {
 	cmd      *exec.Cmd
+	exited   <-chan error
 	url      string
 	debugURL string
 }
@@ -26,14 +27,29 @@ type process struct {
 func (p *process) stop() {
 	if p.cmd.Process != nil {
 		p.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-p.exited:
 		case <-time.After(15 * time.Second):
 			p.cmd.Process.Kill()
 		}
 	}
+}
+
+// cpu reads the CPU time the process has used, user and system, from
+// /proc (in clock ticks of 10 ms).
+func (p *process) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
 // rss reads the process's resident memory in MB from /proc.
@@ -79,7 +95,7 @@ func startServer(bin, work, dsn string, profile bool) (*process, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "OSHIRASE_DATABASE="+dsn, "OSHIRASE_ADDR="+addr, "OSHIRASE_BASE_URL=http://"+addr,
 		"OSHIRASE_SECRET="+hex.EncodeToString(secret), "OSHIRASE_ACCESS_LOG_DIR="+logDir, "OSHIRASE_INSTANCE=bench",
-		"OSHIRASE_SNAPSHOT=off", "OSHIRASE_ADMIN_EMAIL=bench@example.com", "OSHIRASE_ADMIN_PASSWORD=bench-password-0123456789")
+		"OSHIRASE_SNAPSHOT=off", "OSHIRASE_ADMIN_EMAIL=", "OSHIRASE_ADMIN_PASSWORD=")
 	p := &process{cmd: cmd, url: "http://" + addr}
 	if profile {
 		dbg, err := freePort()
@@ -97,9 +113,13 @@ func startServer(bin, work, dsn string, profile bool) (*process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	if err := waitReady(p.url+"/readyz", 5*time.Minute); err != nil {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	p.exited = exited
+	if err := waitReady(p.url+"/readyz", 5*time.Minute, exited); err != nil {
 		p.stop()
-		return nil, fmt.Errorf("oshirase serve (see %s): %w", log.Name(), err)
+		text, _ := os.ReadFile(log.Name())
+		return nil, fmt.Errorf("oshirase serve: %w\n%s", err, text)
 	}
 	// The first request of each representation may render it; after this
 	// every public page is in memory.
@@ -111,9 +131,14 @@ func startServer(bin, work, dsn string, profile bool) (*process, error) {
 	return p, nil
 }
 
-func waitReady(url string, limit time.Duration) error {
+func waitReady(url string, limit time.Duration, exited <-chan error) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("exited: %v", err)
+		default:
+		}
 		res, err := http.Get(url)
 		if err == nil {
 			res.Body.Close()
@@ -203,7 +228,10 @@ func startBaseline(work string, ts []target) (*process, error) {
 		return nil, err
 	}
 	p := &process{cmd: cmd, url: "http://" + addr}
-	if err := waitReady(p.url+"/", 30*time.Second); err != nil {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	p.exited = exited
+	if err := waitReady(p.url+"/", 30*time.Second, exited); err != nil {
 		p.stop()
 		return nil, err
 	}

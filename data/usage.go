@@ -59,6 +59,23 @@ func (u *Usage) Add(k UsageKey, bytes int64, visitor string) {
 	sk.Insert([]byte(visitor))
 }
 
+// Merge adds o's counts and visitors to u.
+func (u *Usage) Merge(o *Usage) {
+	for k, c := range o.Counts {
+		have := u.Counts[k]
+		have.Requests += c.Requests
+		have.Bytes += c.Bytes
+		u.Counts[k] = have
+	}
+	for day, sk := range o.Visitors {
+		if have := u.Visitors[day]; have != nil {
+			have.Merge(sk)
+		} else {
+			u.Visitors[day] = sk
+		}
+	}
+}
+
 // Empty reports whether the batch counts nothing.
 func (u *Usage) Empty() bool { return len(u.Counts) == 0 && len(u.Visitors) == 0 }
 

@@ -47,20 +47,37 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 // inline script or style, so the policy can forbid both. Over https,
 // browsers are told to stay on https (HSTS).
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	// Echo applies middleware on every request, so the fixed values are
+	// built once, with the server (see fixedHeaders).
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		if s.secure() {
-			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		for k, v := range s.fixed {
+			h[k] = v
 		}
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		// For browsers that predate frame-ancestors, and no powerful
-		// feature for any page.
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()")
 		return next(c)
 	}
+}
+
+// fixedHeaders are the security headers every response carries. Setting
+// a prepared slice under a canonical key costs no allocation; a handler
+// that changes one replaces the slice (Set) rather than editing it, and an
+// append copies (capacity is the length).
+func fixedHeaders(secure bool) http.Header {
+	fixed := http.Header{}
+	if secure {
+		fixed.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	fixed.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	fixed.Set("X-Content-Type-Options", "nosniff")
+	fixed.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	// For browsers that predate frame-ancestors, and no powerful feature
+	// for any page.
+	fixed.Set("X-Frame-Options", "DENY")
+	fixed.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()")
+	for k, v := range fixed {
+		fixed[k] = v[:1:1]
+	}
+	return fixed
 }
 
 // noStore keeps console pages out of every cache.
@@ -75,7 +92,10 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 // ?lang= choice in a cookie.
 func (s *Server) negotiateLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		q := c.QueryParam("lang")
+		q := ""
+		if c.Request().URL.RawQuery != "" {
+			q = c.QueryParam("lang")
+		}
 		cookie := ""
 		if ck, err := c.Cookie("lang"); err == nil {
 			cookie = ck.Value
@@ -369,7 +389,7 @@ func (s *Server) rejectBadText(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return true
 		}
-		if !check(c.QueryParams()) {
+		if c.Request().URL.RawQuery != "" && !check(c.QueryParams()) {
 			return echo.NewHTTPError(http.StatusBadRequest, "field.bad_text")
 		}
 		ct := c.Request().Header.Get(echo.HeaderContentType)

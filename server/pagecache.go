@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +44,11 @@ type pageCache struct {
 	refreshing sync.Map
 	outage     *outageLog
 
+	// learned maps a request the handlers answered from the cache (path
+	// and language, no query) to its key, so the next such request can be
+	// answered before routing (see Server.serveCached).
+	learned sync.Map // string → *learnedRoute
+
 	mu      sync.RWMutex
 	entries map[string]*cachedPage
 	// failing holds the backoff of pages whose render failed.
@@ -60,6 +67,16 @@ type cachedPage struct {
 	etag      string
 	change    uint64
 	at        time.Time
+	// Header values built once, not per request: a cached page is served
+	// at the speed of static bytes.
+	hCtype, hModified, hETag, hETagGz, hLen, hLenGz []string
+}
+
+func newCachedPage(plain, gz []byte, ctype, etag string, change uint64, at time.Time) *cachedPage {
+	return &cachedPage{plain: plain, gz: gz, ctype: ctype, etag: etag, change: change, at: at,
+		hCtype: []string{ctype}, hModified: []string{at.UTC().Format(http.TimeFormat)},
+		hETag: []string{`"` + etag + `"`}, hETagGz: []string{`"` + etag + `-gz"`},
+		hLen: []string{strconv.Itoa(len(plain))}, hLenGz: []string{strconv.Itoa(len(gz))}}
 }
 
 type renderBackoff struct {
@@ -136,13 +153,9 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 		if same {
 			gz = old.gz
 		} else {
-			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-			zw.Write(body)
-			zw.Close()
-			gz = buf.Bytes()
+			gz = gzipBytes(body)
 		}
-		p := &cachedPage{plain: body, gz: gz, ctype: ctype, etag: etag, change: change, at: pc.now()}
+		p := newCachedPage(body, gz, ctype, etag, change, pc.now())
 		pc.mu.Lock()
 		if len(pc.entries) >= maxCachedPages {
 			pc.entries = map[string]*cachedPage{}
@@ -266,28 +279,92 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 		}
 	case pc.now().Sub(p.at) > pc.ttl:
 		pc.refresh(key, ctype, render)
+	default:
+		pc.learn(c, key)
 	}
 	return writeCached(c, p)
 }
 
+// learnedRoute is what the handler did for a request, to do it again.
+type learnedRoute struct {
+	key   string
+	route string   // the route pattern, for the access log
+	cors  []string // Access-Control-Allow-Origin, when the handler set it
+}
+
+// learn remembers that a plain GET of this path in this language is
+// answered by the fresh page under key.
+func (pc *pageCache) learn(c echo.Context, key string) {
+	req := c.Request()
+	if pc.frozen || req.Method != http.MethodGet || req.URL.RawQuery != "" || warming(c) {
+		return
+	}
+	id := req.URL.Path + "|" + langOf(c)
+	if _, ok := pc.learned.Load(id); ok {
+		return
+	}
+	pc.learned.Store(id, &learnedRoute{key: key, route: c.Path(), cors: c.Response().Header()["Access-Control-Allow-Origin"]})
+}
+
+// fresh returns the page a learned request gets, when it is in memory and
+// up to date; nil sends the request the long way, which renders or
+// refreshes.
+func (pc *pageCache) fresh(path, lang string) (*cachedPage, *learnedRoute) {
+	v, ok := pc.learned.Load(path + "|" + lang)
+	if !ok {
+		return nil, nil
+	}
+	lr := v.(*learnedRoute)
+	p := pc.get(lr.key)
+	if p == nil || p.change != pc.changes.Load() || pc.now().Sub(p.at) > pc.ttl {
+		return nil, nil
+	}
+	return p, lr
+}
+
+var (
+	hNoCache = []string{"no-cache"}
+	hGzip    = []string{"gzip"}
+	hVary    = []string{"Accept-Encoding, Accept-Language, Cookie"}
+)
+
+// writeCached serves a cached page: the header values are the page's own,
+// built when it was rendered (keys already canonical, so they are set
+// directly), and the length is known, so the body goes out in one piece
+// rather than chunked.
 func writeCached(c echo.Context, p *cachedPage) error {
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, p.ctype)
-	h.Set(echo.HeaderCacheControl, "no-cache")
-	h.Set(echo.HeaderLastModified, p.at.UTC().Format(http.TimeFormat))
-	h.Add(echo.HeaderVary, "Accept-Encoding, Accept-Language, Cookie")
-	body, etag := p.plain, `"`+p.etag+`"`
-	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
-		body, etag = p.gz, `"`+p.etag+`-gz"`
-		h.Set(echo.HeaderContentEncoding, "gzip")
+	_, _, err := writePage(c.Response(), c.Request(), p)
+	return err
+}
+
+// writePage writes p as the answer to r and says the status and the bytes
+// of body sent.
+func writePage(w http.ResponseWriter, r *http.Request, p *cachedPage) (int, int64, error) {
+	h := w.Header()
+	h["Content-Type"] = p.hCtype
+	h["Cache-Control"] = hNoCache
+	h["Last-Modified"] = p.hModified
+	if v, ok := h["Vary"]; ok {
+		h["Vary"] = append(v[:len(v):len(v)], hVary[0])
+	} else {
+		h["Vary"] = hVary
 	}
-	h.Set("ETag", etag)
-	inm := c.Request().Header.Get("If-None-Match")
-	if etagMatches(inm, etag) || (inm == "" && notModifiedSince(c.Request().Header.Get("If-Modified-Since"), p.at)) {
-		h.Del(echo.HeaderContentEncoding)
-		return c.NoContent(http.StatusNotModified)
+	body, etag, length := p.plain, p.hETag, p.hLen
+	if acceptsGzip(r.Header.Get(echo.HeaderAcceptEncoding)) {
+		body, etag, length = p.gz, p.hETagGz, p.hLenGz
+		h["Content-Encoding"] = hGzip
 	}
-	return c.Blob(http.StatusOK, p.ctype, body)
+	h["Etag"] = etag
+	inm := r.Header.Get("If-None-Match")
+	if etagMatches(inm, etag[0]) || (inm == "" && notModifiedSince(r.Header.Get("If-Modified-Since"), p.at)) {
+		delete(h, "Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return http.StatusNotModified, 0, nil
+	}
+	h["Content-Length"] = length
+	w.WriteHeader(http.StatusOK)
+	n, err := w.Write(body)
+	return http.StatusOK, int64(n), err
 }
 
 func acceptsGzip(header string) bool {
@@ -319,4 +396,23 @@ func notModifiedSince(header string, at time.Time) bool {
 	}
 	t, err := http.ParseTime(header)
 	return err == nil && !at.Truncate(time.Second).After(t)
+}
+
+// gzipWriters keeps compressors between renders: each holds about a
+// megabyte of tables, and a change renders every public page again.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestCompression)
+	return zw
+}}
+
+// gzipBytes compresses a rendered page once, as hard as gzip can: it is
+// served many times.
+func gzipBytes(body []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	zw.Write(body)
+	zw.Close()
+	gzipWriters.Put(zw)
+	return buf.Bytes()
 }

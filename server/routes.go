@@ -9,17 +9,20 @@ import (
 
 // routes declares every route of the application in one place.
 func (s *Server) routes() *echo.Echo {
+	s.fixed = fixedHeaders(s.secure())
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = s.ipExtractor()
 	e.Pre(methodPolicy)
 	isImport := func(c echo.Context) bool { return c.Request().URL.Path == "/admin/contracts/import" }
+	// A request without a body (most GETs) has nothing to limit.
+	noBody := func(c echo.Context) bool { return c.Request().Body == http.NoBody }
 	// The language is known before anything can fail, so every error
 	// page (a 413 for an oversized form, say) speaks it.
 	e.Use(s.logAccess, s.recoverPanics, s.securityHeaders, s.negotiateLanguage, s.standby,
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}),
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return !isImport(c) }}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: func(c echo.Context) bool { return noBody(c) || isImport(c) }}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "9M", Skipper: func(c echo.Context) bool { return noBody(c) || !isImport(c) }}),
 		s.rejectBadText)
 
 	e.GET("/", s.showStatusPage)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/gob"
 	"math"
 	"net/http"
@@ -60,11 +59,7 @@ func (pc *pageCache) loadSnapshot(path string) (int, error) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	for _, e := range entries {
-		var gz bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		zw.Write(e.Plain)
-		zw.Close()
-		pc.entries[e.Key] = &cachedPage{plain: e.Plain, gz: gz.Bytes(), ctype: e.Ctype, etag: e.ETag, change: outdated, at: e.At}
+		pc.entries[e.Key] = newCachedPage(e.Plain, gzipBytes(e.Plain), e.Ctype, e.ETag, outdated, e.At)
 	}
 	return len(entries), nil
 }

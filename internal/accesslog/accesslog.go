@@ -55,7 +55,8 @@ type Options struct {
 	Usage func(context.Context, *data.Usage) error
 	// Queue is how many entries may wait for the writer (default 20,000).
 	Queue int
-	// Batch is how many entries one write holds at most (default 2,000).
+	// Batch is how many waiting entries make the writer write before its
+	// time (default 2,000).
 	Batch int
 	// Every is how often entries are written and synced (default 1 second):
 	// a crash loses at most this much.
@@ -94,20 +95,31 @@ func (o *Options) defaults() {
 
 // Recorder queues entries and writes them in the background.
 type Recorder struct {
-	opts    Options
-	log     *slog.Logger
-	queue   chan Entry
+	opts Options
+	log  *slog.Logger
+	// The queue is a slice under a mutex, not a channel: a request appends
+	// without waking the writer, which takes the whole slice each second
+	// (or when Batch entries wait). A channel would wake it per entry.
+	mu      sync.Mutex
+	queue   []Entry
+	kick    chan struct{}
 	dropped atomic.Int64
 	written atomic.Int64
 	failed  atomic.Int64
 	stop    chan struct{}
 	done    sync.WaitGroup
 	flushes chan chan struct{}
+	// usage hands counters to the goroutine that stores them, so a slow
+	// database never holds up the files.
+	usage     chan usageBatch
+	usageDone chan struct{}
 
 	// Owned by the writer goroutine.
 	out     *dayFile
+	spare   []Entry
 	pending *data.Usage
 	mac     hash.Hash
+	seen    map[string]string // address → visitor hash, cleared when large
 	enc     *json.Encoder
 	buf     bytes.Buffer
 }
@@ -117,9 +129,10 @@ type Recorder struct {
 // stop over midnight) and deletes days past retention.
 func New(opts Options, log *slog.Logger) (*Recorder, error) {
 	opts.defaults()
-	r := &Recorder{opts: opts, log: log, queue: make(chan Entry, opts.Queue),
+	r := &Recorder{opts: opts, log: log, queue: make([]Entry, 0, min(opts.Queue, 1024)), kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), flushes: make(chan chan struct{}), pending: data.NewUsage(),
-		mac: hmac.New(sha256.New, []byte(opts.Secret))}
+		usage: make(chan usageBatch), usageDone: make(chan struct{}),
+		mac: hmac.New(sha256.New, []byte(opts.Secret)), seen: map[string]string{}}
 	r.enc = json.NewEncoder(&r.buf)
 	r.enc.SetEscapeHTML(false)
 	if opts.Stdout == nil {
@@ -152,16 +165,37 @@ func (r *Recorder) today() string { return r.opts.Now().In(r.opts.Location).Form
 func (r *Recorder) Start() {
 	r.done.Add(1)
 	go r.run()
+	go r.storeUsage()
 }
 
 // Record queues an entry. It never blocks: with the queue full the entry
 // is dropped and counted.
 func (r *Recorder) Record(e Entry) {
-	select {
-	case r.queue <- e:
-	default:
+	r.mu.Lock()
+	if len(r.queue) >= r.opts.Queue {
+		r.mu.Unlock()
 		r.dropped.Add(1)
+		return
 	}
+	r.queue = append(r.queue, e)
+	n := len(r.queue)
+	r.mu.Unlock()
+	if n == r.opts.Batch {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take swaps the queue for an empty one and returns what it held.
+func (r *Recorder) take() []Entry {
+	r.mu.Lock()
+	batch := r.queue
+	r.queue = r.spare[:0]
+	r.mu.Unlock()
+	r.spare = batch
+	return batch
 }
 
 // Dropped counts entries lost to a full queue.
@@ -208,55 +242,103 @@ func (r *Recorder) run() {
 	defer tick.Stop()
 	usageTick := time.NewTicker(r.opts.UsageEvery)
 	defer usageTick.Stop()
-	batch := make([]Entry, 0, r.opts.Batch)
-	write := func() {
-		if len(batch) > 0 {
+	drain := func() {
+		if batch := r.take(); len(batch) > 0 {
 			r.write(batch)
-			batch = batch[:0]
 		}
 	}
-	drain := func() {
-		for {
+	// handOver gives the counters to the usage goroutine; wait says to
+	// wait until they are stored (a flush, a stop).
+	handOver := func(wait bool) {
+		if r.opts.Usage == nil || (r.pending.Empty() && !wait) {
+			return
+		}
+		b := usageBatch{u: r.pending}
+		if wait {
+			b.done = make(chan struct{})
+			r.usage <- b
+			<-b.done
+		} else {
 			select {
-			case e := <-r.queue:
-				batch = append(batch, e)
-				if len(batch) == r.opts.Batch {
-					write()
-				}
+			case r.usage <- b:
 			default:
-				write()
-				return
+				return // still storing the last batch: keep counting
 			}
 		}
+		r.pending = data.NewUsage()
 	}
 	for {
 		select {
-		case e := <-r.queue:
-			batch = append(batch, e)
-			if len(batch) == r.opts.Batch {
-				write()
-			}
+		case <-r.kick:
+			drain()
 		case <-tick.C:
-			write()
+			drain()
+			r.sync()
 			r.rotate()
 		case <-usageTick.C:
-			r.storeUsage()
+			handOver(false)
 		case ack := <-r.flushes:
 			drain()
+			r.sync()
 			r.rotate()
-			r.storeUsage()
+			handOver(true)
 			if r.out != nil {
 				r.out.compressing.Wait()
 			}
 			close(ack)
 		case <-r.stop:
 			drain()
-			r.storeUsage()
+			r.sync()
+			handOver(true)
+			close(r.usage)
+			<-r.usageDone
 			if r.out != nil {
 				r.out.close()
 				r.out.compressing.Wait()
 			}
 			return
+		}
+	}
+}
+
+// sync makes what was written survive a crash of the machine.
+func (r *Recorder) sync() {
+	if r.out != nil && r.out.f != nil && r.out.dirty {
+		if err := r.out.f.Sync(); err != nil {
+			r.log.Error("the access log could not be synced", "err", err)
+		}
+		r.out.dirty = false
+	}
+}
+
+type usageBatch struct {
+	u    *data.Usage
+	done chan struct{}
+}
+
+// storeUsage adds counters to the database as the writer hands them over.
+// What cannot be stored (the database is down) is kept and added with the
+// next batch: an outage delays the usage page, it does not lose counts.
+func (r *Recorder) storeUsage() {
+	defer close(r.usageDone)
+	var carry *data.Usage
+	for b := range r.usage {
+		if carry == nil {
+			carry = b.u
+		} else {
+			carry.Merge(b.u)
+		}
+		if !carry.Empty() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := r.opts.Usage(ctx, carry); err != nil {
+				r.log.Warn("usage counters could not be stored; kept for the next try", "err", err)
+			} else {
+				carry = nil
+			}
+			cancel()
+		}
+		if b.done != nil {
+			close(b.done)
 		}
 	}
 }
@@ -301,29 +383,21 @@ func (r *Recorder) rotate() {
 	}
 }
 
-// storeUsage adds the counters gathered since the last call to the
-// database. If it cannot, they are kept and added with the next batch: a
-// database outage delays the usage page, it does not lose counts.
-func (r *Recorder) storeUsage() {
-	if r.opts.Usage == nil || r.pending.Empty() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.opts.Usage(ctx, r.pending); err != nil {
-		r.log.Warn("usage counters could not be stored; kept for the next try", "err", err)
-		return
-	}
-	r.pending = data.NewUsage()
-}
-
 // visitor is a salted hash of an address: unique visitors can be counted
 // without reading addresses, and the salt (the server secret) keeps the
 // hash from being reversed by trying every IPv4 address.
 func (r *Recorder) visitor(ip string) string {
+	if v, ok := r.seen[ip]; ok {
+		return v
+	}
 	r.mac.Reset()
 	r.mac.Write([]byte("visitor:" + ip))
-	return hex.EncodeToString(r.mac.Sum(nil)[:12])
+	v := hex.EncodeToString(r.mac.Sum(nil)[:12])
+	if len(r.seen) >= 50000 {
+		clear(r.seen)
+	}
+	r.seen[ip] = v
+	return v
 }
 
 // Key is the usage counter an entry adds to.
@@ -342,6 +416,7 @@ type dayFile struct {
 	log           *slog.Logger
 	day           string
 	f             *os.File
+	dirty         bool // written since the last sync
 	compressing   sync.WaitGroup
 }
 
@@ -398,14 +473,19 @@ func (d *dayFile) write(batch []Entry, loc *time.Location, enc *json.Encoder, bu
 		if _, err := d.f.Write(buf.Bytes()); err != nil {
 			return err
 		}
+		d.dirty = true
 		start = end
 	}
-	return d.f.Sync()
+	return nil
 }
 
 // close closes the current file, which a restart the same day reopens.
 func (d *dayFile) close() {
 	if d.f != nil {
+		if d.dirty {
+			d.f.Sync()
+			d.dirty = false
+		}
 		d.f.Close()
 		d.f = nil
 	}
