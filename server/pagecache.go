@@ -47,7 +47,7 @@ type pageCache struct {
 	// learned maps a request the handlers answered from the cache (path
 	// and language, no query) to its key, so the next such request can be
 	// answered before routing (see Server.serveCached).
-	learned sync.Map // string → *learnedRoute
+	learned map[learnKey]*learnedRoute // under mu
 
 	mu      sync.RWMutex
 	entries map[string]*cachedPage
@@ -97,7 +97,7 @@ const freshWait = 2 * time.Second
 
 func newPageCache(ttl time.Duration, now func() time.Time, changes *atomic.Uint64, log *slog.Logger, outage *outageLog) *pageCache {
 	return &pageCache{ttl: ttl, now: now, changes: changes, log: log, outage: outage,
-		entries: map[string]*cachedPage{}, failing: map[string]*renderBackoff{}}
+		entries: map[string]*cachedPage{}, failing: map[string]*renderBackoff{}, learned: map[learnKey]*learnedRoute{}}
 }
 
 func (pc *pageCache) get(key string) *cachedPage {
@@ -285,6 +285,8 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 	return writeCached(c, p)
 }
 
+type learnKey struct{ path, lang string }
+
 // learnedRoute is what the handler did for a request, to do it again.
 type learnedRoute struct {
 	key   string
@@ -299,23 +301,33 @@ func (pc *pageCache) learn(c echo.Context, key string) {
 	if pc.frozen || req.Method != http.MethodGet || req.URL.RawQuery != "" || warming(c) {
 		return
 	}
-	id := req.URL.Path + "|" + langOf(c)
-	if _, ok := pc.learned.Load(id); ok {
+	id := learnKey{req.URL.Path, langOf(c)}
+	pc.mu.RLock()
+	_, ok := pc.learned[id]
+	pc.mu.RUnlock()
+	if ok {
 		return
 	}
-	pc.learned.Store(id, &learnedRoute{key: key, route: c.Path(), cors: c.Response().Header()["Access-Control-Allow-Origin"]})
+	lr := &learnedRoute{key: key, route: c.Path(), cors: c.Response().Header()["Access-Control-Allow-Origin"]}
+	pc.mu.Lock()
+	if len(pc.learned) >= maxCachedPages {
+		clear(pc.learned)
+	}
+	pc.learned[id] = lr
+	pc.mu.Unlock()
 }
 
 // fresh returns the page a learned request gets, when it is in memory and
 // up to date; nil sends the request the long way, which renders or
 // refreshes.
 func (pc *pageCache) fresh(path, lang string) (*cachedPage, *learnedRoute) {
-	v, ok := pc.learned.Load(path + "|" + lang)
-	if !ok {
-		return nil, nil
+	pc.mu.RLock()
+	lr := pc.learned[learnKey{path, lang}]
+	var p *cachedPage
+	if lr != nil {
+		p = pc.entries[lr.key]
 	}
-	lr := v.(*learnedRoute)
-	p := pc.get(lr.key)
+	pc.mu.RUnlock()
 	if p == nil || p.change != pc.changes.Load() || pc.now().Sub(p.at) > pc.ttl {
 		return nil, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,8 +23,43 @@ import (
 
 // renderer holds one template set per page, each parsed with the layout and
 // the partials, so that every page can define "title" and "content".
+// renderer parses each page's template set (the page with the layout and
+// partials) when it is first used: every set is checked at start, but a
+// public instance only ever keeps the dozen it serves, not the console's
+// sixty (about 200 KB each).
 type renderer struct {
-	sets map[string]*template.Template
+	files map[string]string // page name → file
+	mu    sync.RWMutex
+	sets  map[string]*template.Template
+}
+
+func parseSet(file string) (*template.Template, error) {
+	return template.New("layout.html").Funcs(funcs).ParseFS(templates.FS, "layout.html", "partials/*.html", file)
+}
+
+// set returns a page's parsed templates, parsing them on first use.
+func (r *renderer) set(name string) (*template.Template, error) {
+	r.mu.RLock()
+	t, ok := r.sets[name]
+	r.mu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	file, ok := r.files[name]
+	if !ok {
+		return nil, fmt.Errorf("server: no page %q", name)
+	}
+	t, err := parseSet(file)
+	if err != nil {
+		return nil, fmt.Errorf("server: parse %s: %w", file, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if have, ok := r.sets[name]; ok {
+		return have, nil
+	}
+	r.sets[name] = t
+	return t, nil
 }
 
 var funcs = template.FuncMap{
@@ -37,13 +73,13 @@ func newRenderer() (*renderer, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &renderer{sets: map[string]*template.Template{}}
+	r := &renderer{files: map[string]string{}, sets: map[string]*template.Template{}}
 	for _, name := range names {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templates.FS, "layout.html", "partials/*.html", name)
-		if err != nil {
+		// Checked now, so a broken template stops the start, not a request.
+		if _, err := parseSet(name); err != nil {
 			return nil, fmt.Errorf("server: parse %s: %w", name, err)
 		}
-		r.sets[strings.TrimSuffix(path.Base(name), ".html")] = t
+		r.files[strings.TrimSuffix(path.Base(name), ".html")] = name
 	}
 	return r, nil
 }
@@ -86,9 +122,9 @@ func (s *Server) newPage(lang, path string, v *view) *page {
 }
 
 func (s *Server) execute(name string, p *page) ([]byte, error) {
-	t, ok := s.pages.sets[name]
-	if !ok {
-		return nil, fmt.Errorf("server: no page %q", name)
+	t, err := s.pages.set(name)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {

@@ -473,3 +473,24 @@ func TestMoveLegacyRowsIntoFilesAndCounters(t *testing.T) {
 		t.Fatalf("again: %d %v", n, err)
 	}
 }
+
+// BenchmarkWrite is the writer's cost per entry: the JSON line, the
+// visitor hash (cached per address) and the usage counters.
+func BenchmarkWrite(b *testing.B) {
+	r, err := New(Options{Dir: b.TempDir(), Instance: "bench", Location: tokyo, Secret: "s"}, quiet())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	batch := make([]Entry, 1000)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range batch {
+			batch[i] = Entry{At: now, Method: "GET", Route: "/", Path: "/", Status: 200, Bytes: 4236, LatencyUS: 35,
+				IP: fmt.Sprintf("10.0.%d.%d", i%8, i%250), UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"}
+		}
+		r.write(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/entry")
+}
