@@ -224,6 +224,24 @@ var impactRank = map[string]int{"none": 0, "minor": 1, "major": 2, "critical": 3
 // a notice, when the policy row is maintenance or the impact reaches the
 // configured minimum.
 func subscriberAudience(tx *gorm.DB, policyRow string, componentIDs []int64) ([]Recipient, error) {
+	q, err := subscriberAudienceQuery(tx, policyRow, componentIDs)
+	if err != nil || q == nil {
+		return nil, err
+	}
+	var subs []Subscriber
+	if err := q.Order("id").Find(&subs).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Recipient, len(subs))
+	for i, sub := range subs {
+		out[i] = Recipient{SubscriberID: sub.ID, Email: sub.Email, Lang: sub.Lang, Role: RoleSubscriber}
+	}
+	return out, nil
+}
+
+// subscriberAudienceQuery selects the confirmed subscribers a notice
+// reaches; nil when the site's threshold keeps subscribers out of it.
+func subscriberAudienceQuery(tx *gorm.DB, policyRow string, componentIDs []int64) (*gorm.DB, error) {
 	min := "minor"
 	var vals []string
 	if err := tx.Table("settings").Where("key = ?", SettingSubscriberMinImpact).Pluck("value", &vals).Error; err != nil {
@@ -235,16 +253,6 @@ func subscriberAudience(tx *gorm.DB, policyRow string, componentIDs []int64) ([]
 	if min == "off" || (policyRow != PolicyMaintenance && impactRank[policyRow] < impactRank[min]) {
 		return nil, nil
 	}
-	var subs []Subscriber
-	err := tx.Where("confirmed_at IS NOT NULL").
-		Where("all_products = ? OR id IN (SELECT sp.subscriber_id FROM subscriber_products sp JOIN components c ON c.product_id = sp.product_id WHERE c.id IN ?)", true, componentIDs).
-		Order("id").Find(&subs).Error
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Recipient, len(subs))
-	for i, sub := range subs {
-		out[i] = Recipient{SubscriberID: sub.ID, Email: sub.Email, Lang: sub.Lang, Role: RoleSubscriber}
-	}
-	return out, nil
+	return tx.Model(&Subscriber{}).Where("confirmed_at IS NOT NULL").
+		Where("all_products = ? OR id IN (SELECT sp.subscriber_id FROM subscriber_products sp JOIN components c ON c.product_id = sp.product_id WHERE c.id IN ?)", true, componentIDs), nil
 }

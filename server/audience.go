@@ -22,7 +22,7 @@ type audienceView struct {
 }
 
 func (s *Server) audience(ctx context.Context, policyRow string, componentIDs []int64) (*audienceView, error) {
-	a, err := s.store.NoticeAudience(ctx, policyRow, componentIDs)
+	a, err := s.store.NoticeAudienceCount(ctx, policyRow, componentIDs)
 	if err != nil {
 		return nil, err
 	}
