@@ -11,7 +11,7 @@ test-postgres:
 	OSHIRASE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test go test ./...
 
 bench:
-	go test -run '^$$' -bench . -benchmem ./server/ && go test -run '^$$' -bench Notice10k -benchtime 1x ./jobs/
+	go run ./bench
 
 lint:
 	gofmt -l . && go vet ./...

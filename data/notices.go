@@ -184,7 +184,7 @@ func audience(tx *gorm.DB, policyRow string, componentIDs []int64) (a Audience, 
 			ContractCode, ContractName string
 		}
 		err = contactAudience(tx, roles, componentIDs).
-			Select("contacts.id AS contact_id, contacts.contract_id, contracts.code AS contract_code, contracts.name AS contract_name, "+
+			Select("contacts.id AS contact_id, contacts.contract_id, contracts.code AS contract_code, contracts.name AS contract_name, " +
 				"contacts.email, contacts.name, COALESCE(NULLIF(people.lang, ''), contacts.lang) AS lang, contacts.role").
 			Order("contacts.id").Scan(&rows).Error
 		if err != nil {
