@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -229,7 +230,8 @@ func scale(ctx context.Context, gen generator, bin, work string, sizes []int) er
 		// a vendor's recent past does); the rest is older history.
 		fmt.Fprintf(os.Stderr, "seeding %d incidents …\n", n)
 		recent := min(n, 200)
-		if err := seed(ctx, dsn, fixture{Products: 3, ComponentsEach: 4, Days: 90, Incidents: recent}); err != nil {
+		op, err := seed(ctx, dsn, fixture{Products: 3, ComponentsEach: 4, Days: 90, Incidents: recent})
+		if err != nil {
 			return err
 		}
 		if n > recent {
@@ -246,10 +248,13 @@ func scale(ctx context.Context, gen generator, bin, work string, sizes []int) er
 		r.page = size(srv.url + "/")
 		r.summary = size(srv.url + "/api/v2/summary.json")
 		r.incs = size(srv.url + "/api/v2/incidents.json")
-		// A change makes every page render again: time a render of the
-		// status page by asking for a language not yet in memory.
-		r.render = timed(srv.url + "/?lang=en")
-		r.renderRepeat = timed(srv.url + "/history")
+		// A change renders every public page again: time from an operator's
+		// change (through the API) to the new status page being served.
+		if r.render, err = changeToVisible(srv.url, op); err != nil {
+			srv.stop()
+			return err
+		}
+		r.renderRepeat = timed(srv.url + "/history?page=2")
 		l, err := gen.run(srv.url+"/", map[string]string{"Accept-Encoding": "gzip"}, 64, 5*time.Second)
 		if err != nil {
 			srv.stop()
@@ -261,13 +266,47 @@ func scale(ctx context.Context, gen generator, bin, work string, sizes []int) er
 	}
 	fmt.Printf("\n## History size: the cached page and the JSON stay flat\n\n")
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "incidents\tstart to ready\tpage bytes\tsummary.json\tincidents.json\tGET /?lang=en\tGET /history\tpage req/s\tRSS MB\t")
+	fmt.Fprintln(w, "incidents\tstart to ready\tpage bytes\tsummary.json\tincidents.json\tchange to new page\tGET /history?page=2\tpage req/s\tRSS MB\t")
 	for _, r := range out {
 		fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%d\t%s\t%s\t%.0f\t%.0f\t\n", r.n, r.ready.Round(time.Millisecond), r.page, r.summary, r.incs,
 			ms(r.render), ms(r.renderRepeat), r.rps, r.rss)
 	}
 	w.Flush()
 	return nil
+}
+
+// changeToVisible sets a component's status through the API and waits for
+// the status page to change.
+func changeToVisible(base string, op seeded) (time.Duration, error) {
+	etag := func() string {
+		res, err := http.Get(base + "/")
+		if err != nil {
+			return ""
+		}
+		res.Body.Close()
+		return res.Header.Get("ETag")
+	}
+	before := etag()
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/api/admin/components/%d/status", base, op.component),
+		strings.NewReader(`{"status":"degraded_performance"}`))
+	req.Header.Set("Authorization", "Bearer "+op.token)
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("setting a component's status: %s", res.Status)
+	}
+	for time.Since(t0) < time.Minute {
+		if etag() != before {
+			return time.Since(t0), nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return 0, fmt.Errorf("the status page did not change within a minute")
 }
 
 func size(url string) int {

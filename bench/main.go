@@ -103,7 +103,7 @@ func run(ctx context.Context, o options) error {
 	if o.does("http") || o.does("soak") {
 		dsn := "sqlite:" + filepath.Join(work, "bench.db")
 		fmt.Printf("seeding %d products × %d components, %d incidents over %d days …\n", fix.Products, fix.ComponentsEach, fix.Incidents, fix.Days)
-		if err := seed(ctx, dsn, fix); err != nil {
+		if _, err := seed(ctx, dsn, fix); err != nil {
 			return err
 		}
 		srv, err := startServer(bin, work, dsn, o.pprof != "")

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"time"
@@ -22,38 +25,53 @@ type fixture struct {
 // incidents spread over the history (each resolved 90 minutes after it
 // began, on one component, so the uptime bars have something to show), and
 // an active contract on every product with Contacts addresses.
-func seed(ctx context.Context, dsn string, f fixture) error {
+// seeded is what the harness needs to act as an operator.
+type seeded struct {
+	token     string // a write API token
+	component int64
+}
+
+func seed(ctx context.Context, dsn string, f fixture) (seeded, error) {
+	var out seeded
 	now := time.Now()
 	clock := now
 	store, err := data.Open(dsn, data.Options{Now: func() time.Time { return clock }})
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer store.Close()
 	if err := store.Migrate(ctx); err != nil {
-		return err
+		return out, err
 	}
 	// The operator exists already, as on a server that has run before:
 	// the first start would otherwise hash a password (64 MiB, once).
 	hash, err := password.Hash(password.Generate())
 	if err != nil {
-		return err
+		return out, err
 	}
-	if _, err := store.CreateOperator(ctx, data.NewOperator{Email: "ops@example.com", Role: data.RoleAdmin, PasswordHash: hash}); err != nil {
-		return err
+	op, err := store.CreateOperator(ctx, data.NewOperator{Email: "ops@example.com", Role: data.RoleAdmin, PasswordHash: hash})
+	if err != nil {
+		return out, err
+	}
+	raw := make([]byte, 24)
+	rand.Read(raw)
+	out.token = "bench-" + hex.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(out.token))
+	if _, err := store.CreateAPIToken(ctx, "bench", hex.EncodeToString(sum[:]), data.ScopeWrite, "30d", op.ID); err != nil {
+		return out, err
 	}
 	var comps, products []int64
 	for p := range f.Products {
 		prod, err := store.CreateProduct(ctx, data.ProductInput{NameJA: fmt.Sprintf("製品%d", p+1), NameEN: fmt.Sprintf("Product %d", p+1)})
 		if err != nil {
-			return err
+			return out, err
 		}
 		products = append(products, prod.ID)
 		for c := range f.ComponentsEach {
 			cp, err := store.CreateComponent(ctx, data.ComponentInput{ProductID: prod.ID,
 				NameJA: fmt.Sprintf("コンポーネント%d-%d", p+1, c+1), NameEN: fmt.Sprintf("Component %d-%d", p+1, c+1)})
 			if err != nil {
-				return err
+				return out, err
 			}
 			comps = append(comps, cp.ID)
 		}
@@ -67,25 +85,26 @@ func seed(ctx context.Context, dsn string, f fixture) error {
 			BodyJA: "調査しています。**詳細**は追ってお知らせします。", BodyEN: "We are investigating.",
 			Components: map[int64]string{comps[i%len(comps)]: data.PartialOutage}})
 		if err != nil {
-			return err
+			return out, err
 		}
 		clock = clock.Add(90 * time.Minute)
 		if _, err := store.PostIncidentUpdate(ctx, inc.ID, data.NewIncidentUpdate{Status: data.Resolved,
 			BodyJA: "復旧しました。", BodyEN: "Resolved."}); err != nil {
-			return err
+			return out, err
 		}
 	}
 	clock = now
+	out.component = comps[0]
 	if f.Contacts > 0 {
 		ic := data.ImportContract{Code: "BENCH", Name: "負荷試験", Active: true, ProductIDs: products}
 		for i := range f.Contacts {
 			ic.Contacts = append(ic.Contacts, data.ContactInput{Email: fmt.Sprintf("c%06d@example.com", i), Lang: "ja", Role: data.RolePrimary})
 		}
 		if _, err := store.ApplyImport(ctx, []data.ImportContract{ic}); err != nil {
-			return err
+			return out, err
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // seedOlder adds n resolved incidents before the last 90 days, spread over

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,6 +228,23 @@ func TestBrowserFlows(t *testing.T) {
 	run("templates", chromedp.Navigate(base+"/admin/templates"), waitText("CDN遅延"))
 	checkA11y(t, ctx, axe, "templates list")
 	shoot(t, ctx, "templates-ja")
+
+	// Usage, counted from an access log of a few public requests.
+	rec := a.withAccessLog(nil)
+	for _, path := range []string{"/", "/", "/history", "/api/v2/summary.json", "/feed.atom", "/incidents/999"} {
+		if res, err := http.Get(base + path); err == nil {
+			res.Body.Close()
+		}
+	}
+	rec.Flush()
+	run("usage", chromedp.Navigate(base+"/admin/usage"), waitText("よく見られているページ"))
+	mustContain(t, ctx, "usage", "日ごとのファイルで保存しています", "GET /api/v2/summary.json")
+	checkA11y(t, ctx, axe, "usage")
+	shoot(t, ctx, "usage-ja")
+	run("usage in English", chromedp.Navigate(base+"/admin/usage?lang=en"), waitText("Top pages"))
+	checkA11y(t, ctx, axe, "usage in English")
+	shoot(t, ctx, "usage-en")
+	run("back to Japanese", chromedp.Navigate(base+"/admin?lang=ja"), chromedp.WaitVisible(css(".console-nav")))
 
 	// Declare: the form counts who will be emailed as it is filled in.
 	run("declare", chromedp.Navigate(base+"/admin/incidents/new"), chromedp.WaitVisible(field("title_ja")),
