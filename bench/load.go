@@ -52,7 +52,7 @@ type wrk struct{ path string }
 func (w wrk) name() string { return "wrk (" + w.path + ")" }
 
 func (w wrk) run(url string, header map[string]string, conns int, d time.Duration) (loadgen.Result, error) {
-	args := []string{"-t", strconv.Itoa(min(conns, runtime.NumCPU())), "-c", strconv.Itoa(conns), "-d", d.String(), "--latency"}
+	args := []string{"-t", strconv.Itoa(min(conns, runtime.NumCPU())), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
 	for k, v := range header {
 		args = append(args, "-H", k+": "+v)
 	}
