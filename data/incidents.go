@@ -387,10 +387,25 @@ func (s *Store) RecentIncidents(ctx context.Context, limit, offset int) ([]Incid
 	if err := db.Model(&Incident{}).Count(&total).Error; err != nil {
 		return nil, 0, fmt.Errorf("data: count incidents: %w", err)
 	}
-	err := preloadIncident(db).Order("CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, started_at DESC, id DESC").
-		Limit(limit).Offset(offset).Find(&incs).Error
-	if err != nil {
+	// Open incidents first, then resolved ones, each newest first. Two
+	// queries rather than one ORDER BY CASE: each walks an index, so the
+	// cost does not grow with the history.
+	var open []Incident
+	if err := preloadIncident(db).Where("status <> ?", Resolved).Order("started_at DESC, id DESC").Find(&open).Error; err != nil {
 		return nil, 0, fmt.Errorf("data: recent incidents: %w", err)
+	}
+	if offset < len(open) {
+		incs = open[offset:min(len(open), offset+limit)]
+	}
+	rest, skip := limit-len(incs), max(0, offset-len(open))
+	if rest > 0 {
+		var resolved []Incident
+		err := preloadIncident(db).Where("status = ?", Resolved).Order("started_at DESC, id DESC").
+			Limit(rest).Offset(skip).Find(&resolved).Error
+		if err != nil {
+			return nil, 0, fmt.Errorf("data: recent incidents: %w", err)
+		}
+		incs = append(incs, resolved...)
 	}
 	return incs, total, nil
 }
