@@ -1,8 +1,10 @@
 package data
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -357,13 +359,24 @@ func (s *Store) OpenIncidents(ctx context.Context) ([]Incident, error) {
 // IncidentsSince returns the incidents that were open at any time after
 // since: still open, or resolved after it. Newest first.
 func (s *Store) IncidentsSince(ctx context.Context, since time.Time) ([]Incident, error) {
-	var incs []Incident
-	err := preloadIncident(s.db.WithContext(ctx)).
-		Where("resolved_at IS NULL OR resolved_at >= ?", since.UTC()).
-		Order("started_at DESC, id DESC").Find(&incs).Error
-	if err != nil {
+	// Two range queries on the resolved_at index, sorted here: with an OR
+	// and an ORDER BY, SQLite walks the start-time index through the whole
+	// history instead.
+	var open, recent []Incident
+	db := s.db.WithContext(ctx)
+	if err := preloadIncident(db).Where("resolved_at IS NULL").Find(&open).Error; err != nil {
 		return nil, fmt.Errorf("data: incidents since %s: %w", since, err)
 	}
+	if err := preloadIncident(db).Where("resolved_at >= ?", since.UTC()).Find(&recent).Error; err != nil {
+		return nil, fmt.Errorf("data: incidents since %s: %w", since, err)
+	}
+	incs := append(open, recent...)
+	slices.SortFunc(incs, func(a, b Incident) int {
+		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
 	return incs, nil
 }
 
@@ -379,20 +392,26 @@ func (s *Store) IncidentsBetween(ctx context.Context, from, to time.Time) ([]Inc
 	return incs, nil
 }
 
-// RecentIncidents returns the newest incidents for the console's list.
+// RecentIncidents returns a page of incidents for the console's list, open
+// ones first, and how many there are in all.
 func (s *Store) RecentIncidents(ctx context.Context, limit, offset int) ([]Incident, int64, error) {
-	var incs []Incident
 	var total int64
-	db := s.db.WithContext(ctx)
-	if err := db.Model(&Incident{}).Count(&total).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&Incident{}).Count(&total).Error; err != nil {
 		return nil, 0, fmt.Errorf("data: count incidents: %w", err)
 	}
-	// Open incidents first, then resolved ones, each newest first. Two
-	// queries rather than one ORDER BY CASE: each walks an index, so the
-	// cost does not grow with the history.
-	var open []Incident
-	if err := preloadIncident(db).Where("status <> ?", Resolved).Order("started_at DESC, id DESC").Find(&open).Error; err != nil {
-		return nil, 0, fmt.Errorf("data: recent incidents: %w", err)
+	incs, err := s.LatestIncidents(ctx, limit, offset)
+	return incs, total, err
+}
+
+// LatestIncidents returns open incidents first, then resolved ones, each
+// newest first. Two queries rather than one ORDER BY CASE: each walks an
+// index ((status, started_at, id)), so the cost does not grow with the
+// history.
+func (s *Store) LatestIncidents(ctx context.Context, limit, offset int) ([]Incident, error) {
+	db := s.db.WithContext(ctx)
+	var incs, open []Incident
+	if err := preloadIncident(db).Where("status IN ?", []string{Investigating, Identified, Monitoring}).Order("started_at DESC, id DESC").Find(&open).Error; err != nil {
+		return nil, fmt.Errorf("data: recent incidents: %w", err)
 	}
 	if offset < len(open) {
 		incs = open[offset:min(len(open), offset+limit)]
@@ -403,11 +422,11 @@ func (s *Store) RecentIncidents(ctx context.Context, limit, offset int) ([]Incid
 		err := preloadIncident(db).Where("status = ?", Resolved).Order("started_at DESC, id DESC").
 			Limit(rest).Offset(skip).Find(&resolved).Error
 		if err != nil {
-			return nil, 0, fmt.Errorf("data: recent incidents: %w", err)
+			return nil, fmt.Errorf("data: recent incidents: %w", err)
 		}
 		incs = append(incs, resolved...)
 	}
-	return incs, total, nil
+	return incs, nil
 }
 
 // EarliestActivity returns the start of the oldest incident or maintenance,

@@ -561,5 +561,6 @@ CREATE TABLE usage_visitors (
 	day TEXT PRIMARY KEY,
 	sketch {{blob}} NOT NULL
 );
-CREATE INDEX incidents_resolved ON incidents (resolved_at)
+CREATE INDEX incidents_resolved ON incidents (resolved_at);
+CREATE INDEX incidents_status_started ON incidents (status, started_at, id)
 `

@@ -102,7 +102,7 @@ func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
 	if err != nil {
 		return nil, err
 	}
-	incs, _, err := s.store.RecentIncidents(ctx, 50, 0)
+	incs, err := s.store.LatestIncidents(ctx, 50, 0)
 	if err != nil {
 		return nil, err
 	}
