@@ -210,17 +210,7 @@ func (s *Store) ReplaceUsage(ctx context.Context, days []string, u *Usage) error
 				return err
 			}
 		}
-		if rows := u.rows(); len(rows) > 0 {
-			if err := tx.CreateInBatches(rows, 200).Error; err != nil {
-				return err
-			}
-		}
-		for day, sk := range u.Visitors {
-			if err := s.mergeVisitors(tx, day, sk); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.inTx(tx).AddUsage(ctx, u)
 	})
 	if err != nil {
 		return fmt.Errorf("data: replace usage: %w", err)

@@ -74,7 +74,9 @@ func TestConcurrentSignInsAreBounded(t *testing.T) {
 	pub := a.client()
 	stop := make(chan struct{})
 	var pages, pageFailures atomic.Int64
+	reader := make(chan struct{})
 	go func() {
+		defer close(reader)
 		for {
 			select {
 			case <-stop:
@@ -90,6 +92,7 @@ func TestConcurrentSignInsAreBounded(t *testing.T) {
 	}()
 	wg.Wait()
 	close(stop)
+	<-reader // its last request ends before the server does
 	if m := password.MaxConcurrent(); m > password.Slots {
 		t.Fatalf("%d hashes ran at once, more than %d", m, password.Slots)
 	}
