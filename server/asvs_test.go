@@ -166,8 +166,21 @@ func TestSlowDatabaseDoesNotSlowRequests(t *testing.T) {
 	}
 	get()
 	<-stuck
-	for i := 0; i < 300; i++ {
+	// While the database hangs, the files keep up: every 25 requests the
+	// writer has written all of them (a writer held up by the database,
+	// as before, never would, and the queue of 50 would overflow).
+	for i := 1; i <= 300; i++ {
 		get()
+		if i%25 != 0 {
+			continue
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for rec.Written() < int64(i+1) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if rec.Written() < int64(i+1) {
+			t.Fatalf("after %d requests only %d entries written while the database hangs", i+1, rec.Written())
+		}
 	}
 	close(release)
 	rec.Flush()
