@@ -431,11 +431,13 @@ func TestSameNamedComponentsAreToldApart(t *testing.T) {
 	en := a.client()
 	en.lang = "en"
 	expect(t, en.get("/incidents/"+id), http.StatusOK, "krewDashboard / Delivery CDN", "krewSheet / Delivery CDN")
-	expect(t, pub.get("/api/v2/incidents.json"), http.StatusOK, `"name":"krewDashboard - 配信CDN"`, `"name":"krewSheet - 配信CDN"`)
+	// The JSON speaks English to clients that ask for nothing, Japanese when asked.
+	expect(t, pub.get("/api/v2/incidents.json"), http.StatusOK, `"name":"krewDashboard - Delivery CDN"`, `"name":"krewSheet - Delivery CDN"`)
+	expect(t, pub.get("/api/v2/incidents.json?lang=ja"), http.StatusOK, `"name":"krewDashboard - 配信CDN"`, `"name":"krewSheet - 配信CDN"`)
 	// Statuspage names a window's components in its in-progress update.
 	a.store.PostMaintenanceUpdate(ctx, m.ID, data.NewMaintenanceUpdate{Status: data.InProgress, BodyJA: "開始しました。"})
 	a.app.changed()
-	expect(t, pub.get("/api/v2/scheduled-maintenances.json"), http.StatusOK, `"name":"krewSheet - 配信CDN"`)
+	expect(t, pub.get("/api/v2/scheduled-maintenances.json?lang=ja"), http.StatusOK, `"name":"krewSheet - 配信CDN"`)
 	expect(t, pub.get("/feed.atom"), http.StatusOK, one, two)
 	expect(t, pub.get("/maintenance.ics"), http.StatusOK, "krewSheet / 配信CDN")
 	got := rig.deliver()["p@example.com"]

@@ -100,7 +100,7 @@ func (s *Server) negotiateLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 		if ck, err := c.Cookie("lang"); err == nil {
 			cookie = ck.Value
 		}
-		lang := locale.Negotiate(q, cookie, c.Request().Header.Get("Accept-Language"))
+		lang := requestLang(c.Request().URL.Path, q, cookie, c.Request().Header.Get("Accept-Language"))
 		if locale.Supported(q) && q != cookie {
 			c.SetCookie(&http.Cookie{Name: "lang", Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
 				HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteLaxMode})
@@ -108,6 +108,17 @@ func (s *Server) negotiateLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set("lang", lang)
 		return next(c)
 	}
+}
+
+// requestLang picks a request's language. The Statuspage JSON speaks
+// English unless a client asks for Japanese (?lang=ja or Accept-Language),
+// as the clients written for Statuspage expect; a page's cookie does not
+// change it. Pages default to Japanese.
+func requestLang(path, query, cookie, acceptLanguage string) string {
+	if strings.HasPrefix(path, "/api/v2/") {
+		return locale.NegotiateOr(query, "", acceptLanguage, "en")
+	}
+	return locale.Negotiate(query, cookie, acceptLanguage)
 }
 
 func langOf(c echo.Context) string {

@@ -41,6 +41,7 @@ func (s *Server) routes() *echo.Echo {
 		e.GET("/api/v2/"+p+".json", s.statusJSON)
 	}
 	e.OPTIONS("/api/v2/*", corsPreflight)
+	e.GET("/api/v2/*", apiNotFound)
 	e.GET("/feed.atom", s.feed)
 	e.GET("/feed.rss", s.feed)
 	e.GET("/products/:product/feed.atom", s.feed)

@@ -154,7 +154,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request) bool {
 	if ck, err := r.Cookie("lang"); err == nil {
 		cookie = ck.Value
 	}
-	lang := locale.Negotiate("", cookie, r.Header.Get("Accept-Language"))
+	lang := requestLang(r.URL.Path, "", cookie, r.Header.Get("Accept-Language"))
 	p, lr := s.cache.fresh(r.URL.Path, lang)
 	if p == nil {
 		return false

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -177,6 +178,11 @@ func (d *apiData) component(c *data.Component) spComponent {
 func (d *apiData) components() []spComponent {
 	var out []spComponent
 	for _, p := range d.catalog.Products {
+		if len(p.Components) == 0 {
+			// Statuspage has no empty groups; strict clients reject a
+			// document with one. The product appears with its first component.
+			continue
+		}
 		var desc *string
 		if v := d.text(p.DescriptionJA, p.DescriptionEN); v != "" {
 			desc = &v
@@ -270,7 +276,9 @@ func (d *apiData) maintenance(m *data.Maintenance) spIncident {
 		if st == data.Cancelled {
 			st = data.Completed
 		}
-		su := spUpdate{ID: "u" + strconv.FormatInt(u.ID, 10), Status: st, Body: d.text(u.BodyJA, u.BodyEN), IncidentID: id,
+		// "mu": maintenance updates are another table than incident updates
+		// ("u"), and every id on a page is unique.
+		su := spUpdate{ID: "mu" + strconv.FormatInt(u.ID, 10), Status: st, Body: d.text(u.BodyJA, u.BodyEN), IncidentID: id,
 			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{}}
 		if u.Status == data.InProgress {
 			su.AffectedComponents = append(su.AffectedComponents, affected...)
@@ -281,7 +289,9 @@ func (d *apiData) maintenance(m *data.Maintenance) spIncident {
 }
 
 // status is the page indicator: the worst impact of an unresolved
-// incident, else maintenance, else none; described in words.
+// incident, else what the components show (degraded → minor, partial →
+// major, major outage → critical, maintenance), described in Statuspage's
+// fixed words for that indicator, so the pair always agrees.
 func (d *apiData) status() spStatus {
 	rank := map[string]int{"none": 0, "minor": 1, "major": 2, "critical": 3}
 	worst := "none"
@@ -290,11 +300,10 @@ func (d *apiData) status() spStatus {
 			worst = i.Impact
 		}
 	}
-	overall := d.catalog.Overall()
 	if worst == "none" {
-		switch overall {
+		switch d.catalog.Overall() {
 		case data.UnderMaintenance:
-			return spStatus{"maintenance", d.s.catalog.T(d.lang, "overall.under_maintenance")}
+			worst = "maintenance"
 		case data.DegradedPerformance:
 			worst = "minor"
 		case data.PartialOutage:
@@ -303,7 +312,7 @@ func (d *apiData) status() spStatus {
 			worst = "critical"
 		}
 	}
-	return spStatus{Indicator: worst, Description: d.s.catalog.T(d.lang, "overall."+overall)}
+	return spStatus{Indicator: worst, Description: d.s.catalog.T(d.lang, "api.indicator."+worst)}
 }
 
 func (d *apiData) incidentsWhere(keep func(*data.Incident) bool) []spIncident {
@@ -334,6 +343,11 @@ var (
 	activeMaint     = func(m *data.Maintenance) bool { return m.Active() }
 	upcomingOrActve = func(m *data.Maintenance) bool { return m.Status == data.Scheduled || m.Active() }
 )
+
+// apiNotFound answers a path under /api/v2/ that is no endpoint, in JSON.
+func apiNotFound(c echo.Context) error {
+	return apiFail(http.StatusNotFound, "not_found", "No such endpoint; see /api/v2/summary.json.")
+}
 
 // statusJSON serves /api/v2/*.json from the page cache, with CORS open for
 // reading from any site.

@@ -132,21 +132,27 @@ func Supported(lang string) bool {
 // then the remembered one (the cookie), then the browser's Accept-Language,
 // then Japanese.
 func Negotiate(query, cookie, acceptLanguage string) string {
+	return NegotiateOr(query, cookie, acceptLanguage, Languages[0])
+}
+
+// NegotiateOr is Negotiate with another language when nothing is asked
+// for (or nothing supported is): English for machine clients, say.
+func NegotiateOr(query, cookie, acceptLanguage, fallback string) string {
 	for _, v := range []string{query, cookie} {
 		if v = strings.ToLower(strings.TrimSpace(v)); Supported(v) {
 			return v
 		}
 	}
 	if acceptLanguage == "" {
-		return Languages[0]
+		return fallback
 	}
 	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
 	if err != nil || len(tags) == 0 {
-		return Languages[0]
+		return fallback
 	}
 	_, i, conf := matcher.Match(tags...)
 	if conf == language.No {
-		return Languages[0]
+		return fallback
 	}
 	return Languages[i]
 }

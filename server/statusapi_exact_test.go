@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+// strictJSON reads an /api/v2 document as a strict client would.
+func strictJSON(t *testing.T, a *testApp, path string, header map[string]string, into any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, a.srv.URL+path, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %d", path, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestNoEmptyGroups: a product created before its components is left out
+// of the JSON; strict Statuspage clients reject a group without
+// components, and with it the whole document.
+func TestNoEmptyGroups(t *testing.T) {
+	a := newTestServer(t)
+	a.seedCatalog()
+	if _, err := a.store.CreateProduct(context.Background(), data.ProductInput{NameJA: "準備中の製品"}); err != nil {
+		t.Fatal(err)
+	}
+	a.app.changed()
+	for _, path := range []string{"/api/v2/components.json", "/api/v2/summary.json"} {
+		var doc struct{ Components []spComponent }
+		strictJSON(t, a, path, nil, &doc)
+		groups := 0
+		for _, c := range doc.Components {
+			if c.Group {
+				groups++
+				if len(c.Components) == 0 {
+					t.Errorf("%s: group %s (%s) has no components", path, c.ID, c.Name)
+				}
+			}
+		}
+		if groups != 1 {
+			t.Errorf("%s: %d groups, want 1", path, groups)
+		}
+	}
+}
+
+// TestUpdateIDsAreUnique: incident and maintenance updates come from two
+// tables; their ids on a page never collide.
+func TestUpdateIDsAreUnique(t *testing.T) {
+	a := newTestServer(t)
+	a.seedAll()
+	seen := map[string]string{}
+	for _, path := range []string{"/api/v2/incidents.json", "/api/v2/scheduled-maintenances.json"} {
+		var doc struct {
+			Incidents             []spIncident `json:"incidents"`
+			ScheduledMaintenances []spIncident `json:"scheduled_maintenances"`
+		}
+		strictJSON(t, a, path, nil, &doc)
+		for _, inc := range append(doc.Incidents, doc.ScheduledMaintenances...) {
+			for _, u := range inc.IncidentUpdates {
+				if other, dup := seen[u.ID]; dup {
+					t.Errorf("update id %s is used by %s and %s", u.ID, other, inc.ID)
+				}
+				seen[u.ID] = inc.ID
+			}
+		}
+	}
+	if len(seen) < 3 {
+		t.Fatalf("the fixture proves nothing: %v", seen)
+	}
+}
+
+// TestUnknownAPIPathsAre404JSON: a mistyped endpoint says so, in JSON.
+func TestUnknownAPIPathsAre404JSON(t *testing.T) {
+	a := newTestServer(t)
+	for _, path := range []string{"/api/v2/nope.json", "/api/v2/incidents/i1.json", "/api/v2/"} {
+		r := a.client().get(path)
+		if r.code != http.StatusNotFound || r.header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %s %s", path, r.code, r.header.Get("Content-Type"), r.body)
+		}
+	}
+}
+
+// TestStatusIndicatorAndDescriptionAgree: the indicator and its words are
+// Statuspage's fixed pairs, in English unless Japanese is asked for.
+func TestStatusIndicatorAndDescriptionAgree(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		impact, indicator, en, ja string
+	}{
+		{"", "none", "All Systems Operational", "すべてのサービスは正常に稼働しています"},
+		{"minor", "minor", "Minor Service Outage", "一部のサービスで軽微な障害が発生しています"},
+		{"major", "major", "Partial System Outage", "一部のサービスで障害が発生しています"},
+		{"critical", "critical", "Major Service Outage", "サービスで大規模な障害が発生しています"},
+	}
+	for _, c := range cases {
+		a := newTestServer(t)
+		_, cdn, _ := a.seedCatalog()
+		if c.impact != "" {
+			// The component's own status would say otherwise; the incident's
+			// impact decides, and the words follow it.
+			if _, err := a.store.CreateIncident(ctx, data.NewIncident{TitleJA: "障害", Impact: c.impact, Status: data.Investigating,
+				BodyJA: "調査中です。", Components: map[int64]string{cdn: data.DegradedPerformance}}); err != nil {
+				t.Fatal(err)
+			}
+			a.app.changed()
+		}
+		for lang, want := range map[string]string{"": c.en, "en": c.en, "ja": c.ja} {
+			var doc struct{ Status spStatus }
+			h := map[string]string{}
+			if lang != "" {
+				h["Accept-Language"] = lang
+			}
+			strictJSON(t, a, "/api/v2/status.json", h, &doc)
+			if doc.Status.Indicator != c.indicator || doc.Status.Description != want {
+				t.Errorf("%s incident, lang %q: %+v, want %s / %s", c.impact, lang, doc.Status, c.indicator, want)
+			}
+		}
+	}
+}
