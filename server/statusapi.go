@@ -256,7 +256,10 @@ func (d *apiData) maintenance(m *data.Maintenance) spIncident {
 	if status == data.Cancelled {
 		status = data.Completed // Statuspage has no "cancelled"; the last update says so
 	}
-	started := m.StartsAt
+	// A window starts when it started; before that (and when cancelled
+	// before it began) it is reported from when it was posted, so started_at
+	// never lies in the future nor after resolved_at.
+	started := m.CreatedAt
 	if m.StartedAt != nil {
 		started = *m.StartedAt
 	}
@@ -264,27 +267,47 @@ func (d *apiData) maintenance(m *data.Maintenance) spIncident {
 		ResolvedAt: d.tsp(m.CompletedAt), Impact: "maintenance", Shortlink: d.s.opts.BaseURL.String() + "/maintenance/" + strconv.FormatInt(m.ID, 10),
 		StartedAt: d.ts(started), PageID: pageID, IncidentUpdates: []spUpdate{}, Components: []spComponent{},
 		ScheduledFor: d.tsp(&m.StartsAt), ScheduledUntil: d.tsp(&m.EndsAt)}
-	var affected []spAffected
+	var comps []*data.Component
 	for _, cid := range m.ComponentIDs() {
 		if c := d.catalog.Component(cid); c != nil {
 			out.Components = append(out.Components, d.component(c))
-			affected = append(affected, spAffected{Code: componentID(cid), Name: d.catalog.qualifiedName(c.ID, d.lang, " - "), OldStatus: data.Operational, NewStatus: data.UnderMaintenance})
+			comps = append(comps, c)
 		}
 	}
-	for _, u := range m.Updates {
+	// Every update names the window's components, as Statuspage does:
+	// operational while scheduled, under maintenance from the start, back
+	// to operational at the end. Updates come newest first; the state is
+	// followed oldest first.
+	state := data.Operational
+	ups := make([]spUpdate, len(m.Updates))
+	for i := len(m.Updates) - 1; i >= 0; i-- {
+		u := m.Updates[i]
 		st := u.Status
 		if st == data.Cancelled {
 			st = data.Completed
+		}
+		next := state
+		switch u.Status {
+		case data.InProgress, data.Verifying:
+			next = data.UnderMaintenance
+		case data.Completed, data.Cancelled:
+			next = data.Operational
+		}
+		if u.Status == data.Verifying && out.MonitoringAt == nil {
+			out.MonitoringAt = d.tsp(&u.CreatedAt)
 		}
 		// "mu": maintenance updates are another table than incident updates
 		// ("u"), and every id on a page is unique.
 		su := spUpdate{ID: "mu" + strconv.FormatInt(u.ID, 10), Status: st, Body: d.text(u.BodyJA, u.BodyEN), IncidentID: id,
 			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{}}
-		if u.Status == data.InProgress {
-			su.AffectedComponents = append(su.AffectedComponents, affected...)
+		for _, c := range comps {
+			su.AffectedComponents = append(su.AffectedComponents, spAffected{Code: componentID(c.ID),
+				Name: d.catalog.qualifiedName(c.ID, d.lang, " - "), OldStatus: state, NewStatus: next})
 		}
-		out.IncidentUpdates = append(out.IncidentUpdates, su)
+		state = next
+		ups[i] = su
 	}
+	out.IncidentUpdates = append(out.IncidentUpdates, ups...)
 	return out
 }
 

@@ -3,8 +3,12 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/oshirase/oshirase/data"
 )
@@ -129,5 +133,81 @@ func TestStatusIndicatorAndDescriptionAgree(t *testing.T) {
 				t.Errorf("%s incident, lang %q: %+v, want %s / %s", c.impact, lang, doc.Status, c.indicator, want)
 			}
 		}
+	}
+}
+
+// TestMaintenanceAsStatuspageTellsIt: every update of a window names its
+// components (operational → operational while scheduled, → under
+// maintenance when it starts, back to operational when it ends), the
+// window starts when it started (or when it was posted, before), verifying
+// is its monitoring time, and a cancelled window never starts after it ended.
+func TestMaintenanceAsStatuspageTellsIt(t *testing.T) {
+	ctx := context.Background()
+	a := newTestServer(t)
+	_, cdn, api := a.seedCatalog()
+	posted := a.clock.Now()
+	m, err := a.store.CreateMaintenance(ctx, data.NewMaintenance{TitleJA: "定期メンテナンス", BodyJA: "予定です。",
+		StartsAt: posted.Add(time.Hour), EndsAt: posted.Add(3 * time.Hour), ComponentIDs: []int64{cdn, api}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, err := a.store.CreateMaintenance(ctx, data.NewMaintenance{TitleJA: "中止するメンテナンス", BodyJA: "予定です。",
+		StartsAt: posted.Add(5 * time.Hour), EndsAt: posted.Add(6 * time.Hour), ComponentIDs: []int64{api}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	window := func(id int64) spIncident {
+		t.Helper()
+		a.app.changed()
+		var doc struct {
+			ScheduledMaintenances []spIncident `json:"scheduled_maintenances"`
+		}
+		strictJSON(t, a, "/api/v2/scheduled-maintenances.json", nil, &doc)
+		for _, w := range doc.ScheduledMaintenances {
+			if w.ID == "m"+strconv.FormatInt(id, 10) {
+				return w
+			}
+		}
+		t.Fatalf("window %d missing", id)
+		return spIncident{}
+	}
+	transitions := func(u spUpdate) string {
+		var s []string
+		for _, c := range u.AffectedComponents {
+			s = append(s, c.Code+":"+c.OldStatus+">"+c.NewStatus)
+		}
+		return strings.Join(s, ",")
+	}
+	w := window(m.ID)
+	if w.StartedAt != w.CreatedAt || transitions(w.IncidentUpdates[0]) != fmt.Sprintf("c%d:operational>operational,c%d:operational>operational", cdn, api) {
+		t.Fatalf("scheduled: started %s (created %s), %q", w.StartedAt, w.CreatedAt, transitions(w.IncidentUpdates[0]))
+	}
+	steps := []struct{ status, want string }{
+		{data.InProgress, "operational>under_maintenance"},
+		{data.Verifying, "under_maintenance>under_maintenance"},
+		{data.Completed, "under_maintenance>operational"},
+	}
+	for i, st := range steps {
+		a.clock.Set(posted.Add(time.Hour + time.Duration(i)*time.Hour))
+		if _, err := a.store.PostMaintenanceUpdate(ctx, m.ID, data.NewMaintenanceUpdate{Status: st.status, BodyJA: "更新です。"}); err != nil {
+			t.Fatal(err)
+		}
+		w = window(m.ID)
+		if got := transitions(w.IncidentUpdates[0]); !strings.Contains(got, fmt.Sprintf("c%d:%s", cdn, st.want)) {
+			t.Errorf("%s: %q", st.status, got)
+		}
+		if st.status == data.Verifying && (w.MonitoringAt == nil || *w.MonitoringAt != w.IncidentUpdates[0].CreatedAt) {
+			t.Errorf("verifying: monitoring_at %v", w.MonitoringAt)
+		}
+	}
+	if len(w.IncidentUpdates) != 4 || w.StartedAt != w.IncidentUpdates[2].CreatedAt {
+		t.Errorf("completed: %d updates, started %s", len(w.IncidentUpdates), w.StartedAt)
+	}
+	if _, err := a.store.PostMaintenanceUpdate(ctx, cancelled.ID, data.NewMaintenanceUpdate{Status: data.Cancelled, BodyJA: "中止します。"}); err != nil {
+		t.Fatal(err)
+	}
+	c := window(cancelled.ID)
+	if c.ResolvedAt == nil || c.StartedAt > *c.ResolvedAt || transitions(c.IncidentUpdates[0]) != fmt.Sprintf("c%d:operational>operational", api) {
+		t.Errorf("cancelled: started %s, resolved %v, %q", c.StartedAt, c.ResolvedAt, transitions(c.IncidentUpdates[0]))
 	}
 }
