@@ -113,8 +113,9 @@ func (s *Server) feed(c echo.Context) error {
 		if p != nil {
 			title += " — " + pg.L(p.NameJA, p.NameEN)
 		}
+		// The site is every entry's author (RFC 4287 wants one).
 		f := &feeds.Feed{Title: title, Link: &feeds.Link{Href: base + "/"}, Description: s.catalog.T(lang, "feed.description"),
-			Id: base + c.Request().URL.Path}
+			Id: base + c.Request().URL.Path, Author: &feeds.Author{Name: s.catalog.T(lang, "site.name")}}
 		for _, it := range items {
 			if !concerns(it, product, cp) || len(f.Items) == 50 {
 				continue
@@ -169,7 +170,11 @@ func (s *Server) feed(c echo.Context) error {
 		}
 		var out string
 		if atom {
-			out, err = f.ToAtom()
+			// gorilla/feeds takes an Atom feed's id from its link, which
+			// every feed here shares: each feed gets its own (its address).
+			af := (&feeds.Atom{Feed: f}).AtomFeed()
+			af.Id = f.Id
+			out, err = feeds.ToXML(af)
 		} else {
 			out, err = f.ToRss()
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -209,5 +210,41 @@ func TestMaintenanceAsStatuspageTellsIt(t *testing.T) {
 	c := window(cancelled.ID)
 	if c.ResolvedAt == nil || c.StartedAt > *c.ResolvedAt || transitions(c.IncidentUpdates[0]) != fmt.Sprintf("c%d:operational>operational", api) {
 		t.Errorf("cancelled: started %s, resolved %v, %q", c.StartedAt, c.ResolvedAt, transitions(c.IncidentUpdates[0]))
+	}
+}
+
+// TestAtomHasAuthorsAndOwnIDs: RFC 4287 wants an author for every entry
+// (here, the feed's), and each feed its own id.
+func TestAtomHasAuthorsAndOwnIDs(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	type atom struct {
+		ID     string `xml:"id"`
+		Author *struct {
+			Name string `xml:"name"`
+		} `xml:"author"`
+		Entries []struct {
+			ID string `xml:"id"`
+		} `xml:"entry"`
+	}
+	ids := map[string]bool{}
+	for _, path := range []string{"/feed.atom", "/products/" + strconv.FormatInt(f.product, 10) + "/feed.atom", "/feed.atom?lang=en"} {
+		r := a.client().get(path)
+		var doc atom
+		if err := xml.Unmarshal([]byte(r.body), &doc); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if doc.Author == nil || strings.TrimSpace(doc.Author.Name) == "" {
+			t.Errorf("%s: no author\n%s", path, r.body)
+		}
+		if len(doc.Entries) == 0 {
+			t.Errorf("%s: no entries", path)
+		}
+		if !strings.Contains(path, "?") {
+			if ids[doc.ID] {
+				t.Errorf("%s: feed id %s is another feed's", path, doc.ID)
+			}
+			ids[doc.ID] = true
+		}
 	}
 }
