@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -76,6 +77,17 @@ func (s *Store) migrateTo(ctx context.Context, target int) error {
 		}
 	}
 	return nil
+}
+
+// SetUpAt is when the database was created (its first migration): the
+// date of a page nothing has been posted on yet.
+func (s *Store) SetUpAt(ctx context.Context) (time.Time, error) {
+	var ts []time.Time
+	err := s.db.WithContext(ctx).Table("schema_migrations").Order("version").Limit(1).Pluck("applied_at", &ts).Error
+	if err != nil || len(ts) == 0 {
+		return time.Time{}, err
+	}
+	return ts[0], nil
 }
 
 // AppliedVersion reports the highest migration recorded in the database.

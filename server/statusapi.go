@@ -96,6 +96,9 @@ type apiData struct {
 	incidents    []data.Incident
 	maintenances []data.Maintenance
 	updatedAt    time.Time
+	// shownAt is when an incident or maintenance last changed what a
+	// component shows.
+	shownAt map[int64]time.Time
 }
 
 func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
@@ -111,7 +114,29 @@ func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &apiData{s: s, lang: lang, catalog: newCatalogView(products, incs, ms), incidents: incs, maintenances: ms}
+	d := &apiData{s: s, lang: lang, catalog: newCatalogView(products, incs, ms), incidents: incs, maintenances: ms,
+		shownAt: map[int64]time.Time{}}
+	shown := func(cid int64, t time.Time) {
+		if t.After(d.shownAt[cid]) {
+			d.shownAt[cid] = t
+		}
+	}
+	for _, i := range incs {
+		for _, u := range i.Updates {
+			for _, uc := range u.Components {
+				shown(uc.ComponentID, u.CreatedAt)
+			}
+		}
+	}
+	for _, m := range ms {
+		for _, u := range m.Updates {
+			if u.Status != data.Scheduled {
+				for _, cid := range m.ComponentIDs() {
+					shown(cid, u.CreatedAt)
+				}
+			}
+		}
+	}
 	for _, p := range products {
 		d.touch(p.UpdatedAt)
 		for _, c := range p.Components {
@@ -123,6 +148,12 @@ func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
 	}
 	for _, m := range ms {
 		d.touch(m.UpdatedAt)
+	}
+	if d.updatedAt.IsZero() {
+		// Nothing posted yet: the page dates from when it was set up.
+		if d.updatedAt, err = s.store.SetUpAt(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -151,7 +182,7 @@ func (d *apiData) text(ja, en string) string { return pickLang(d.lang, ja, en) }
 
 func (d *apiData) page() spPage {
 	return spPage{ID: pageID, Name: d.s.catalog.T(d.lang, "site.name"), URL: d.s.opts.BaseURL.String(),
-		TimeZone: d.s.opts.Location.String(), UpdatedAt: d.ts(maxTime(d.updatedAt, time.Unix(0, 0)))}
+		TimeZone: d.s.opts.Location.String(), UpdatedAt: d.ts(d.updatedAt)}
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -171,7 +202,7 @@ func (d *apiData) component(c *data.Component) spComponent {
 		desc = &v
 	}
 	return spComponent{ID: componentID(c.ID), Name: d.text(c.NameJA, c.NameEN), Status: d.catalog.Status[c.ID],
-		CreatedAt: d.ts(c.CreatedAt), UpdatedAt: d.ts(c.UpdatedAt), Position: c.Position + 1, Description: desc,
+		CreatedAt: d.ts(c.CreatedAt), UpdatedAt: d.ts(maxTime(c.UpdatedAt, d.shownAt[c.ID])), Position: c.Position + 1, Description: desc,
 		Showcase: true, GroupID: &gid, PageID: pageID}
 }
 
@@ -187,8 +218,12 @@ func (d *apiData) components() []spComponent {
 		if v := d.text(p.DescriptionJA, p.DescriptionEN); v != "" {
 			desc = &v
 		}
+		updated := p.UpdatedAt
+		for _, c := range p.Components {
+			updated = maxTime(updated, maxTime(c.UpdatedAt, d.shownAt[c.ID]))
+		}
 		g := spComponent{ID: groupID(p.ID), Name: d.text(p.NameJA, p.NameEN), Status: d.catalog.ProductStatus(&p),
-			CreatedAt: d.ts(p.CreatedAt), UpdatedAt: d.ts(p.UpdatedAt), Position: p.Position + 1, Description: desc,
+			CreatedAt: d.ts(p.CreatedAt), UpdatedAt: d.ts(updated), Position: p.Position + 1, Description: desc,
 			PageID: pageID, Group: true, Components: []string{}}
 		for i := range p.Components {
 			g.Components = append(g.Components, componentID(p.Components[i].ID))

@@ -248,3 +248,33 @@ func TestAtomHasAuthorsAndOwnIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdatedAtFollowsWhatIsShown: a component's updated_at moves when an
+// incident changes the status it shows, and an empty page is not dated
+// 1970.
+func TestUpdatedAtFollowsWhatIsShown(t *testing.T) {
+	ctx := context.Background()
+	a := newTestServer(t)
+	var empty struct{ Page spPage }
+	strictJSON(t, a, "/api/v2/status.json", nil, &empty)
+	if strings.HasPrefix(empty.Page.UpdatedAt, "1970") || empty.Page.UpdatedAt == "" {
+		t.Errorf("empty page updated_at %q", empty.Page.UpdatedAt)
+	}
+	_, cdn, api := a.seedCatalog()
+	a.clock.Advance(2 * time.Hour)
+	if _, err := a.store.CreateIncident(ctx, data.NewIncident{TitleJA: "障害", Impact: "major", Status: data.Investigating,
+		BodyJA: "調査中です。", Components: map[int64]string{cdn: data.PartialOutage}}); err != nil {
+		t.Fatal(err)
+	}
+	a.app.changed()
+	var doc struct{ Components []spComponent }
+	strictJSON(t, a, "/api/v2/components.json", nil, &doc)
+	at := map[string]string{}
+	for _, c := range doc.Components {
+		at[c.ID] = c.UpdatedAt
+	}
+	now := a.clock.Now().In(a.app.opts.Location).Format("2006-01-02T15:04:05.000-07:00")
+	if at[componentID(cdn)] != now || at[componentID(api)] == now {
+		t.Errorf("updated_at: affected %s, untouched %s, incident at %s", at[componentID(cdn)], at[componentID(api)], now)
+	}
+}
