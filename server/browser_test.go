@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +346,47 @@ func TestBrowserFlows(t *testing.T) {
 	addr, err := a.store.Address(context.Background(), "extra@example.com")
 	if err != nil || addr.Lang() != "en" || !addr.Person.OptedOut {
 		t.Fatalf("preferences not saved: %+v %v", addr, err)
+	}
+}
+
+// TestPublicPagesAccessible: every public page, in each state a banner can
+// be in and in both languages, has no WCAG 2.1 AA violation axe can find
+// (contrast above all: status words and times are read by everyone).
+func TestPublicPagesAccessible(t *testing.T) {
+	ctx := newBrowser(t)
+	axe := axeScript(t)
+	a := newTestServer(t)
+	f := a.seedAll()
+	ctx2 := context.Background()
+	base := a.srv.URL
+	pages := []string{"/", "/history", "/news", "/subscribe", "/incidents/" + strconv.FormatInt(f.incident, 10),
+		"/maintenance/" + strconv.FormatInt(f.maintenance, 10)}
+	states := []struct {
+		name   string
+		status string
+	}{
+		{"partial outage", ""},
+		{"degraded", data.DegradedPerformance},
+		{"major outage", data.MajorOutage},
+		{"maintenance", data.UnderMaintenance},
+	}
+	for _, st := range states {
+		if st.status != "" {
+			if err := a.store.SetComponentStatus(ctx2, f.api, st.status); err != nil {
+				t.Fatal(err)
+			}
+			a.app.changed()
+		}
+		for _, lang := range []string{"ja", "en"} {
+			for _, p := range pages {
+				if err := chromedp.Do(ctx, chromedp.Navigate(base+p+"?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+				checkA11y(t, ctx, axe, st.name+" "+lang+" "+p)
+			}
+		}
+		if st.status == data.DegradedPerformance {
+			shoot(t, ctx, "status-degraded-en")
+		}
 	}
 }
