@@ -113,6 +113,15 @@ type page struct {
 	Admin bool
 }
 
+// Current reports whether a navigation link leads to the section shown:
+// the home pages exactly, any other section with what lies under it.
+func (p *page) Current(href string) bool {
+	if href == "/" || href == "/admin" {
+		return p.Path == href
+	}
+	return p.Path == href || strings.HasPrefix(p.Path, href+"/")
+}
+
 func (s *Server) newPage(lang, path string, v *view) *page {
 	p := &page{view: v, s: s, Lang: lang, Path: path, Now: s.opts.Now(), Asset: "/static/" + static.Version}
 	if p.Form == nil {
