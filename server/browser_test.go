@@ -383,6 +383,9 @@ func TestPublicPagesAccessible(t *testing.T) {
 					t.Fatalf("%s: %v", p, err)
 				}
 				checkA11y(t, ctx, axe, st.name+" "+lang+" "+p)
+				if p == "/subscribe" && st.status == "" {
+					shoot(t, ctx, "subscribe-"+lang)
+				}
 			}
 		}
 		if st.status == data.DegradedPerformance {

@@ -42,3 +42,26 @@ func TestNavigationSaysWhereYouAre(t *testing.T) {
 		expect(t, r, http.StatusOK, `<a class="skip-link" href="#main">`)
 	}
 }
+
+// TestSubscribeOffersEveryChannel: besides email, /subscribe gives the
+// feeds, the calendar, the JSON API and the badge, each as an address to
+// copy (in the visitor's language where the channel has one).
+func TestSubscribeOffersEveryChannel(t *testing.T) {
+	a := newTestServer(t)
+	a.seedCatalog()
+	for lang, want := range map[string][]string{
+		"ja": {"メール以外の受け取り方", `value="http://status.example.com/feed.atom"`, `value="http://status.example.com/feed.rss"`,
+			`value="http://status.example.com/maintenance.ics"`, `value="http://status.example.com/api/v2/summary.json"`,
+			`value="http://status.example.com/badge.svg"`, `<img src="/badge.svg"`},
+		"en": {"Other ways to follow", `value="http://status.example.com/feed.atom?lang=en"`, `value="http://status.example.com/feed.rss?lang=en"`,
+			`value="http://status.example.com/maintenance.ics?lang=en"`, `value="http://status.example.com/api/v2/summary.json"`},
+	} {
+		c := a.client()
+		c.lang = lang
+		r := c.get("/subscribe")
+		expect(t, r, http.StatusOK, want...)
+		if n := regexp.MustCompile(`<input[^>]+readonly`).FindAllString(r.body, -1); len(n) != 5 {
+			t.Errorf("%s: %d copyable addresses, want 5", lang, len(n))
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"errors"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/locale"
 	"github.com/oshirase/oshirase/internal/mail"
 )
 
@@ -16,6 +18,32 @@ type subscribePage struct {
 	Products []data.Product
 	Langs    []string
 	Sent     bool
+	Channels []channel
+}
+
+// channel is a way to follow the page other than email: an address to
+// copy into a feed reader, a calendar, a monitor or a web page.
+type channel struct {
+	Name, Hint string // message ids
+	URL        string
+	Badge      bool
+}
+
+// channels lists the other ways to follow, in the visitor's language where
+// the channel has one (the JSON API speaks English unless asked).
+func (s *Server) channels(lang string) []channel {
+	base := strings.TrimRight(s.opts.BaseURL.String(), "/")
+	q := ""
+	if lang != locale.Languages[0] {
+		q = "?lang=" + lang
+	}
+	return []channel{
+		{Name: "channel.atom", Hint: "channel.atom_hint", URL: base + "/feed.atom" + q},
+		{Name: "channel.rss", Hint: "channel.rss_hint", URL: base + "/feed.rss" + q},
+		{Name: "channel.calendar", Hint: "channel.calendar_hint", URL: base + "/maintenance.ics" + q},
+		{Name: "channel.api", Hint: "channel.api_hint", URL: base + "/api/v2/summary.json"},
+		{Name: "channel.badge", Hint: "channel.badge_hint", URL: base + "/badge.svg", Badge: true},
+	}
 }
 
 func (s *Server) showSubscribe(c echo.Context) error {
@@ -26,7 +54,7 @@ func (s *Server) showSubscribe(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	f := &form{Values: map[string][]string{"lang": {langOf(c)}}}
 	return s.render(c, http.StatusOK, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f,
-		Data: &subscribePage{Products: products, Langs: data.ContactLanguages}})
+		Data: &subscribePage{Products: products, Langs: data.ContactLanguages, Channels: s.channels(langOf(c))}})
 }
 
 // Subscription requests are limited per address and per IP, so the form
