@@ -1,10 +1,10 @@
 package server
 
 import (
-	"strings"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
