@@ -383,6 +383,12 @@ func TestPublicPagesAccessible(t *testing.T) {
 					t.Fatalf("%s: %v", p, err)
 				}
 				checkA11y(t, ctx, axe, st.name+" "+lang+" "+p)
+				if lang == "ja" && st.status == "" {
+					wb, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("main h1, main h2")).wordBreak`))
+					if err != nil || wb != "auto-phrase" {
+						t.Errorf("%s: Japanese headings break with %q (%v), not at phrases", p, wb, err)
+					}
+				}
 				if p == "/subscribe" && st.status == "" {
 					shoot(t, ctx, "subscribe-"+lang)
 				}
