@@ -277,7 +277,7 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 			// For operators looking at headers; customers see the page.
 			c.Response().Header().Set("X-Oshirase-Stale", p.at.UTC().Format(time.RFC3339))
 		}
-	case pc.now().Sub(p.at) > pc.ttl:
+	case pc.expired(p):
 		pc.refresh(key, ctype, render)
 	default:
 		pc.learn(c, key)
@@ -286,6 +286,10 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 }
 
 type learnKey struct{ path, lang string }
+
+// expired reports whether a page has been served its TTL and is due for
+// a background refresh.
+func (pc *pageCache) expired(p *cachedPage) bool { return pc.now().Sub(p.at) > pc.ttl }
 
 // learnedRoute is what the handler did for a request, to do it again.
 type learnedRoute struct {
@@ -328,7 +332,7 @@ func (pc *pageCache) fresh(path, lang string) (*cachedPage, *learnedRoute) {
 		p = pc.entries[lr.key]
 	}
 	pc.mu.RUnlock()
-	if p == nil || p.change != pc.changes.Load() || pc.now().Sub(p.at) > pc.ttl {
+	if p == nil || p.change != pc.changes.Load() || pc.expired(p) {
 		return nil, nil
 	}
 	return p, lr

@@ -424,7 +424,7 @@ type dayFile struct {
 // locked so no second process with the same instance name writes it.
 func (d *dayFile) open(day string) error {
 	path := filepath.Join(d.dir, name(day, d.instance))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o640)
 	if err != nil {
 		return fmt.Errorf("accesslog: %w", err)
 	}
@@ -436,11 +436,7 @@ func (d *dayFile) open(day string) error {
 	// only that line is lost.
 	if info, err := f.Stat(); err == nil && info.Size() > 0 {
 		last := make([]byte, 1)
-		if rf, err := os.Open(path); err == nil {
-			rf.ReadAt(last, info.Size()-1)
-			rf.Close()
-		}
-		if last[0] != '\n' {
+		if _, err := f.ReadAt(last, info.Size()-1); err == nil && last[0] != '\n' {
 			f.Write([]byte("\n"))
 		}
 	}

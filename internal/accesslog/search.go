@@ -167,19 +167,14 @@ func Rebuild(ctx context.Context, dir string, loc *time.Location, today string, 
 		}
 	}
 	// Every day a file names is recounted, even one that turned out empty.
-	seen := map[string]bool{}
-	for _, d := range u.Days() {
-		seen[d] = true
-	}
+	days = u.Days()
 	for _, f := range files {
-		if f.Day < today && !seen[f.Day] {
-			seen[f.Day] = true
+		if f.Day < today {
+			days = append(days, f.Day)
 		}
 	}
-	for d := range seen {
-		days = append(days, d)
-	}
 	slices.Sort(days)
+	days = slices.Compact(days)
 	if err := replace(ctx, days, u); err != nil {
 		return nil, 0, bad, err
 	}
