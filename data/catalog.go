@@ -13,6 +13,7 @@ import (
 type ProductInput struct {
 	NameJA, NameEN               string
 	DescriptionJA, DescriptionEN string
+	Collapsed                    bool
 }
 
 func (in *ProductInput) validate() error {
@@ -54,7 +55,7 @@ func (s *Store) CreateProduct(ctx context.Context, in ProductInput) (*Product, e
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
-	p := Product{NameJA: in.NameJA, NameEN: in.NameEN, DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN}
+	p := Product{NameJA: in.NameJA, NameEN: in.NameEN, DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN, Collapsed: in.Collapsed}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var last *int
 		if err := tx.Model(&Product{}).Select("MAX(position)").Scan(&last).Error; err != nil {
@@ -76,8 +77,9 @@ func (s *Store) UpdateProduct(ctx context.Context, id int64, in ProductInput) er
 	if err := in.validate(); err != nil {
 		return err
 	}
-	res := s.db.WithContext(ctx).Model(&Product{ID: id}).Select("name_ja", "name_en", "description_ja", "description_en", "updated_at").
-		Updates(Product{NameJA: in.NameJA, NameEN: in.NameEN, DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN, UpdatedAt: s.now()})
+	res := s.db.WithContext(ctx).Model(&Product{ID: id}).Select("name_ja", "name_en", "description_ja", "description_en", "collapsed", "updated_at").
+		Updates(Product{NameJA: in.NameJA, NameEN: in.NameEN, DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN,
+			Collapsed: in.Collapsed, UpdatedAt: s.now()})
 	return rowsOrNotFound(res, "product", id)
 }
 

@@ -27,6 +27,7 @@ var migrations = []migration{
 	{7, "idempotency keys of the operator API", execSchema(schemaV7)},
 	{8, "API tokens expire", execSchema(schemaV8)},
 	{9, "usage counters beside access-log files; incidents by resolution", execSchema(schemaV9)},
+	{10, "postmortems, collapsed products, branding", execSchema(schemaV10)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -575,4 +576,29 @@ CREATE TABLE usage_visitors (
 );
 CREATE INDEX incidents_resolved ON incidents (resolved_at);
 CREATE INDEX incidents_status_started ON incidents (status, started_at, id)
+`
+
+// schemaV10: an incident's postmortem (a draft until published; notified
+// at most once), products shown collapsed on the page, and the page's
+// branding (one row).
+const schemaV10 = `
+ALTER TABLE incidents ADD COLUMN postmortem_ja TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN postmortem_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN postmortem_updated_at {{time}} NULL;
+ALTER TABLE incidents ADD COLUMN postmortem_published_at {{time}} NULL;
+ALTER TABLE incidents ADD COLUMN postmortem_notified_at {{time}} NULL;
+ALTER TABLE products ADD COLUMN collapsed {{bool}} NOT NULL DEFAULT FALSE;
+CREATE TABLE branding (
+	id INTEGER PRIMARY KEY,
+	title_ja TEXT NOT NULL DEFAULT '',
+	title_en TEXT NOT NULL DEFAULT '',
+	company_ja TEXT NOT NULL DEFAULT '',
+	company_en TEXT NOT NULL DEFAULT '',
+	logo_url TEXT NOT NULL DEFAULT '',
+	logo_type TEXT NOT NULL DEFAULT '',
+	logo {{blob}} NULL,
+	accent TEXT NOT NULL DEFAULT '',
+	footer_links TEXT NOT NULL DEFAULT '',
+	updated_at {{time}} NOT NULL
+)
 `

@@ -87,9 +87,12 @@ type Product struct {
 	DescriptionJA string
 	DescriptionEN string
 	Position      int
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Components    []Component `gorm:"foreignKey:ProductID"`
+	// Collapsed shows the product on the page as one row (its worst
+	// status and its own bar) that opens to list its components.
+	Collapsed  bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Components []Component `gorm:"foreignKey:ProductID"`
 }
 
 // Component is something that can be up or down.
@@ -119,9 +122,15 @@ type Incident struct {
 	ResolvedAt *time.Time
 	// Notify is the operator's choice at declaration; the update form's
 	// email box starts from it.
-	Notify    bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Notify bool
+	// The postmortem: markdown in both languages, a draft until published.
+	PostmortemJA, PostmortemEN string
+	PostmortemUpdatedAt        *time.Time
+	PostmortemPublishedAt      *time.Time
+	// PostmortemNotifiedAt is when its notice was queued: at most once.
+	PostmortemNotifiedAt *time.Time
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 	// Updates are newest first.
 	Updates []IncidentUpdate `gorm:"foreignKey:IncidentID"`
 }

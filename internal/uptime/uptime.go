@@ -3,6 +3,7 @@
 package uptime
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -57,12 +58,24 @@ func Spans(incidents []data.Incident, now time.Time) []Span {
 }
 
 // Day is one bar: the worst status a component was in during a calendar day
-// in the page's zone, and the incidents that put it there.
+// in the page's zone, how long each status other than operational held, and
+// the incidents that put it there.
 type Day struct {
 	Date      time.Time
 	Status    string
+	Minutes   []StatusMinutes
 	Incidents []int64
+	down      float64 // weighted seconds of downtime
 }
+
+// StatusMinutes is how long a status held during a day, worst first.
+type StatusMinutes struct {
+	Status  string
+	Minutes int
+}
+
+// ShortDays is the window a phone shows: the bar's last thirty days.
+const ShortDays = 30
 
 // Bar is a component's row of days, oldest first, and its uptime over them.
 type Bar struct {
@@ -71,6 +84,10 @@ type Bar struct {
 	// outage counts fully and a partial outage for 30% (Statuspage's rule);
 	// degraded performance and maintenance do not count as downtime.
 	Percent float64
+	// ShortPercent is the same over the last ShortDays days, the part of
+	// the bar a phone shows.
+	ShortPercent float64
+	ShortDays    int
 }
 
 // Weights of each status in downtime.
@@ -78,6 +95,17 @@ var downtimeWeight = map[string]float64{data.MajorOutage: 1, data.PartialOutage:
 
 // Bars computes a bar of n days ending today (in loc) for every component.
 func Bars(spans []Span, componentIDs []int64, now time.Time, loc *time.Location, n int) map[int64]Bar {
+	groups := make(map[int64][]int64, len(componentIDs))
+	for _, id := range componentIDs {
+		groups[id] = []int64{id}
+	}
+	return Group(spans, groups, now, loc, n)
+}
+
+// Group computes a bar for each group of components (a product shown
+// collapsed): at each moment the group is in the worst status any member
+// is in.
+func Group(spans []Span, groups map[int64][]int64, now time.Time, loc *time.Location, n int) map[int64]Bar {
 	local := now.In(loc)
 	y, m, d := local.Date()
 	starts := make([]time.Time, n+1)
@@ -86,40 +114,100 @@ func Bars(spans []Span, componentIDs []int64, now time.Time, loc *time.Location,
 		// daylight-saving changes in zones that have them.
 		starts[i] = time.Date(y, m, d-(n-1)+i, 0, 0, 0, 0, loc)
 	}
-	periodStart, periodEnd := starts[0], now
-	period := periodEnd.Sub(periodStart).Seconds()
-
 	byComponent := map[int64][]Span{}
 	for _, sp := range spans {
 		byComponent[sp.ComponentID] = append(byComponent[sp.ComponentID], sp)
 	}
-	out := make(map[int64]Bar, len(componentIDs))
-	for _, id := range componentIDs {
-		days := make([]Day, n)
-		for i := range days {
-			days[i] = Day{Date: starts[i], Status: data.Operational}
+	out := make(map[int64]Bar, len(groups))
+	for key, members := range groups {
+		var own []Span
+		for _, id := range members {
+			own = append(own, byComponent[id]...)
 		}
-		var down float64
-		for _, sp := range byComponent[id] {
-			from, to := maxTime(sp.From, periodStart), minTime(sp.To, periodEnd)
-			if !to.After(from) {
+		out[key] = bar(own, starts, now)
+	}
+	return out
+}
+
+// bar lays one row's spans over the days. Spans may overlap (two incidents
+// on one component, or two members of a group): the time between any two
+// consecutive span edges is in the worst status covering it, counted once.
+func bar(spans []Span, starts []time.Time, now time.Time) Bar {
+	n := len(starts) - 1
+	days := make([]Day, n)
+	for i := range days {
+		days[i] = Day{Date: starts[i], Status: data.Operational}
+	}
+	periodStart := starts[0]
+	var edges []time.Time
+	for i, sp := range spans {
+		sp.From, sp.To = maxTime(sp.From, periodStart), minTime(sp.To, now)
+		spans[i] = sp
+		if sp.To.After(sp.From) {
+			edges = append(edges, sp.From, sp.To)
+		}
+	}
+	sort.Slice(edges, func(i, j int) bool { return edges[i].Before(edges[j]) })
+	minutes := make([]map[string]float64, n)
+	day := 0
+	for e := 0; e+1 < len(edges); e++ {
+		from, to := edges[e], edges[e+1]
+		if !to.After(from) {
+			continue
+		}
+		worst := ""
+		for _, sp := range spans {
+			if !sp.From.After(from) && !sp.To.Before(to) {
+				worst = data.Worst(worst, sp.Status)
+			}
+		}
+		if worst == "" {
+			continue
+		}
+		for i := day; i < n && starts[i].Before(to); i++ {
+			f, t := maxTime(from, starts[i]), minTime(to, starts[i+1])
+			if !t.After(f) {
 				continue
 			}
-			down += to.Sub(from).Seconds() * downtimeWeight[sp.Status]
-			for i := 0; i < n; i++ {
-				if from.Before(starts[i+1]) && to.After(starts[i]) {
-					days[i].Status = data.Worst(days[i].Status, sp.Status)
+			day = i
+			secs := t.Sub(f).Seconds()
+			days[i].Status = data.Worst(days[i].Status, worst)
+			days[i].down += secs * downtimeWeight[worst]
+			if minutes[i] == nil {
+				minutes[i] = map[string]float64{}
+			}
+			minutes[i][worst] += secs / 60
+			for _, sp := range spans {
+				if !sp.From.After(from) && !sp.To.Before(to) {
 					days[i].Incidents = appendOnce(days[i].Incidents, sp.IncidentID)
 				}
 			}
 		}
-		pct := 100.0
-		if period > 0 {
-			pct = 100 * (1 - down/period)
-		}
-		out[id] = Bar{Days: days, Percent: pct}
 	}
-	return out
+	for i := range days {
+		for st, mins := range minutes[i] {
+			days[i].Minutes = append(days[i].Minutes, StatusMinutes{Status: st, Minutes: int(math.Round(mins))})
+		}
+		sort.Slice(days[i].Minutes, func(a, b int) bool {
+			return data.Worst(days[i].Minutes[a].Status, days[i].Minutes[b].Status) == days[i].Minutes[a].Status &&
+				days[i].Minutes[a].Status != days[i].Minutes[b].Status
+		})
+	}
+	short := min(ShortDays, n)
+	return Bar{Days: days, Percent: percent(days, starts[0], now), ShortPercent: percent(days[n-short:], starts[n-short], now), ShortDays: short}
+}
+
+// percent is the uptime over days, from start until now.
+func percent(days []Day, start, now time.Time) float64 {
+	period := now.Sub(start).Seconds()
+	if period <= 0 {
+		return 100
+	}
+	var down float64
+	for _, d := range days {
+		down += d.down
+	}
+	return 100 * (1 - down/period)
 }
 
 func appendOnce(ids []int64, id int64) []int64 {

@@ -74,3 +74,75 @@ func TestBarsForKnownHistory(t *testing.T) {
 }
 
 func ptr(t time.Time) *time.Time { return &t }
+
+// TestDayMinutesAndOverlaps: a day's details say how long each status held;
+// two incidents holding one component at once count the worst of them
+// once, never twice; the short window's percentage counts only its days;
+// a group's bar is the worst of its members at each moment.
+func TestDayMinutesAndOverlaps(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	at := func(day, hour, min int) time.Time { return time.Date(2026, 11, day, hour, min, 0, 0, tokyo) }
+	now := at(26, 12, 0)
+	cdn, api := int64(1), int64(2)
+	span := func(id, inc int64, st string, from, to time.Time) Span {
+		return Span{ComponentID: id, IncidentID: inc, Status: st, From: from, To: to}
+	}
+	spans := []Span{
+		// Two incidents overlap on the CDN on the 25th: 10:00–11:00 major
+		// (incident 1) inside 09:30–12:00 partial (incident 2).
+		span(cdn, 1, data.MajorOutage, at(25, 10, 0), at(25, 11, 0)),
+		span(cdn, 2, data.PartialOutage, at(25, 9, 30), at(25, 12, 0)),
+		// The API is degraded 23:00 on the 24th to 01:00 on the 25th, and
+		// was down for an hour 40 days ago (outside the 30-day window).
+		span(api, 3, data.DegradedPerformance, at(24, 23, 0), at(25, 1, 0)),
+		span(api, 4, data.MajorOutage, at(26, 0, 0).AddDate(0, 0, -40), at(26, 1, 0).AddDate(0, 0, -40)),
+	}
+	bars := Bars(spans, []int64{cdn, api}, now, tokyo, 90)
+	day := bars[cdn].Days[88]
+	if !day.Date.Equal(at(25, 0, 0)) || day.Status != data.MajorOutage {
+		t.Fatalf("the 25th: %+v", day)
+	}
+	wantMinutes := []StatusMinutes{{data.MajorOutage, 60}, {data.PartialOutage, 90}}
+	if len(day.Minutes) != len(wantMinutes) {
+		t.Fatalf("minutes %+v, want %+v", day.Minutes, wantMinutes)
+	}
+	for i, w := range wantMinutes {
+		if day.Minutes[i] != w {
+			t.Errorf("minutes %+v, want %+v", day.Minutes, wantMinutes)
+		}
+	}
+	if len(day.Incidents) != 2 {
+		t.Errorf("incidents of the 25th: %v", day.Incidents)
+	}
+	// One hour major + 1.5 h partial at 30 %, counted once.
+	start := at(26, 0, 0).AddDate(0, 0, -89)
+	wantPct := 100 * (1 - (3600+1.5*3600*0.3)/now.Sub(start).Seconds())
+	if math.Abs(bars[cdn].Percent-wantPct) > 1e-9 {
+		t.Errorf("cdn %.6f, want %.6f (overlap counted twice?)", bars[cdn].Percent, wantPct)
+	}
+	if bars[cdn].ShortDays != 30 {
+		t.Fatalf("short window %d days", bars[cdn].ShortDays)
+	}
+	shortStart := at(26, 0, 0).AddDate(0, 0, -29)
+	wantShort := 100 * (1 - (3600+1.5*3600*0.3)/now.Sub(shortStart).Seconds())
+	if math.Abs(bars[cdn].ShortPercent-wantShort) > 1e-9 {
+		t.Errorf("cdn 30-day %.6f, want %.6f", bars[cdn].ShortPercent, wantShort)
+	}
+	if bars[api].ShortPercent != 100 || bars[api].Percent >= 100 {
+		t.Errorf("api: 90-day %.4f, 30-day %.4f; the outage 40 days ago belongs to the first only", bars[api].Percent, bars[api].ShortPercent)
+	}
+	// Split at midnight: 60 minutes each side.
+	if m := bars[api].Days[87].Minutes; len(m) != 1 || m[0] != (StatusMinutes{data.DegradedPerformance, 60}) {
+		t.Errorf("api on the 24th: %+v", m)
+	}
+
+	group := Group(spans, map[int64][]int64{100: {cdn, api}}, now, tokyo, 90)[100]
+	if group.Days[88].Status != data.MajorOutage || group.Days[87].Status != data.DegradedPerformance {
+		t.Errorf("group days: %s %s", group.Days[87].Status, group.Days[88].Status)
+	}
+	// The group is down when the CDN is (same moments) and when the API was.
+	wantGroup := 100 * (1 - (3600+1.5*3600*0.3+3600)/now.Sub(start).Seconds())
+	if math.Abs(group.Percent-wantGroup) > 1e-9 {
+		t.Errorf("group %.6f, want %.6f", group.Percent, wantGroup)
+	}
+}

@@ -1,0 +1,214 @@
+package data
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Branding is how the page presents its owner: a site title, a company
+// name, a logo (uploaded, or at an https URL), an accent colour and links
+// in the footer. Empty fields mean the defaults.
+type Branding struct {
+	ID                   int64
+	TitleJA, TitleEN     string
+	CompanyJA, CompanyEN string
+	LogoURL              string
+	LogoType             string
+	Logo                 []byte
+	Accent               string
+	FooterLinks          string // JSON list of FooterLink
+	UpdatedAt            time.Time
+}
+
+// TableName is the one-row table.
+func (Branding) TableName() string { return "branding" }
+
+// FooterLink is a link in the page footer.
+type FooterLink struct {
+	LabelJA string `json:"label_ja"`
+	LabelEN string `json:"label_en,omitempty"`
+	URL     string `json:"url"`
+}
+
+// Label is the link's text in lang, Japanese where no English was given.
+func (l FooterLink) Label(lang string) string {
+	if lang == "en" && strings.TrimSpace(l.LabelEN) != "" {
+		return l.LabelEN
+	}
+	return l.LabelJA
+}
+
+// Links decodes the footer links.
+func (b *Branding) Links() []FooterLink {
+	var out []FooterLink
+	if b.FooterLinks != "" {
+		_ = json.Unmarshal([]byte(b.FooterLinks), &out)
+	}
+	return out
+}
+
+// HasLogo reports whether a logo was uploaded or named.
+func (b *Branding) HasLogo() bool { return len(b.Logo) > 0 || b.LogoURL != "" }
+
+// Limits of the branding.
+const (
+	MaxLogo        = 256 << 10
+	MaxFooterLinks = 8
+)
+
+// logoTypes are the image types a logo may be: raster images only, which
+// cannot carry script (an SVG can).
+var logoTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
+
+// BrandingInput is what an admin sets.
+type BrandingInput struct {
+	TitleJA, TitleEN     string
+	CompanyJA, CompanyEN string
+	// Logo is an uploaded image; LogoURL an https address of one. KeepLogo
+	// leaves an earlier upload in place when neither is given.
+	Logo     []byte
+	LogoURL  string
+	KeepLogo bool
+	// Accent is #rrggbb; white text on it must meet WCAG AA (4.5:1), as
+	// buttons and links use it.
+	Accent      string
+	FooterLinks []FooterLink
+}
+
+var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+func (in *BrandingInput) validate() (logoType string, err error) {
+	f := fieldErrors{}
+	for _, p := range []*string{&in.TitleJA, &in.TitleEN, &in.CompanyJA, &in.CompanyEN, &in.LogoURL, &in.Accent} {
+		*p = strings.TrimSpace(*p)
+	}
+	f.line("title_ja", in.TitleJA, false, MaxName)
+	f.line("title_en", in.TitleEN, false, MaxName)
+	f.line("company_ja", in.CompanyJA, false, MaxName)
+	f.line("company_en", in.CompanyEN, false, MaxName)
+	if in.Accent != "" {
+		in.Accent = strings.ToLower(in.Accent)
+		switch {
+		case !hexColor.MatchString(in.Accent):
+			f.add("accent", "bad_color")
+		case ContrastWithWhite(in.Accent) < 4.5:
+			f.add("accent", "low_contrast")
+		}
+	}
+	if len(in.Logo) > 0 {
+		logoType = http.DetectContentType(in.Logo)
+		switch {
+		case len(in.Logo) > MaxLogo:
+			f.add("logo", "too_large")
+		case !logoTypes[logoType]:
+			f.add("logo", "bad_image")
+		}
+	}
+	if in.LogoURL != "" {
+		if u, err := url.Parse(in.LogoURL); err != nil || u.Scheme != "https" || u.Host == "" || len(in.LogoURL) > 500 {
+			f.add("logo_url", "https_only")
+		}
+	}
+	if len(in.FooterLinks) > MaxFooterLinks {
+		f.add("footer_links", "too_many")
+	}
+	for i := range in.FooterLinks {
+		l := &in.FooterLinks[i]
+		l.LabelJA, l.LabelEN, l.URL = strings.TrimSpace(l.LabelJA), strings.TrimSpace(l.LabelEN), strings.TrimSpace(l.URL)
+		sub := fieldErrors{}
+		sub.line("label", l.LabelJA, true, MaxName)
+		sub.line("label", l.LabelEN, false, MaxName)
+		if !linkURL(l.URL) {
+			sub.add("url", "bad")
+		}
+		if len(sub) > 0 {
+			f.add("footer_links", "bad_link")
+		}
+	}
+	return logoType, f.err()
+}
+
+// linkURL accepts https, http and mailto links: never script.
+func linkURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || len(s) > 500 {
+		return false
+	}
+	switch u.Scheme {
+	case "https", "http":
+		return u.Host != ""
+	case "mailto":
+		return strings.Contains(u.Opaque, "@")
+	}
+	return false
+}
+
+// ContrastWithWhite is the WCAG contrast ratio of white against a #rrggbb
+// colour.
+func ContrastWithWhite(hex string) float64 {
+	var lum float64
+	for i, w := range []float64{0.2126, 0.7152, 0.0722} {
+		v, _ := strconv.ParseUint(hex[1+2*i:3+2*i], 16, 8)
+		c := float64(v) / 255
+		if c <= 0.03928 {
+			c /= 12.92
+		} else {
+			c = math.Pow((c+0.055)/1.055, 2.4)
+		}
+		lum += w * c
+	}
+	return 1.05 / (lum + 0.05)
+}
+
+// Branding returns the page's branding; all empty until an admin sets it.
+func (s *Store) Branding(ctx context.Context) (Branding, error) {
+	var rows []Branding
+	if err := s.db.WithContext(ctx).Where("id = 1").Limit(1).Find(&rows).Error; err != nil {
+		return Branding{}, fmt.Errorf("data: branding: %w", err)
+	}
+	if len(rows) == 0 {
+		return Branding{}, nil
+	}
+	return rows[0], nil
+}
+
+// SaveBranding replaces the branding whole.
+func (s *Store) SaveBranding(ctx context.Context, in BrandingInput) error {
+	logoType, err := in.validate()
+	if err != nil {
+		return err
+	}
+	links := ""
+	if len(in.FooterLinks) > 0 {
+		b, err := json.Marshal(in.FooterLinks)
+		if err != nil {
+			return err
+		}
+		links = string(b)
+	}
+	row := Branding{ID: 1, TitleJA: in.TitleJA, TitleEN: in.TitleEN, CompanyJA: in.CompanyJA, CompanyEN: in.CompanyEN,
+		LogoURL: in.LogoURL, LogoType: logoType, Logo: in.Logo, Accent: in.Accent, FooterLinks: links, UpdatedAt: s.now()}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if in.KeepLogo && len(in.Logo) == 0 && in.LogoURL == "" {
+			var old []Branding
+			if err := tx.Where("id = 1").Limit(1).Find(&old).Error; err != nil {
+				return err
+			}
+			if len(old) > 0 {
+				row.Logo, row.LogoType, row.LogoURL = old[0].Logo, old[0].LogoType, old[0].LogoURL
+			}
+		}
+		return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&row).Error
+	})
+}
