@@ -18,10 +18,12 @@ func TestUpgradeInPlace(t *testing.T) {
 	if err := s.migrateTo(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.CreateProduct(ctx, ProductInput{NameJA: "既存の製品"})
-	if err != nil {
+	// A row as the old build wrote it (today's model has columns v1 lacks).
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.db.Exec("INSERT INTO products (name_ja, created_at, updated_at) VALUES (?, ?, ?)", "既存の製品", now, now).Error; err != nil {
 		t.Fatal(err)
 	}
+	p := Product{ID: 1}
 	if v, _ := s.AppliedVersion(ctx); v != 1 {
 		t.Fatalf("version %d", v)
 	}

@@ -399,3 +399,96 @@ func TestPublicPagesAccessible(t *testing.T) {
 		}
 	}
 }
+
+// TestBarDetailsOpenWithoutAMouse: a day's details open when the day gets
+// keyboard focus and when it is clicked or tapped, not only on hover; a
+// collapsed product opens to show its components.
+func TestBarDetailsOpenWithoutAMouse(t *testing.T) {
+	ctx := newBrowser(t)
+	axe := axeScript(t)
+	a := newTestServer(t)
+	c := context.Background()
+	_, cdn, _ := a.seedCatalog()
+	other, _ := a.store.CreateProduct(c, data.ProductInput{NameJA: "決済", NameEN: "Payments", Collapsed: true})
+	gw, _ := a.store.CreateComponent(c, data.ComponentInput{ProductID: other.ID, NameJA: "決済ゲートウェイ", NameEN: "Payment gateway"})
+	a.store.CreateComponent(c, data.ComponentInput{ProductID: other.ID, NameJA: "請求書", NameEN: "Invoices"})
+	a.clock.Advance(-50 * time.Hour)
+	inc, _ := a.store.CreateIncident(c, data.NewIncident{TitleJA: "配信の遅延", TitleEN: "Slow delivery", Impact: "major",
+		Status: data.Investigating, BodyJA: "調査中です。", Components: map[int64]string{cdn: data.PartialOutage}})
+	a.clock.Advance(2 * time.Hour)
+	a.store.PostIncidentUpdate(c, inc.ID, data.NewIncidentUpdate{Status: data.Resolved, BodyJA: "復旧しました。"})
+	a.clock.Advance(48 * time.Hour)
+	a.store.CreateIncident(c, data.NewIncident{TitleJA: "決済の遅延", TitleEN: "Slow payments", Impact: "minor",
+		Status: data.Investigating, BodyJA: "調査中です。", Components: map[int64]string{gw.ID: data.DegradedPerformance}})
+	a.app.changed()
+
+	shown := func(sel string) bool {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const t = document.querySelector(`+strconv.Quote(sel)+`);
+			const r = t.getBoundingClientRect(); return getComputedStyle(t).clipPath === "none" && r.width > 40 && r.height > 20 })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	// The day of the CDN's outage: two days ago, the 88th of 90.
+	day := `.product:not(.collapsed) .components li:first-child .bars li:nth-child(88)`
+	for _, lang := range []string{"ja", "en"} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(a.srv.URL+"/?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		if shown(day + " .tip") {
+			t.Fatal("details shown before anything was chosen")
+		}
+		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(day))); err != nil {
+			t.Fatal(err)
+		}
+		if !shown(day + " .tip") {
+			t.Fatalf("%s: focus does not open the day's details", lang)
+		}
+		text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(day+" .tip")))
+		if !strings.Contains(text, map[string]string{"ja": "配信の遅延", "en": "Slow delivery"}[lang]) ||
+			!strings.Contains(text, map[string]string{"ja": "一部障害: 2時間0分", "en": "Partial outage: 2h 0m"}[lang]) {
+			t.Fatalf("%s: details read %q", lang, text)
+		}
+		checkA11y(t, ctx, axe, "status page with a day's details open "+lang)
+		shoot(t, ctx, "bar-details-open-"+lang)
+		// A click (a tap on a phone) on another day opens that one.
+		other := `.product:not(.collapsed) .components li:first-child .bars li:nth-child(89)`
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(other))); err != nil {
+			t.Fatal(err)
+		}
+		if !shown(other+" .tip") || shown(day+" .tip") {
+			t.Fatalf("%s: a click does not move the details", lang)
+		}
+		// The collapsed product opens on a click of its row.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(".collapsed details.group > summary"))); err != nil {
+			t.Fatal(err)
+		}
+		open, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector(".collapsed details.group").open`))
+		if !open {
+			t.Fatalf("%s: the collapsed product does not open", lang)
+		}
+		checkA11y(t, ctx, axe, "status page with a product opened "+lang)
+		shoot(t, ctx, "status-collapsed-open-"+lang)
+		if err := chromedp.Do(ctx, chromedp.Navigate(a.srv.URL+"/?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		shoot(t, ctx, "status-degraded-collapsed-"+lang)
+		// The phone shows thirty days and their own percentage.
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 900)); err != nil {
+			t.Fatal(err)
+		}
+		vis, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const b = document.querySelector(".product:not(.collapsed) .bars");
+			const n = [...b.children].filter(li => getComputedStyle(li).display !== "none").length;
+			const s = [...b.nextElementSibling.querySelectorAll("span")].filter(x => getComputedStyle(x).display !== "none").map(x => x.textContent).join("|");
+			return n + "|" + s })()`))
+		want := map[string]string{"ja": "30|30日前||過去30日間の稼働率", "en": "30|30 days ago||"}[lang]
+		if !strings.HasPrefix(vis, want) || !strings.Contains(vis, "30") {
+			t.Fatalf("%s: phone view %q", lang, vis)
+		}
+		if lang == "en" && !strings.Contains(vis, "uptime, last 30 days") {
+			t.Fatalf("phone view %q", vis)
+		}
+		chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900))
+	}
+}

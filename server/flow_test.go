@@ -91,7 +91,7 @@ func TestOperatorFlow(t *testing.T) {
 	detail = public.get("/incidents/" + inc)
 	expect(t, detail, http.StatusOK, "復旧済み", "復旧しました。", "原因を特定しました。", "調査中", "1時間0分")
 	// The 90-day bar of today shows the worst the CDN went through.
-	if !regexp.MustCompile(`class="st-major-outage" title="2026年11月26日: 重大な障害 — 配信CDNで遅延が発生しています"`).MatchString(page.body) {
+	if !regexp.MustCompile(`<li class="day st-major-outage" tabindex="0"><span class="tip"><strong>2026年11月26日</strong> <span class="tip-status">重大な障害</span>[^€]*?>配信CDNで遅延が発生しています</a></span></li>\s*</ol>`).MatchString(page.body) {
 		t.Fatalf("today's bar for the CDN does not show the major outage\n%s", page.body)
 	}
 

@@ -188,6 +188,11 @@ func (p *page) Status(kind, s string) string { return p.T(kind + "." + s) }
 
 func (p *page) local(t time.Time) time.Time { return t.In(p.s.opts.Location) }
 
+// Minutes shows a number of minutes as hours and minutes.
+func (p *page) Minutes(m int) string {
+	return p.T("duration", "Hours", m/60, "Minutes", m%60)
+}
+
 // Time shows a moment with its zone, such as "2026年11月26日 16:30 JST".
 func (p *page) Time(t time.Time) string { return locale.FormatTime(p.Lang, t, p.s.opts.Location) }
 

@@ -161,7 +161,9 @@ type statusPage struct {
 	Active   []data.Maintenance
 	Upcoming []data.Maintenance
 	Bars     map[int64]uptime.Bar
-	Recent   []recentDay
+	// ProductBars are the bars of products shown collapsed.
+	ProductBars map[int64]uptime.Bar
+	Recent      []recentDay
 	titles   map[int64]*data.Incident
 }
 
@@ -208,12 +210,18 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 		}
 	}
 	var ids []int64
+	collapsed := map[int64][]int64{}
 	for _, p := range products {
 		for _, c := range p.Components {
 			ids = append(ids, c.ID)
+			if p.Collapsed {
+				collapsed[p.ID] = append(collapsed[p.ID], c.ID)
+			}
 		}
 	}
-	v.Bars = uptime.Bars(uptime.Spans(incidents, now), ids, now, s.opts.Location, barDays)
+	spans := uptime.Spans(incidents, now)
+	v.Bars = uptime.Bars(spans, ids, now, s.opts.Location, barDays)
+	v.ProductBars = uptime.Group(spans, collapsed, now, s.opts.Location, barDays)
 
 	local := now.In(s.opts.Location)
 	for i := 0; i < recentDays; i++ {
@@ -406,3 +414,28 @@ func (s *Server) securityTxt(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=86400")
 	return c.String(http.StatusOK, body)
 }
+
+// barView is what the "bars" template draws: one bar and the page it is on.
+type barView struct {
+	Page *page
+	Data *statusPage
+	Bar  uptime.Bar
+}
+
+// BarOf hands a bar to the "bars" template.
+func (p *page) BarOf(d *statusPage, b uptime.Bar) barView { return barView{Page: p, Data: d, Bar: b} }
+
+// componentsView is what the "components" template lists.
+type componentsView struct {
+	Page    *page
+	Data    *statusPage
+	Product *data.Product
+}
+
+// ComponentsOf hands a product's components to the "components" template.
+func (p *page) ComponentsOf(d *statusPage, pr *data.Product) componentsView {
+	return componentsView{Page: p, Data: d, Product: pr}
+}
+
+// ComponentStatuses lists the statuses, for the legend.
+func (p *page) ComponentStatuses() []string { return data.ComponentStatuses }
