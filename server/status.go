@@ -164,7 +164,7 @@ type statusPage struct {
 	// ProductBars are the bars of products shown collapsed.
 	ProductBars map[int64]uptime.Bar
 	Recent      []recentDay
-	titles   map[int64]*data.Incident
+	titles      map[int64]*data.Incident
 }
 
 type recentDay struct {
