@@ -26,12 +26,19 @@ func (s *Server) listProducts(c echo.Context) error {
 
 func productForm(p *data.Product) *form {
 	return &form{Values: map[string][]string{"name_ja": {p.NameJA}, "name_en": {p.NameEN},
-		"description_ja": {p.DescriptionJA}, "description_en": {p.DescriptionEN}}}
+		"description_ja": {p.DescriptionJA}, "description_en": {p.DescriptionEN}, "collapsed": {boolValue(p.Collapsed)}}}
+}
+
+func boolValue(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 func (f *form) productInput() data.ProductInput {
 	return data.ProductInput{NameJA: f.Get("name_ja"), NameEN: f.Get("name_en"),
-		DescriptionJA: f.Get("description_ja"), DescriptionEN: f.Get("description_en")}
+		DescriptionJA: f.Get("description_ja"), DescriptionEN: f.Get("description_en"), Collapsed: f.Is("collapsed", "1")}
 }
 
 type productFormPage struct {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -87,3 +88,19 @@ func TestBarsSayMoreThanColour(t *testing.T) {
 }
 
 func statusClassName(s string) string { return "st-" + strings.ReplaceAll(s, "_", "-") }
+
+// TestProductCollapsedFromTheConsole: the operator's choice per product,
+// set in the product form, changes the page.
+func TestProductCollapsedFromTheConsole(t *testing.T) {
+	a := newTestServer(t)
+	product, _, _ := a.seedCatalog()
+	op := a.client()
+	op.login("editor@example.com")
+	path := "/admin/products/" + strconv.FormatInt(product, 10)
+	expect(t, op.get(path+"/edit"), http.StatusOK, `name="collapsed"`, "まとめて表示")
+	expect(t, op.post(path, url.Values{"name_ja": {"krewDashboard"}, "collapsed": {"1"}}), http.StatusSeeOther)
+	expect(t, op.get(path+"/edit"), http.StatusOK, `value="1" checked`)
+	expect(t, a.client().get("/"), http.StatusOK, `<div class="product collapsed">`)
+	expect(t, op.post(path, url.Values{"name_ja": {"krewDashboard"}}), http.StatusSeeOther)
+	expectNot(t, a.client().get("/"), `<div class="product collapsed">`)
+}
