@@ -122,6 +122,8 @@ func (s *Server) routes() *echo.Echo {
 	op.GET("/incidents/:id", s.manageIncident)
 	op.POST("/incidents/:id/updates", s.postIncidentUpdate)
 	op.GET("/incidents/:id/edit", s.editIncident)
+	op.GET("/incidents/:id/postmortem", s.editPostmortem)
+	op.POST("/incidents/:id/postmortem", s.savePostmortem)
 	op.POST("/incidents/:id", s.updateIncident)
 	op.GET("/incidents/:id/updates/:uid/edit", s.editIncidentUpdate)
 	op.POST("/incidents/:id/updates/:uid", s.saveIncidentUpdate)

@@ -86,6 +86,14 @@ type spIncident struct {
 	ScheduledUntil  *string       `json:"scheduled_until,omitempty"`
 }
 
+// spIncidentPostmortem is an incident as incidents.json lists it: with its
+// postmortem (null until published), as Statuspage's.
+type spIncidentPostmortem struct {
+	spIncident
+	PostmortemBody        *string `json:"postmortem_body"`
+	PostmortemPublishedAt *string `json:"postmortem_published_at"`
+}
+
 const pageID = "oshirase"
 
 // apiData is everything the JSON endpoints draw on, loaded once per render.
@@ -383,6 +391,19 @@ func (d *apiData) incidentsWhere(keep func(*data.Incident) bool) []spIncident {
 	return out
 }
 
+func (d *apiData) incidentsWithPostmortems() []spIncidentPostmortem {
+	out := make([]spIncidentPostmortem, len(d.incidents))
+	for i := range d.incidents {
+		inc := &d.incidents[i]
+		out[i] = spIncidentPostmortem{spIncident: d.incident(inc)}
+		if inc.PostmortemPublishedAt != nil {
+			body := d.text(inc.PostmortemJA, inc.PostmortemEN)
+			out[i].PostmortemBody, out[i].PostmortemPublishedAt = &body, d.tsp(inc.PostmortemPublishedAt)
+		}
+	}
+	return out
+}
+
 func (d *apiData) maintenancesWhere(keep func(*data.Maintenance) bool) []spIncident {
 	out := []spIncident{}
 	for i := range d.maintenances {
@@ -430,7 +451,7 @@ func (s *Server) statusJSON(c echo.Context) error {
 		case "components":
 			body["components"] = d.components()
 		case "incidents":
-			body["incidents"] = d.incidentsWhere(allIncidents)
+			body["incidents"] = d.incidentsWithPostmortems()
 		case "incidents/unresolved":
 			body["incidents"] = d.incidentsWhere(openIncidents)
 		case "scheduled-maintenances":

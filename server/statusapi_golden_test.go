@@ -78,6 +78,9 @@ type (
 		Components      []schemaComponent `json:"components"`
 		ScheduledFor    *string           `json:"scheduled_for"`
 		ScheduledUntil  *string           `json:"scheduled_until"`
+		// incidents.json only.
+		PostmortemBody        *string `json:"postmortem_body"`
+		PostmortemPublishedAt *string `json:"postmortem_published_at"`
 	}
 	schemaDoc struct {
 		Page                  schemaPage        `json:"page"`
@@ -130,6 +133,9 @@ func TestStatuspageGolden(t *testing.T) {
 				t.Fatalf("%s: a strict client rejects it: %v\n%s", where, err, raw.String())
 			}
 			schemaInvariants(t, where, &doc)
+			if ep != "incidents" && bytes.Contains(raw.Bytes(), []byte("postmortem_")) {
+				t.Errorf("%s: postmortem fields belong to incidents.json only", where)
+			}
 		}
 	}
 	check("empty page")
@@ -165,6 +171,10 @@ func TestStatuspageGolden(t *testing.T) {
 	a.clock.Advance(time.Hour)
 	a.store.PostIncidentUpdate(ctx, inc.ID, data.NewIncidentUpdate{Status: data.Resolved, BodyJA: "復旧しました。"})
 	check("all resolved")
+	if _, err := a.store.SavePostmortem(ctx, inc.ID, data.PostmortemInput{BodyJA: "## 原因\n設定の誤りです。", Publish: true}); err != nil {
+		t.Fatal(err)
+	}
+	check("postmortem published")
 	_ = p
 }
 

@@ -118,7 +118,7 @@ func pick(lang, ja, en string) string {
 }
 
 var kindColors = map[string]string{
-	data.IncidentOpened: "#d2312b", data.IncidentUpdated: "#e8710a", data.IncidentResolved: "#1f9d55",
+	data.IncidentOpened: "#d2312b", data.IncidentUpdated: "#e8710a", data.IncidentResolved: "#1f9d55", data.IncidentPostmortem: "#5f6b7a",
 	data.MaintenanceScheduled: "#3b73d1", data.MaintenanceReminder: "#3b73d1", data.MaintenanceStarted: "#3b73d1",
 	data.MaintenanceCompleted: "#1f9d55", data.MaintenanceCancelled: "#5f6b7a",
 	data.UpgradeNoticeKind: "#6b4fc8", data.UpgradeRescheduled: "#6b4fc8", data.UpgradeCancelledK: "#5f6b7a",
@@ -185,7 +185,7 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	}
 	at("label.starts_at", content.StartsAt)
 	at("label.ends_at", content.EndsAt)
-	if content.Kind != data.IncidentResolved {
+	if content.Kind != data.IncidentResolved && content.Kind != data.IncidentPostmortem {
 		for _, comp := range content.Components {
 			name := pick(lang, comp.JA, comp.EN)
 			if comp.Product.JA != "" {
