@@ -442,7 +442,8 @@ func newWorkers(ctx context.Context, cfg *config.Config, store *data.Store, log 
 		return nil, err
 	}
 	composer, err := mail.NewComposer(mail.ComposerOptions{BaseURL: cfg.BaseURL, From: cfg.MailFrom,
-		SecurityContact: cfg.SecurityContact, SupportContact: cfg.SupportContact, Secret: secret, Location: cfg.Location})
+		SecurityContact: cfg.SecurityContact, SupportContact: cfg.SupportContact, Secret: secret, Location: cfg.Location,
+		Brand: store.CachedBranding})
 	if err != nil {
 		return nil, err
 	}

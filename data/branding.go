@@ -50,7 +50,7 @@ func (l FooterLink) Label(lang string) string {
 }
 
 // Links decodes the footer links.
-func (b *Branding) Links() []FooterLink {
+func (b Branding) Links() []FooterLink {
 	var out []FooterLink
 	if b.FooterLinks != "" {
 		_ = json.Unmarshal([]byte(b.FooterLinks), &out)
@@ -59,7 +59,7 @@ func (b *Branding) Links() []FooterLink {
 }
 
 // HasLogo reports whether a logo was uploaded or named.
-func (b *Branding) HasLogo() bool { return len(b.Logo) > 0 || b.LogoURL != "" }
+func (b Branding) HasLogo() bool { return len(b.Logo) > 0 || b.LogoURL != "" }
 
 // Limits of the branding.
 const (
@@ -183,6 +183,35 @@ func (s *Store) Branding(ctx context.Context) (Branding, error) {
 	return rows[0], nil
 }
 
+// brandEntry is the branding as last read, and when.
+type brandEntry struct {
+	b  Branding
+	at time.Time
+}
+
+// brandMaxAge is how long another instance's change to the branding may
+// take to show here.
+const brandMaxAge = 30 * time.Second
+
+// CachedBranding is Branding read at most every 30 seconds (at once after a
+// save on this instance): pages and every email use it. A failed read
+// keeps the last good one.
+func (s *Store) CachedBranding(ctx context.Context) Branding {
+	e := s.brand.Load()
+	if e != nil && time.Since(e.at) < brandMaxAge {
+		return e.b
+	}
+	b, err := s.Branding(ctx)
+	if err != nil {
+		if e != nil {
+			return e.b
+		}
+		return Branding{}
+	}
+	s.brand.Store(&brandEntry{b: b, at: time.Now()})
+	return b
+}
+
 // SaveBranding replaces the branding whole.
 func (s *Store) SaveBranding(ctx context.Context, in BrandingInput) error {
 	logoType, err := in.validate()
@@ -199,7 +228,7 @@ func (s *Store) SaveBranding(ctx context.Context, in BrandingInput) error {
 	}
 	row := Branding{ID: 1, TitleJA: in.TitleJA, TitleEN: in.TitleEN, CompanyJA: in.CompanyJA, CompanyEN: in.CompanyEN,
 		LogoURL: in.LogoURL, LogoType: logoType, Logo: in.Logo, Accent: in.Accent, FooterLinks: links, UpdatedAt: s.now()}
-	return s.tx(ctx, func(tx *gorm.DB) error {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
 		if in.KeepLogo && len(in.Logo) == 0 && in.LogoURL == "" {
 			var old []Branding
 			if err := tx.Where("id = 1").Limit(1).Find(&old).Error; err != nil {
@@ -211,4 +240,28 @@ func (s *Store) SaveBranding(ctx context.Context, in BrandingInput) error {
 		}
 		return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&row).Error
 	})
+	if err == nil {
+		s.brand.Store(nil)
+	}
+	return err
+}
+
+// Version names this branding's logo and colour, for addresses that may
+// be cached for ever.
+func (b Branding) Version() string {
+	return strconv.FormatInt(b.UpdatedAt.UnixMilli(), 36)
+}
+
+// Title is the site title in lang: English falls back to Japanese, and
+// empty means the default.
+func (b Branding) Title(lang string) string { return pickText(lang, b.TitleJA, b.TitleEN) }
+
+// Company is the company name in lang.
+func (b Branding) Company(lang string) string { return pickText(lang, b.CompanyJA, b.CompanyEN) }
+
+func pickText(lang, ja, en string) string {
+	if lang == "en" && en != "" {
+		return en
+	}
+	return ja
 }

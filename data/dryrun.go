@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 )
@@ -26,7 +27,7 @@ type NoticePreview struct {
 func (s *Store) DryRun(ctx context.Context, change func(ctx context.Context, st *Store) error) (*NoticePreview, error) {
 	var out *NoticePreview
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		st := &Store{db: tx, dialect: s.dialect, now: s.now, fault: s.fault}
+		st := &Store{db: tx, dialect: s.dialect, now: s.now, fault: s.fault, brand: &atomic.Pointer[brandEntry]{}}
 		var before int64
 		if err := tx.Model(&Notification{}).Select("COALESCE(MAX(id), 0)").Scan(&before).Error; err != nil {
 			return err

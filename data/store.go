@@ -32,6 +32,7 @@ type Store struct {
 	dialect string
 	now     func() time.Time
 	fault   *atomic.Pointer[Fault]
+	brand   *atomic.Pointer[brandEntry]
 }
 
 // Open connects to the database named by dsn: "sqlite:PATH" or a
@@ -40,7 +41,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }, fault: &atomic.Pointer[Fault]{}}
+	s := &Store{now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }, fault: &atomic.Pointer[Fault]{}, brand: &atomic.Pointer[brandEntry]{}}
 	var dialector gorm.Dialector
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -134,5 +135,5 @@ func notFound(err error) error {
 // WithClock returns a store on the same database that reads the time from
 // now: tests that need real time (a slow relay) beside a moved clock.
 func (s *Store) WithClock(now func() time.Time) *Store {
-	return &Store{db: s.db, dialect: s.dialect, fault: s.fault, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
+	return &Store{db: s.db, dialect: s.dialect, fault: s.fault, brand: s.brand, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
 }

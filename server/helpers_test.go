@@ -50,7 +50,8 @@ func newTestServer(t testing.TB) *testApp {
 		t.Fatal(err)
 	}
 	from, _ := mail.ParseFrom("Status <status@example.com>")
-	if app.opts.Composer, err = mail.NewComposer(mail.ComposerOptions{BaseURL: base, From: from, Secret: testSecret, Location: tokyo, Now: clock.Now}); err != nil {
+	if app.opts.Composer, err = mail.NewComposer(mail.ComposerOptions{BaseURL: base, From: from, Secret: testSecret, Location: tokyo, Now: clock.Now,
+		Brand: store.CachedBranding}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(app)

@@ -67,7 +67,7 @@ func fixedHeaders(secure bool) http.Header {
 	if secure {
 		fixed.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
-	fixed.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	fixed.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 	fixed.Set("X-Content-Type-Options", "nosniff")
 	fixed.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	// For browsers that predate frame-ancestors, and no powerful feature

@@ -24,7 +24,8 @@ func (a *testApp) withMail(enabled bool) *int {
 	a.t.Helper()
 	base, _ := url.Parse("https://status.example.com")
 	from, _ := mail.ParseFrom("Status <status@example.com>")
-	comp, err := mail.NewComposer(mail.ComposerOptions{BaseURL: base, From: from, Secret: testSecret, Location: a.app.opts.Location, Now: a.clock.Now})
+	comp, err := mail.NewComposer(mail.ComposerOptions{BaseURL: base, From: from, Secret: testSecret, Location: a.app.opts.Location, Now: a.clock.Now,
+		Brand: a.store.CachedBranding})
 	if err != nil {
 		a.t.Fatal(err)
 	}

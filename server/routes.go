@@ -34,6 +34,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/.well-known/security.txt", s.securityTxt)
+	e.GET("/brand/logo", s.serveLogo)
+	e.GET("/brand.css", s.serveBrandCSS)
 
 	// Machine-readable status: Statuspage v2 JSON, feeds, calendar, badge.
 	for _, p := range []string{"status", "summary", "components", "incidents", "incidents/unresolved",
@@ -195,6 +197,8 @@ func (s *Server) routes() *echo.Echo {
 
 	adm := op.Group("", s.requireAdmin)
 	adm.POST("/policy", s.savePolicy)
+	adm.GET("/branding", s.showBranding)
+	adm.POST("/branding", s.saveBranding)
 	adm.GET("/audit", s.showAudit)
 	adm.GET("/tokens", s.listTokens)
 	adm.POST("/tokens", s.createToken)

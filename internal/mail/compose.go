@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"context"
 	"bytes"
 	"fmt"
 	htmltemplate "html/template"
@@ -32,6 +33,10 @@ type ComposerOptions struct {
 	Secret   string
 	Location *time.Location
 	Now      func() time.Time
+	// Brand, when set, gives the page's branding: its title names the
+	// sender and heads the message, its company signs it, its accent
+	// colours the button.
+	Brand func(context.Context) data.Branding
 }
 
 // Composer turns a delivery into the message its recipient gets.
@@ -103,6 +108,9 @@ type view struct {
 	SupportContact  string
 	SecurityContact string
 	Color           string
+	// SiteTitle, Company, LogoURL and Accent come from the branding.
+	SiteTitle, Company, LogoURL string
+	Accent                      string
 }
 
 type labelled struct{ Label, Value string }
@@ -220,6 +228,24 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		}
 	}
 	v.BodyHTML, v.BodyText = c.md.HTML(body), body
+	fromName := c.opts.From.Name
+	v.Accent = "#1f5fbf"
+	if c.opts.Brand != nil {
+		b := c.opts.Brand(context.Background())
+		v.SiteTitle, v.Company = b.Title(lang), b.Company(lang)
+		if v.SiteTitle != "" {
+			fromName = v.SiteTitle
+		}
+		if b.Accent != "" {
+			v.Accent = b.Accent
+		}
+		switch {
+		case b.LogoURL != "":
+			v.LogoURL = b.LogoURL
+		case len(b.Logo) > 0:
+			v.LogoURL = base + "/brand/logo?v=" + b.Version()
+		}
+	}
 	v.Why = v.T("email.why." + d.Role)
 	if d.ContactID != nil && c.opts.Secret != "" {
 		token := ContactToken(c.opts.Secret, *d.ContactID)
@@ -277,7 +303,7 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	if err != nil {
 		return nil, fmt.Errorf("mail: build message: %w", err)
 	}
-	raw = setHeader(raw, "From", address(c.opts.From.Name, c.opts.From.Address))
+	raw = setHeader(raw, "From", address(fromName, c.opts.From.Address))
 	raw = setHeader(raw, "To", address(d.Name, d.Email))
 	m.Bytes = foldHeaders(raw)
 	return m, nil
@@ -301,3 +327,6 @@ func TestMessage(from *mail.Address, to string, base *url.URL) (*Message, error)
 	raw = setHeader(raw, "From", address(from.Name, from.Address))
 	return &Message{From: from.Address, To: to, Subject: e.Subject, MessageID: id, Text: body, Bytes: foldHeaders(raw)}, nil
 }
+
+// FromAddress is the sender's bare address.
+func (c *Composer) FromAddress() string { return c.opts.From.Address }
