@@ -195,8 +195,11 @@ const brandMaxAge = 30 * time.Second
 
 // CachedBranding is Branding read at most every 30 seconds (at once after a
 // save on this instance): pages and every email use it. A failed read
-// keeps the last good one.
+// keeps the last good one; without a store, the defaults.
 func (s *Store) CachedBranding(ctx context.Context) Branding {
+	if s == nil {
+		return Branding{} // a standby instance, started without its database
+	}
 	e := s.brand.Load()
 	if e != nil && time.Since(e.at) < brandMaxAge {
 		return e.b

@@ -125,7 +125,7 @@ func (s *Server) feed(c echo.Context) error {
 			case it.Announcement != nil:
 				a := it.Announcement
 				fi.Title = pg.L(a.TitleJA, a.TitleEN)
-				fi.Link = &feeds.Link{Href: base + "/news#a" + strconv.FormatInt(a.ID, 10)}
+				fi.Link = &feeds.Link{Href: base + "/news/" + strconv.FormatInt(a.ID, 10)}
 				fi.Id = fi.Link.Href
 				fi.Description = string(pg.MD(a.BodyJA, a.BodyEN))
 				fi.Updated = a.UpdatedAt

@@ -2,11 +2,16 @@ package server
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/calendar"
 )
 
 const newsPageSize = 20
@@ -70,4 +75,88 @@ func (s *Server) showPublicUpgrade(c echo.Context) error {
 		}
 		return s.renderPublic(lang, path, "upgrade", &view{Title: title, Data: &upgradePage{Upgrade: u}})
 	})
+}
+
+// announcementPage is one announcement on its own page.
+type announcementPage struct {
+	Announcement *data.Announcement
+	Product      *data.Product
+}
+
+// showAnnouncement is an announcement's permalink. One scheduled for later
+// is not found until then.
+func (s *Server) showAnnouncement(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	lang := langOf(c)
+	path := c.Request().URL.Path
+	return s.cache.serve(c, "announcement|"+strconv.FormatInt(id, 10)+"|"+lang, func(ctx context.Context) ([]byte, error) {
+		a, err := s.store.Announcement(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if a.PublishAt.After(s.opts.Now()) {
+			return nil, data.ErrNotFound
+		}
+		v := &announcementPage{Announcement: a}
+		if a.ProductID != nil {
+			if v.Product, err = s.store.Product(ctx, *a.ProductID); err != nil && !errors.Is(err, data.ErrNotFound) {
+				return nil, err
+			}
+		}
+		title := (&page{s: s, Lang: lang}).L(a.TitleJA, a.TitleEN)
+		return s.renderPublic(lang, path, "announcement", &view{Title: title, Data: v})
+	})
+}
+
+// maintenanceEventICS offers one maintenance window for a calendar, with
+// the UID and sequence of the calendar feed: importing it and later the
+// feed (or a newer copy) updates the same event.
+func (s *Server) maintenanceEventICS(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	m, err := s.store.Maintenance(ctx, id)
+	if err != nil {
+		return err
+	}
+	cp, err := s.plainCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	ev := s.maintenanceEvent(m, langOf(c), cp)
+	return s.serveEvent(c, "maintenance-"+strconv.FormatInt(id, 10), ev)
+}
+
+// upgradeEventICS offers one upgrade for a calendar, as above.
+func (s *Server) upgradeEventICS(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	u, err := s.store.Upgrade(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.serveEvent(c, "upgrade-"+strconv.FormatInt(id, 10), s.upgradeEvent(u, langOf(c)))
+}
+
+func (s *Server) serveEvent(c echo.Context, name string, ev calendar.Event) error {
+	h := c.Response().Header()
+	h.Set("Content-Disposition", `attachment; filename="`+name+`.ics"`)
+	h.Set(echo.HeaderAccessControlAllowOrigin, "*")
+	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", []byte(calendar.Write(ev.Summary, []calendar.Event{ev})))
+}
+
+// GoogleCalendar is a link that opens Google Calendar's new-event form
+// filled in with an event (other calendars take the .ics).
+func (p *page) GoogleCalendar(title, details string, start, end time.Time) string {
+	const layout = "20060102T150405Z"
+	q := url.Values{"action": {"TEMPLATE"}, "text": {title}, "details": {details},
+		"dates": {start.UTC().Format(layout) + "/" + end.UTC().Format(layout)}}
+	return "https://calendar.google.com/calendar/render?" + q.Encode()
 }

@@ -148,7 +148,7 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.notification), 1)
 	case strings.HasPrefix(p, "/admin/upgrades/"), strings.HasPrefix(p, "/upgrades/"):
 		p = strings.Replace(p, ":id", id(f.upgrade), 1)
-	case strings.HasPrefix(p, "/admin/announcements/"):
+	case strings.HasPrefix(p, "/admin/announcements/"), strings.HasPrefix(p, "/news/"):
 		p = strings.Replace(p, ":id", id(f.announcement), 1)
 	case strings.Contains(p, ":product"):
 		p = strings.Replace(p, ":product", id(f.product), 1)

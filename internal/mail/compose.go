@@ -1,8 +1,8 @@
 package mail
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	htmltemplate "html/template"
 	"net/mail"
