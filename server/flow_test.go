@@ -65,7 +65,7 @@ func TestOperatorFlow(t *testing.T) {
 	inc := idFromLocation(t, r)
 	page = public.get("/")
 	expect(t, page, http.StatusOK, "一部のサービスで障害が発生しています", "配信CDNで遅延が発生しています",
-		"<strong>原因を調査しています</strong>", "調査中", "発生: 2026年11月26日 15:10 JST")
+		"<strong>原因を調査しています</strong>", "調査中", "発生: <time datetime=", ">2026年11月26日 15:10 JST</time>")
 	detail := public.get("/incidents/" + inc)
 	expect(t, detail, http.StatusOK, "配信CDNで遅延が発生しています", "重大", "配信CDN: 一部障害")
 	public.lang = "en"

@@ -189,9 +189,9 @@ func TestLanguageNegotiationAndTimeZone(t *testing.T) {
 
 	c := a.client()
 	r := c.get("/")
-	expect(t, r, http.StatusOK, `<html lang="ja">`, "遅延", "発生: 2026年11月26日 13:30 JST", "JST (Asia/Tokyo)", `href="/?lang=en"`)
+	expect(t, r, http.StatusOK, `<html lang="ja">`, "遅延", "発生: <time datetime=", ">2026年11月26日 13:30 JST</time>", "JST (Asia/Tokyo)", `href="/?lang=en"`)
 	r = c.get("/?lang=en")
-	expect(t, r, http.StatusOK, `<html lang="en">`, "Slowness", "Started Nov 26, 2026 13:30 JST", "Degraded performance")
+	expect(t, r, http.StatusOK, `<html lang="en">`, "Slowness", "Started <time datetime=", ">Nov 26, 2026 13:30 JST</time>", "Degraded performance")
 	// The choice sticks through the cookie, on public pages and the console.
 	expect(t, c.get("/"), http.StatusOK, `<html lang="en">`)
 	expect(t, c.get("/admin/login"), http.StatusOK, "Sign in")

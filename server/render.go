@@ -176,6 +176,30 @@ func (s *Server) t(c echo.Context, id string, args ...any) string {
 // T translates a message id.
 func (p *page) T(id string, args ...any) string { return p.s.catalog.T(p.Lang, id, args...) }
 
+// TT translates like T, for messages that carry markup in their
+// arguments (a <time> from When): every other argument is escaped here,
+// the translation itself is ours.
+func (p *page) TT(id string, args ...any) template.HTML {
+	esc := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case template.HTML:
+			esc[i] = string(v)
+		case string:
+			esc[i] = template.HTMLEscapeString(v)
+		default:
+			esc[i] = a // numbers, for plural forms
+		}
+	}
+	return template.HTML(p.s.catalog.T(p.Lang, id, esc...))
+}
+
+// When is a moment as Time shows it, inside a <time> element: machines
+// read the instant, and the stylesheet keeps it from wrapping mid-date.
+func (p *page) When(t time.Time) template.HTML {
+	return template.HTML(`<time datetime="` + p.ISO(t) + `">` + template.HTMLEscapeString(p.Time(t)) + `</time>`)
+}
+
 // L picks the Japanese or English version of an operator-written text; the
 // English one falls back to Japanese when it was left empty.
 func (p *page) L(ja, en string) string { return pickLang(p.Lang, ja, en) }

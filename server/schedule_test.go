@@ -102,7 +102,7 @@ func TestJobsPage(t *testing.T) {
 	r := c.get("/admin/jobs")
 	expect(t, r, http.StatusOK, "保存期間を過ぎた記録の削除", "直近の失敗 1件", "disk full", "host-a/1", "メンテナンスの開始・終了とリマインダー",
 		"事前のご案内 1件・開始 2件・完了 0件")
-	if !regexp.MustCompile(`次回: 2026年11月26日 15:31 JST`).MatchString(r.body) || strings.Contains(r.body, "job.") {
+	if !regexp.MustCompile(`次回: <time datetime="[^"]+">2026年11月26日 15:31 JST</time>`).MatchString(r.body) || strings.Contains(r.body, "job.") {
 		t.Fatalf("jobs page:\n%s", r.body)
 	}
 }
