@@ -28,6 +28,7 @@ var migrations = []migration{
 	{8, "API tokens expire", execSchema(schemaV8)},
 	{9, "usage counters beside access-log files; incidents by resolution", execSchema(schemaV9)},
 	{10, "postmortems, collapsed products, branding", execSchema(schemaV10)},
+	{11, "monitors, signals, incident drafts, alert integrations", execSchema(schemaV11)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -600,5 +601,111 @@ CREATE TABLE branding (
 	accent TEXT NOT NULL DEFAULT '',
 	footer_links TEXT NOT NULL DEFAULT '',
 	updated_at {{time}} NOT NULL
+)
+`
+
+// schemaV11: checks that watch components (results kept raw for a month,
+// per day for uptime), the signals monitors and alert webhooks raise on a
+// component, the drafts they prepare for an operator, and the webhook
+// integrations.
+const schemaV11 = `
+CREATE TABLE monitors (
+	id {{pk}},
+	component_id BIGINT NOT NULL REFERENCES components(id) ON DELETE CASCADE,
+	name TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	target TEXT NOT NULL,
+	method TEXT NOT NULL DEFAULT '',
+	expect_codes TEXT NOT NULL DEFAULT '',
+	keyword TEXT NOT NULL DEFAULT '',
+	headers TEXT NOT NULL DEFAULT '',
+	follow_redirects {{bool}} NOT NULL DEFAULT TRUE,
+	warn_days INTEGER NOT NULL DEFAULT 0,
+	dns_type TEXT NOT NULL DEFAULT '',
+	dns_expect TEXT NOT NULL DEFAULT '',
+	dns_server TEXT NOT NULL DEFAULT '',
+	interval_s INTEGER NOT NULL,
+	timeout_s INTEGER NOT NULL,
+	fail_threshold INTEGER NOT NULL,
+	ok_threshold INTEGER NOT NULL,
+	failure_status TEXT NOT NULL,
+	enabled {{bool}} NOT NULL DEFAULT TRUE,
+	state TEXT NOT NULL DEFAULT 'unknown',
+	fails_in_row INTEGER NOT NULL DEFAULT 0,
+	oks_in_row INTEGER NOT NULL DEFAULT 0,
+	last_checked_at {{time}} NULL,
+	last_error TEXT NOT NULL DEFAULT '',
+	last_latency_ms INTEGER NOT NULL DEFAULT 0,
+	next_run_at {{time}} NOT NULL,
+	lease_owner TEXT NOT NULL DEFAULT '',
+	lease_until {{time}} NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX monitors_due ON monitors (enabled, next_run_at);
+CREATE INDEX monitors_component ON monitors (component_id);
+CREATE TABLE monitor_results (
+	id {{pk}},
+	monitor_id BIGINT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+	at {{time}} NOT NULL,
+	ok {{bool}} NOT NULL,
+	latency_ms INTEGER NOT NULL,
+	error TEXT NOT NULL DEFAULT '',
+	instance TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX monitor_results_at ON monitor_results (monitor_id, at);
+CREATE INDEX monitor_results_age ON monitor_results (at);
+CREATE TABLE monitor_days (
+	monitor_id BIGINT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+	day TEXT NOT NULL,
+	checks INTEGER NOT NULL,
+	failures INTEGER NOT NULL,
+	latency_sum BIGINT NOT NULL,
+	PRIMARY KEY (monitor_id, day)
+);
+ALTER TABLE components ADD COLUMN auto_status TEXT NOT NULL DEFAULT 'operational';
+ALTER TABLE components ADD COLUMN auto_publish {{bool}} NOT NULL DEFAULT FALSE;
+ALTER TABLE components ADD COLUMN auto_impact TEXT NOT NULL DEFAULT 'major';
+ALTER TABLE components ADD COLUMN auto_notify {{bool}} NOT NULL DEFAULT FALSE;
+ALTER TABLE components ADD COLUMN auto_incident_id BIGINT NULL;
+ALTER TABLE components ADD COLUMN show_uptime {{bool}} NOT NULL DEFAULT FALSE;
+ALTER TABLE components ADD COLUMN show_latency {{bool}} NOT NULL DEFAULT FALSE;
+ALTER TABLE components ADD COLUMN hook_key TEXT NOT NULL DEFAULT '';
+CREATE TABLE component_signals (
+	component_id BIGINT NOT NULL REFERENCES components(id) ON DELETE CASCADE,
+	source TEXT NOT NULL,
+	status TEXT NOT NULL,
+	detail TEXT NOT NULL DEFAULT '',
+	updated_at {{time}} NOT NULL,
+	PRIMARY KEY (component_id, source)
+);
+CREATE TABLE incident_drafts (
+	id {{pk}},
+	kind TEXT NOT NULL,
+	state TEXT NOT NULL,
+	component_id BIGINT NOT NULL REFERENCES components(id) ON DELETE CASCADE,
+	incident_id BIGINT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+	status TEXT NOT NULL,
+	impact TEXT NOT NULL,
+	title_ja TEXT NOT NULL,
+	title_en TEXT NOT NULL DEFAULT '',
+	body_ja TEXT NOT NULL,
+	body_en TEXT NOT NULL DEFAULT '',
+	detail TEXT NOT NULL DEFAULT '',
+	published_incident_id BIGINT NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX incident_drafts_waiting ON incident_drafts (state, component_id);
+CREATE TABLE integrations (
+	id {{pk}},
+	name TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	secret_hash TEXT NOT NULL,
+	failure_status TEXT NOT NULL,
+	created_by BIGINT NULL,
+	created_at {{time}} NOT NULL,
+	revoked_at {{time}} NULL,
+	last_used_at {{time}} NULL
 )
 `

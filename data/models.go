@@ -106,7 +106,22 @@ type Component struct {
 	Position      int
 	// Status is the status an operator set by hand; open incidents and
 	// running maintenance can make the shown status worse, never better.
-	Status    string
+	Status string
+	// AutoStatus is the worst status its monitors and alert webhooks
+	// report now (see Signal); it reaches the page only when AutoPublish.
+	AutoStatus string
+	// AutoPublish: a signal publishes an incident (with AutoImpact, and
+	// email when AutoNotify) instead of preparing a draft.
+	AutoPublish    bool
+	AutoImpact     string
+	AutoNotify     bool
+	AutoIncidentID *int64
+	// ShowUptime and ShowLatency put its checks' uptime and response times
+	// on the page.
+	ShowUptime  bool
+	ShowLatency bool
+	// HookKey names it in alert webhooks (a label's value).
+	HookKey   string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
