@@ -369,6 +369,9 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	defer app.Close()
 	handler.set(app)
 	go app.Warm(workCtx)
+	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Hold: func() bool { return cfg.SMTP == nil },
+		Changed: func(*data.SignalOutcome) { app.Changed(); wake() }}, log)
+	go monitors.Run(workCtx, 5*time.Second)
 	for _, l := range listen {
 		l()
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ type MonitorRunner struct {
 func NewMonitorRunner(store *data.Store, opts MonitorOptions, log *slog.Logger) *MonitorRunner {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Instance == "" {
+		host, _ := os.Hostname()
+		opts.Instance = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC

@@ -229,6 +229,11 @@ func (t *Tasks) retention(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Raw check results serve the 30-day chart; per-day counts last as
+	// long as everything else.
+	if _, err := t.Store.PruneMonitorResults(ctx, int(t.Now().Sub(cutoff).Hours()/24)+1, cmp.Or(t.Location, time.UTC)); err != nil {
+		return "", err
+	}
 	// API answers are promised for 24 hours; kept for 48.
 	if _, err := t.Store.PruneIdempotencyKeys(ctx, t.Now().Add(-48*time.Hour)); err != nil {
 		return "", err

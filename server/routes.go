@@ -57,6 +57,7 @@ func (s *Server) routes() *echo.Echo {
 
 	// The operator API: bearer tokens, no cookies, so no CSRF.
 	e.GET("/api/admin/openapi.json", s.showOpenAPI)
+	e.POST("/api/hooks/:integration/:secret", s.alertHook)
 	api := e.Group("/api/admin", s.requireToken)
 	api.GET("/components", s.apiListComponents)
 	api.PUT("/components/:id/status", s.apiSetComponentStatus, s.idempotent)
@@ -200,6 +201,9 @@ func (s *Server) routes() *echo.Echo {
 
 	adm := op.Group("", s.requireAdmin)
 	adm.POST("/policy", s.savePolicy)
+	adm.GET("/integrations", s.listIntegrations)
+	adm.POST("/integrations", s.createIntegration)
+	adm.POST("/integrations/:id/revoke", s.revokeIntegration)
 	adm.GET("/branding", s.showBranding)
 	adm.POST("/branding", s.saveBranding)
 	adm.GET("/audit", s.showAudit)

@@ -23,6 +23,7 @@ type fixture struct {
 	token                                                                               int64
 	subscriber, member                                                                  int64
 	template                                                                            int64
+	integration                                                                         int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -101,6 +102,11 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.template = tpl.ID
+	in, err := a.store.CreateIntegration(ctx, "既存の連携", data.IntegrationAlertmanager, data.MajorOutage, hashToken("fixture-hook-secret"), admin.ID)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.integration = in.ID
 	return f
 }
 
@@ -152,6 +158,8 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.announcement), 1)
 	case strings.Contains(p, ":product"):
 		p = strings.Replace(p, ":product", id(f.product), 1)
+	case strings.HasPrefix(p, "/admin/integrations/"):
+		p = strings.Replace(p, ":id", id(f.integration), 1)
 	case strings.HasPrefix(p, "/admin/tokens/"):
 		p = strings.Replace(p, ":id", id(f.token), 1)
 	case strings.HasPrefix(p, "/subscribe/confirm/"):

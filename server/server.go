@@ -181,6 +181,10 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request) bool {
 // enumerate routes.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
+// Changed is changed for the background work (monitors) that writes
+// what the pages show.
+func (s *Server) Changed() { s.changed() }
+
 // changed marks every cached public page stale after a write, and renders
 // them again in the background, so each is ready before it is asked for.
 func (s *Server) changed() {
