@@ -134,7 +134,10 @@ func (s *Server) newIncident(c echo.Context) error {
 	if err := s.applyTemplate(c, f, true); err != nil {
 		return err
 	}
-	if v.Audience, err = s.audience(c.Request().Context(), "minor", nil); err != nil {
+	if err := s.draftInto(c, f, data.DraftOpen); err != nil {
+		return err
+	}
+	if v.Audience, err = s.audience(c.Request().Context(), f.Get("impact"), ids(f.componentStatuses(v.catalogView))); err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "incident_new", &view{Title: s.t(c, "incidents.new"), Form: f, Data: v})
@@ -178,6 +181,7 @@ func (s *Server) createIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.closeDraftFrom(c.Request().Context(), f, inc.ID)
 	return s.published(c, in.Notice, "flash.incident_declared", "/admin/incidents/"+strconv.FormatInt(inc.ID, 10), inc.ID, 0, since)
 }
 
@@ -233,6 +237,9 @@ func (s *Server) manageIncident(c echo.Context) error {
 	if err := s.applyTemplate(c, f, false); err != nil {
 		return err
 	}
+	if err := s.draftInto(c, f, data.DraftResolve); err != nil {
+		return err
+	}
 	return s.renderIncidentForm(c, http.StatusOK, "incident_manage", v.Incident.TitleJA, f, v, "", nil)
 }
 
@@ -278,6 +285,7 @@ func (s *Server) postIncidentUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.closeDraftFrom(c.Request().Context(), f, v.Incident.ID)
 	flash := "flash.update_posted"
 	if in.Status == data.Resolved {
 		flash = "flash.incident_resolved"

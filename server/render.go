@@ -108,6 +108,8 @@ type page struct {
 	// Relay is what the mail relay said when it last refused to take mail,
 	// shown on every console page until mail goes through again.
 	Relay *data.RelayTrouble
+	// Drafts counts the draft incidents waiting for an operator.
+	Drafts int64
 	Now   time.Time
 	Asset string
 	Admin bool
@@ -159,6 +161,8 @@ func (s *Server) render(c echo.Context, code int, name string, v *view) error {
 		if p.Operator != nil {
 			// Every console page says so while the relay refuses mail.
 			p.Relay, _ = s.store.RelayTrouble(c.Request().Context())
+			// And while monitors or webhooks wait for someone to confirm.
+			p.Drafts, _ = s.store.WaitingDrafts(c.Request().Context())
 		}
 	}
 	b, err := s.execute(name, p)

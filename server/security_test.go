@@ -23,7 +23,7 @@ type fixture struct {
 	token                                                                               int64
 	subscriber, member                                                                  int64
 	template                                                                            int64
-	integration                                                                         int64
+	integration, monitor                                                                int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -107,6 +107,13 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.integration = in.ID
+	mi := data.DefaultMonitor
+	mi.ComponentID, mi.Name, mi.Target = f.api, "既存の監視", "https://api.example.com/health"
+	mon, err := a.store.CreateMonitor(ctx, mi)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.monitor = mon.ID
 	return f
 }
 
@@ -158,6 +165,10 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.announcement), 1)
 	case strings.Contains(p, ":product"):
 		p = strings.Replace(p, ":product", id(f.product), 1)
+	case strings.HasPrefix(p, "/admin/monitors/"):
+		p = strings.Replace(p, ":id", id(f.monitor), 1)
+	case strings.HasPrefix(p, "/admin/drafts/"):
+		p = strings.Replace(p, ":id", "1", 1) // none waiting: dismissing says so
 	case strings.HasPrefix(p, "/admin/integrations/"):
 		p = strings.Replace(p, ":id", id(f.integration), 1)
 	case strings.HasPrefix(p, "/admin/tokens/"):

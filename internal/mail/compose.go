@@ -129,6 +129,7 @@ var kindColors = map[string]string{
 	data.IncidentOpened: "#d2312b", data.IncidentUpdated: "#e8710a", data.IncidentResolved: "#1f9d55", data.IncidentPostmortem: "#5f6b7a",
 	data.MaintenanceScheduled: "#3b73d1", data.MaintenanceReminder: "#3b73d1", data.MaintenanceStarted: "#3b73d1",
 	data.MaintenanceCompleted: "#1f9d55", data.MaintenanceCancelled: "#5f6b7a",
+	data.MonitorAlertDown: "#d2312b", data.MonitorAlertUp: "#1f9d55",
 	data.UpgradeNoticeKind: "#6b4fc8", data.UpgradeRescheduled: "#6b4fc8", data.UpgradeCancelledK: "#5f6b7a",
 }
 
@@ -172,6 +173,8 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		v.Status = v.T("incident." + content.Status)
 	case strings.HasPrefix(content.Kind, "upgrade"):
 		v.Status = v.T("upgrade." + content.Status)
+	case strings.HasPrefix(content.Kind, "monitor"):
+		v.Status = v.T("component." + content.Status)
 	default:
 		v.Status = v.T("maintenance." + content.Status)
 	}
