@@ -110,9 +110,9 @@ type page struct {
 	Relay *data.RelayTrouble
 	// Drafts counts the draft incidents waiting for an operator.
 	Drafts int64
-	Now   time.Time
-	Asset string
-	Admin bool
+	Now    time.Time
+	Asset  string
+	Admin  bool
 }
 
 // Current reports whether a navigation link leads to the section shown:
