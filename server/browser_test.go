@@ -566,3 +566,69 @@ func TestConsolePagesAccessible(t *testing.T) {
 		}
 	}
 }
+
+// TestMonitoringPagesAccessible: the monitor settings, a draft waiting for
+// confirmation and the public page with response-time charts pass axe, in
+// both languages, and are photographed.
+func TestMonitoringPagesAccessible(t *testing.T) {
+	ctx := newBrowser(t)
+	axe := axeScript(t)
+	a := newTestServer(t)
+	c := context.Background()
+	_, cdn, api := a.seedCatalog()
+	if err := a.store.SetAutomation(c, cdn, data.Automation{ShowUptime: true, ShowLatency: true, HookKey: "cdn"}); err != nil {
+		t.Fatal(err)
+	}
+	in := data.DefaultMonitor
+	in.ComponentID, in.Name, in.Target = cdn, "トップページ", "https://www.example.com/"
+	m, err := a.store.CreateMonitor(c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three days of results every 10 minutes: ~120 ms with a slow patch and
+	// two failed checks.
+	start := a.clock.Now()
+	for i := 0; i < 3*24*6; i++ {
+		at := start.Add(time.Duration(i) * 10 * time.Minute)
+		ms := 110 + (i*37)%40
+		if i%144 > 60 && i%144 < 80 {
+			ms += 250
+		}
+		res := data.CheckResult{At: at, OK: i != 200 && i != 201, Latency: time.Duration(ms) * time.Millisecond}
+		if !res.OK {
+			res.Error = "status 502, expected 200-299"
+		}
+		if _, err := a.store.RecordCheck(c, m.ID, "nobody", res, a.app.opts.Location); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.clock.Advance(3 * 24 * time.Hour)
+	if _, err := a.store.Signal(c, data.Signal{ComponentID: api, Source: "monitor:test", Status: data.PartialOutage,
+		Detail: "ライセンスAPI: status 503, expected 200-299", Hold: true}); err != nil {
+		t.Fatal(err)
+	}
+	a.app.changed()
+	run := func(where string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+	}
+	field := func(name string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[name="%s"]`, name)) }
+	run("sign in", chromedp.Navigate(a.srv.URL+"/admin/login?lang=ja"), chromedp.WaitVisible(field("email")),
+		chromedp.SendKeys(field("email"), "editor@example.com"), chromedp.SendKeys(field("password"), "correct horse battery"),
+		chromedp.Submit(field("password")), chromedp.WaitVisible(chromedp.CSS("nav.console-nav")))
+	for _, lang := range []string{"ja", "en"} {
+		for _, pg := range []struct{ name, path string }{
+			{"console-monitors", "/admin/components/" + strconv.FormatInt(cdn, 10) + "/monitors"},
+			{"console-monitor-form", "/admin/monitors/" + strconv.FormatInt(m.ID, 10) + "/edit"},
+			{"console-drafts", "/admin/drafts"},
+			{"status-latency", "/"},
+		} {
+			run(pg.name, chromedp.Navigate(a.srv.URL+pg.path+"?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main")))
+			checkA11y(t, ctx, axe, pg.name+" "+lang)
+			shoot(t, ctx, pg.name+"-"+lang)
+		}
+	}
+	mustContain(t, ctx, "public page", "Response time")
+}

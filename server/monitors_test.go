@@ -86,6 +86,12 @@ func TestMonitorConsoleFlow(t *testing.T) {
 	sweep()
 	sweep()
 	expect(t, ed.get(comp), http.StatusOK, "トップページ", "正常")
+	// The page shows what the checks measured, drawn on the server.
+	a.app.changed()
+	expect(t, a.client().get("/"), http.StatusOK, "監視による稼働率（過去90日間） 100.00%", `<svg class="latency-chart"`, "応答時間（過去24時間）: 平均")
+	en := a.client()
+	en.lang = "en"
+	expect(t, en.get("/"), http.StatusOK, "100.00% uptime measured by checks", "Response time (last 7 days)")
 	failing.Store(true)
 	sweep()
 	sweep()

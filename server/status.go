@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"sort"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/chart"
 	"github.com/oshirase/oshirase/internal/uptime"
 )
 
@@ -163,6 +165,8 @@ type statusPage struct {
 	Bars     map[int64]uptime.Bar
 	// ProductBars are the bars of products shown collapsed.
 	ProductBars map[int64]uptime.Bar
+	// Measured holds what the checks measured, for components that show it.
+	Measured map[int64]*measured
 	Recent      []recentDay
 	titles      map[int64]*data.Incident
 }
@@ -222,6 +226,9 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 	spans := uptime.Spans(incidents, now)
 	v.Bars = uptime.Bars(spans, ids, now, s.opts.Location, barDays)
 	v.ProductBars = uptime.Group(spans, collapsed, now, s.opts.Location, barDays)
+	if v.Measured, err = s.loadMeasured(ctx, products, now); err != nil {
+		return nil, err
+	}
 
 	local := now.In(s.opts.Location)
 	for i := 0; i < recentDays; i++ {
@@ -439,3 +446,103 @@ func (p *page) ComponentsOf(d *statusPage, pr *data.Product) componentsView {
 
 // ComponentStatuses lists the statuses, for the legend.
 func (p *page) ComponentStatuses() []string { return data.ComponentStatuses }
+
+// measured is what a component's checks measured: uptime over the bar's
+// days, and response times over three ranges.
+type measured struct {
+	ShowUptime, ShowLatency bool
+	Uptime                  float64
+	Checks                  int
+	Now                     time.Time
+	Series                  map[string][]data.LatencyPoint
+}
+
+// latencyRanges are the charts' ranges and the stretch each point covers.
+var latencyRanges = []struct {
+	Name   string
+	Span   time.Duration
+	Bucket time.Duration
+}{{"24h", 24 * time.Hour, 15 * time.Minute}, {"7d", 7 * 24 * time.Hour, 2 * time.Hour}, {"30d", 30 * 24 * time.Hour, 8 * time.Hour}}
+
+// loadMeasured reads the checks of components that show them.
+func (s *Server) loadMeasured(ctx context.Context, products []data.Product, now time.Time) (map[int64]*measured, error) {
+	out := map[int64]*measured{}
+	for _, p := range products {
+		for _, c := range p.Components {
+			if c.ShowUptime || c.ShowLatency {
+				out[c.ID] = &measured{ShowUptime: c.ShowUptime, ShowLatency: c.ShowLatency, Now: now, Series: map[string][]data.LatencyPoint{}}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	monitors, err := s.store.Monitors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[int64][]int64{}
+	for _, m := range monitors {
+		if out[m.ComponentID] != nil && m.Enabled {
+			ids[m.ComponentID] = append(ids[m.ComponentID], m.ID)
+		}
+	}
+	for cid, m := range out {
+		if len(ids[cid]) == 0 {
+			delete(out, cid)
+			continue
+		}
+		if m.ShowUptime {
+			days, err := s.store.MonitorDays(ctx, ids[cid], now.AddDate(0, 0, -barDays+1), s.opts.Location)
+			if err != nil {
+				return nil, err
+			}
+			fails := 0
+			for _, d := range days {
+				m.Checks += d.Checks
+				fails += d.Failures
+			}
+			m.Uptime = 100
+			if m.Checks > 0 {
+				m.Uptime = 100 * float64(m.Checks-fails) / float64(m.Checks)
+			}
+		}
+		if m.ShowLatency {
+			for _, r := range latencyRanges {
+				pts, err := s.store.LatencySeries(ctx, ids[cid], now.Add(-r.Span), r.Bucket)
+				if err != nil {
+					return nil, err
+				}
+				m.Series[r.Name] = pts
+			}
+		}
+	}
+	return out, nil
+}
+
+// LatencyChart draws a component's response times over a range.
+func (p *page) LatencyChart(m *measured, rangeName string) template.HTML {
+	var span time.Duration
+	for _, r := range latencyRanges {
+		if r.Name == rangeName {
+			span = r.Span
+		}
+	}
+	pts := m.Series[rangeName]
+	cp := make([]chart.Point, len(pts))
+	total, n, peak := 0, 0, 0
+	for i, pt := range pts {
+		cp[i] = chart.Point{At: pt.At, MeanMS: pt.MeanMS, Failures: pt.Failures}
+		if pt.Checks > pt.Failures {
+			total += pt.MeanMS
+			n++
+			peak = max(peak, pt.MeanMS)
+		}
+	}
+	mean := 0
+	if n > 0 {
+		mean = total / n
+	}
+	label := p.T("latency.aria", "Range", p.T("latency.range_"+rangeName), "Mean", mean, "Peak", peak)
+	return template.HTML(chart.Latency(cp, m.Now.Add(-span), m.Now, label, p.T("latency.from_"+rangeName), p.T("latency.now")))
+}
