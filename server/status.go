@@ -167,8 +167,8 @@ type statusPage struct {
 	ProductBars map[int64]uptime.Bar
 	// Measured holds what the checks measured, for components that show it.
 	Measured map[int64]*measured
-	Recent      []recentDay
-	titles      map[int64]*data.Incident
+	Recent   []recentDay
+	titles   map[int64]*data.Incident
 }
 
 type recentDay struct {
