@@ -39,7 +39,9 @@ func main() {
 	flag.StringVar(&o.conns, "conns", "64,256", "connection counts to run at")
 	flag.DurationVar(&o.soak, "soak", 60*time.Second, "length of the run at 256 connections before reading RSS (0 skips)")
 	flag.StringVar(&o.scale, "scale", "10,1000,100000", "past-incident counts for the render-cost check (empty skips)")
-	flag.StringVar(&o.only, "only", "", "run one part: http, soak, scale or fanout")
+	flag.StringVar(&o.only, "only", "", "run one part: http, soak, scale, fanout or monitors")
+	flag.IntVar(&o.monitors, "monitors", 500, "HTTP checks for the monitors part")
+	flag.DurationVar(&o.monitorSpan, "monitor-span", 90*time.Second, "how long the monitors part measures")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory")
 	flag.StringVar(&o.pprof, "pprof", "", "save a 10 s CPU profile of the server under load to this file")
 	flag.Parse()
@@ -50,14 +52,16 @@ func main() {
 }
 
 type options struct {
-	incidents int
-	duration  time.Duration
-	conns     string
-	soak      time.Duration
-	scale     string
-	only      string
-	keep      bool
-	pprof     string
+	incidents   int
+	duration    time.Duration
+	conns       string
+	soak        time.Duration
+	scale       string
+	only        string
+	monitors    int
+	monitorSpan time.Duration
+	keep        bool
+	pprof       string
 }
 
 func (o options) does(part string) bool { return o.only == "" || o.only == part }
@@ -142,6 +146,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.does("fanout") {
 		if err := fanout(); err != nil {
+			return err
+		}
+	}
+	if o.does("monitors") && o.monitors > 0 {
+		if err := monitorLoad(ctx, bin, work, o.monitors, o.monitorSpan); err != nil {
 			return err
 		}
 	}

@@ -91,12 +91,37 @@ func openAPIDoc(base string) map[string]any {
 				"title_ja": str, "title_en": str, "starts_at": ts, "ends_at": ts, "body_ja": str, "body_en": str,
 				"components": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}, "notify": boolean},
 				"title_ja", "starts_at", "ends_at", "body_ja", "components")), "The maintenance (Statuspage format)", "201"), false)},
+			"/api/admin/monitors": map[string]any{
+				"get":  op("List monitors (checks) and their state", nil, "Monitors", "200"),
+				"post": creating(op("Add a monitor to a component", body(monitorSchema(obj, str, boolean, true)), "The monitor", "201"), false)},
+			"/api/admin/monitors/{id}": map[string]any{
+				"put":    creating(op("Change a monitor (it starts afresh)", body(monitorSchema(obj, str, boolean, false)), "The monitor", "200"), true),
+				"delete": withID(op("Delete a monitor, its results and its report", nil, "Deleted", "204"))},
 			"/api/admin/notifications":      map[string]any{"get": op("List notifications and their delivery state", nil, "Notifications", "200")},
 			"/api/admin/notifications/{id}": map[string]any{"get": withID(op("One notification and its delivery counts", nil, "The notification", "200"))},
 			"/api/admin/openapi.json": map[string]any{"get": map[string]any{"summary": "This document", "security": []any{},
 				"responses": map[string]any{"200": ok("OpenAPI 3 document")}}},
 		},
 	}
+}
+
+// monitorSchema describes a monitor as the API takes it; omitted optional
+// fields take the console's defaults.
+func monitorSchema(obj func(map[string]any, ...string) map[string]any, str, boolean map[string]any, create bool) map[string]any {
+	integer := map[string]any{"type": "integer"}
+	props := map[string]any{"component_id": integer, "name": str, "target": str,
+		"kind":   map[string]any{"type": "string", "enum": []string{"http", "tcp", "tls", "dns"}},
+		"method": map[string]any{"type": "string", "enum": []string{"GET", "HEAD", "POST", "OPTIONS"}}, "expect_codes": str,
+		"keyword": str, "headers": str, "follow_redirects": boolean, "warn_days": integer,
+		"dns_type": map[string]any{"type": "string", "enum": []string{"A", "AAAA", "CNAME", "MX", "TXT"}}, "dns_expect": str,
+		"dns_server": str, "interval_s": map[string]any{"type": "integer", "minimum": 30}, "timeout_s": integer,
+		"fail_threshold": integer, "ok_threshold": integer,
+		"failure_status": map[string]any{"type": "string", "enum": []string{"degraded_performance", "partial_outage", "major_outage"}},
+		"enabled": boolean}
+	if create {
+		return obj(props, "component_id", "name", "kind", "target")
+	}
+	return obj(props, "name", "kind", "target")
 }
 
 func (s *Server) showOpenAPI(c echo.Context) error {
