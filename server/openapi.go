@@ -117,7 +117,7 @@ func monitorSchema(obj func(map[string]any, ...string) map[string]any, str, bool
 		"dns_server": str, "interval_s": map[string]any{"type": "integer", "minimum": 30}, "timeout_s": integer,
 		"fail_threshold": integer, "ok_threshold": integer,
 		"failure_status": map[string]any{"type": "string", "enum": []string{"degraded_performance", "partial_outage", "major_outage"}},
-		"enabled": boolean}
+		"enabled":        boolean}
 	if create {
 		return obj(props, "component_id", "name", "kind", "target")
 	}
