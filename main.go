@@ -371,7 +371,7 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	go app.Warm(workCtx)
 	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Hold: func() bool { return cfg.SMTP == nil },
 		Changed: func(*data.SignalOutcome) { app.Changed(); wake() }}, log)
-	go monitors.Run(workCtx, 5*time.Second)
+	go monitors.Run(workCtx, time.Second)
 	for _, l := range listen {
 		l()
 	}

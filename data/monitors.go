@@ -411,7 +411,13 @@ func (s *Store) RecordCheck(ctx context.Context, id int64, worker string, res Ch
 		case res.OK && m.OKsInRow >= m.OKThreshold:
 			state = MonitorUp
 		}
-		next := at.Add(m.Interval())
+		// Keep the cadence: the next run is an interval after this one was
+		// due, not after it happened to run (unless it fell a whole
+		// interval behind).
+		next := m.NextRunAt.UTC().Add(m.Interval())
+		if !next.After(at) {
+			next = at.Add(m.Interval())
+		}
 		if err := tx.Model(&Monitor{ID: id}).Updates(map[string]any{"fails_in_row": m.FailsInRow, "oks_in_row": m.OKsInRow,
 			"state": state, "last_checked_at": at, "last_error": truncate(res.Error, 500), "last_latency_ms": ms,
 			"next_run_at": next, "lease_owner": "", "lease_until": nil}).Error; err != nil {
