@@ -75,12 +75,23 @@ func TestCachedAnswersMatchTheRoutedOnes(t *testing.T) {
 		t.Fatalf("HEAD: %d %q %v", res.StatusCode, body, res.Header)
 	}
 	// After a change the old page is not served from the cache: the long
-	// way waits for the new one.
+	// way waits for the new one. (The warmer may have rendered the new one
+	// already, and then the cache may serve it: that one is current.)
 	before := a.app.fastHits.Load()
 	a.app.changed()
-	if res, _ := do(http.MethodGet, "/", nil); res.StatusCode != http.StatusOK || a.app.fastHits.Load() != before {
-		t.Fatalf("a page out of date was served from the cache")
+	want := a.app.changeNo.Load()
+	if res, _ := do(http.MethodGet, "/", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("after a change: %d", res.StatusCode)
 	}
+	if a.app.fastHits.Load() != before {
+		a.app.cache.mu.RLock()
+		p := a.app.cache.entries["status|ja"]
+		a.app.cache.mu.RUnlock()
+		if p == nil || p.change < want {
+			t.Fatalf("a page out of date was served from the cache")
+		}
+	}
+	before = a.app.fastHits.Load()
 	// A query always takes the long way (?lang= sets a cookie).
 	if res, _ := do(http.MethodGet, "/?lang=en", nil); res.Header.Get("Set-Cookie") == "" || a.app.fastHits.Load() != before {
 		t.Fatal("?lang= did not go through the router")
