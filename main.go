@@ -261,6 +261,18 @@ func serveProfiler(addr string, log *slog.Logger) {
 	}
 }
 
+// serveMetrics serves /metrics without a token on a listener of its own
+// (OSHIRASE_METRICS_ADDR): a private address for the scraper.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	log.Info("metrics listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("metrics listener stopped", "err", err)
+	}
+}
+
 // standbyWorthIt says whether to wait for an unavailable database rather
 // than stop: always for PostgreSQL (a network service that comes back);
 // for SQLite only when there are saved pages to serve meanwhile (a missing
@@ -362,6 +374,7 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	access.Start()
 	opts.MailEnabled, opts.Wake, opts.Composer, opts.Secret, opts.NextJobRuns, opts.AccessLog = cfg.SMTP != nil, wake, w.composer, w.secret, w.sched.NextRuns, access
 	opts.PreviousSecrets = cfg.PreviousSecrets
+	opts.MetricsToken = cfg.MetricsToken
 	app, err := server.New(opts, store, log)
 	if err != nil {
 		return err
@@ -369,6 +382,9 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	defer app.Close()
 	handler.set(app)
 	go app.Warm(workCtx)
+	if cfg.MetricsAddr != "" {
+		go serveMetrics(cfg.MetricsAddr, app.MetricsHandler(), log)
+	}
 	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Hold: func() bool { return cfg.SMTP == nil },
 		Changed: func(*data.SignalOutcome) { app.Changed(); wake() }}, log)
 	go monitors.Run(workCtx, time.Second)

@@ -59,6 +59,8 @@ type pageCache struct {
 	// frozen: a standby instance without a database serves what it has
 	// and never renders.
 	frozen bool
+	// rendered counts a render (the metrics); nil is fine.
+	rendered func()
 }
 
 type cachedPage struct {
@@ -137,6 +139,9 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 		ctx, cancel := context.WithTimeout(context.Background(), renderTimeout)
 		defer cancel()
 		body, err := render(ctx)
+		if pc.rendered != nil {
+			pc.rendered()
+		}
 		if err != nil {
 			if !errors.Is(err, data.ErrNotFound) {
 				pc.failed(key, err)
@@ -431,4 +436,16 @@ func gzipBytes(body []byte) []byte {
 	zw.Close()
 	gzipWriters.Put(zw)
 	return buf.Bytes()
+}
+
+// oldestAge is the age of the oldest page held, for the metrics.
+func (pc *pageCache) oldestAge() time.Duration {
+	pc.mu.RLock()
+	defer pc.mu.RUnlock()
+	var oldest time.Duration
+	now := pc.now()
+	for _, p := range pc.entries {
+		oldest = max(oldest, now.Sub(p.at))
+	}
+	return oldest
 }

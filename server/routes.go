@@ -38,6 +38,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/readyz", s.readyz)
 	e.GET("/.well-known/security.txt", s.securityTxt)
 	e.GET("/brand/logo", s.serveLogo)
+	e.GET("/metrics", s.serveMetrics)
 	e.GET("/brand.css", s.serveBrandCSS)
 
 	// Machine-readable status: Statuspage v2 JSON, feeds, calendar, badge.

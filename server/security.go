@@ -66,7 +66,7 @@ func loggedPath(c echo.Context) string {
 // is written: status, size and time are the ones the client got.
 func (s *Server) logAccess(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.opts.AccessLog == nil || warming(c) {
+		if warming(c) {
 			return next(c)
 		}
 		start := time.Now()
@@ -74,6 +74,10 @@ func (s *Server) logAccess(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req, res := c.Request(), c.Response()
+		s.metrics.request(c.Path(), req.Method, res.Status)
+		if s.opts.AccessLog == nil {
+			return nil
+		}
 		e := accesslog.Entry{At: s.opts.Now().UTC(), Method: req.Method, Route: c.Path(), Path: truncate(loggedPath(c), 500),
 			Status: res.Status, Bytes: res.Size, LatencyUS: time.Since(start).Microseconds(),
 			IP: c.RealIP(), UserAgent: truncate(req.UserAgent(), 300)}

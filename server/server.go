@@ -24,6 +24,8 @@ import (
 type Options struct {
 	// BaseURL is the public address; https makes cookies Secure.
 	BaseURL *url.URL
+	// MetricsToken, when set, opens /metrics to that bearer token.
+	MetricsToken string
 	// Location is the zone times are shown in.
 	Location *time.Location
 	// SecurityContact is shown in every page footer when set.
@@ -79,6 +81,7 @@ type Server struct {
 	fixed    http.Header // security headers of every response
 	// fastHits counts requests answered by serveCached.
 	fastHits atomic.Int64
+	metrics  *serverMetrics
 	snap     *snapshot
 	// warmer renders the public pages ahead of time after a change; see
 	// warm.go.
@@ -109,6 +112,8 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages, outage: newOutageLog(log)}
 	s.cache = newPageCache(opts.PageTTL, opts.Now, &s.changeNo, log, s.outage)
+	s.metrics = newServerMetrics(s)
+	s.cache.rendered = s.metrics.renders.Inc
 	s.cache.frozen = opts.Standby
 	if opts.Snapshot != "" {
 		n, err := s.cache.loadSnapshot(opts.Snapshot)
@@ -169,6 +174,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request) bool {
 		h["Access-Control-Allow-Origin"] = lr.cors
 	}
 	status, size, _ := writePage(w, r, p)
+	s.metrics.request(lr.route, r.Method, status)
 	if rec := s.opts.AccessLog; rec != nil {
 		rec.Record(accesslog.Entry{At: s.opts.Now().UTC(), Method: r.Method, Route: lr.route, Path: truncate(r.URL.Path, 500),
 			Status: status, Bytes: size, LatencyUS: time.Since(start).Microseconds(), IP: s.echo.IPExtractor(r),

@@ -62,6 +62,10 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) there;
 	// it must be a loopback address.
 	DebugAddr string
+	// MetricsToken opens /metrics on the main listener to this bearer
+	// token; MetricsAddr serves /metrics on a listener of its own.
+	MetricsToken string
+	MetricsAddr  string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
 	// Require2FA makes two-factor sign-in compulsory for admins.
@@ -131,6 +135,14 @@ func Load(getenv func(string) string) (*Config, error) {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return nil, fmt.Errorf("OSHIRASE_DEBUG_ADDR: %q must be a loopback host:port such as 127.0.0.1:6060 (the profiler is not for the network)", c.DebugAddr)
+		}
+	}
+	if c.MetricsToken = get("OSHIRASE_METRICS_TOKEN", ""); c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return nil, fmt.Errorf("OSHIRASE_METRICS_TOKEN: use at least 16 characters (such as the output of openssl rand -hex 16)")
+	}
+	if c.MetricsAddr = get("OSHIRASE_METRICS_ADDR", ""); c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("OSHIRASE_METRICS_ADDR: %q must be host:port, such as 10.0.0.5:9100 (a private address)", c.MetricsAddr)
 		}
 	}
 	d, err := time.ParseDuration(get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))

@@ -1,0 +1,72 @@
+package data
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Gauges is what the metrics read from the database at each scrape: the
+// same for every instance, since they share it.
+type Gauges struct {
+	Deliveries    map[string]int64
+	OldestPending *time.Time
+	// JobRuns counts recorded runs by job and outcome (kept as long as the
+	// retention setting).
+	JobRuns       map[[2]string]int64
+	Monitors      map[string]int64
+	DraftsWaiting int64
+	RelayRefusing bool
+}
+
+// ReadGauges reads the gauges in a few grouped queries.
+func (s *Store) ReadGauges(ctx context.Context) (Gauges, error) {
+	g := Gauges{Deliveries: map[string]int64{}, JobRuns: map[[2]string]int64{}, Monitors: map[string]int64{}}
+	db := s.db.WithContext(ctx)
+	type count struct {
+		K1, K2 string
+		N      int64
+	}
+	var rows []count
+	if err := db.Raw("SELECT state AS k1, '' AS k2, COUNT(*) AS n FROM deliveries GROUP BY state").Scan(&rows).Error; err != nil {
+		return g, fmt.Errorf("data: gauges: %w", err)
+	}
+	for _, r := range rows {
+		g.Deliveries[r.K1] = r.N
+	}
+	var oldest []time.Time
+	if err := db.Table("deliveries").Where("state = ?", DeliveryPending).Order("next_attempt_at").Limit(1).Pluck("next_attempt_at", &oldest).Error; err != nil {
+		return g, fmt.Errorf("data: gauges: %w", err)
+	}
+	if len(oldest) > 0 {
+		g.OldestPending = &oldest[0]
+	}
+	rows = nil
+	if err := db.Raw("SELECT job AS k1, outcome AS k2, COUNT(*) AS n FROM job_runs GROUP BY job, outcome").Scan(&rows).Error; err != nil {
+		return g, fmt.Errorf("data: gauges: %w", err)
+	}
+	for _, r := range rows {
+		g.JobRuns[[2]string{r.K1, r.K2}] = r.N
+	}
+	rows = nil
+	if err := db.Raw("SELECT state AS k1, '' AS k2, COUNT(*) AS n FROM monitors WHERE enabled = ? GROUP BY state", true).Scan(&rows).Error; err != nil {
+		return g, fmt.Errorf("data: gauges: %w", err)
+	}
+	for _, r := range rows {
+		g.Monitors[r.K1] = r.N
+	}
+	var err error
+	if g.DraftsWaiting, err = s.WaitingDrafts(ctx); err != nil {
+		return g, err
+	}
+	rt, err := s.RelayTrouble(ctx)
+	if err != nil {
+		return g, err
+	}
+	g.RelayRefusing = rt != nil
+	return g, nil
+}
+
+// SQLDB is the connection pool, for its statistics.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+// serverMetrics are the Prometheus metrics of one instance (see README,
+// "Metrics", for the list).
+type serverMetrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	renders  prometheus.Counter
+	handler  http.Handler
+}
+
+func newServerMetrics(s *Server) *serverMetrics {
+	m := &serverMetrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oshirase_http_requests_total",
+		Help: "HTTP requests answered, by route, method and status class."}, []string{"route", "method", "class"})
+	m.renders = prometheus.NewCounter(prometheus.CounterOpts{Name: "oshirase_page_renders_total",
+		Help: "Public pages rendered into the page cache."})
+	m.reg.MustRegister(m.requests, m.renders,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "oshirase_page_cache_age_seconds",
+			Help: "Age of the oldest page in the cache."}, func() float64 { return s.cache.oldestAge().Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "oshirase_access_log_dropped_total",
+			Help: "Access-log entries lost to a full queue."}, func() float64 {
+			if s.opts.AccessLog == nil {
+				return 0
+			}
+			return float64(s.opts.AccessLog.Dropped())
+		}),
+		&gaugeCollector{s: s})
+	if db, err := s.store.SQLDB(); err == nil {
+		m.reg.MustRegister(collectors.NewDBStatsCollector(db, "oshirase"))
+	}
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m
+}
+
+// request counts an answered request. Routes are the router's patterns
+// (never raw paths), so the label set stays small.
+func (m *serverMetrics) request(route, method string, status int) {
+	if route == "" || strings.HasSuffix(route, "/*") && route != "/static/:version/*" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status/100)+"xx").Inc()
+}
+
+// gaugeCollector reads the shared numbers from the database at each
+// scrape.
+type gaugeCollector struct{ s *Server }
+
+var (
+	descDeliveries = prometheus.NewDesc("oshirase_deliveries", "Deliveries by state and channel.", []string{"state", "channel"}, nil)
+	descPending    = prometheus.NewDesc("oshirase_queue_pending", "Deliveries waiting to be sent.", nil, nil)
+	descOldest     = prometheus.NewDesc("oshirase_queue_oldest_pending_seconds", "How long the oldest pending delivery has been due.", nil, nil)
+	descJobRuns    = prometheus.NewDesc("oshirase_job_runs", "Recorded job runs by job and outcome.", []string{"job", "outcome"}, nil)
+	descMonitors   = prometheus.NewDesc("oshirase_monitors", "Enabled monitors by state.", []string{"state"}, nil)
+	descDrafts     = prometheus.NewDesc("oshirase_drafts_waiting", "Draft incidents waiting for an operator.", nil, nil)
+	descRelay      = prometheus.NewDesc("oshirase_relay_refusing", "1 while the mail relay refuses mail.", nil, nil)
+	descScrapeErr  = prometheus.NewDesc("oshirase_database_gauges_up", "1 when the database answered this scrape.", nil, nil)
+)
+
+func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDeliveries, descPending, descOldest, descJobRuns, descMonitors, descDrafts, descRelay, descScrapeErr} {
+		ch <- d
+	}
+}
+
+func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	v, err := g.s.store.ReadGauges(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(descScrapeErr, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descScrapeErr, prometheus.GaugeValue, 1)
+	for _, st := range data.DeliveryStates {
+		ch <- prometheus.MustNewConstMetric(descDeliveries, prometheus.GaugeValue, float64(v.Deliveries[st]), st, "email")
+	}
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(v.Deliveries[data.DeliveryPending]))
+	oldest := 0.0
+	if v.OldestPending != nil {
+		oldest = max(0, g.s.opts.Now().Sub(*v.OldestPending).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, oldest)
+	for k, n := range v.JobRuns {
+		ch <- prometheus.MustNewConstMetric(descJobRuns, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+	for _, st := range []string{data.MonitorUnknown, data.MonitorUp, data.MonitorDown} {
+		ch <- prometheus.MustNewConstMetric(descMonitors, prometheus.GaugeValue, float64(v.Monitors[st]), st)
+	}
+	ch <- prometheus.MustNewConstMetric(descDrafts, prometheus.GaugeValue, float64(v.DraftsWaiting))
+	relay := 0.0
+	if v.RelayRefusing {
+		relay = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descRelay, prometheus.GaugeValue, relay)
+}
+
+// serveMetrics answers /metrics on the main listener: a 404 unless
+// OSHIRASE_METRICS_TOKEN is set, then only with that bearer token.
+func (s *Server) serveMetrics(c echo.Context) error {
+	if s.opts.MetricsToken == "" {
+		return echo.ErrNotFound
+	}
+	got := strings.TrimPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.MetricsToken)) != 1 {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+		return c.String(http.StatusUnauthorized, "a bearer token is needed\n")
+	}
+	s.metrics.handler.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// MetricsHandler serves the metrics without a token, for
+// OSHIRASE_METRICS_ADDR (a listener of its own, not the public one).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
