@@ -275,3 +275,30 @@ func accesslogRebuildUsage(ctx context.Context, args []string, out io.Writer) er
 	fmt.Fprintln(out, "; today is left to the running instances")
 	return nil
 }
+
+// backup writes an online copy of a SQLite database ("oshirase backup
+// FILE"); a PostgreSQL database is backed up with pg_dump.
+func backup(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	database := fs.String("database", "", "database (OSHIRASE_DATABASE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("backup: give the file to write, such as oshirase backup /backups/oshirase-2026-11-30.db")
+	}
+	_, store, err := openExisting(ctx, map[string]*string{"OSHIRASE_DATABASE": database})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Backup(ctx, fs.Arg(0)); err != nil {
+		return err
+	}
+	st, err := os.Stat(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "backup written: %s (%d bytes)\n", fs.Arg(0), st.Size())
+	return nil
+}

@@ -48,6 +48,7 @@ const usage = `usage:
   oshirase accesslog search --from DAY [--to DAY] [--path P] [--status 404|5xx] [--ip ADDR|NET]
                             print matching access-log entries as JSON lines
   oshirase accesslog rebuild-usage   recount the usage counters of closed days from the files
+  oshirase backup FILE      write an online copy of the SQLite database (PostgreSQL: use pg_dump)
   oshirase healthcheck      exit 0 when the local server's /healthz answers 200
 
 Configuration comes from OSHIRASE_* environment variables; see README.md.
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return accesslogSearch(ctx, args[2:], os.Stdout, os.Stderr)
 	case args[0] == "accesslog" && len(args) > 1 && args[1] == "rebuild-usage":
 		return accesslogRebuildUsage(ctx, args[2:], os.Stdout)
+	case args[0] == "backup":
+		return backup(ctx, args[1:], os.Stdout)
 	case args[0] == "help", args[0] == "-h", args[0] == "--help":
 		fmt.Print(usage)
 		return nil

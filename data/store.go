@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -136,4 +137,20 @@ func notFound(err error) error {
 // now: tests that need real time (a slow relay) beside a moved clock.
 func (s *Store) WithClock(now func() time.Time) *Store {
 	return &Store{db: s.db, dialect: s.dialect, fault: s.fault, brand: s.brand, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
+}
+
+// Backup writes an online, consistent copy of a SQLite database to path
+// (VACUUM INTO: readers and writers carry on meanwhile). It never
+// overwrites a file. PostgreSQL has its own tools: pg_dump.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if s.dialect != "sqlite" {
+		return errors.New("data: backup: this is a PostgreSQL database; back it up with pg_dump (and restore with pg_restore)")
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("data: backup: %s exists already; give a new file", path)
+	}
+	if err := s.db.WithContext(ctx).Exec("VACUUM INTO ?", path).Error; err != nil {
+		return fmt.Errorf("data: backup: %w", err)
+	}
+	return nil
 }
