@@ -104,6 +104,8 @@ func (s *Store) RecordAttempt(ctx context.Context, deliveryID int64, worker stri
 		case DeliverySent:
 			fields["sent_at"] = now
 			fields["message_id"] = o.MessageID
+			// A sent delivery keeps the name of the dispatcher that sent it.
+			delete(fields, "claimed_by")
 		case DeliveryPending:
 			fields["next_attempt_at"] = o.NextAttempt
 		}
@@ -221,4 +223,20 @@ func (s *Store) RelayTrouble(ctx context.Context) (*RelayTrouble, error) {
 		return nil, fmt.Errorf("data: relay trouble: %w", err)
 	}
 	return &t, nil
+}
+
+// DeliveryClaimers counts a notification's sent deliveries by the
+// dispatcher (instance) that sent them: how a fanout was shared.
+func (s *Store) DeliveryClaimers(ctx context.Context, notificationID int64) (map[string]int64, error) {
+	var rows []struct {
+		ClaimedBy string
+		N         int64
+	}
+	err := s.db.WithContext(ctx).Raw("SELECT claimed_by, COUNT(*) AS n FROM deliveries WHERE notification_id = ? AND state = ? GROUP BY claimed_by",
+		notificationID, DeliverySent).Scan(&rows).Error
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.ClaimedBy] = r.N
+	}
+	return out, err
 }

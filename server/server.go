@@ -62,7 +62,7 @@ type Options struct {
 	Standby bool
 	// PageTTL is how long a rendered public page is served before it is
 	// rendered again in the background; changes made through this instance
-	// show at once whatever the TTL. Zero means five seconds.
+	// show at once whatever the TTL. Zero means three seconds.
 	PageTTL time.Duration
 }
 
@@ -100,7 +100,7 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 		opts.Wake = func() {}
 	}
 	if opts.PageTTL == 0 {
-		opts.PageTTL = 5 * time.Second
+		opts.PageTTL = 3 * time.Second
 	}
 	catalog, err := locale.Load()
 	if err != nil {
