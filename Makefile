@@ -11,7 +11,7 @@ test-postgres:
 	OSHIRASE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test go test ./...
 
 bench:
-	go run ./bench
+	go run ./internal/bench
 
 lint:
 	gofmt -l . && go vet ./...

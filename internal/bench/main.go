@@ -7,8 +7,8 @@
 // long run, the render cost as history grows, and the email fanout beside a
 // bare SMTP loop.
 //
-//	go run ./bench                      # the whole report (about 6 minutes)
-//	go run ./bench -only http -duration 5s
+//	go run ./internal/bench                      # the whole report (about 6 minutes)
+//	go run ./internal/bench -only http -duration 5s
 //
 // It is not run in CI: shared machines are too noisy for absolute figures,
 // so every figure is quoted beside its baseline from the same run.
