@@ -119,6 +119,15 @@ type MonitorInput struct {
 	Enabled         bool
 }
 
+// Input is what an operator set, for a form to edit.
+func (m *Monitor) Input() MonitorInput {
+	return MonitorInput{ComponentID: m.ComponentID, Name: m.Name, Kind: m.Kind, Target: m.Target, Method: m.Method,
+		ExpectCodes: m.ExpectCodes, Keyword: m.Keyword, Headers: m.Headers, FollowRedirects: m.FollowRedirects,
+		WarnDays: m.WarnDays, DNSType: m.DNSType, DNSExpect: m.DNSExpect, DNSServer: m.DNSServer, IntervalS: m.IntervalS,
+		TimeoutS: m.TimeoutS, FailThreshold: m.FailThreshold, OKThreshold: m.OKThreshold, FailureStatus: m.FailureStatus,
+		Enabled: m.Enabled}
+}
+
 // DefaultMonitor is what the console's form starts from.
 var DefaultMonitor = MonitorInput{Kind: MonitorHTTP, Method: "GET", ExpectCodes: "200-299", FollowRedirects: true, WarnDays: 14,
 	DNSType: "A", IntervalS: 60, TimeoutS: 10, FailThreshold: 3, OKThreshold: 2, FailureStatus: MajorOutage, Enabled: true}
@@ -239,6 +248,15 @@ func ParseHeaders(s string) ([][2]string, error) {
 	return out, nil
 }
 
+// set copies what an operator set onto the monitor.
+func (m *Monitor) set(in MonitorInput) {
+	m.ComponentID, m.Name, m.Kind, m.Target, m.Method = in.ComponentID, in.Name, in.Kind, in.Target, in.Method
+	m.ExpectCodes, m.Keyword, m.Headers, m.FollowRedirects = in.ExpectCodes, in.Keyword, in.Headers, in.FollowRedirects
+	m.WarnDays, m.DNSType, m.DNSExpect, m.DNSServer = in.WarnDays, in.DNSType, in.DNSExpect, in.DNSServer
+	m.IntervalS, m.TimeoutS, m.FailThreshold, m.OKThreshold = in.IntervalS, in.TimeoutS, in.FailThreshold, in.OKThreshold
+	m.FailureStatus, m.Enabled = in.FailureStatus, in.Enabled
+}
+
 func monitorFields(in MonitorInput) map[string]any {
 	return map[string]any{"component_id": in.ComponentID, "name": in.Name, "kind": in.Kind, "target": in.Target, "method": in.Method,
 		"expect_codes": in.ExpectCodes, "keyword": in.Keyword, "headers": in.Headers, "follow_redirects": in.FollowRedirects,
@@ -255,11 +273,8 @@ func (s *Store) CreateMonitor(ctx context.Context, in MonitorInput) (*Monitor, e
 			return err
 		}
 		now := s.now()
-		m = Monitor{ComponentID: in.ComponentID, Name: in.Name, Kind: in.Kind, Target: in.Target, Method: in.Method,
-			ExpectCodes: in.ExpectCodes, Keyword: in.Keyword, Headers: in.Headers, FollowRedirects: in.FollowRedirects,
-			WarnDays: in.WarnDays, DNSType: in.DNSType, DNSExpect: in.DNSExpect, DNSServer: in.DNSServer, IntervalS: in.IntervalS,
-			TimeoutS: in.TimeoutS, FailThreshold: in.FailThreshold, OKThreshold: in.OKThreshold, FailureStatus: in.FailureStatus,
-			Enabled: in.Enabled, State: MonitorUnknown, NextRunAt: now, CreatedAt: now, UpdatedAt: now}
+		m = Monitor{State: MonitorUnknown, NextRunAt: now, CreatedAt: now, UpdatedAt: now}
+		m.set(in)
 		return tx.Create(&m).Error
 	})
 	if err != nil {

@@ -48,15 +48,7 @@ type dashboardPage struct {
 
 func (s *Server) showDashboard(c echo.Context) error {
 	ctx := c.Request().Context()
-	products, err := s.store.Products(ctx)
-	if err != nil {
-		return err
-	}
-	open, err := s.store.OpenIncidents(ctx)
-	if err != nil {
-		return err
-	}
-	maints, err := s.store.CurrentMaintenances(ctx)
+	cv, open, maints, err := s.liveCatalog(ctx)
 	if err != nil {
 		return err
 	}
@@ -64,7 +56,7 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := &dashboardPage{catalogView: newCatalogView(products, open, maints), Open: open, Current: maints, Statuses: data.ComponentStatuses, Attention: att}
+	v := &dashboardPage{catalogView: cv, Open: open, Current: maints, Statuses: data.ComponentStatuses, Attention: att}
 	return s.render(c, http.StatusOK, "dashboard", &view{Title: s.t(c, "dashboard.title"), Data: v})
 }
 

@@ -68,19 +68,11 @@ func (s *Server) renderMonitors(c echo.Context, code int, f *form, comp *data.Co
 	if v.Signals, err = s.store.Signals(ctx, comp.ID); err != nil {
 		return err
 	}
-	open, err := s.store.OpenIncidents(ctx)
+	cv, _, _, err := s.liveCatalog(ctx)
 	if err != nil {
 		return err
 	}
-	maints, err := s.store.CurrentMaintenances(ctx)
-	if err != nil {
-		return err
-	}
-	products, err := s.store.Products(ctx)
-	if err != nil {
-		return err
-	}
-	v.Shown = newCatalogView(products, open, maints).Status[comp.ID]
+	v.Shown = cv.Status[comp.ID]
 	title := s.t(c, "monitors.title") + ": " + comp.NameJA
 	return s.render(c, code, "monitors", &view{Title: title, Form: f, Data: v})
 }
@@ -199,41 +191,38 @@ func (s *Server) createMonitor(c echo.Context) error {
 	return s.done(c, "flash.saved", "/admin/components/"+strconv.FormatInt(id, 10)+"/monitors")
 }
 
-func (s *Server) editMonitor(c echo.Context) error {
+// loadMonitor reads the monitor of the request's :id and its component.
+func (s *Server) loadMonitor(c echo.Context) (*data.Monitor, *data.Component, error) {
 	id, err := idParam(c, "id")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ctx := c.Request().Context()
 	m, err := s.store.Monitor(ctx, id)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	comp, _, err := s.componentAndProduct(ctx, m.ComponentID)
 	if err != nil {
+		return nil, nil, err
+	}
+	return m, comp, nil
+}
+
+func (s *Server) editMonitor(c echo.Context) error {
+	m, comp, err := s.loadMonitor(c)
+	if err != nil {
 		return err
 	}
-	in := data.MonitorInput{Name: m.Name, Kind: m.Kind, Target: m.Target, Method: m.Method, ExpectCodes: m.ExpectCodes, Keyword: m.Keyword,
-		Headers: m.Headers, FollowRedirects: m.FollowRedirects, WarnDays: m.WarnDays, DNSType: m.DNSType, DNSExpect: m.DNSExpect,
-		DNSServer: m.DNSServer, IntervalS: m.IntervalS, TimeoutS: m.TimeoutS, FailThreshold: m.FailThreshold, OKThreshold: m.OKThreshold,
-		FailureStatus: m.FailureStatus, Enabled: m.Enabled}
-	return s.renderMonitorForm(c, http.StatusOK, monitorForm(in), comp, m)
+	return s.renderMonitorForm(c, http.StatusOK, monitorForm(m.Input()), comp, m)
 }
 
 func (s *Server) updateMonitor(c echo.Context) error {
-	id, err := idParam(c, "id")
+	m, comp, err := s.loadMonitor(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	m, err := s.store.Monitor(ctx, id)
-	if err != nil {
-		return err
-	}
-	comp, _, err := s.componentAndProduct(ctx, m.ComponentID)
-	if err != nil {
-		return err
-	}
+	ctx, id := c.Request().Context(), m.ID
 	f, err := readForm(c)
 	if err != nil {
 		return err
@@ -255,16 +244,12 @@ func (s *Server) updateMonitor(c echo.Context) error {
 }
 
 func (s *Server) deleteMonitor(c echo.Context) error {
-	id, err := idParam(c, "id")
+	m, _, err := s.loadMonitor(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	m, err := s.store.Monitor(ctx, id)
-	if err != nil {
-		return err
-	}
-	out, err := s.store.DeleteMonitor(ctx, id)
+	id := m.ID
+	out, err := s.store.DeleteMonitor(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

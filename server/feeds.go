@@ -318,6 +318,24 @@ func badgeSVG(label, value, color string) []byte {
 
 // plainCatalog is the products and components, without statuses: what
 // feeds and the calendar need to say which product a component is of.
+// liveCatalog is the catalogue with the statuses shown now (open
+// incidents and current maintenance), and those incidents and windows.
+func (s *Server) liveCatalog(ctx context.Context) (*catalogView, []data.Incident, []data.Maintenance, error) {
+	products, err := s.store.Products(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	open, err := s.store.OpenIncidents(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	maints, err := s.store.CurrentMaintenances(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return newCatalogView(products, open, maints), open, maints, nil
+}
+
 func (s *Server) plainCatalog(ctx context.Context) (*catalogView, error) {
 	products, err := s.store.Products(ctx)
 	if err != nil {
