@@ -22,6 +22,16 @@ type Claim struct {
 // immediate transaction makes claimers take turns, and the conditional
 // UPDATE … RETURNING does the rest.
 func (s *Store) ClaimDeliveries(ctx context.Context, worker string, limit int, lease time.Duration) ([]Claim, error) {
+	return s.claim(ctx, worker, limit, lease, "channel_id IS NULL")
+}
+
+// ClaimChannelDeliveries is ClaimDeliveries for webhook, Slack and Teams
+// deliveries, which their own sender takes.
+func (s *Store) ClaimChannelDeliveries(ctx context.Context, worker string, limit int, lease time.Duration) ([]Claim, error) {
+	return s.claim(ctx, worker, limit, lease, "channel_id IS NOT NULL")
+}
+
+func (s *Store) claim(ctx context.Context, worker string, limit int, lease time.Duration, which string) ([]Claim, error) {
 	// A claim is short and must not be cut off half-way: a commit the
 	// database made but the driver reported as cancelled would leave rows
 	// claimed by nobody until the lease runs out. Callers check their
@@ -36,7 +46,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, worker string, limit int, l
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		return tx.Raw(`UPDATE deliveries SET state = ?, claimed_by = ?, claimed_until = ?, updated_at = ?
 			WHERE id IN (SELECT id FROM deliveries
-				WHERE (state = ? AND next_attempt_at <= ?) OR (state = ? AND claimed_until < ?)
+				WHERE ((state = ? AND next_attempt_at <= ?) OR (state = ? AND claimed_until < ?)) AND `+which+`
 				ORDER BY next_attempt_at, id LIMIT ?`+lock+`)
 			RETURNING id`,
 			DeliverySending, worker, now.Add(lease), now,

@@ -29,6 +29,7 @@ var migrations = []migration{
 	{9, "usage counters beside access-log files; incidents by resolution", execSchema(schemaV9)},
 	{10, "postmortems, collapsed products, branding", execSchema(schemaV10)},
 	{11, "monitors, signals, incident drafts, alert integrations", execSchema(schemaV11)},
+	{12, "channels: webhooks, Slack and Teams for subscribers and operators", execSchema(schemaV12)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -708,4 +709,28 @@ CREATE TABLE integrations (
 	revoked_at {{time}} NULL,
 	last_used_at {{time}} NULL
 )
+`
+
+// schemaV12: channels besides email (webhook, Slack, Teams), for
+// subscribers and for the operators' own alerts; their deliveries share
+// the outbox with email.
+const schemaV12 = `
+CREATE TABLE channels (
+	id {{pk}},
+	kind TEXT NOT NULL,
+	url TEXT NOT NULL,
+	lang TEXT NOT NULL DEFAULT 'ja',
+	products TEXT NOT NULL DEFAULT '',
+	secret TEXT NOT NULL DEFAULT '',
+	owner_email TEXT NOT NULL DEFAULT '',
+	operator {{bool}} NOT NULL DEFAULT FALSE,
+	verified_at {{time}} NULL,
+	failing_since {{time}} NULL,
+	disabled_at {{time}} NULL,
+	last_error TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+ALTER TABLE deliveries ADD COLUMN channel_id BIGINT NULL REFERENCES channels(id) ON DELETE CASCADE;
+CREATE INDEX deliveries_channel ON deliveries (channel_id)
 `

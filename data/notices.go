@@ -83,6 +83,7 @@ func (s *Store) SetPolicy(ctx context.Context, rows []NoticePolicy) error {
 type Recipient struct {
 	ContactID    int64
 	SubscriberID int64
+	ChannelID    int64 `gorm:"-"`
 	ContractID   int64
 	Email        string
 	Name         string
@@ -346,17 +347,20 @@ type Delivery struct {
 	NotificationID int64
 	ContactID      *int64
 	SubscriberID   *int64
-	Email          string
-	Name           string
-	Lang           string
-	Role           string
-	State          string
-	Attempts       int
-	NextAttemptAt  time.Time
-	ClaimedBy      string
-	ClaimedUntil   *time.Time
-	LastError      string
-	MessageID      string
+	// ChannelID is set for a delivery to a webhook, Slack or Teams
+	// channel (Email is then "channel:ID").
+	ChannelID     *int64
+	Email         string
+	Name          string
+	Lang          string
+	Role          string
+	State         string
+	Attempts      int
+	NextAttemptAt time.Time
+	ClaimedBy     string
+	ClaimedUntil  *time.Time
+	LastError     string
+	MessageID     string
 	// Reason lists, as JSON, the contracts a contact is reached through
 	// (ReasonContract), so the email can name them.
 	Reason    string
@@ -433,7 +437,11 @@ func (s *Store) queueNotification(tx *gorm.DB, n Notification, content NoticeCon
 	if err != nil {
 		return err
 	}
-	return s.writeNotification(tx, n, content, aud.Recipients, hold)
+	chans, err := channelAudience(tx, false, componentIDs)
+	if err != nil {
+		return err
+	}
+	return s.writeNotification(tx, n, content, append(aud.Recipients, chans...), hold)
 }
 
 // writeNotification writes a notification and its deliveries; with nobody
@@ -478,6 +486,11 @@ func (s *Store) writeNotificationID(tx *gorm.DB, n Notification, content NoticeC
 		if r.SubscriberID != 0 {
 			sid := r.SubscriberID
 			d.SubscriberID = &sid
+		}
+		if r.ChannelID != 0 {
+			// A channel never waits for the mail relay.
+			cid := r.ChannelID
+			d.ChannelID, d.State = &cid, DeliveryPending
 		}
 		rows[i] = d
 	}

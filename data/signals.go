@@ -367,6 +367,11 @@ func (s *Store) alertOperators(tx *gorm.DB, c *Component, out *SignalOutcome, de
 	for _, o := range ops {
 		recips = append(recips, Recipient{Email: o.Email, Name: o.Name, Lang: "ja", Role: "operator"})
 	}
+	chans, err := channelAudience(tx, true, nil)
+	if err != nil {
+		return err
+	}
+	recips = append(recips, chans...)
 	now := s.now()
 	content := NoticeContent{Kind: kind, Status: out.To, TitleJA: titleJA, TitleEN: titleEN, BodyJA: bodyJA, BodyEN: bodyEN,
 		UpdatedAt: &now, Path: path}

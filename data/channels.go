@@ -1,0 +1,232 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Channel kinds besides email.
+const (
+	ChannelWebhook = "webhook"
+	ChannelSlack   = "slack"
+	ChannelTeams   = "teams"
+)
+
+// ChannelKinds lists them in the order forms offer them.
+var ChannelKinds = []string{ChannelWebhook, ChannelSlack, ChannelTeams}
+
+// ChannelDisableAfter is how long a channel may fail before it is
+// disabled (and its owner emailed).
+const ChannelDisableAfter = 3 * 24 * time.Hour
+
+// Channel is a webhook, Slack or Teams address that receives notices: a
+// subscriber's (Operator false: incident and maintenance notices of its
+// products) or the operators' own (alerts: monitors, relay, jobs).
+type Channel struct {
+	ID   int64
+	Kind string
+	URL  string
+	Lang string
+	// Products lists product ids, comma-separated; empty is every one.
+	Products string
+	// Secret signs webhook bodies (HMAC-SHA256); shown once to the
+	// subscriber.
+	Secret       string
+	OwnerEmail   string
+	Operator     bool
+	VerifiedAt   *time.Time
+	FailingSince *time.Time
+	DisabledAt   *time.Time
+	LastError    string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// ProductIDs decodes Products.
+func (c *Channel) ProductIDs() []int64 {
+	var out []int64
+	for _, p := range strings.Split(c.Products, ",") {
+		if id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ChannelInput is what a subscriber or an admin gives.
+type ChannelInput struct {
+	Kind       string
+	URL        string
+	Lang       string
+	ProductIDs []int64
+	OwnerEmail string
+	Operator   bool
+	Secret     string
+}
+
+func (s *Store) validateChannel(tx *gorm.DB, in *ChannelInput) error {
+	f := fieldErrors{}
+	in.URL, in.OwnerEmail = strings.TrimSpace(in.URL), strings.TrimSpace(in.OwnerEmail)
+	if !oneOf(in.Kind, ChannelKinds) {
+		f.add("kind", "invalid_choice")
+	}
+	f.line("url", in.URL, true, 2000)
+	if in.Lang != "ja" && in.Lang != "en" {
+		f.add("lang", "invalid_choice")
+	}
+	if in.OwnerEmail != "" {
+		if a, err := mail.ParseAddress(in.OwnerEmail); err != nil || a.Address != in.OwnerEmail {
+			f.add("owner_email", "bad_email")
+		}
+	}
+	if len(in.ProductIDs) > 0 {
+		var n int64
+		if err := tx.Model(&Product{}).Where("id IN ?", in.ProductIDs).Count(&n).Error; err != nil {
+			return err
+		}
+		if int(n) != len(slices.Compact(slices.Sorted(slices.Values(in.ProductIDs)))) {
+			f.add("products", "invalid_choice")
+		}
+	}
+	return f.err()
+}
+
+// CreateChannel saves a channel that has answered its verification.
+func (s *Store) CreateChannel(ctx context.Context, in ChannelInput) (*Channel, error) {
+	var c Channel
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := s.validateChannel(tx, &in); err != nil {
+			return err
+		}
+		ids := make([]string, len(in.ProductIDs))
+		for i, id := range in.ProductIDs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		now := s.now()
+		c = Channel{Kind: in.Kind, URL: in.URL, Lang: in.Lang, Products: strings.Join(ids, ","), Secret: in.Secret,
+			OwnerEmail: in.OwnerEmail, Operator: in.Operator, VerifiedAt: &now, CreatedAt: now, UpdatedAt: now}
+		return tx.Create(&c).Error
+	})
+	if err != nil {
+		return nil, wrapUnlessInvalid("create channel", err)
+	}
+	return &c, nil
+}
+
+// ValidateChannel checks a channel's fields before it is verified.
+func (s *Store) ValidateChannel(ctx context.Context, in ChannelInput) error {
+	return s.validateChannel(s.db.WithContext(ctx), &in)
+}
+
+// Channel returns one channel.
+func (s *Store) Channel(ctx context.Context, id int64) (*Channel, error) {
+	var c Channel
+	if err := s.db.WithContext(ctx).First(&c, id).Error; err != nil {
+		return nil, fmt.Errorf("data: channel %d: %w", id, notFound(err))
+	}
+	return &c, nil
+}
+
+// Channels lists the subscribers' channels or the operators'.
+func (s *Store) Channels(ctx context.Context, operator bool) ([]Channel, error) {
+	var out []Channel
+	return out, s.db.WithContext(ctx).Where("operator = ?", operator).Order("id").Find(&out).Error
+}
+
+// DeleteChannel removes a channel and what it had still to receive.
+func (s *Store) DeleteChannel(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Exec("DELETE FROM deliveries WHERE channel_id = ? AND state IN ?", id, []string{DeliveryPending, DeliveryHeld}).Error; err != nil {
+			return err
+		}
+		return rowsOrNotFound(tx.Exec("DELETE FROM channels WHERE id = ?", id), "channel", id)
+	})
+}
+
+// ChannelFailed notes a failed attempt. A channel failing for
+// ChannelDisableAfter is disabled; disabled reports that this call did it.
+func (s *Store) ChannelFailed(ctx context.Context, id int64, why string) (disabled bool, err error) {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		var c Channel
+		if err := s.lockRow(tx).First(&c, id).Error; err != nil {
+			return notFound(err)
+		}
+		now := s.now()
+		fields := map[string]any{"last_error": truncate(why, 500), "updated_at": now}
+		if c.FailingSince == nil {
+			fields["failing_since"] = now
+		} else if c.DisabledAt == nil && now.Sub(*c.FailingSince) >= ChannelDisableAfter {
+			fields["disabled_at"] = now
+			disabled = true
+			if c.OwnerEmail != "" {
+				if err := s.queueChannelDisabled(tx, &c, why); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Model(&Channel{ID: id}).Updates(fields).Error
+	})
+	return disabled, err
+}
+
+// ChannelWorked clears a channel's failing streak.
+func (s *Store) ChannelWorked(ctx context.Context, id int64) error {
+	return s.db.WithContext(ctx).Model(&Channel{}).Where("id = ? AND failing_since IS NOT NULL", id).
+		Updates(map[string]any{"failing_since": nil, "last_error": "", "updated_at": s.now()}).Error
+}
+
+// ChannelDisabledKind is the notice telling a channel's owner it stopped.
+const ChannelDisabledKind = "channel_disabled"
+
+func (s *Store) queueChannelDisabled(tx *gorm.DB, c *Channel, why string) error {
+	now := s.now()
+	content := NoticeContent{Kind: ChannelDisabledKind, Status: "disabled", TitleJA: "Webhook の配信を停止しました", TitleEN: "Webhook deliveries stopped",
+		BodyJA: fmt.Sprintf("%s への配信が%d日間失敗し続けたため、配信を停止しました。\n\n最後のエラー: %s\n\n再開するには、あらためて登録してください。", c.URL, int(ChannelDisableAfter.Hours()/24), why),
+		BodyEN: fmt.Sprintf("Deliveries to %s failed for %d days, so they have stopped.\n\nLast error: %s\n\nSubscribe again to resume.", c.URL, int(ChannelDisableAfter.Hours()/24), why),
+		UpdatedAt: &now, Path: "/subscribe"}
+	n := Notification{Kind: ChannelDisabledKind, Thread: fmt.Sprintf("channel-%d", c.ID)}
+	return s.writeNotification(tx, n, content, []Recipient{{Email: c.OwnerEmail, Lang: c.Lang, Role: "owner"}}, false)
+}
+
+// channelAudience lists the working channels that a notice about these
+// components reaches: the subscribers' whose products include one of
+// theirs, or the operators'.
+func channelAudience(tx *gorm.DB, operator bool, componentIDs []int64) ([]Recipient, error) {
+	var cs []Channel
+	if err := tx.Where("operator = ? AND verified_at IS NOT NULL AND disabled_at IS NULL", operator).Order("id").Find(&cs).Error; err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	products := map[int64]bool{}
+	if !operator {
+		var ids []int64
+		if err := tx.Model(&Component{}).Where("id IN ?", componentIDs).Pluck("product_id", &ids).Error; err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			products[id] = true
+		}
+	}
+	var out []Recipient
+	for _, c := range cs {
+		ok := operator || c.Products == ""
+		for _, p := range c.ProductIDs() {
+			ok = ok || products[p]
+		}
+		if ok {
+			// "channel:ID" stands for the address: one delivery per channel
+			// per notice, as one per address (the outbox's unique key).
+			out = append(out, Recipient{ChannelID: c.ID, Email: "channel:" + strconv.FormatInt(c.ID, 10), Name: c.Kind, Lang: c.Lang, Role: "channel"})
+		}
+	}
+	return out, nil
+}
