@@ -188,8 +188,8 @@ const ChannelDisabledKind = "channel_disabled"
 func (s *Store) queueChannelDisabled(tx *gorm.DB, c *Channel, why string) error {
 	now := s.now()
 	content := NoticeContent{Kind: ChannelDisabledKind, Status: "disabled", TitleJA: "Webhook の配信を停止しました", TitleEN: "Webhook deliveries stopped",
-		BodyJA: fmt.Sprintf("%s への配信が%d日間失敗し続けたため、配信を停止しました。\n\n最後のエラー: %s\n\n再開するには、あらためて登録してください。", c.URL, int(ChannelDisableAfter.Hours()/24), why),
-		BodyEN: fmt.Sprintf("Deliveries to %s failed for %d days, so they have stopped.\n\nLast error: %s\n\nSubscribe again to resume.", c.URL, int(ChannelDisableAfter.Hours()/24), why),
+		BodyJA:    fmt.Sprintf("%s への配信が%d日間失敗し続けたため、配信を停止しました。\n\n最後のエラー: %s\n\n再開するには、あらためて登録してください。", c.URL, int(ChannelDisableAfter.Hours()/24), why),
+		BodyEN:    fmt.Sprintf("Deliveries to %s failed for %d days, so they have stopped.\n\nLast error: %s\n\nSubscribe again to resume.", c.URL, int(ChannelDisableAfter.Hours()/24), why),
 		UpdatedAt: &now, Path: "/subscribe"}
 	n := Notification{Kind: ChannelDisabledKind, Thread: fmt.Sprintf("channel-%d", c.ID)}
 	return s.writeNotification(tx, n, content, []Recipient{{Email: c.OwnerEmail, Lang: c.Lang, Role: "owner"}}, false)

@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -69,4 +70,9 @@ func (s *Store) ReadGauges(ctx context.Context) (Gauges, error) {
 }
 
 // SQLDB is the connection pool, for its statistics.
-func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
+func (s *Store) SQLDB() (*sql.DB, error) {
+	if s == nil {
+		return nil, errors.New("data: no database (a standby instance)")
+	}
+	return s.db.DB()
+}

@@ -81,6 +81,10 @@ func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	if g.s.store == nil {
+		ch <- prometheus.MustNewConstMetric(descScrapeErr, prometheus.GaugeValue, 0)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	v, err := g.s.store.ReadGauges(ctx)
