@@ -32,6 +32,7 @@ import (
 	"github.com/oshirase/oshirase/internal/accesslog"
 	"github.com/oshirase/oshirase/internal/config"
 	"github.com/oshirase/oshirase/internal/mail"
+	"github.com/oshirase/oshirase/internal/outbound"
 	"github.com/oshirase/oshirase/internal/password"
 	"github.com/oshirase/oshirase/jobs"
 	"github.com/oshirase/oshirase/server"
@@ -378,6 +379,7 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	opts.MailEnabled, opts.Wake, opts.Composer, opts.Secret, opts.NextJobRuns, opts.AccessLog = cfg.SMTP != nil, wake, w.composer, w.secret, w.sched.NextRuns, access
 	opts.PreviousSecrets = cfg.PreviousSecrets
 	opts.MetricsToken = cfg.MetricsToken
+	opts.Outbound = outbound.New(outbound.Options{AllowHTTP: cfg.OutboundAllowHTTP, Allow: cfg.OutboundAllow})
 	app, err := server.New(opts, store, log)
 	if err != nil {
 		return err
@@ -388,6 +390,8 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	if cfg.MetricsAddr != "" {
 		go serveMetrics(cfg.MetricsAddr, app.MetricsHandler(), log)
 	}
+	channels := jobs.NewChannelSender(store, opts.Outbound, app.ChannelWriter(), jobs.ChannelOptions{}, log)
+	go channels.Run(workCtx, 2*time.Second)
 	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Hold: func() bool { return cfg.SMTP == nil },
 		Changed: func(*data.SignalOutcome) { app.Changed(); wake() }}, log)
 	go monitors.Run(workCtx, time.Second)

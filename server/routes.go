@@ -92,6 +92,11 @@ func (s *Server) routes() *echo.Echo {
 	sub.GET("/manage/:token", s.showManageSubscription)
 	sub.POST("/manage/:token", s.saveManageSubscription)
 	sub.GET("/unsubscribe/:token", s.showSubscriberUnsubscribe)
+	// Webhook, Slack and Teams: verified before use, managed by a signed link.
+	sub.GET("/channel", s.showChannelSubscribe)
+	sub.POST("/channel", s.subscribeChannel)
+	sub.GET("/channel/:token", s.showChannel)
+	sub.POST("/channel/:token/delete", s.removeChannel)
 	e.POST("/subscribe/unsubscribe/:token", s.unsubscribeSubscriber, noStore)
 
 	admin := e.Group("/admin", noStore, s.csrf(), s.loadOperator)
@@ -215,6 +220,9 @@ func (s *Server) routes() *echo.Echo {
 
 	adm := op.Group("", s.requireAdmin)
 	adm.POST("/policy", s.savePolicy)
+	adm.GET("/alerts", s.showAlerts)
+	adm.POST("/alerts", s.addAlertChannel)
+	adm.POST("/alerts/:id/delete", s.deleteAlertChannel)
 	adm.GET("/integrations", s.listIntegrations)
 	adm.POST("/integrations", s.createIntegration)
 	adm.POST("/integrations/:id/revoke", s.revokeIntegration)

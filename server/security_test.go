@@ -23,7 +23,7 @@ type fixture struct {
 	token                                                                               int64
 	subscriber, member                                                                  int64
 	template                                                                            int64
-	integration, monitor                                                                int64
+	integration, monitor, channel, alertChannel                                         int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -114,6 +114,21 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.monitor = mon.ID
+	// On a product of its own, so it joins no fixture notice's audience.
+	quiet, err := a.store.CreateProduct(ctx, data.ProductInput{NameJA: "通知のない製品"})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	ch, err := a.store.CreateChannel(ctx, data.ChannelInput{Kind: data.ChannelWebhook, URL: "https://hooks.example.com/x", Lang: "ja", Secret: "s",
+		ProductIDs: []int64{quiet.ID}})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	op, err := a.store.CreateChannel(ctx, data.ChannelInput{Kind: data.ChannelSlack, URL: "https://hooks.slack.com/services/x", Lang: "ja", Operator: true})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.channel, f.alertChannel = ch.ID, op.ID
 	return f
 }
 
@@ -165,6 +180,10 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.announcement), 1)
 	case strings.Contains(p, ":product"):
 		p = strings.Replace(p, ":product", id(f.product), 1)
+	case strings.HasPrefix(p, "/subscribe/channel/"):
+		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, "channel-manage", f.channel), 1)
+	case strings.HasPrefix(p, "/admin/alerts/"):
+		p = strings.Replace(p, ":id", id(f.alertChannel), 1)
 	case strings.HasPrefix(p, "/admin/monitors/"):
 		p = strings.Replace(p, ":id", id(f.monitor), 1)
 	case strings.HasPrefix(p, "/admin/drafts/"):

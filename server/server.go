@@ -15,9 +15,11 @@ import (
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/internal/accesslog"
+	"github.com/oshirase/oshirase/internal/channelmsg"
 	"github.com/oshirase/oshirase/internal/locale"
 	"github.com/oshirase/oshirase/internal/mail"
 	"github.com/oshirase/oshirase/internal/markdown"
+	"github.com/oshirase/oshirase/internal/outbound"
 )
 
 // Options configures the web application.
@@ -26,6 +28,10 @@ type Options struct {
 	BaseURL *url.URL
 	// MetricsToken, when set, opens /metrics to that bearer token.
 	MetricsToken string
+	// Outbound sends to webhook, Slack and Teams addresses; Channels
+	// writes what is sent there.
+	Outbound *outbound.Client
+	Channels *channelmsg.Writer
 	// Location is the zone times are shown in.
 	Location *time.Location
 	// SecurityContact is shown in every page footer when set.
@@ -98,6 +104,16 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	}
 	if opts.Wake == nil {
 		opts.Wake = func() {}
+	}
+	if opts.Outbound == nil {
+		opts.Outbound = outbound.New(outbound.Options{})
+	}
+	if opts.Channels == nil && opts.BaseURL != nil {
+		w, err := channelmsg.New(opts.BaseURL.String(), opts.Location)
+		if err != nil {
+			return nil, err
+		}
+		opts.Channels = w
 	}
 	if opts.PageTTL == 0 {
 		opts.PageTTL = 3 * time.Second
@@ -186,6 +202,9 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request) bool {
 // Echo returns the router, for the server's listener and for tests that
 // enumerate routes.
 func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// ChannelWriter writes webhook, Slack and Teams messages, for the sender.
+func (s *Server) ChannelWriter() *channelmsg.Writer { return s.opts.Channels }
 
 // Changed is changed for the background work (monitors) that writes
 // what the pages show.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	netmail "net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -66,6 +67,10 @@ type Config struct {
 	// token; MetricsAddr serves /metrics on a listener of its own.
 	MetricsToken string
 	MetricsAddr  string
+	// OutboundAllow are ranges webhooks, Slack and Teams addresses may be
+	// in although private or local; OutboundAllowHTTP permits http://.
+	OutboundAllow     []netip.Prefix
+	OutboundAllowHTTP bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
 	// Require2FA makes two-factor sign-in compulsory for admins.
@@ -144,6 +149,22 @@ func Load(getenv func(string) string) (*Config, error) {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return nil, fmt.Errorf("OSHIRASE_METRICS_ADDR: %q must be host:port, such as 10.0.0.5:9100 (a private address)", c.MetricsAddr)
 		}
+	}
+	for _, r := range strings.Split(get("OSHIRASE_OUTBOUND_ALLOW", ""), ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			return nil, fmt.Errorf("OSHIRASE_OUTBOUND_ALLOW: %q is not a range such as 10.20.0.0/16", r)
+		}
+		c.OutboundAllow = append(c.OutboundAllow, p.Masked())
+	}
+	switch v := get("OSHIRASE_OUTBOUND_ALLOW_HTTP", "false"); v {
+	case "true", "false":
+		c.OutboundAllowHTTP = v == "true"
+	default:
+		return nil, fmt.Errorf("OSHIRASE_OUTBOUND_ALLOW_HTTP: %q must be true or false", v)
 	}
 	d, err := time.ParseDuration(get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))
 	if err != nil || d < time.Second || d > 5*time.Minute {

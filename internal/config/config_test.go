@@ -56,6 +56,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{[]string{"OSHIRASE_MAIL_FROM", "Status\r\nBcc: x@example.com <a@example.com>"}, "OSHIRASE_MAIL_FROM"},
 		{[]string{"OSHIRASE_SMTP_CONNECTIONS", "0"}, "OSHIRASE_SMTP_CONNECTIONS"},
 		{[]string{"OSHIRASE_METRICS_TOKEN", "short"}, "OSHIRASE_METRICS_TOKEN"},
+		{[]string{"OSHIRASE_OUTBOUND_ALLOW", "10.0.0.0"}, "OSHIRASE_OUTBOUND_ALLOW"},
+		{[]string{"OSHIRASE_OUTBOUND_ALLOW_HTTP", "yes"}, "OSHIRASE_OUTBOUND_ALLOW_HTTP"},
 		{[]string{"OSHIRASE_METRICS_ADDR", "9100"}, "OSHIRASE_METRICS_ADDR"},
 		{[]string{"OSHIRASE_SMTP_RATE", "-1"}, "OSHIRASE_SMTP_RATE"},
 		{[]string{"OSHIRASE_ACCESS_LOG_RETENTION", "11"}, "OSHIRASE_ACCESS_LOG_RETENTION"},
