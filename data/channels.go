@@ -230,3 +230,22 @@ func channelAudience(tx *gorm.DB, operator bool, componentIDs []int64) ([]Recipi
 	}
 	return out, nil
 }
+
+// Kinds of the operators' channel alerts besides monitors.
+const (
+	AlertRelayRefusing = "relay_refusing"
+	AlertJobFailed     = "job_failed"
+)
+
+// alertOperatorChannels posts an alert to the operators' channels only:
+// the relay refusing mail cannot be told by email, and the console shows
+// both already.
+func (s *Store) alertOperatorChannels(tx *gorm.DB, kind, titleJA, titleEN, bodyJA, bodyEN, path string) error {
+	chans, err := channelAudience(tx, true, nil)
+	if err != nil || len(chans) == 0 {
+		return err
+	}
+	now := s.now()
+	content := NoticeContent{Kind: kind, Status: "alert", TitleJA: titleJA, TitleEN: titleEN, BodyJA: bodyJA, BodyEN: bodyEN, UpdatedAt: &now, Path: path}
+	return s.writeNotification(tx, Notification{Kind: kind, Thread: fmt.Sprintf("%s-%d", kind, now.Unix())}, content, chans, false)
+}

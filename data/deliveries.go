@@ -207,14 +207,25 @@ const settingRelayTrouble = "relay_trouble"
 // SetRelayTrouble records the relay's refusal; Since stays the first time
 // of an ongoing stretch of trouble.
 func (s *Store) SetRelayTrouble(ctx context.Context, t RelayTrouble) error {
-	if old, err := s.RelayTrouble(ctx); err == nil && old != nil {
+	old, err := s.RelayTrouble(ctx)
+	if err == nil && old != nil {
 		t.Since = old.Since
 	}
 	b, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	return s.SetSetting(ctx, settingRelayTrouble, string(b))
+	if err := s.SetSetting(ctx, settingRelayTrouble, string(b)); err != nil {
+		return err
+	}
+	if old != nil {
+		return nil
+	}
+	// It has just started: the operators' channels hear of it (email
+	// cannot carry the news that email is refused).
+	detail := fmt.Sprintf("%s %d %s", t.Stage, t.Code, t.Message)
+	return s.alertOperatorChannels(s.db.WithContext(ctx), AlertRelayRefusing, "メールの送信サーバーが受け付けを拒否しています",
+		"The mail relay is refusing mail", "送信は一時停止し、自動で再試行します。\n\n"+detail, "Sending is paused and retried by itself.\n\n"+detail, "/admin/notifications")
 }
 
 // ClearRelayTrouble forgets the relay's refusal once mail goes through.

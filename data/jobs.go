@@ -107,8 +107,28 @@ func (s *Store) RecordRun(ctx context.Context, r *JobRun) error {
 
 // FinishRun records how a run ended.
 func (s *Store) FinishRun(ctx context.Context, id int64, outcome, summary, errText string) error {
-	return s.db.WithContext(ctx).Model(&JobRun{}).Where("id = ?", id).
-		Updates(map[string]any{"finished_at": s.now(), "outcome": outcome, "summary": summary, "error": errText}).Error
+	if err := s.db.WithContext(ctx).Model(&JobRun{}).Where("id = ?", id).
+		Updates(map[string]any{"finished_at": s.now(), "outcome": outcome, "summary": summary, "error": errText}).Error; err != nil {
+		return err
+	}
+	if outcome != RunFailed {
+		return nil
+	}
+	// A job that starts failing is told to the operators' channels, once
+	// (not again while it keeps failing).
+	var run JobRun
+	if err := s.db.WithContext(ctx).First(&run, id).Error; err != nil {
+		return err
+	}
+	var prev []JobRun
+	if err := s.db.WithContext(ctx).Where("job = ? AND id < ? AND finished_at IS NOT NULL", run.Job, id).Order("id DESC").Limit(1).Find(&prev).Error; err != nil {
+		return err
+	}
+	if len(prev) > 0 && prev[0].Outcome == RunFailed {
+		return nil
+	}
+	return s.alertOperatorChannels(s.db.WithContext(ctx), AlertJobFailed, "ジョブ「"+run.Job+"」が失敗しました", "Job "+run.Job+" failed",
+		truncate(errText, 500), truncate(errText, 500), "/admin/jobs")
 }
 
 // JobRuns returns the newest runs of a job (all jobs when job is empty).

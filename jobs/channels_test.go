@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -223,5 +224,32 @@ func TestOperatorChannelGetsMonitorAlerts(t *testing.T) {
 	}
 	if s, _ := subs.got(); len(s) != 0 {
 		t.Fatal("a subscriber's channel got an operator alert")
+	}
+}
+
+// TestOperatorChannelsHearOfRelayAndJobs: the relay starting to refuse
+// mail and a job starting to fail reach the operators' channels once each.
+func TestOperatorChannelsHearOfRelayAndJobs(t *testing.T) {
+	f, sender := channelRig(t)
+	ctx := context.Background()
+	ops := newHookServer(t, ok)
+	addChannel(t, f, data.ChannelInput{Kind: data.ChannelWebhook, URL: ops.URL, Operator: true})
+	for i := 0; i < 2; i++ {
+		if err := f.store.SetRelayTrouble(ctx, data.RelayTrouble{Stage: "MAIL", Code: 550, Message: "sender rejected", Since: f.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		run, _ := f.store.StartRun(ctx, "retention", "a", nil)
+		f.store.FinishRun(ctx, run.ID, data.RunFailed, "", "disk full")
+	}
+	sender.Sweep(ctx)
+	b, _ := ops.got()
+	if len(b) != 2 {
+		t.Fatalf("operator channel got %d alerts, want 2 (relay, job), once each", len(b))
+	}
+	joined := string(b[0]) + string(b[1])
+	for _, want := range []string{`"event":"relay_refusing"`, `"event":"job_failed"`, "disk full", "sender rejected"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("alerts lack %s:\n%s", want, joined)
+		}
 	}
 }
