@@ -11,7 +11,9 @@ import (
 // Gauges is what the metrics read from the database at each scrape: the
 // same for every instance, since they share it.
 type Gauges struct {
-	Deliveries    map[string]int64
+	// Deliveries counts by state and channel (email, webhook, slack,
+	// teams).
+	Deliveries    map[[2]string]int64
 	OldestPending *time.Time
 	// JobRuns counts recorded runs by job and outcome (kept as long as the
 	// retention setting).
@@ -23,18 +25,19 @@ type Gauges struct {
 
 // ReadGauges reads the gauges in a few grouped queries.
 func (s *Store) ReadGauges(ctx context.Context) (Gauges, error) {
-	g := Gauges{Deliveries: map[string]int64{}, JobRuns: map[[2]string]int64{}, Monitors: map[string]int64{}}
+	g := Gauges{Deliveries: map[[2]string]int64{}, JobRuns: map[[2]string]int64{}, Monitors: map[string]int64{}}
 	db := s.db.WithContext(ctx)
 	type count struct {
 		K1, K2 string
 		N      int64
 	}
 	var rows []count
-	if err := db.Raw("SELECT state AS k1, '' AS k2, COUNT(*) AS n FROM deliveries GROUP BY state").Scan(&rows).Error; err != nil {
+	if err := db.Raw(`SELECT d.state AS k1, COALESCE(c.kind, 'email') AS k2, COUNT(*) AS n FROM deliveries d
+		LEFT JOIN channels c ON c.id = d.channel_id GROUP BY d.state, COALESCE(c.kind, 'email')`).Scan(&rows).Error; err != nil {
 		return g, fmt.Errorf("data: gauges: %w", err)
 	}
 	for _, r := range rows {
-		g.Deliveries[r.K1] = r.N
+		g.Deliveries[[2]string{r.K1, r.K2}] = r.N
 	}
 	var oldest []time.Time
 	if err := db.Table("deliveries").Where("state = ?", DeliveryPending).Order("next_attempt_at").Limit(1).Pluck("next_attempt_at", &oldest).Error; err != nil {

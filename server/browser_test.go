@@ -359,7 +359,7 @@ func TestPublicPagesAccessible(t *testing.T) {
 	f := a.seedAll()
 	ctx2 := context.Background()
 	base := a.srv.URL
-	pages := []string{"/", "/history", "/news", "/subscribe", "/incidents/" + strconv.FormatInt(f.incident, 10),
+	pages := []string{"/", "/history", "/news", "/subscribe", "/subscribe/channel", "/incidents/" + strconv.FormatInt(f.incident, 10),
 		"/maintenance/" + strconv.FormatInt(f.maintenance, 10)}
 	states := []struct {
 		name   string
@@ -391,6 +391,9 @@ func TestPublicPagesAccessible(t *testing.T) {
 				}
 				if p == "/subscribe" && st.status == "" {
 					shoot(t, ctx, "subscribe-"+lang)
+				}
+				if p == "/subscribe/channel" && st.status == "" {
+					shoot(t, ctx, "subscribe-channel-"+lang)
 				}
 			}
 		}
@@ -555,6 +558,8 @@ func TestConsolePagesAccessible(t *testing.T) {
 	for _, lang := range []string{"ja", "en"} {
 		run("branding", chromedp.Navigate(a.srv.URL+"/admin/branding?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main")))
 		shoot(t, ctx, "console-branding-"+lang)
+		run("alerts", chromedp.Navigate(a.srv.URL+"/admin/alerts?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main")))
+		shoot(t, ctx, "console-alerts-"+lang)
 		run("postmortem form", chromedp.Navigate(a.srv.URL+"/admin/incidents/"+inc+"/postmortem?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main")))
 		checkA11y(t, ctx, axe, "postmortem form "+lang)
 		shoot(t, ctx, "console-postmortem-"+lang)

@@ -93,10 +93,17 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(descScrapeErr, prometheus.GaugeValue, 1)
-	for _, st := range data.DeliveryStates {
-		ch <- prometheus.MustNewConstMetric(descDeliveries, prometheus.GaugeValue, float64(v.Deliveries[st]), st, "email")
+	pending := 0.0
+	for _, channel := range append([]string{"email"}, data.ChannelKinds...) {
+		for _, st := range data.DeliveryStates {
+			n := float64(v.Deliveries[[2]string{st, channel}])
+			ch <- prometheus.MustNewConstMetric(descDeliveries, prometheus.GaugeValue, n, st, channel)
+			if st == data.DeliveryPending {
+				pending += n
+			}
+		}
 	}
-	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(v.Deliveries[data.DeliveryPending]))
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, pending)
 	oldest := 0.0
 	if v.OldestPending != nil {
 		oldest = max(0, g.s.opts.Now().Sub(*v.OldestPending).Seconds())
