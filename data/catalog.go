@@ -212,8 +212,38 @@ func (s *Store) SetComponentStatus(ctx context.Context, id int64, status string)
 	if !oneOf(status, ComponentStatuses) {
 		return Invalid("status", "invalid_choice")
 	}
-	res := s.db.WithContext(ctx).Model(&Component{ID: id}).Updates(map[string]any{"status": status, "updated_at": s.now()})
-	return rowsOrNotFound(res, "component", id)
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var c Component
+		if err := s.lockRow(tx).First(&c, id).Error; err != nil {
+			return notFound(err)
+		}
+		if err := tx.Model(&Component{ID: id}).Updates(map[string]any{"status": status, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		if c.Status == status {
+			return nil
+		}
+		return s.queueComponentUpdate(tx, &c, status)
+	})
+}
+
+// ComponentUpdated is the notice of a component's status set by hand: for
+// channels (Statuspage sends component updates to webhooks), not email.
+const ComponentUpdated = "component_updated"
+
+func (s *Store) queueComponentUpdate(tx *gorm.DB, c *Component, status string) error {
+	chans, err := channelAudience(tx, false, []int64{c.ID})
+	if err != nil || len(chans) == 0 {
+		return err
+	}
+	names, err := s.componentTitle(tx, c)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	content := NoticeContent{Kind: ComponentUpdated, Status: status, OldStatus: c.Status, ComponentID: c.ID, TitleJA: names.JA, TitleEN: names.EN,
+		Components: []NoticeComponent{{NoticeName: NoticeName{c.NameJA, c.NameEN}, Status: status}}, UpdatedAt: &now, Path: "/"}
+	return s.writeNotification(tx, Notification{Kind: ComponentUpdated, Thread: fmt.Sprintf("component-%d", c.ID)}, content, chans, false)
 }
 
 // DeleteComponent removes a component no incident or maintenance mentions;

@@ -133,8 +133,35 @@ func (s *Store) RecordAttempt(ctx context.Context, deliveryID int64, worker stri
 		case o.State == DeliveryPending:
 			outcome = "retry"
 		}
-		return tx.Create(&DeliveryAttempt{DeliveryID: deliveryID, At: now, Outcome: outcome, Code: o.Code, Error: o.Error}).Error
+		if err := tx.Create(&DeliveryAttempt{DeliveryID: deliveryID, At: now, Outcome: outcome, Code: o.Code, Error: o.Error}).Error; err != nil {
+			return err
+		}
+		if o.State == DeliveryFailed || o.State == DeliveryBounced {
+			return s.alertFirstFailure(tx, deliveryID, o.Error)
+		}
+		return nil
 	})
+}
+
+// AlertDeliveriesFailed is the operators' channel alert that a notice's
+// email could not be delivered to someone.
+const AlertDeliveriesFailed = "deliveries_failed"
+
+// alertFirstFailure tells the operators' channels when a notice's first
+// email delivery fails for good (not again for the same notice).
+func (s *Store) alertFirstFailure(tx *gorm.DB, deliveryID int64, why string) error {
+	var d Delivery
+	if err := tx.First(&d, deliveryID).Error; err != nil || d.ChannelID != nil {
+		return err
+	}
+	var n int64
+	if err := tx.Model(&Delivery{}).Where("notification_id = ? AND channel_id IS NULL AND state IN ?", d.NotificationID,
+		[]string{DeliveryFailed, DeliveryBounced}).Count(&n).Error; err != nil || n != 1 {
+		return err
+	}
+	path := fmt.Sprintf("/admin/notifications/%d", d.NotificationID)
+	return s.alertOperatorChannels(tx, AlertDeliveriesFailed, "お知らせメールが届かなかった宛先があります", "A notice could not be delivered to an address",
+		d.Email+": "+truncate(why, 300), d.Email+": "+truncate(why, 300), path)
 }
 
 // ReleaseClaims hands back the deliveries a worker claimed but did not

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -290,6 +291,9 @@ type NoticeContent struct {
 	// before the host), and Sequence its revision; empty for incidents.
 	Event    string `json:",omitempty"`
 	Sequence int    `json:",omitempty"`
+	// OldStatus and ComponentID describe a component update.
+	OldStatus   string `json:",omitempty"`
+	ComponentID int64  `json:",omitempty"`
 }
 
 // NoticeName is a product's name in both languages.
@@ -324,6 +328,9 @@ func (n *Notification) Decode() (NoticeContent, error) {
 	err := json.Unmarshal([]byte(n.Content), &c)
 	return c, err
 }
+
+// AlertNoticeHeld is the operators' channel alert that a notice is held.
+const AlertNoticeHeld = "notice_held"
 
 // Delivery states.
 const (
@@ -467,6 +474,14 @@ func (s *Store) writeNotificationID(tx *gorm.DB, n Notification, content NoticeC
 	state := DeliveryPending
 	if hold {
 		state = DeliveryHeld
+	}
+	if hold && n.Kind != ChannelDisabledKind && !strings.HasPrefix(n.Kind, "subscription") {
+		// Held for want of a relay: the operators' channels hear that a
+		// notice waits for someone to release it.
+		if err := s.alertOperatorChannels(tx, AlertNoticeHeld, "メールのお知らせが送信待ちで保留されています", "An email notice is held",
+			content.TitleJA, pickText("en", content.TitleJA, content.TitleEN), fmt.Sprintf("/admin/notifications/%d", n.ID)); err != nil {
+			return nil, err
+		}
 	}
 	rows := make([]Delivery, len(recips))
 	for i, r := range recips {

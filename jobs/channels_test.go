@@ -253,3 +253,74 @@ func TestOperatorChannelsHearOfRelayAndJobs(t *testing.T) {
 		}
 	}
 }
+
+// TestComponentUpdatesReachWebhooks: a status set by hand is sent to the
+// product's channels as Statuspage's component_update, never by email.
+func TestComponentUpdatesReachWebhooks(t *testing.T) {
+	f, sender := channelRig(t)
+	ctx := context.Background()
+	hook := newHookServer(t, ok)
+	addChannel(t, f, data.ChannelInput{Kind: data.ChannelWebhook, URL: hook.URL, Secret: "s"})
+	if err := f.store.SetComponentStatus(ctx, f.comp, data.DegradedPerformance); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetComponentStatus(ctx, f.comp, data.DegradedPerformance); err != nil { // no change, no notice
+		t.Fatal(err)
+	}
+	sender.Sweep(ctx)
+	b, _ := hook.got()
+	if len(b) != 1 {
+		t.Fatalf("%d component updates sent", len(b))
+	}
+	var v struct {
+		ComponentUpdate struct {
+			NewStatus   string `json:"new_status"`
+			OldStatus   string `json:"old_status"`
+			ComponentID string `json:"component_id"`
+		} `json:"component_update"`
+		Component       struct{ ID, Name, Status string }
+	}
+	json.Unmarshal(b[0], &v)
+	if v.ComponentUpdate.NewStatus != data.DegradedPerformance || v.ComponentUpdate.OldStatus != data.Operational || v.Component.Name != "CDN" {
+		t.Fatalf("component update %s", b[0])
+	}
+	if k := recipients(t, f.store); len(k[data.ComponentUpdated]) != 1 || k[data.ComponentUpdated][0][0] != "channel:1" {
+		t.Fatalf("deliveries %v", k)
+	}
+}
+
+// TestOperatorChannelsHearOfHeldAndFailedNotices: a notice held for want
+// of a relay, and a notice whose email fails for good (once per notice),
+// reach the operators' channels.
+func TestOperatorChannelsHearOfHeldAndFailedNotices(t *testing.T) {
+	f, sender := channelRig(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		k, _ := f.store.CreateContract(ctx, data.ContractInput{Code: "F" + string(rune('A'+i)), Name: "顧客", Active: true, ProductIDs: []int64{1}})
+		f.store.AddContact(ctx, k.ID, data.ContactInput{Email: "bad" + string(rune('a'+i)) + "@example.com", Lang: "ja", Role: data.RolePrimary})
+	}
+	ops := newHookServer(t, ok)
+	addChannel(t, f, data.ChannelInput{Kind: data.ChannelWebhook, URL: ops.URL, Operator: true})
+	f.declare(t, true) // held: no relay
+	f.declare(t, false)
+	claims, err := f.store.ClaimDeliveries(ctx, "w", 10, time.Minute)
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("claims %d %v", len(claims), err)
+	}
+	for _, c := range claims {
+		if err := f.store.RecordAttempt(ctx, c.Delivery.ID, "w", data.Outcome{State: data.DeliveryFailed, Code: 550, Error: "550 no such user"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sender.Sweep(ctx)
+	b, _ := ops.got()
+	events := map[string]int{}
+	for _, x := range b {
+		var v struct{ Event string }
+		json.Unmarshal(x, &v)
+		events[v.Event]++
+	}
+	if events[data.AlertNoticeHeld] != 1 || events[data.AlertDeliveriesFailed] != 1 {
+		t.Fatalf("operator alerts %v", events)
+	}
+}

@@ -96,6 +96,7 @@ func TestAccessMatrix(t *testing.T) {
 		// disable, cancel) act on the fixture.
 		a := newTestServer(t)
 		f := a.seedAll()
+		a.addAlertChannel(&f)
 		a.addMember(&f)
 		c := a.client()
 		c.get("/admin/login") // a CSRF token, so only a missing session stops the anonymous

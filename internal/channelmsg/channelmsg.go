@@ -35,7 +35,7 @@ var colours = map[string]string{
 	data.IncidentOpened: "#d2312b", data.IncidentUpdated: "#e8710a", data.IncidentResolved: "#1f9d55", data.IncidentPostmortem: "#5f6b7a",
 	data.MaintenanceScheduled: "#3b73d1", data.MaintenanceReminder: "#3b73d1", data.MaintenanceStarted: "#3b73d1",
 	data.MaintenanceCompleted: "#1f9d55", data.MaintenanceCancelled: "#5f6b7a", data.MonitorAlertDown: "#d2312b", data.MonitorAlertUp: "#1f9d55",
-	data.AlertRelayRefusing: "#d2312b", data.AlertJobFailed: "#d2312b",
+	data.AlertRelayRefusing: "#d2312b", data.AlertJobFailed: "#d2312b", data.AlertDeliveriesFailed: "#d2312b", data.AlertNoticeHeld: "#e8710a",
 }
 
 // Message is a notice as a channel shows it.
@@ -69,8 +69,16 @@ func (w *Writer) message(n data.Notification, lang string) (Message, data.Notice
 		m.Status = w.catalog.T(lang, "incident."+c.Status)
 	case strings.HasPrefix(c.Kind, "maintenance"):
 		m.Status = w.catalog.T(lang, "maintenance."+c.Status)
-	case strings.HasPrefix(c.Kind, "monitor"):
+	case strings.HasPrefix(c.Kind, "monitor"), c.Kind == data.ComponentUpdated:
 		m.Status = w.catalog.T(lang, "component."+c.Status)
+	}
+	if c.Kind == data.ComponentUpdated {
+		m.Title = pick(lang, c.TitleJA, c.TitleEN) + ": " + w.catalog.T(lang, "component."+c.OldStatus) + " → " + m.Status
+		m.Colour = map[string]string{data.Operational: "#1f9d55", data.UnderMaintenance: "#3b73d1", data.DegradedPerformance: "#e8710a"}[c.Status]
+		if m.Colour == "" {
+			m.Colour = "#d2312b"
+		}
+		m.Components = nil
 	}
 	if c.Impact != "" {
 		m.Impact = w.catalog.T(lang, "impact."+c.Impact)
@@ -129,6 +137,16 @@ func (w *Writer) webhook(m Message, c data.NoticeContent) ([]byte, error) {
 		"meta":  map[string]any{"event": c.Kind, "documentation": w.base + "/subscribe", "generated_at": at},
 		"page":  map[string]any{"id": "oshirase", "url": w.base},
 		"event": c.Kind,
+	}
+	if c.Kind == data.ComponentUpdated {
+		cid := fmt.Sprintf("c%d", c.ComponentID)
+		body["component_update"] = map[string]any{"created_at": at, "new_status": c.Status, "old_status": c.OldStatus, "component_id": cid}
+		name := pick("en", c.TitleJA, c.TitleEN)
+		if len(c.Components) > 0 {
+			name = pick("en", c.Components[0].JA, c.Components[0].EN)
+		}
+		body["component"] = map[string]any{"id": cid, "name": name, "status": c.Status}
+		return json.Marshal(body)
 	}
 	if id != "" {
 		body["incident"] = map[string]any{"id": id, "name": m.Title, "status": c.Status, "impact": impact, "shortlink": m.URL,
