@@ -278,7 +278,7 @@ func TestComponentUpdatesReachWebhooks(t *testing.T) {
 			OldStatus   string `json:"old_status"`
 			ComponentID string `json:"component_id"`
 		} `json:"component_update"`
-		Component       struct{ ID, Name, Status string }
+		Component struct{ ID, Name, Status string }
 	}
 	json.Unmarshal(b[0], &v)
 	if v.ComponentUpdate.NewStatus != data.DegradedPerformance || v.ComponentUpdate.OldStatus != data.Operational || v.Component.Name != "CDN" {
