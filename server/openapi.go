@@ -74,7 +74,8 @@ func openAPIDoc(base string) map[string]any {
 				"fields": map[string]any{"type": "object", "additionalProperties": str}}, "code", "message")}, "error")},
 		},
 		"paths": map[string]any{
-			"/api/admin/components": map[string]any{"get": op("List components and their shown status", nil, "Components (Statuspage format)", "200")},
+			"/api/admin/components": map[string]any{"get": op("List components and their shown status", nil, "Components (Statuspage format)", "200"),
+				"post": creating(op("Create a component", body(componentSchema(obj, str, true)), "The component", "201"), false)},
 			"/api/admin/components/{id}/status": map[string]any{"put": creating(op("Set a component's status by hand",
 				body(obj(map[string]any{"status": statusMap["additionalProperties"]}, "status")), "The new status", "200"), true)},
 			"/api/admin/incidents": map[string]any{"post": creating(op("Declare an incident", body(obj(map[string]any{
@@ -91,6 +92,25 @@ func openAPIDoc(base string) map[string]any {
 				"title_ja": str, "title_en": str, "starts_at": ts, "ends_at": ts, "body_ja": str, "body_en": str,
 				"components": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}, "notify": boolean},
 				"title_ja", "starts_at", "ends_at", "body_ja", "components")), "The maintenance (Statuspage format)", "201"), false)},
+			"/api/admin/products": map[string]any{
+				"get":  op("List products and their components", nil, "Products", "200"),
+				"post": creating(op("Create a product", body(productSchema(obj, str, boolean)), "The product", "201"), false)},
+			"/api/admin/products/{id}": map[string]any{
+				"put":    creating(op("Change a product", body(productSchema(obj, str, boolean)), "The product", "200"), true),
+				"delete": withID(op("Delete a product that has no components left", nil, "Deleted", "204"))},
+			"/api/admin/products/{id}/move": map[string]any{"post": withID(op("Move a product up or down", body(moveSchema(obj)), "Moved", "204"))},
+			"/api/admin/components/{id}": map[string]any{
+				"put":    creating(op("Change a component", body(componentSchema(obj, str, false)), "Changed", "204"), true),
+				"delete": withID(op("Delete a component no incident or maintenance names", nil, "Deleted", "204"))},
+			"/api/admin/components/{id}/move": map[string]any{"post": withID(op("Move a component up or down", body(moveSchema(obj)), "Moved", "204"))},
+			"/api/admin/maintenance/{id}/updates": map[string]any{"post": creating(op("Post a maintenance update", body(obj(map[string]any{
+				"status":  map[string]any{"type": "string", "enum": []string{"scheduled", "in_progress", "verifying", "completed", "cancelled"}},
+				"body_ja": str, "body_en": str, "notify": boolean}, "status", "body_ja")), "The maintenance (Statuspage format)", "201"), true)},
+			"/api/admin/policy": map[string]any{
+				"get": op("The notice policy: which contact roles each impact emails", nil, "The policy", "200"),
+				"put": creating(op("Change the notice policy", body(obj(map[string]any{"policy": map[string]any{"type": "array", "items": obj(map[string]any{
+					"impact":         map[string]any{"type": "string", "enum": []string{"critical", "major", "minor", "none", "maintenance"}},
+					"notify_primary": boolean, "notify_additional": boolean}, "impact")}}, "policy")), "The policy", "200"), false)},
 			"/api/admin/monitors": map[string]any{
 				"get":  op("List monitors (checks) and their state", nil, "Monitors", "200"),
 				"post": creating(op("Add a monitor to a component", body(monitorSchema(obj, str, boolean, true)), "The monitor", "201"), false)},
@@ -103,6 +123,22 @@ func openAPIDoc(base string) map[string]any {
 				"responses": map[string]any{"200": ok("OpenAPI 3 document")}}},
 		},
 	}
+}
+
+func productSchema(obj func(map[string]any, ...string) map[string]any, str, boolean map[string]any) map[string]any {
+	return obj(map[string]any{"name_ja": str, "name_en": str, "description_ja": str, "description_en": str, "collapsed": boolean}, "name_ja")
+}
+
+func componentSchema(obj func(map[string]any, ...string) map[string]any, str map[string]any, create bool) map[string]any {
+	props := map[string]any{"product_id": map[string]any{"type": "integer"}, "name_ja": str, "name_en": str, "description_ja": str, "description_en": str}
+	if create {
+		return obj(props, "product_id", "name_ja")
+	}
+	return obj(props, "name_ja")
+}
+
+func moveSchema(obj func(map[string]any, ...string) map[string]any) map[string]any {
+	return obj(map[string]any{"direction": map[string]any{"type": "string", "enum": []string{"up", "down"}}}, "direction")
 }
 
 // monitorSchema describes a monitor as the API takes it; omitted optional

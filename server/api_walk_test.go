@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/oshirase/oshirase/data"
+)
+
+// TestOpenAPIWalk reads the OpenAPI document and calls every operation it
+// describes, in an order that makes sense, expecting the success code it
+// documents. An operation in the document but not here (or here but not
+// there) fails the test, so the two cannot drift apart.
+func TestOpenAPIWalk(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	adm := a.client()
+	adm.login("admin@example.com")
+	tok := a.newToken(adm, "walk", data.ScopeWrite)
+	id := func(n int64) string { return strconv.FormatInt(n, 10) }
+	ctx := context.Background()
+	spare, _ := a.store.CreateProduct(ctx, data.ProductInput{NameJA: "予備の製品"})
+	spareComp, _ := a.store.CreateComponent(ctx, data.ComponentInput{ProductID: f.product, NameJA: "予備のコンポーネント"})
+	mon := f.monitor
+
+	type call struct {
+		method, doc, path, body string
+	}
+	calls := []call{
+		{"GET", "/api/admin/components", "/api/admin/components", ""},
+		{"POST", "/api/admin/components", "/api/admin/components", `{"product_id": ` + id(f.product) + `, "name_ja": "新しいコンポーネント"}`},
+		{"PUT", "/api/admin/components/{id}", "/api/admin/components/" + id(spareComp.ID), `{"name_ja": "改名したコンポーネント"}`},
+		{"POST", "/api/admin/components/{id}/move", "/api/admin/components/" + id(spareComp.ID) + "/move", `{"direction": "up"}`},
+		{"PUT", "/api/admin/components/{id}/status", "/api/admin/components/" + id(f.cdn) + "/status", `{"status": "degraded_performance"}`},
+		{"DELETE", "/api/admin/components/{id}", "/api/admin/components/" + id(spareComp.ID), ""},
+		{"GET", "/api/admin/products", "/api/admin/products", ""},
+		{"POST", "/api/admin/products", "/api/admin/products", `{"name_ja": "新製品", "collapsed": true}`},
+		{"PUT", "/api/admin/products/{id}", "/api/admin/products/" + id(spare.ID), `{"name_ja": "改名した製品"}`},
+		{"POST", "/api/admin/products/{id}/move", "/api/admin/products/" + id(spare.ID) + "/move", `{"direction": "up"}`},
+		{"DELETE", "/api/admin/products/{id}", "/api/admin/products/" + id(spare.ID), ""},
+		{"POST", "/api/admin/incidents", "/api/admin/incidents", `{"title_ja": "API の障害", "impact": "minor", "body_ja": "調査中です。"}`},
+		{"POST", "/api/admin/incidents/{id}/updates", "/api/admin/incidents/" + id(f.incident) + "/updates", `{"status": "monitoring", "body_ja": "監視中です。"}`},
+		{"POST", "/api/admin/incidents/{id}/resolve", "/api/admin/incidents/" + id(f.incident) + "/resolve", `{"body_ja": "復旧しました。"}`},
+		{"POST", "/api/admin/maintenance", "/api/admin/maintenance", `{"title_ja": "API のメンテナンス", "starts_at": "2026-12-24T01:00:00Z", "ends_at": "2026-12-24T02:00:00Z", "body_ja": "予定です。", "components": [` + id(f.api) + `]}`},
+		{"POST", "/api/admin/maintenance/{id}/updates", "/api/admin/maintenance/" + id(f.maintenance) + "/updates", `{"status": "in_progress", "body_ja": "開始しました。"}`},
+		{"GET", "/api/admin/notifications", "/api/admin/notifications", ""},
+		{"GET", "/api/admin/notifications/{id}", "/api/admin/notifications/" + id(f.notification), ""},
+		{"GET", "/api/admin/policy", "/api/admin/policy", ""},
+		{"PUT", "/api/admin/policy", "/api/admin/policy", `{"policy": [{"impact": "minor", "notify_primary": true, "notify_additional": true}]}`},
+		{"GET", "/api/admin/monitors", "/api/admin/monitors", ""},
+		{"POST", "/api/admin/monitors", "/api/admin/monitors", `{"component_id": ` + id(f.cdn) + `, "name": "TCP", "kind": "tcp", "target": "db.internal:5432"}`},
+		{"PUT", "/api/admin/monitors/{id}", "/api/admin/monitors/" + id(mon), `{"name": "API health", "kind": "http", "target": "https://api.example.com/healthz"}`},
+		{"DELETE", "/api/admin/monitors/{id}", "/api/admin/monitors/" + id(mon), ""},
+		{"GET", "/api/admin/openapi.json", "/api/admin/openapi.json", ""},
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(a.client().get("/api/admin/openapi.json").body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var documented, walked []string
+	success := map[string]string{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			key := strings.ToUpper(method) + " " + path
+			documented = append(documented, key)
+			for code := range op.Responses {
+				if strings.HasPrefix(code, "2") {
+					success[key] = code
+				}
+			}
+		}
+	}
+	for _, c := range calls {
+		walked = append(walked, c.method+" "+c.doc)
+	}
+	sort.Strings(documented)
+	sort.Strings(walked)
+	if strings.Join(documented, "\n") != strings.Join(walked, "\n") {
+		t.Fatalf("documented operations:\n%s\n\nwalked:\n%s", strings.Join(documented, "\n"), strings.Join(walked, "\n"))
+	}
+	for _, c := range calls {
+		r := a.apiCall(tok, c.method, c.path, c.body)
+		want := success[c.method+" "+c.doc]
+		if strconv.Itoa(r.code) != want {
+			t.Errorf("%s %s: %d, the document says %s\n%s", c.method, c.path, r.code, want, r.body)
+		}
+	}
+	// The same validation as the console: a product without a name.
+	expect(t, a.apiCall(tok, "POST", "/api/admin/products", `{"name_ja": ""}`), http.StatusUnprocessableEntity, "name_ja")
+	expect(t, a.apiCall(tok, "POST", "/api/admin/products/"+id(f.product)+"/move", `{"direction": "sideways"}`), http.StatusUnprocessableEntity)
+	expect(t, a.apiCall(tok, "DELETE", "/api/admin/products/"+id(f.product), ""), http.StatusUnprocessableEntity)
+	expect(t, a.apiCall(tok, "PUT", "/api/admin/policy", `{"policy": [{"impact": "apocalyptic"}]}`), http.StatusUnprocessableEntity)
+}
