@@ -50,6 +50,21 @@ func TestOpenAPIWalk(t *testing.T) {
 		{"POST", "/api/admin/maintenance/{id}/updates", "/api/admin/maintenance/" + id(f.maintenance) + "/updates", `{"status": "in_progress", "body_ja": "開始しました。"}`},
 		{"GET", "/api/admin/notifications", "/api/admin/notifications", ""},
 		{"GET", "/api/admin/notifications/{id}", "/api/admin/notifications/" + id(f.notification), ""},
+		{"GET", "/api/admin/contracts", "/api/admin/contracts?q=K-1", ""},
+		{"POST", "/api/admin/contracts", "/api/admin/contracts", `{"code": "K-API", "name": "API 顧客", "active": true, "product_ids": [` + id(f.product) + `]}`},
+		{"PUT", "/api/admin/contracts/{id}", "/api/admin/contracts/" + id(f.contract), `{"code": "K-1", "name": "既存の契約（改名）", "active": true, "product_ids": [` + id(f.product) + `]}`},
+		{"POST", "/api/admin/contracts/{id}/contacts", "/api/admin/contracts/" + id(f.contract) + "/contacts", `{"name": "追加 次郎", "email": "jiro@example.com", "lang": "ja", "role": "additional"}`},
+		{"DELETE", "/api/admin/contacts/{id}", "/api/admin/contacts/" + id(f.contact), ""},
+		{"POST", "/api/admin/contracts/import", "/api/admin/contracts/import?dry_run=true",
+			"contract_code,contract_name,products,active,contact_name,contact_email,contact_language,contact_role\nK-CSV,CSV 顧客,krewDashboard,true,山田,yamada@example.jp,ja,primary\n"},
+		{"GET", "/api/admin/subscribers", "/api/admin/subscribers", ""},
+		{"DELETE", "/api/admin/subscribers/{id}", "/api/admin/subscribers/" + id(f.subscriber), ""},
+		{"POST", "/api/admin/announcements", "/api/admin/announcements", `{"title_ja": "API からのお知らせ", "body_ja": "本文です。"}`},
+		{"PUT", "/api/admin/announcements/{id}", "/api/admin/announcements/" + id(f.announcement), `{"title_ja": "改めたお知らせ", "body_ja": "本文です。"}`},
+		{"DELETE", "/api/admin/announcements/{id}", "/api/admin/announcements/" + id(f.announcement), ""},
+		{"GET", "/api/admin/upgrades", "/api/admin/upgrades", ""},
+		{"POST", "/api/admin/upgrades", "/api/admin/upgrades", `{"product_id": ` + id(f.product) + `, "version": "3.0.0", "starts_at": "2026-12-20T01:00:00Z", "ends_at": "2026-12-20T03:00:00Z", "summary_ja": "新しい版です。"}`},
+		{"POST", "/api/admin/upgrades/{id}/cancel", "/api/admin/upgrades/" + id(f.upgrade) + "/cancel", `{"notify": false}`},
 		{"GET", "/api/admin/policy", "/api/admin/policy", ""},
 		{"PUT", "/api/admin/policy", "/api/admin/policy", `{"policy": [{"impact": "minor", "notify_primary": true, "notify_additional": true}]}`},
 		{"GET", "/api/admin/monitors", "/api/admin/monitors", ""},
@@ -99,4 +114,14 @@ func TestOpenAPIWalk(t *testing.T) {
 	expect(t, a.apiCall(tok, "POST", "/api/admin/products/"+id(f.product)+"/move", `{"direction": "sideways"}`), http.StatusUnprocessableEntity)
 	expect(t, a.apiCall(tok, "DELETE", "/api/admin/products/"+id(f.product), ""), http.StatusUnprocessableEntity)
 	expect(t, a.apiCall(tok, "PUT", "/api/admin/policy", `{"policy": [{"impact": "apocalyptic"}]}`), http.StatusUnprocessableEntity)
+	// The CSV import: a bad file names its lines and changes nothing; the
+	// dry run above created nothing; applied, it does.
+	bad := "contract_code,contract_name,products,active,contact_name,contact_email,contact_language,contact_role\nK-X,X,NoSuch,true,a,not-an-address,ja,primary\n"
+	expect(t, a.apiCall(tok, "POST", "/api/admin/contracts/import", bad), http.StatusUnprocessableEntity, `"line":2`)
+	if cs, _, _ := a.store.Contracts(ctx, data.ContractFilter{Query: "K-CSV"}); len(cs) != 0 {
+		t.Fatal("the dry run imported")
+	}
+	good := "contract_code,contract_name,products,active,contact_name,contact_email,contact_language,contact_role\nK-CSV,CSV 顧客,krewDashboard,true,山田,yamada@example.jp,ja,primary\n"
+	expect(t, a.apiCall(tok, "POST", "/api/admin/contracts/import", good), http.StatusOK, `"created":1`)
+	expect(t, a.apiCall(tok, "POST", "/api/admin/contracts", `{"code": "", "name": ""}`), http.StatusUnprocessableEntity, "code")
 }

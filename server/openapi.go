@@ -106,6 +106,31 @@ func openAPIDoc(base string) map[string]any {
 			"/api/admin/maintenance/{id}/updates": map[string]any{"post": creating(op("Post a maintenance update", body(obj(map[string]any{
 				"status":  map[string]any{"type": "string", "enum": []string{"scheduled", "in_progress", "verifying", "completed", "cancelled"}},
 				"body_ja": str, "body_en": str, "notify": boolean}, "status", "body_ja")), "The maintenance (Statuspage format)", "201"), true)},
+			"/api/admin/contracts": map[string]any{
+				"get":  op("List contracts and their contacts (?q= searches)", nil, "Contracts", "200"),
+				"post": creating(op("Create a contract", body(contractSchema(obj, str, boolean)), "The contract", "201"), false)},
+			"/api/admin/contracts/{id}": map[string]any{"put": creating(op("Change a contract", body(contractSchema(obj, str, boolean)), "The contract", "200"), true)},
+			"/api/admin/contracts/{id}/contacts": map[string]any{"post": creating(op("Add a contact to a contract", body(obj(map[string]any{
+				"name": str, "email": str, "lang": map[string]any{"type": "string", "enum": []string{"ja", "en"}},
+				"role": map[string]any{"type": "string", "enum": []string{"primary", "additional"}}}, "email", "lang", "role")), "The contract", "201"), true)},
+			"/api/admin/contacts/{id}": map[string]any{"delete": withID(op("Remove a contact", nil, "Removed", "204"))},
+			"/api/admin/contracts/import": map[string]any{"post": params(map[string]any{"summary": "Import contracts and contacts from the console's CSV (UTF-8 or Shift_JIS); each imported contract's contacts become exactly the file's",
+				"requestBody": map[string]any{"required": true, "content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}},
+				"responses": map[string]any{"200": ok("What it did (or, with dry_run, would do)"), "422": ok("The file's problems, line by line; nothing changed"),
+					"401": errResp("No token"), "403": errResp("A read token")}},
+				map[string]any{"name": "dry_run", "in": "query", "required": false, "schema": boolean, "description": "true: check and count, change nothing"})},
+			"/api/admin/subscribers":      map[string]any{"get": op("List subscribers (?q= searches)", nil, "Subscribers", "200")},
+			"/api/admin/subscribers/{id}": map[string]any{"delete": withID(op("Remove a subscriber", nil, "Removed", "204"))},
+			"/api/admin/announcements":    map[string]any{"post": creating(op("Publish an announcement (now or at publish_at)", body(announcementSchema(obj, str, ts)), "The announcement", "201"), false)},
+			"/api/admin/announcements/{id}": map[string]any{
+				"put":    creating(op("Change an announcement", body(announcementSchema(obj, str, ts)), "Changed", "204"), true),
+				"delete": withID(op("Delete an announcement", nil, "Deleted", "204"))},
+			"/api/admin/upgrades": map[string]any{
+				"get": op("List version upgrades", nil, "Upgrades", "200"),
+				"post": creating(op("Announce a version upgrade (primary contacts are emailed at the default lead times)", body(obj(map[string]any{
+					"product_id": map[string]any{"type": "integer"}, "version": str, "starts_at": ts, "ends_at": ts, "summary_ja": str, "summary_en": str,
+					"notes_ja": str, "notes_en": str}, "product_id", "version", "starts_at", "ends_at", "summary_ja")), "The upgrade", "201"), false)},
+			"/api/admin/upgrades/{id}/cancel": map[string]any{"post": creating(op("Cancel an upgrade (notify: tell those already told)", body(obj(map[string]any{"notify": boolean})), "Cancelled", "204"), true)},
 			"/api/admin/policy": map[string]any{
 				"get": op("The notice policy: which contact roles each impact emails", nil, "The policy", "200"),
 				"put": creating(op("Change the notice policy", body(obj(map[string]any{"policy": map[string]any{"type": "array", "items": obj(map[string]any{
@@ -135,6 +160,16 @@ func componentSchema(obj func(map[string]any, ...string) map[string]any, str map
 		return obj(props, "product_id", "name_ja")
 	}
 	return obj(props, "name_ja")
+}
+
+func contractSchema(obj func(map[string]any, ...string) map[string]any, str, boolean map[string]any) map[string]any {
+	return obj(map[string]any{"code": str, "name": str, "active": boolean,
+		"product_ids": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}}, "code", "name")
+}
+
+func announcementSchema(obj func(map[string]any, ...string) map[string]any, str, ts map[string]any) map[string]any {
+	return obj(map[string]any{"title_ja": str, "title_en": str, "body_ja": str, "body_en": str,
+		"product_id": map[string]any{"type": "integer"}, "publish_at": ts}, "title_ja", "body_ja")
 }
 
 func moveSchema(obj func(map[string]any, ...string) map[string]any) map[string]any {
