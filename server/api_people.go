@@ -326,3 +326,48 @@ func (s *Server) apiCancelUpgrade(c echo.Context) error {
 	s.afterNotice(n)
 	return c.NoContent(http.StatusNoContent)
 }
+
+func (s *Server) apiUpdateContact(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in apiContact
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.store.UpdateContact(c.Request().Context(), id, data.ContactInput{Name: in.Name, Email: in.Email, Lang: in.Lang, Role: in.Role}); err != nil {
+		return s.apiInvalid(notFoundJSON(err, "contact"))
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// apiUpdateUpgrade changes an upgrade; a new window tells those already
+// told (as the console does).
+func (s *Server) apiUpdateUpgrade(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in apiUpgradeIn
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	old, err := s.store.Upgrade(ctx, id)
+	if err != nil {
+		return notFoundJSON(err, "upgrade")
+	}
+	leads, ok := data.ParseLeads(old.LeadTimes)
+	if !ok {
+		leads = data.DefaultLeadTimes
+	}
+	n := data.Notice{Send: true, Hold: !s.opts.MailEnabled}
+	if err := s.store.UpdateUpgrade(ctx, id, data.UpgradeInput{ProductID: in.ProductID, Version: in.Version, StartsAt: in.StartsAt,
+		EndsAt: in.EndsAt, SummaryJA: in.SummaryJA, SummaryEN: in.SummaryEN, NotesJA: in.NotesJA, NotesEN: in.NotesEN, LeadTimes: leads}, n); err != nil {
+		return s.apiInvalid(err)
+	}
+	s.changed()
+	s.afterNotice(n)
+	return c.NoContent(http.StatusNoContent)
+}

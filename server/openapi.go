@@ -113,7 +113,14 @@ func openAPIDoc(base string) map[string]any {
 			"/api/admin/contracts/{id}/contacts": map[string]any{"post": creating(op("Add a contact to a contract", body(obj(map[string]any{
 				"name": str, "email": str, "lang": map[string]any{"type": "string", "enum": []string{"ja", "en"}},
 				"role": map[string]any{"type": "string", "enum": []string{"primary", "additional"}}}, "email", "lang", "role")), "The contract", "201"), true)},
-			"/api/admin/contacts/{id}": map[string]any{"delete": withID(op("Remove a contact", nil, "Removed", "204"))},
+			"/api/admin/contacts/{id}": map[string]any{
+				"put": creating(op("Change a contact", body(obj(map[string]any{"name": str, "email": str,
+					"lang": map[string]any{"type": "string", "enum": []string{"ja", "en"}},
+					"role": map[string]any{"type": "string", "enum": []string{"primary", "additional"}}}, "email", "lang", "role")), "Changed", "204"), true),
+				"delete": withID(op("Remove a contact", nil, "Removed", "204"))},
+			"/api/admin/upgrades/{id}": map[string]any{"put": creating(op("Change an upgrade; a new window tells those already told", body(obj(map[string]any{
+				"product_id": map[string]any{"type": "integer"}, "version": str, "starts_at": ts, "ends_at": ts, "summary_ja": str, "summary_en": str,
+				"notes_ja": str, "notes_en": str}, "product_id", "version", "starts_at", "ends_at", "summary_ja")), "Changed", "204"), true)},
 			"/api/admin/contracts/import": map[string]any{"post": params(map[string]any{"summary": "Import contracts and contacts from the console's CSV (UTF-8 or Shift_JIS); each imported contract's contacts become exactly the file's",
 				"requestBody": map[string]any{"required": true, "content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}},
 				"responses": map[string]any{"200": ok("What it did (or, with dry_run, would do)"), "422": ok("The file's problems, line by line; nothing changed"),
