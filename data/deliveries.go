@@ -25,6 +25,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, worker string, limit int, l
 	return s.claim(ctx, worker, limit, lease, "channel_id IS NULL")
 }
 
+// ChannelDeliveriesDue reports whether a channel delivery is due, by a
+// read, so the channel sender claims (and locks) only when there is work.
+func (s *Store) ChannelDeliveriesDue(ctx context.Context) (bool, error) {
+	now := s.now()
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&Delivery{}).Where("((state = ? AND next_attempt_at <= ?) OR (state = ? AND claimed_until < ?)) AND channel_id IS NOT NULL",
+		DeliveryPending, now, DeliverySending, now).Limit(1).Pluck("id", &ids).Error
+	return len(ids) > 0, err
+}
+
 // ClaimChannelDeliveries is ClaimDeliveries for webhook, Slack and Teams
 // deliveries, which their own sender takes.
 func (s *Store) ClaimChannelDeliveries(ctx context.Context, worker string, limit int, lease time.Duration) ([]Claim, error) {

@@ -345,6 +345,17 @@ func (s *Store) Monitors(ctx context.Context) ([]Monitor, error) {
 	return ms, err
 }
 
+// MonitorsDue reports whether any check is due: a read, so the runner
+// takes the write lock (SQLite's is the whole database) only when there is
+// something to claim.
+func (s *Store) MonitorsDue(ctx context.Context) (bool, error) {
+	now := s.now()
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&Monitor{}).Where("enabled = ? AND next_run_at <= ? AND (lease_until IS NULL OR lease_until < ?)", true, now, now).
+		Limit(1).Pluck("id", &ids).Error
+	return len(ids) > 0, err
+}
+
 // ClaimMonitors takes up to limit checks that are due for worker: each is
 // leased until its timeout (and a margin) has passed and its next run is
 // set, so with several instances every check runs on one at a time.
@@ -517,12 +528,58 @@ type LatencyPoint struct {
 	Failures int
 }
 
-// LatencySeries buckets the results of monitors since a moment into
-// stretches of bucket, oldest first; stretches without results are left
-// out.
-func (s *Store) LatencySeries(ctx context.Context, ids []int64, since time.Time, bucket time.Duration) ([]LatencyPoint, error) {
-	if len(ids) == 0 {
-		return nil, nil
+// LatencyWindow is a chart's range (ending now) and the stretch of time
+// each of its points covers.
+type LatencyWindow struct {
+	Span, Bucket time.Duration
+}
+
+// latencyBuckets accumulates one window's points.
+type latencyBuckets struct {
+	since, bucket time.Duration
+	from          time.Time
+	points        []LatencyPoint
+	sum           int64
+}
+
+func (b *latencyBuckets) close() {
+	if n := len(b.points); n > 0 {
+		p := &b.points[n-1]
+		p.MeanMS = int(b.sum / int64(max(p.Checks-p.Failures, 1)))
+	}
+}
+
+func (b *latencyBuckets) add(at time.Time, ok bool, ms int) {
+	start := b.from.Add(at.Sub(b.from) / b.bucket * b.bucket)
+	if n := len(b.points); n == 0 || !b.points[n-1].At.Equal(start) {
+		b.close()
+		b.points = append(b.points, LatencyPoint{At: start})
+		b.sum = 0
+	}
+	p := &b.points[len(b.points)-1]
+	p.Checks++
+	if ok {
+		b.sum += int64(ms)
+	} else {
+		p.Failures++
+	}
+}
+
+// LatencySeries buckets the results of monitors for each window ending at
+// until, oldest first; stretches without results are left out. The
+// results are read once, for the longest window.
+func (s *Store) LatencySeries(ctx context.Context, ids []int64, until time.Time, windows []LatencyWindow) ([][]LatencyPoint, error) {
+	out := make([][]LatencyPoint, len(windows))
+	if len(ids) == 0 || len(windows) == 0 {
+		return out, nil
+	}
+	bs := make([]*latencyBuckets, len(windows))
+	since := until
+	for i, w := range windows {
+		bs[i] = &latencyBuckets{bucket: w.Bucket, from: until.Add(-w.Span)}
+		if bs[i].from.Before(since) {
+			since = bs[i].from
+		}
 	}
 	rows, err := s.db.WithContext(ctx).Table("monitor_results").Select("at, ok, latency_ms").
 		Where("monitor_id IN ? AND at >= ?", ids, since.UTC()).Order("at").Rows()
@@ -530,8 +587,6 @@ func (s *Store) LatencySeries(ctx context.Context, ids []int64, since time.Time,
 		return nil, fmt.Errorf("data: latency: %w", err)
 	}
 	defer rows.Close()
-	var out []LatencyPoint
-	var sum int64
 	for rows.Next() {
 		var at time.Time
 		var ok bool
@@ -539,26 +594,15 @@ func (s *Store) LatencySeries(ctx context.Context, ids []int64, since time.Time,
 		if err := rows.Scan(&at, &ok, &ms); err != nil {
 			return nil, err
 		}
-		b := since.Add(at.Sub(since) / bucket * bucket)
-		if len(out) == 0 || !out[len(out)-1].At.Equal(b) {
-			if len(out) > 0 {
-				p := &out[len(out)-1]
-				p.MeanMS = int(sum / int64(max(p.Checks-p.Failures, 1)))
+		for _, b := range bs {
+			if !at.Before(b.from) {
+				b.add(at, ok, ms)
 			}
-			out = append(out, LatencyPoint{At: b})
-			sum = 0
-		}
-		p := &out[len(out)-1]
-		p.Checks++
-		if ok {
-			sum += int64(ms)
-		} else {
-			p.Failures++
 		}
 	}
-	if len(out) > 0 {
-		p := &out[len(out)-1]
-		p.MeanMS = int(sum / int64(max(p.Checks-p.Failures, 1)))
+	for i, b := range bs {
+		b.close()
+		out[i] = b.points
 	}
 	return out, rows.Err()
 }

@@ -212,3 +212,48 @@ func TestBranding(t *testing.T) {
 		t.Fatalf("cleared branding: %+v", b)
 	}
 }
+
+// TestLatencySeriesWindows: one read fills every window; each point is the
+// mean of the successful checks in its stretch, failures counted apart.
+func TestLatencySeriesWindows(t *testing.T) {
+	clock := datatest.NewClock(t0)
+	s := datatest.Open(t, clock)
+	ctx := context.Background()
+	_, cdn, _ := seed(t, s)
+	in := data.DefaultMonitor
+	in.ComponentID, in.Name, in.Target = cdn.ID, "x", "https://x.example.com/"
+	m, err := s.CreateMonitor(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(3 * time.Hour)
+	for _, r := range []struct {
+		ago time.Duration
+		ok  bool
+		ms  int
+	}{{150 * time.Minute, true, 100}, {100 * time.Minute, true, 300}, {50 * time.Minute, true, 200}, {40 * time.Minute, false, 0}, {10 * time.Minute, true, 400}} {
+		if _, err := s.RecordCheck(ctx, m.ID, "x", data.CheckResult{At: now.Add(-r.ago), OK: r.ok, Latency: time.Duration(r.ms) * time.Millisecond}, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.LatencySeries(ctx, []int64{m.ID}, now, []data.LatencyWindow{{Span: time.Hour, Bucket: 30 * time.Minute}, {Span: 3 * time.Hour, Bucket: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]data.LatencyPoint{
+		{{At: now.Add(-time.Hour), MeanMS: 200, Checks: 2, Failures: 1}, {At: now.Add(-30 * time.Minute), MeanMS: 400, Checks: 1}},
+		{{At: now.Add(-3 * time.Hour), MeanMS: 100, Checks: 1}, {At: now.Add(-2 * time.Hour), MeanMS: 300, Checks: 1},
+			{At: now.Add(-time.Hour), MeanMS: 300, Checks: 3, Failures: 1}},
+	}
+	for w := range want {
+		if len(got[w]) != len(want[w]) {
+			t.Fatalf("window %d: %+v, want %+v", w, got[w], want[w])
+		}
+		for i := range want[w] {
+			g := got[w][i]
+			if !g.At.Equal(want[w][i].At) || g.MeanMS != want[w][i].MeanMS || g.Checks != want[w][i].Checks || g.Failures != want[w][i].Failures {
+				t.Errorf("window %d point %d: %+v, want %+v", w, i, g, want[w][i])
+			}
+		}
+	}
+}

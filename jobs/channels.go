@@ -59,6 +59,9 @@ var channelBackoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Min
 // Sweep sends what is due.
 func (s *ChannelSender) Sweep(ctx context.Context) (Stats, error) {
 	var st Stats
+	if due, err := s.store.ChannelDeliveriesDue(ctx); err != nil || !due {
+		return st, err
+	}
 	for ctx.Err() == nil {
 		claims, err := s.store.ClaimChannelDeliveries(ctx, s.opts.Instance, s.opts.Batch, s.opts.Lease)
 		if err != nil || len(claims) == 0 {

@@ -83,6 +83,9 @@ func (r *MonitorRunner) Sweep(ctx context.Context) (MonitorStats, error) {
 		wg  sync.WaitGroup
 		sem = make(chan struct{}, r.opts.Concurrency)
 	)
+	if due, err := r.store.MonitorsDue(ctx); err != nil || !due {
+		return st, err
+	}
 	for ctx.Err() == nil {
 		ms, err := r.store.ClaimMonitors(ctx, r.opts.Instance, r.opts.Concurrency*2)
 		if err != nil {

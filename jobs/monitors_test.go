@@ -97,11 +97,20 @@ func TestMonitorThresholdsFlapsAndDrafts(t *testing.T) {
 		io.WriteString(w, "all ok")
 	}))
 	defer srv.Close()
-	m := r.monitor(httpMonitor(srv.URL))
 	ctx := context.Background()
+	if due, _ := r.store.MonitorsDue(ctx); due {
+		t.Fatal("due without a monitor")
+	}
+	m := r.monitor(httpMonitor(srv.URL))
+	if due, _ := r.store.MonitorsDue(ctx); !due {
+		t.Fatal("a new monitor is not due")
+	}
 
 	if st := r.step(0); st.Checks != 1 || st.Failures != 0 {
 		t.Fatalf("first sweep %+v", st)
+	}
+	if due, _ := r.store.MonitorsDue(ctx); due {
+		t.Fatal("due again before its interval")
 	}
 	if st := r.step(10 * time.Second); st.Checks != 0 {
 		t.Fatalf("a check ran before its interval: %+v", st)

@@ -22,28 +22,25 @@ type monitorsPage struct {
 	Shown string
 }
 
-func (s *Server) componentAndProduct(ctx context.Context, id int64) (*data.Component, *data.Product, error) {
-	products, err := s.store.Products(ctx)
+// loadComponent reads the component of the request's :id and its product.
+func (s *Server) loadComponent(c echo.Context) (*data.Component, *data.Product, error) {
+	id, err := idParam(c, "id")
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range products {
-		for j := range products[i].Components {
-			if products[i].Components[j].ID == id {
-				return &products[i].Components[j], &products[i], nil
-			}
-		}
+	comp, err := s.store.Component(c.Request().Context(), id)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, data.ErrNotFound
+	prod, err := s.store.Product(c.Request().Context(), comp.ProductID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return comp, prod, nil
 }
 
 func (s *Server) showMonitors(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	comp, prod, err := s.componentAndProduct(ctx, id)
+	comp, prod, err := s.loadComponent(c)
 	if err != nil {
 		return err
 	}
@@ -78,7 +75,7 @@ func (s *Server) renderMonitors(c echo.Context, code int, f *form, comp *data.Co
 }
 
 func (s *Server) saveAutomation(c echo.Context) error {
-	id, err := idParam(c, "id")
+	comp, prod, err := s.loadComponent(c)
 	if err != nil {
 		return err
 	}
@@ -86,11 +83,7 @@ func (s *Server) saveAutomation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	comp, prod, err := s.componentAndProduct(ctx, id)
-	if err != nil {
-		return err
-	}
+	ctx, id := c.Request().Context(), comp.ID
 	a := data.Automation{AutoPublish: f.Is("auto_publish", "1"), AutoImpact: f.Get("auto_impact"), AutoNotify: f.Is("auto_notify", "1"),
 		ShowUptime: f.Is("show_uptime", "1"), ShowLatency: f.Is("show_latency", "1"), HookKey: f.Get("hook_key")}
 	if err := s.store.SetAutomation(ctx, id, a); err != nil {
@@ -151,11 +144,7 @@ func (s *Server) renderMonitorForm(c echo.Context, code int, f *form, comp *data
 }
 
 func (s *Server) newMonitor(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	comp, _, err := s.componentAndProduct(c.Request().Context(), id)
+	comp, _, err := s.loadComponent(c)
 	if err != nil {
 		return err
 	}
@@ -163,15 +152,11 @@ func (s *Server) newMonitor(c echo.Context) error {
 }
 
 func (s *Server) createMonitor(c echo.Context) error {
-	id, err := idParam(c, "id")
+	comp, _, err := s.loadComponent(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	comp, _, err := s.componentAndProduct(ctx, id)
-	if err != nil {
-		return err
-	}
+	ctx, id := c.Request().Context(), comp.ID
 	f, err := readForm(c)
 	if err != nil {
 		return err
@@ -202,7 +187,7 @@ func (s *Server) loadMonitor(c echo.Context) (*data.Monitor, *data.Component, er
 	if err != nil {
 		return nil, nil, err
 	}
-	comp, _, err := s.componentAndProduct(ctx, m.ComponentID)
+	comp, err := s.store.Component(ctx, m.ComponentID)
 	if err != nil {
 		return nil, nil, err
 	}

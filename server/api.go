@@ -345,7 +345,12 @@ func (s *Server) apiCreateMaintenance(c echo.Context) error {
 	}
 	s.changed()
 	s.afterNotice(n)
-	full, err := s.store.Maintenance(c.Request().Context(), m.ID)
+	return s.apiMaintenance(c, m.ID, http.StatusCreated)
+}
+
+// apiMaintenance answers with a maintenance window in Statuspage's shape.
+func (s *Server) apiMaintenance(c echo.Context, id int64, code int) error {
+	full, err := s.store.Maintenance(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -353,7 +358,7 @@ func (s *Server) apiCreateMaintenance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"scheduled_maintenance": d.maintenance(full)})
+	return c.JSON(code, map[string]any{"scheduled_maintenance": d.maintenance(full)})
 }
 
 type apiNotification struct {

@@ -192,7 +192,7 @@ func (s *Server) apiUpdateComponent(c echo.Context) error {
 		return err
 	}
 	if in.ProductID == 0 {
-		cp, _, err := s.componentAndProduct(c.Request().Context(), id)
+		cp, err := s.store.Component(c.Request().Context(), id)
 		if err != nil {
 			return notFoundJSON(err, "component")
 		}
@@ -240,15 +240,7 @@ func (s *Server) apiPostMaintenanceUpdate(c echo.Context) error {
 	}
 	s.changed()
 	s.afterNotice(n)
-	full, err := s.store.Maintenance(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	d, err := s.loadAPI(c.Request().Context(), "en")
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, map[string]any{"scheduled_maintenance": d.maintenance(full)})
+	return s.apiMaintenance(c, id, http.StatusCreated)
 }
 
 type apiPolicyRow struct {

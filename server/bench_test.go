@@ -78,3 +78,27 @@ func BenchmarkStatusPageRendered(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadMeasured reads a month of results of one check every 30 s
+// (86,400 rows) into the page's uptime and three charts: the cost of one
+// read, which the page makes at most once a minute (measuredFor).
+func BenchmarkLoadMeasured(b *testing.B) {
+	a := newTestServer(b)
+	ctx := context.Background()
+	_, cdn, _ := a.seedCatalog()
+	a.store.SetAutomation(ctx, cdn, data.Automation{ShowUptime: true, ShowLatency: true})
+	in := data.DefaultMonitor
+	in.ComponentID, in.Name, in.Target = cdn, "x", "https://x.example.com/"
+	m, _ := a.store.CreateMonitor(ctx, in)
+	start := a.clock.Now().Add(-30 * 24 * time.Hour)
+	for i := 0; i < 30*24*120; i++ { // every 30 s
+		a.store.RecordCheck(ctx, m.ID, "x", data.CheckResult{At: start.Add(time.Duration(i) * 30 * time.Second), OK: true, Latency: 100 * time.Millisecond}, time.UTC)
+	}
+	ps, _ := a.store.Products(ctx)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := a.app.loadMeasured(ctx, ps, a.clock.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

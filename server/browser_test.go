@@ -158,6 +158,28 @@ func mustContain(t *testing.T, ctx context.Context, where string, wants ...strin
 	}
 }
 
+// browserRun returns a function that runs actions in the browser and stops
+// the test, naming the step, when one fails.
+func browserRun(t *testing.T, ctx context.Context) func(string, ...chromedp.Action[chromedp.Void]) {
+	return func(where string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+	}
+}
+
+// formField selects a form control by name.
+func formField(name string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[name="%s"]`, name)) }
+
+// signIn signs an operator in through the sign-in form.
+func signIn(t *testing.T, ctx context.Context, base, email string) {
+	t.Helper()
+	browserRun(t, ctx)("sign in", chromedp.Navigate(base+"/admin/login?lang=ja"), chromedp.WaitVisible(formField("email")),
+		chromedp.SendKeys(formField("email"), email), chromedp.SendKeys(formField("password"), "correct horse battery"),
+		chromedp.Submit(formField("password")), chromedp.WaitVisible(chromedp.CSS("nav.console-nav")))
+}
+
 // TestBrowserFlows: an operator declares, updates and resolves an incident;
 // a customer reads it in both languages, subscribes, and a contract contact
 // sets their preferences; every page passes axe-core.
@@ -522,16 +544,8 @@ func TestConsolePagesAccessible(t *testing.T) {
 	a.app.changed()
 	probe := a.client()
 	probe.login("admin@example.com")
-	run := func(where string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", where, err)
-		}
-	}
-	field := func(name string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[name="%s"]`, name)) }
-	run("sign in", chromedp.Navigate(a.srv.URL+"/admin/login?lang=ja"), chromedp.WaitVisible(field("email")),
-		chromedp.SendKeys(field("email"), "admin@example.com"), chromedp.SendKeys(field("password"), "correct horse battery"),
-		chromedp.Submit(field("password")), chromedp.WaitVisible(chromedp.CSS("nav.console-nav")))
+	run := browserRun(t, ctx)
+	signIn(t, ctx, a.srv.URL, "admin@example.com")
 	checked := 0
 	for _, route := range routes(a, http.MethodGet) {
 		// The email preview is the message itself, shown sandboxed.
@@ -613,16 +627,8 @@ func TestMonitoringPagesAccessible(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.app.changed()
-	run := func(where string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", where, err)
-		}
-	}
-	field := func(name string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[name="%s"]`, name)) }
-	run("sign in", chromedp.Navigate(a.srv.URL+"/admin/login?lang=ja"), chromedp.WaitVisible(field("email")),
-		chromedp.SendKeys(field("email"), "editor@example.com"), chromedp.SendKeys(field("password"), "correct horse battery"),
-		chromedp.Submit(field("password")), chromedp.WaitVisible(chromedp.CSS("nav.console-nav")))
+	run := browserRun(t, ctx)
+	signIn(t, ctx, a.srv.URL, "editor@example.com")
 	for _, lang := range []string{"ja", "en"} {
 		for _, pg := range []struct{ name, path string }{
 			{"console-monitors", "/admin/components/" + strconv.FormatInt(cdn, 10) + "/monitors"},

@@ -139,14 +139,14 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 		ctx, cancel := context.WithTimeout(context.Background(), renderTimeout)
 		defer cancel()
 		body, err := render(ctx)
-		if pc.rendered != nil {
-			pc.rendered()
-		}
 		if err != nil {
 			if !errors.Is(err, data.ErrNotFound) {
 				pc.failed(key, err)
 			}
 			return nil, err
+		}
+		if pc.rendered != nil {
+			pc.rendered()
 		}
 		sum := sha256.Sum256(body)
 		etag := hex.EncodeToString(sum[:12])

@@ -88,7 +88,9 @@ type Server struct {
 	// fastHits counts requests answered by serveCached.
 	fastHits atomic.Int64
 	metrics  *serverMetrics
-	snap     *snapshot
+	// measuredCache holds what the checks measured, for the page.
+	measuredCache atomic.Pointer[measuredEntry]
+	snap          *snapshot
 	// warmer renders the public pages ahead of time after a change; see
 	// warm.go.
 	warmer warmer

@@ -226,7 +226,7 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 	spans := uptime.Spans(incidents, now)
 	v.Bars = uptime.Bars(spans, ids, now, s.opts.Location, barDays)
 	v.ProductBars = uptime.Group(spans, collapsed, now, s.opts.Location, barDays)
-	if v.Measured, err = s.loadMeasured(ctx, products, now); err != nil {
+	if v.Measured, err = s.measuredFor(ctx, products, now); err != nil {
 		return nil, err
 	}
 
@@ -464,6 +464,33 @@ var latencyRanges = []struct {
 	Bucket time.Duration
 }{{"24h", 24 * time.Hour, 15 * time.Minute}, {"7d", 7 * 24 * time.Hour, 2 * time.Hour}, {"30d", 30 * 24 * time.Hour, 8 * time.Hour}}
 
+// measuredEntry is what the checks measured, as last read.
+type measuredEntry struct {
+	change uint64
+	at     time.Time
+	v      map[int64]*measured
+}
+
+// measuredMaxAge is how long the charts may lag the checks: reading a
+// month of results takes tens of milliseconds, and the page re-renders
+// every few seconds, in each language.
+const measuredMaxAge = time.Minute
+
+// measuredFor is loadMeasured, read at most once a minute (and again
+// after a change through this instance), shared by every language.
+func (s *Server) measuredFor(ctx context.Context, products []data.Product, now time.Time) (map[int64]*measured, error) {
+	change := s.changeNo.Load()
+	if e := s.measuredCache.Load(); e != nil && e.change == change && now.Sub(e.at) < measuredMaxAge && !now.Before(e.at) {
+		return e.v, nil
+	}
+	v, err := s.loadMeasured(ctx, products, now)
+	if err != nil {
+		return nil, err
+	}
+	s.measuredCache.Store(&measuredEntry{change: change, at: now, v: v})
+	return v, nil
+}
+
 // loadMeasured reads the checks of components that show them.
 func (s *Server) loadMeasured(ctx context.Context, products []data.Product, now time.Time) (map[int64]*measured, error) {
 	out := map[int64]*measured{}
@@ -508,12 +535,16 @@ func (s *Server) loadMeasured(ctx context.Context, products []data.Product, now 
 			}
 		}
 		if m.ShowLatency {
-			for _, r := range latencyRanges {
-				pts, err := s.store.LatencySeries(ctx, ids[cid], now.Add(-r.Span), r.Bucket)
-				if err != nil {
-					return nil, err
-				}
-				m.Series[r.Name] = pts
+			windows := make([]data.LatencyWindow, len(latencyRanges))
+			for i, r := range latencyRanges {
+				windows[i] = data.LatencyWindow{Span: r.Span, Bucket: r.Bucket}
+			}
+			series, err := s.store.LatencySeries(ctx, ids[cid], now, windows)
+			if err != nil {
+				return nil, err
+			}
+			for i, r := range latencyRanges {
+				m.Series[r.Name] = series[i]
 			}
 		}
 	}
