@@ -235,6 +235,9 @@ func channelAudience(tx *gorm.DB, operator bool, componentIDs []int64) ([]Recipi
 const (
 	AlertRelayRefusing = "relay_refusing"
 	AlertJobFailed     = "job_failed"
+	// AlertRenderFailing: the public pages cannot be rendered for a reason
+	// other than the database, and customers see an old copy.
+	AlertRenderFailing = "render_failing"
 )
 
 // alertOperatorChannels posts an alert to the operators' channels only:

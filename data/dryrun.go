@@ -27,7 +27,8 @@ type NoticePreview struct {
 func (s *Store) DryRun(ctx context.Context, change func(ctx context.Context, st *Store) error) (*NoticePreview, error) {
 	var out *NoticePreview
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		st := &Store{db: tx, dialect: s.dialect, now: s.now, fault: s.fault, brand: &atomic.Pointer[brandEntry]{}}
+		st := &Store{db: tx, dialect: s.dialect, now: s.now, fault: s.fault, brand: &atomic.Pointer[brandEntry]{},
+			public: &atomic.Pointer[func()]{}}
 		var before int64
 		if err := tx.Model(&Notification{}).Select("COALESCE(MAX(id), 0)").Scan(&before).Error; err != nil {
 			return err
@@ -35,8 +36,11 @@ func (s *Store) DryRun(ctx context.Context, change func(ctx context.Context, st 
 		if err := change(ctx, st); err != nil {
 			return err
 		}
+		// A change may queue more than its customer notice: the operators'
+		// alert that it is held for want of a relay, for one. The preview
+		// is of the customer notice, the first one written.
 		var ns []Notification
-		if err := tx.Where("id > ?", before).Order("id DESC").Limit(1).Find(&ns).Error; err != nil {
+		if err := tx.Where("id > ? AND kind NOT IN ?", before, OperatorAlertKinds).Order("id").Limit(1).Find(&ns).Error; err != nil {
 			return err
 		}
 		if len(ns) > 0 {

@@ -302,6 +302,9 @@ func (s *Store) AutoAdvanceMaintenance(ctx context.Context, id int64, notice Not
 		moved = in.Status
 		return nil
 	})
+	if err == nil && moved != "" {
+		s.publicChanged()
+	}
 	return moved, wrapUnlessInvalid(fmt.Sprintf("maintenance %d: advance", id), err)
 }
 

@@ -332,6 +332,11 @@ func (n *Notification) Decode() (NoticeContent, error) {
 // AlertNoticeHeld is the operators' channel alert that a notice is held.
 const AlertNoticeHeld = "notice_held"
 
+// OperatorAlertKinds are the notifications written for operators, never
+// for customers: the preview of a customer notice skips them.
+var OperatorAlertKinds = []string{AlertNoticeHeld, AlertRelayRefusing, AlertJobFailed, AlertDeliveriesFailed,
+	MonitorAlertDown, MonitorAlertUp, AlertRenderFailing}
+
 // Delivery states.
 const (
 	DeliveryHeld    = "held"

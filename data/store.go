@@ -34,6 +34,9 @@ type Store struct {
 	now     func() time.Time
 	fault   *atomic.Pointer[Fault]
 	brand   *atomic.Pointer[brandEntry]
+	// public is told when work of the store's own (not a request's)
+	// changed what the public pages show; see OnPublicChange.
+	public *atomic.Pointer[func()]
 }
 
 // Open connects to the database named by dsn: "sqlite:PATH" or a
@@ -42,7 +45,8 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }, fault: &atomic.Pointer[Fault]{}, brand: &atomic.Pointer[brandEntry]{}}
+	s := &Store{now: func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }, fault: &atomic.Pointer[Fault]{}, brand: &atomic.Pointer[brandEntry]{},
+		public: &atomic.Pointer[func()]{}}
 	var dialector gorm.Dialector
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -136,7 +140,7 @@ func notFound(err error) error {
 // WithClock returns a store on the same database that reads the time from
 // now: tests that need real time (a slow relay) beside a moved clock.
 func (s *Store) WithClock(now func() time.Time) *Store {
-	return &Store{db: s.db, dialect: s.dialect, fault: s.fault, brand: s.brand, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
+	return &Store{db: s.db, dialect: s.dialect, fault: s.fault, brand: s.brand, public: s.public, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
 }
 
 // Backup writes an online, consistent copy of a SQLite database to path

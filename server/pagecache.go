@@ -61,6 +61,17 @@ type pageCache struct {
 	frozen bool
 	// rendered counts a render (the metrics); nil is fine.
 	rendered func()
+
+	// Pages also go out of date by the passing of time alone (a window
+	// opens, an announcement is published): nextEdge says when that next
+	// happens, read before a render and kept in edge (unix nanoseconds,
+	// 0 for none) once the render succeeds; edgeKnown is cleared by every
+	// change. Once the edge has passed, onEdge counts as a change. Both
+	// nil is fine.
+	nextEdge  func(ctx context.Context) (time.Time, error)
+	onEdge    func()
+	edge      atomic.Int64
+	edgeKnown atomic.Bool
 }
 
 type cachedPage struct {
@@ -138,6 +149,16 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 		change := pc.changes.Load()
 		ctx, cancel := context.WithTimeout(context.Background(), renderTimeout)
 		defer cancel()
+		// The edge is read before the render: one passing during it still
+		// finds the page rendered before it.
+		var edge time.Time
+		learnEdge := pc.nextEdge != nil && !pc.edgeKnown.Load()
+		if learnEdge {
+			var err error
+			if edge, err = pc.nextEdge(ctx); err != nil {
+				learnEdge = false
+			}
+		}
 		body, err := render(ctx)
 		if err != nil {
 			if !errors.Is(err, data.ErrNotFound) {
@@ -169,6 +190,9 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 		delete(pc.failing, key)
 		saved := pc.saved
 		pc.mu.Unlock()
+		if learnEdge && pc.changes.Load() == change {
+			pc.setEdge(edge)
+		}
 		pc.outage.ok("public pages render again")
 		if saved != nil && !same {
 			saved(key, p)
@@ -215,6 +239,7 @@ func (pc *pageCache) serve(c echo.Context, key string, render func(ctx context.C
 // the cache in the same way.
 func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ctx context.Context) ([]byte, error)) error {
 	key = ctype + "|" + key
+	pc.passEdge()
 	p := pc.get(key)
 	if pc.frozen {
 		if p == nil {
@@ -290,6 +315,39 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 	return writeCached(c, p)
 }
 
+// setEdge keeps the next time edge, the earlier one when two renders
+// learnt different edges.
+func (pc *pageCache) setEdge(t time.Time) {
+	n := int64(0)
+	if !t.IsZero() {
+		n = t.UnixNano()
+	}
+	for {
+		old := pc.edge.Load()
+		if pc.edgeKnown.Load() && old != 0 && (n == 0 || old <= n) {
+			return
+		}
+		if pc.edge.CompareAndSwap(old, n) {
+			pc.edgeKnown.Store(true)
+			return
+		}
+	}
+}
+
+// forgetEdge is called on every change: the next render reads it again.
+func (pc *pageCache) forgetEdge() { pc.edgeKnown.Store(false) }
+
+// passEdge makes a passed time edge a change, once.
+func (pc *pageCache) passEdge() {
+	e := pc.edge.Load()
+	if e == 0 || pc.onEdge == nil || pc.now().UnixNano() < e {
+		return
+	}
+	if pc.edge.CompareAndSwap(e, 0) {
+		pc.onEdge()
+	}
+}
+
 type learnKey struct{ path, lang string }
 
 // expired reports whether a page has been served its TTL and is due for
@@ -330,6 +388,7 @@ func (pc *pageCache) learn(c echo.Context, key string) {
 // up to date; nil sends the request the long way, which renders or
 // refreshes.
 func (pc *pageCache) fresh(path, lang string) (*cachedPage, *learnedRoute) {
+	pc.passEdge()
 	pc.mu.RLock()
 	lr := pc.learned[learnKey{path, lang}]
 	var p *cachedPage

@@ -52,7 +52,7 @@ func (s *Server) preview(c echo.Context, titleJA, titleEN, bodyJA, bodyEN string
 	for _, lang := range locale.Languages {
 		var d *data.Delivery
 		for i := range np.Deliveries {
-			if np.Deliveries[i].Lang == lang {
+			if np.Deliveries[i].Lang == lang && np.Deliveries[i].ChannelID == nil {
 				d = &np.Deliveries[i]
 				break
 			}

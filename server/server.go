@@ -133,6 +133,12 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	s.metrics = newServerMetrics(s)
 	s.cache.rendered = s.metrics.renders.Inc
 	s.cache.frozen = opts.Standby
+	if store != nil {
+		s.cache.nextEdge, s.cache.onEdge = store.NextPublicEdge, s.changed
+		// The scheduler's own changes (a window opening) refresh the pages
+		// as an operator's do.
+		store.OnPublicChange(s.changed)
+	}
 	if opts.Snapshot != "" {
 		n, err := s.cache.loadSnapshot(opts.Snapshot)
 		if err != nil {
@@ -215,6 +221,7 @@ func (s *Server) Changed() { s.changed() }
 // changed marks every cached public page stale after a write, and renders
 // them again in the background, so each is ready before it is asked for.
 func (s *Server) changed() {
+	s.cache.forgetEdge()
 	s.changeNo.Add(1)
 	s.warmer.kick(s)
 }
