@@ -2,7 +2,10 @@ package data
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // OnPublicChange names the function told when the store changed what the
@@ -59,4 +62,37 @@ func (s *Store) NextPublicEdge(ctx context.Context) (time.Time, error) {
 		}
 	}
 	return next, nil
+}
+
+// AlertRenderFailing tells every active operator, by email and on the
+// operators' channels, that a public page cannot be rendered for a reason
+// other than the database: customers see an old copy marked out of date
+// until it is mended. The web application calls it once per stretch.
+func (s *Store) AlertRenderFailing(ctx context.Context, page, detail string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var ops []Operator
+		if err := tx.Where("disabled = ?", false).Order("id").Find(&ops).Error; err != nil {
+			return err
+		}
+		recips := make([]Recipient, 0, len(ops))
+		for _, o := range ops {
+			recips = append(recips, Recipient{Email: o.Email, Name: o.Name, Lang: "ja", Role: "operator"})
+		}
+		chans, err := channelAudience(tx, true, nil)
+		if err != nil {
+			return err
+		}
+		recips = append(recips, chans...)
+		if len(recips) == 0 {
+			return nil
+		}
+		now := s.now()
+		content := NoticeContent{Kind: AlertRenderFailing, Status: "alert",
+			TitleJA: "公開ページを表示用に作成できません", TitleEN: "The public pages cannot be rendered",
+			BodyJA:    "公開ページ（" + page + "）の作成に失敗しています。お客様には、最後に作成できた内容を「この表示は以前の情報です」という注記付きで表示しています。\n\n原因: " + detail,
+			BodyEN:    "The public page (" + page + ") fails to render. Customers see its last good copy, marked as out of date.\n\nCause: " + detail,
+			UpdatedAt: &now, Path: "/admin"}
+		n := Notification{Kind: AlertRenderFailing, Thread: fmt.Sprintf("%s-%d", AlertRenderFailing, now.Unix())}
+		return s.writeNotification(tx, n, content, recips, false)
+	})
 }

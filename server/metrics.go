@@ -22,7 +22,9 @@ type serverMetrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	renders  prometheus.Counter
-	handler  http.Handler
+	// renderFailures counts failed renders by cause: database or render.
+	renderFailures *prometheus.CounterVec
+	handler        http.Handler
 }
 
 func newServerMetrics(s *Server) *serverMetrics {
@@ -31,7 +33,16 @@ func newServerMetrics(s *Server) *serverMetrics {
 		Help: "HTTP requests answered, by route, method and status class."}, []string{"route", "method", "class"})
 	m.renders = prometheus.NewCounter(prometheus.CounterOpts{Name: "oshirase_page_renders_total",
 		Help: "Public pages rendered into the page cache."})
-	m.reg.MustRegister(m.requests, m.renders,
+	m.renderFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oshirase_page_render_failures_total",
+		Help: "Public page renders that failed, by cause: database (the last good copy is served) or render (a bug: readiness fails)."}, []string{"cause"})
+	m.reg.MustRegister(m.requests, m.renders, m.renderFailures,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "oshirase_page_render_failing",
+			Help: "1 while some public page fails to render for a reason other than the database."}, func() float64 {
+			if s.health.trouble() != nil {
+				return 1
+			}
+			return 0
+		}),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "oshirase_page_cache_age_seconds",
 			Help: "Age of the oldest page in the cache."}, func() float64 { return s.cache.oldestAge().Seconds() }),

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,6 +62,11 @@ type pageCache struct {
 	frozen bool
 	// rendered counts a render (the metrics); nil is fine.
 	rendered func()
+	// renderFailed counts a failed render by cause (the metrics); nil is
+	// fine.
+	renderFailed func(cause string)
+	// health follows renders that fail for a reason not the database's.
+	health *renderHealth
 
 	// Pages also go out of date by the passing of time alone (a window
 	// opens, an announcement is published): nextEdge says when that next
@@ -83,6 +89,9 @@ type cachedPage struct {
 	// Header values built once, not per request: a cached page is served
 	// at the speed of static bytes.
 	hCtype, hModified, hETag, hETagGz, hLen, hLenGz []string
+
+	staleOnce sync.Once
+	stale     *cachedPage
 }
 
 func newCachedPage(plain, gz []byte, ctype, etag string, change uint64, at time.Time) *cachedPage {
@@ -90,6 +99,36 @@ func newCachedPage(plain, gz []byte, ctype, etag string, change uint64, at time.
 		hCtype: []string{ctype}, hModified: []string{at.UTC().Format(http.TimeFormat)},
 		hETag: []string{`"` + etag + `"`}, hETagGz: []string{`"` + etag + `-gz"`},
 		hLen: []string{strconv.Itoa(len(plain))}, hLenGz: []string{strconv.Itoa(len(gz))}}
+}
+
+// The layout writes the out-of-date notice of a public page inside these
+// comment markers, with the time it was rendered: hidden in the page as
+// served fresh, shown in the copy served when it is not (staleCopy).
+var (
+	staleOpen  = []byte("<!--oshirase-stale ")
+	staleClose = []byte(" oshirase-stale-->")
+)
+
+// staleCopy is the page with its out-of-date notice shown; a document
+// without one (JSON, a feed) is itself. Built once per page.
+func (p *cachedPage) staleCopy() *cachedPage {
+	p.staleOnce.Do(func() {
+		p.stale = p
+		i := bytes.Index(p.plain, staleOpen)
+		if i < 0 {
+			return
+		}
+		j := bytes.Index(p.plain[i:], staleClose)
+		if j < 0 {
+			return
+		}
+		body := make([]byte, 0, len(p.plain))
+		body = append(body, p.plain[:i]...)
+		body = append(body, p.plain[i+len(staleOpen):i+j]...)
+		body = append(body, p.plain[i+j+len(staleClose):]...)
+		p.stale = newCachedPage(body, gzipBytes(body), p.ctype, p.etag+"s", p.change, p.at)
+	})
+	return p.stale
 }
 
 type renderBackoff struct {
@@ -129,6 +168,10 @@ func (pc *pageCache) backingOff(key string) bool {
 }
 
 func (pc *pageCache) failed(key string, err error) {
+	cause := renderCause(err)
+	if pc.renderFailed != nil {
+		pc.renderFailed(cause)
+	}
 	pc.mu.Lock()
 	b := pc.failing[key]
 	if b == nil {
@@ -139,7 +182,29 @@ func (pc *pageCache) failed(key string, err error) {
 	wait := time.Second << min(b.fails-1, 6)
 	b.next = time.Now().Add(min(wait, time.Minute))
 	pc.mu.Unlock()
-	pc.outage.fail("public pages cannot be rendered; serving the last good copies", err)
+	if cause == causeDatabase {
+		pc.outage.fail("public pages cannot be rendered; serving the last good copies", err)
+	} else if pc.health != nil {
+		pc.health.fail(key, err)
+	}
+}
+
+// isFailing reports whether the last render of a page failed: its copy
+// is then not known to be current.
+func (pc *pageCache) isFailing(key string) bool {
+	pc.mu.RLock()
+	defer pc.mu.RUnlock()
+	return pc.failing[key] != nil
+}
+
+// safeRender turns a panic in a render into its error.
+func safeRender(ctx context.Context, render func(ctx context.Context) ([]byte, error)) (body []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			body, err = nil, fmt.Errorf("server: render panicked: %v", r)
+		}
+	}()
+	return render(ctx)
 }
 
 // build renders a page once however many requests ask for it at the same
@@ -159,7 +224,7 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 				learnEdge = false
 			}
 		}
-		body, err := render(ctx)
+		body, err := safeRender(ctx, render)
 		if err != nil {
 			if !errors.Is(err, data.ErrNotFound) {
 				pc.failed(key, err)
@@ -194,6 +259,9 @@ func (pc *pageCache) build(key, ctype string, render func(ctx context.Context) (
 			pc.setEdge(edge)
 		}
 		pc.outage.ok("public pages render again")
+		if pc.health != nil {
+			pc.health.ok(key)
+		}
 		if saved != nil && !same {
 			saved(key, p)
 		}
@@ -245,8 +313,7 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 		if p == nil {
 			return data.ErrUnavailable
 		}
-		c.Response().Header().Set("X-Oshirase-Stale", p.at.UTC().Format(time.RFC3339))
-		return writeCached(c, p)
+		return writeStale(c, p)
 	}
 	switch {
 	case p == nil:
@@ -304,15 +371,27 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 		}
 		if p.change != pc.changes.Load() {
 			pc.outage.stale()
-			// For operators looking at headers; customers see the page.
-			c.Response().Header().Set("X-Oshirase-Stale", p.at.UTC().Format(time.RFC3339))
+			return writeStale(c, p)
 		}
 	case pc.expired(p):
 		pc.refresh(key, ctype, render)
 	default:
 		pc.learn(c, key)
 	}
+	if pc.isFailing(key) {
+		// Its last render failed: the copy is all there is, and it says so.
+		pc.outage.stale()
+		return writeStale(c, p)
+	}
 	return writeCached(c, p)
+}
+
+// writeStale serves a copy that is not known to be current: the header
+// says since when, for tools, and an HTML page says it on the page, in
+// its language (see staleCopy).
+func writeStale(c echo.Context, p *cachedPage) error {
+	c.Response().Header().Set("X-Oshirase-Stale", p.at.UTC().Format(time.RFC3339))
+	return writeCached(c, p.staleCopy())
 }
 
 // setEdge keeps the next time edge, the earlier one when two renders
@@ -336,6 +415,17 @@ func (pc *pageCache) setEdge(t time.Time) {
 
 // forgetEdge is called on every change: the next render reads it again.
 func (pc *pageCache) forgetEdge() { pc.edgeKnown.Store(false) }
+
+// retryFailing lets pages whose render failed try again at once: a change
+// may be what mends them (an operator clearing the field that broke it),
+// and the operator should see the page recover on the next visit.
+func (pc *pageCache) retryFailing() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	for _, b := range pc.failing {
+		b.next = time.Time{}
+	}
+}
 
 // passEdge makes a passed time edge a change, once.
 func (pc *pageCache) passEdge() {
@@ -396,7 +486,7 @@ func (pc *pageCache) fresh(path, lang string) (*cachedPage, *learnedRoute) {
 		p = pc.entries[lr.key]
 	}
 	pc.mu.RUnlock()
-	if p == nil || p.change != pc.changes.Load() || pc.expired(p) {
+	if p == nil || p.change != pc.changes.Load() || pc.expired(p) || pc.isFailing(lr.key) {
 		return nil, nil
 	}
 	return p, lr

@@ -110,9 +110,12 @@ type page struct {
 	Relay *data.RelayTrouble
 	// Drafts counts the draft incidents waiting for an operator.
 	Drafts int64
-	Now    time.Time
-	Asset  string
-	Admin  bool
+	// RenderTrouble says the public pages cannot be rendered (and
+	// customers see old copies), on every console page while it lasts.
+	RenderTrouble *renderTrouble
+	Now           time.Time
+	Asset         string
+	Admin         bool
 }
 
 // Current reports whether a navigation link leads to the section shown:
@@ -163,6 +166,8 @@ func (s *Server) render(c echo.Context, code int, name string, v *view) error {
 			p.Relay, _ = s.store.RelayTrouble(c.Request().Context())
 			// And while monitors or webhooks wait for someone to confirm.
 			p.Drafts, _ = s.store.WaitingDrafts(c.Request().Context())
+			// And while the public pages cannot be rendered.
+			p.RenderTrouble = s.health.trouble()
 		}
 	}
 	b, err := s.execute(name, p)
@@ -202,6 +207,15 @@ func (p *page) TT(id string, args ...any) template.HTML {
 // read the instant, and the stylesheet keeps it from wrapping mid-date.
 func (p *page) When(t time.Time) template.HTML {
 	return template.HTML(`<time datetime="` + p.ISO(t) + `">` + template.HTMLEscapeString(p.Time(t)) + `</time>`)
+}
+
+// StaleNotice is the out-of-date notice of a public page, with the time
+// it was rendered, inside the comment markers the page cache uncovers
+// when it serves this copy after it stopped being current (staleCopy).
+// html/template drops comments written in a template, hence a value.
+func (p *page) StaleNotice() template.HTML {
+	return template.HTML(string(staleOpen) + `<div class="stale-banner" role="status">` + string(p.TT("stale.notice", "Time", p.When(p.Now))) +
+		`</div>` + string(staleClose))
 }
 
 // L picks the Japanese or English version of an operator-written text; the

@@ -84,7 +84,10 @@ type Server struct {
 	echo     *echo.Echo
 	changeNo atomic.Uint64
 	outage   *outageLog
-	fixed    http.Header // security headers of every response
+	// health follows public renders failing for a reason other than the
+	// database (readiness, the console banner, the operators' alert).
+	health *renderHealth
+	fixed  http.Header // security headers of every response
 	// fastHits counts requests answered by serveCached.
 	fastHits atomic.Int64
 	metrics  *serverMetrics
@@ -130,8 +133,12 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages, outage: newOutageLog(log)}
 	s.cache = newPageCache(opts.PageTTL, opts.Now, &s.changeNo, log, s.outage)
+	s.health = newRenderHealth(log)
+	s.health.alert = s.alertRenderFailing
+	s.cache.health = s.health
 	s.metrics = newServerMetrics(s)
 	s.cache.rendered = s.metrics.renders.Inc
+	s.cache.renderFailed = func(cause string) { s.metrics.renderFailures.WithLabelValues(cause).Inc() }
 	s.cache.frozen = opts.Standby
 	if store != nil {
 		s.cache.nextEdge, s.cache.onEdge = store.NextPublicEdge, s.changed
@@ -222,6 +229,7 @@ func (s *Server) Changed() { s.changed() }
 // them again in the background, so each is ready before it is asked for.
 func (s *Server) changed() {
 	s.cache.forgetEdge()
+	s.cache.retryFailing()
 	s.changeNo.Add(1)
 	s.warmer.kick(s)
 }
@@ -254,5 +262,9 @@ func (s *Server) readyz(c echo.Context) error {
 		return c.String(http.StatusServiceUnavailable, "database read-only or failing writes\n")
 	}
 	s.outage.ok("the database answers again")
+	if t := s.health.trouble(); t != nil {
+		// The database is fine, yet customers see an old page: not ready.
+		return c.String(http.StatusServiceUnavailable, t.String()+"\n")
+	}
 	return c.String(http.StatusOK, "ready\n")
 }

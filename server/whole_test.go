@@ -3,14 +3,17 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/templates"
 )
 
 // TestPreviewWithEveryChannelKind: with an operators' alert channel and
@@ -129,4 +132,139 @@ func TestAutomaticTransitionsRefreshEveryRepresentation(t *testing.T) {
 	if strings.Contains(read("/"), "実施中") {
 		t.Fatal("/ still says in progress after the end")
 	}
+}
+
+// TestProductDescriptionOnThePage: the first form a newcomer fills, with
+// its descriptions, renders on the page in both languages (it once made
+// every render fail, and the page froze on its copy from before).
+func TestProductDescriptionOnThePage(t *testing.T) {
+	a := newTestServer(t)
+	op := a.client()
+	op.login("editor@example.com")
+	pub := a.client()
+	expect(t, pub.get("/"), http.StatusOK) // a copy from before any product
+	op.get("/admin/products/new")
+	expect(t, op.post("/admin/products", url.Values{"name_ja": {"krewSheet"}, "name_en": {"krewSheet"},
+		"description_ja": {"表形式で一覧・編集できるプラグインです。"}, "description_en": {"Edit records as a spreadsheet."}}), http.StatusSeeOther)
+	r := pub.get("/")
+	r.body = shown(r.body)
+	expect(t, r, http.StatusOK, "krewSheet", "表形式で一覧・編集できるプラグインです。")
+	expectNot(t, r, "この表示は")
+	if r.header.Get("X-Oshirase-Stale") != "" {
+		t.Fatal("the page is served stale")
+	}
+	expect(t, pub.get("/?lang=en"), http.StatusOK, "Edit records as a spreadsheet.")
+	expect(t, pub.get("/readyz"), http.StatusOK)
+}
+
+// breakTemplate makes the named page's template fail to execute, as a bug
+// in it would, and returns what puts it back.
+func breakTemplate(t *testing.T, a *testApp, name string) (restore func()) {
+	t.Helper()
+	good, err := a.app.pages.set(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken, err := template.New("layout.html").Funcs(funcs).ParseFS(templates.FS, "layout.html", "partials/*.html")
+	if err == nil {
+		_, err = broken.Parse(`{{define "title"}}x{{end}}{{define "content"}}{{.Data.NoSuchField}}{{end}}`)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	swap := func(tp *template.Template) {
+		a.app.pages.mu.Lock()
+		a.app.pages.sets[name] = tp
+		a.app.pages.mu.Unlock()
+	}
+	swap(broken)
+	return func() { swap(good) }
+}
+
+// TestRenderFailureIsVisible: a render that fails for a reason other than
+// the database keeps the last good copy on the page, but the copy says on
+// the page and in its header that it is old, /readyz fails with the
+// reason, every console page shows it, /metrics counts it, and the
+// operators are alerted once; when renders work again all of it clears.
+func TestRenderFailureIsVisible(t *testing.T) {
+	a := newTestServer(t)
+	a.app.opts.MetricsToken = "metrics-secret-0123456789"
+	_, cdn, _ := a.seedCatalog()
+	op := a.client()
+	op.login("editor@example.com")
+	pub := a.client()
+	expect(t, pub.get("/"), http.StatusOK, "すべてのサービスは正常に稼働しています")
+	expect(t, pub.get("/readyz"), http.StatusOK)
+
+	restore := breakTemplate(t, a, "status")
+	declareVia(t, op, "major", map[int64]string{cdn: data.MajorOutage}, false, nil)
+	for _, lang := range []string{"", "?lang=en"} {
+		r := pub.get("/" + lang)
+		if r.code != http.StatusOK || r.header.Get("X-Oshirase-Stale") == "" {
+			t.Fatalf("GET /%s during the failure: %d, stale header %q", lang, r.code, r.header.Get("X-Oshirase-Stale"))
+		}
+		want := map[string]string{"": "この表示は", "?lang=en": "This page shows the status as of"}[lang]
+		r.body = shown(r.body)
+		expect(t, r, http.StatusOK, want, `class="stale-banner"`)
+	}
+	pub.get("/") // a second failure, in the same stretch
+	pub.allow5xx = true
+	r := pub.get("/readyz")
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, "cannot be rendered") || !strings.Contains(r.body, "NoSuchField") {
+		t.Fatalf("readyz during the failure: %d %q", r.code, r.body)
+	}
+	expect(t, op.get("/admin"), http.StatusOK, `class="render-banner"`, "公開ページを作成できていません")
+	expect(t, op.get("/admin/contracts"), http.StatusOK, `class="render-banner"`)
+	m := scrape(t, a, a.app.opts.MetricsToken)
+	if m["oshirase_page_render_failures_total{cause=render}"] < 1 || m["oshirase_page_render_failing"] != 1 {
+		t.Fatalf("metrics do not count the failure: %v", m)
+	}
+	// One alert for the stretch, to every operator.
+	var alerts int64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if alerts = a.countKind(data.AlertRenderFailing); alerts > 0 {
+			break
+		}
+	}
+	if alerts != 1 {
+		t.Fatalf("%d render alerts, want 1", alerts)
+	}
+
+	restore()
+	a.app.Changed()
+	r = pub.get("/?lang=ja")
+	r.body = shown(r.body)
+	expect(t, r, http.StatusOK, "重大な障害")
+	expectNot(t, r, "この表示は", `class="stale-banner"`)
+	r = pub.get("/?lang=en")
+	r.body = shown(r.body)
+	expectNot(t, r, "This page shows the status as of", `class="stale-banner"`)
+	expect(t, pub.get("/readyz"), http.StatusOK)
+	expectNot(t, op.get("/admin"), `class="render-banner"`)
+	if n := a.countKind(data.AlertRenderFailing); n != 1 {
+		t.Fatalf("%d render alerts after the recovery, want still 1", n)
+	}
+}
+
+// shown is a page without its HTML comments: what a reader sees.
+func shown(body string) string {
+	return htmlComment.ReplaceAllString(body, "")
+}
+
+var htmlComment = regexp.MustCompile(`(?s)<!--.*?-->`)
+
+// countKind counts the notifications of one kind.
+func (a *testApp) countKind(kind string) int64 {
+	a.t.Helper()
+	ns, _, _, err := a.store.Notifications(context.Background(), 100, 0)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	var n int64
+	for _, x := range ns {
+		if x.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
