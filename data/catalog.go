@@ -217,11 +217,16 @@ func (s *Store) SetComponentStatus(ctx context.Context, id int64, status string)
 		if err := s.lockRow(tx).First(&c, id).Error; err != nil {
 			return notFound(err)
 		}
+		if c.Status == status {
+			// Nothing changes, so updated_at (when its status last
+			// changed, in the Statuspage JSON) stays.
+			return nil
+		}
 		if err := tx.Model(&Component{ID: id}).Updates(map[string]any{"status": status, "updated_at": s.now()}).Error; err != nil {
 			return err
 		}
-		if c.Status == status {
-			return nil
+		if err := s.recordComponentStatus(tx, id, status); err != nil {
+			return err
 		}
 		return s.queueComponentUpdate(tx, &c, status)
 	})

@@ -452,3 +452,15 @@ func reminderSeconds(d time.Duration) int64 {
 	}
 	return int64(d / time.Second)
 }
+
+// maintenanceCovers reports whether a maintenance window covering the
+// component is under way at a moment: one opened (in progress or
+// verifying), or a scheduled one whose start has come before the
+// scheduler opened it.
+func maintenanceCovers(tx *gorm.DB, componentID int64, at time.Time) (bool, error) {
+	var n int64
+	err := tx.Table("maintenances").Joins("JOIN maintenance_components ON maintenance_components.maintenance_id = maintenances.id").
+		Where("maintenance_components.component_id = ? AND (maintenances.status IN ? OR (maintenances.status = ? AND maintenances.starts_at <= ? AND maintenances.ends_at > ?))",
+			componentID, []string{InProgress, Verifying}, Scheduled, at.UTC(), at.UTC()).Count(&n).Error
+	return n > 0, err
+}

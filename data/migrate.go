@@ -30,6 +30,7 @@ var migrations = []migration{
 	{10, "postmortems, collapsed products, branding", execSchema(schemaV10)},
 	{11, "monitors, signals, incident drafts, alert integrations", execSchema(schemaV11)},
 	{12, "channels: webhooks, Slack and Teams for subscribers and operators", execSchema(schemaV12)},
+	{13, "history of component statuses set by hand", execSchema(schemaV13)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -733,4 +734,19 @@ CREATE TABLE channels (
 );
 ALTER TABLE deliveries ADD COLUMN channel_id BIGINT NULL REFERENCES channels(id) ON DELETE CASCADE;
 CREATE INDEX deliveries_channel ON deliveries (channel_id)
+`
+
+// schemaV13 keeps each status an operator sets by hand, for the bars. A
+// component already in a status other than operational is taken to have
+// been in it since its row was last saved: never longer than it was.
+const schemaV13 = `
+CREATE TABLE component_status_changes (
+	id {{pk}},
+	component_id BIGINT NOT NULL REFERENCES components(id) ON DELETE CASCADE,
+	status TEXT NOT NULL,
+	at {{time}} NOT NULL
+);
+CREATE INDEX component_status_changes_at ON component_status_changes (component_id, at);
+INSERT INTO component_status_changes (component_id, status, at)
+	SELECT id, status, updated_at FROM components WHERE status <> 'operational'
 `

@@ -397,7 +397,11 @@ type CheckResult struct {
 // RecordCheck stores a check's result, counts it into its day, moves the
 // streaks and, when a threshold is crossed, the monitor's state and its
 // signal on the component. A result from a worker that lost its lease is
-// still kept, but moves nothing.
+// still kept, but moves nothing. So is a result taken while a maintenance
+// window covers the component: announced work is not downtime, so it is
+// not counted into its day (nor into the uptime), and it leaves the
+// streaks and the state as they were, so no draft or incident comes of
+// it; the checks after the window go on from where the streaks stood.
 func (s *Store) RecordCheck(ctx context.Context, id int64, worker string, res CheckResult, loc *time.Location) (*SignalOutcome, error) {
 	ctx = context.WithoutCancel(ctx)
 	var out *SignalOutcome
@@ -412,30 +416,38 @@ func (s *Store) RecordCheck(ctx context.Context, id int64, worker string, res Ch
 			id, at, res.OK, ms, truncate(res.Error, 500), worker).Error; err != nil {
 			return err
 		}
-		fail := 0
-		if !res.OK {
-			fail = 1
+		inMaintenance, err := maintenanceCovers(tx, m.ComponentID, at)
+		if err != nil {
+			return err
 		}
-		day := at.In(loc).Format("2006-01-02")
-		if err := tx.Exec(`INSERT INTO monitor_days (monitor_id, day, checks, failures, latency_sum) VALUES (?, ?, 1, ?, ?)
+		if !inMaintenance {
+			fail := 0
+			if !res.OK {
+				fail = 1
+			}
+			day := at.In(loc).Format("2006-01-02")
+			if err := tx.Exec(`INSERT INTO monitor_days (monitor_id, day, checks, failures, latency_sum) VALUES (?, ?, 1, ?, ?)
 			ON CONFLICT (monitor_id, day) DO UPDATE SET checks = monitor_days.checks + 1, failures = monitor_days.failures + excluded.failures,
 			latency_sum = monitor_days.latency_sum + excluded.latency_sum`, id, day, fail, ms).Error; err != nil {
-			return err
+				return err
+			}
 		}
 		if m.LeaseOwner != worker {
 			return nil
 		}
-		if res.OK {
-			m.OKsInRow, m.FailsInRow = m.OKsInRow+1, 0
-		} else {
-			m.FailsInRow, m.OKsInRow = m.FailsInRow+1, 0
-		}
 		state := m.State
-		switch {
-		case !res.OK && m.FailsInRow >= m.FailThreshold:
-			state = MonitorDown
-		case res.OK && m.OKsInRow >= m.OKThreshold:
-			state = MonitorUp
+		if !inMaintenance {
+			if res.OK {
+				m.OKsInRow, m.FailsInRow = m.OKsInRow+1, 0
+			} else {
+				m.FailsInRow, m.OKsInRow = m.FailsInRow+1, 0
+			}
+			switch {
+			case !res.OK && m.FailsInRow >= m.FailThreshold:
+				state = MonitorDown
+			case res.OK && m.OKsInRow >= m.OKThreshold:
+				state = MonitorUp
+			}
 		}
 		// Keep the cadence: the next run is an interval after this one was
 		// due, not after it happened to run (unless it fell a whole
@@ -456,7 +468,6 @@ func (s *Store) RecordCheck(ctx context.Context, id int64, worker string, res Ch
 		if state == MonitorDown {
 			sig.Status, sig.Detail = m.FailureStatus, m.Name+": "+res.Error
 		}
-		var err error
 		out, err = s.signal(tx, sig)
 		return err
 	})
@@ -497,6 +508,35 @@ func (s *Store) PruneMonitorResults(ctx context.Context, keepDays int, loc *time
 		return 0, fmt.Errorf("data: prune monitor days: %w", err)
 	}
 	return res.RowsAffected, nil
+}
+
+// FirstMonitorResult returns when the monitors' record starts: their
+// earliest result still kept or, when the raw results of the first days
+// were pruned, the start (in loc) of the earliest day still counted. Zero
+// when there is none.
+func (s *Store) FirstMonitorResult(ctx context.Context, ids []int64, loc *time.Location) (time.Time, error) {
+	if len(ids) == 0 {
+		return time.Time{}, nil
+	}
+	db := s.db.WithContext(ctx)
+	var first []time.Time
+	if err := db.Table("monitor_results").Where("monitor_id IN ?", ids).Order("at").Limit(1).Pluck("at", &first).Error; err != nil {
+		return time.Time{}, fmt.Errorf("data: first monitor result: %w", err)
+	}
+	var days []string
+	if err := db.Table("monitor_days").Where("monitor_id IN ?", ids).Order("day").Limit(1).Pluck("day", &days).Error; err != nil {
+		return time.Time{}, fmt.Errorf("data: first monitor day: %w", err)
+	}
+	var at time.Time
+	if len(first) > 0 {
+		at = first[0]
+	}
+	if len(days) > 0 && (at.IsZero() || days[0] < at.In(loc).Format("2006-01-02")) {
+		if d, err := time.ParseInLocation("2006-01-02", days[0], loc); err == nil {
+			at = d
+		}
+	}
+	return at, nil
 }
 
 // MonitorDay is a check's count of one day.

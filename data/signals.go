@@ -140,7 +140,9 @@ func (s *Store) signal(tx *gorm.DB, sig Signal) (*SignalOutcome, error) {
 	if worst == c.AutoStatus {
 		return nil, nil
 	}
-	if err := tx.Model(&Component{ID: c.ID}).Updates(map[string]any{"auto_status": worst}).Error; err != nil {
+	// UpdateColumns: what monitors report is not what the component shows
+	// (that takes an incident), so it leaves updated_at alone.
+	if err := tx.Model(&Component{ID: c.ID}).UpdateColumns(map[string]any{"auto_status": worst}).Error; err != nil {
 		return nil, err
 	}
 	out := &SignalOutcome{ComponentID: c.ID, From: c.AutoStatus, To: worst}
@@ -188,7 +190,7 @@ func (s *Store) onTrouble(tx *gorm.DB, c *Component, status, detail string, hold
 		if err != nil {
 			return err
 		}
-		if err := tx.Model(&Component{ID: c.ID}).Update("auto_incident_id", inc.ID).Error; err != nil {
+		if err := tx.Model(&Component{ID: c.ID}).UpdateColumn("auto_incident_id", inc.ID).Error; err != nil {
 			return err
 		}
 		out.Action, out.IncidentID = "published", inc.ID
@@ -248,7 +250,7 @@ func (s *Store) onRecovery(tx *gorm.DB, c *Component, hold bool, out *SignalOutc
 			if err := s.applyIncidentStatus(tx, inc, Resolved, u.CreatedAt); err != nil {
 				return err
 			}
-			if err := tx.Model(&Component{ID: c.ID}).Update("auto_incident_id", nil).Error; err != nil {
+			if err := tx.Model(&Component{ID: c.ID}).UpdateColumn("auto_incident_id", nil).Error; err != nil {
 				return err
 			}
 			out.Action, out.IncidentID = "resolved", inc.ID
@@ -399,6 +401,25 @@ func (s *Store) WaitingDrafts(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.WithContext(ctx).Model(&IncidentDraft{}).Where("state = ?", DraftWaiting).Count(&n).Error
 	return n, err
+}
+
+// WaitingDraftKinds counts the drafts waiting for an operator by kind:
+// DraftOpen (trouble detected) and DraftResolve (a recovery).
+func (s *Store) WaitingDraftKinds(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Kind string
+		N    int64
+	}
+	err := s.db.WithContext(ctx).Model(&IncidentDraft{}).Select("kind, COUNT(*) AS n").Where("state = ?", DraftWaiting).
+		Group("kind").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: waiting drafts: %w", err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.Kind] = r.N
+	}
+	return out, nil
 }
 
 // IncidentDraft returns one draft.

@@ -62,9 +62,9 @@ func TestBarsSayMoreThanColour(t *testing.T) {
 		}
 		want := map[string][]string{
 			"ja": {"一部障害: 1時間30分", `href="/incidents/` + strconv.FormatInt(inc.ID, 10) + `">配信の遅延</a>`,
-				"障害はありませんでした", "過去30日間の稼働率", "過去90日間の稼働率", "各日の色と模様は、その日のもっとも重い状態を示します"},
-			"en": {"Partial outage: 1h 30m", `>Slow delivery</a>`, "No incidents", "uptime, last 30 days",
-				"uptime, last 90 days", "colour and pattern show the worst state it was in"},
+				"障害はありませんでした", "11月24日からの稼働率", "記録なし", "各日の色と模様は、その日のもっとも重い状態を示します"},
+			"en": {"Partial outage: 1h 30m", `>Slow delivery</a>`, "No incidents", "uptime since Nov 24",
+				"No data", "colour and pattern show the worst state it was in"},
 		}[lang]
 		expect(t, r, http.StatusOK, want...)
 		// Every status in the legend has a swatch of its own pattern.

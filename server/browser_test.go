@@ -507,11 +507,11 @@ func TestBarDetailsOpenWithoutAMouse(t *testing.T) {
 			const n = [...b.children].filter(li => getComputedStyle(li).display !== "none").length;
 			const s = [...b.nextElementSibling.querySelectorAll("span")].filter(x => getComputedStyle(x).display !== "none").map(x => x.textContent).join("|");
 			return n + "|" + s })()`))
-		want := map[string]string{"ja": "30|30日前||過去30日間の稼働率", "en": "30|30 days ago||"}[lang]
+		want := map[string]string{"ja": "30|30日前||11月24日からの稼働率", "en": "30|30 days ago||"}[lang]
 		if !strings.HasPrefix(vis, want) || !strings.Contains(vis, "30") {
 			t.Fatalf("%s: phone view %q", lang, vis)
 		}
-		if lang == "en" && !strings.Contains(vis, "uptime, last 30 days") {
+		if lang == "en" && !strings.Contains(vis, "uptime since Nov 24") {
 			t.Fatalf("phone view %q", vis)
 		}
 		chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900))

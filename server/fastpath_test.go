@@ -85,7 +85,7 @@ func TestCachedAnswersMatchTheRoutedOnes(t *testing.T) {
 	}
 	if a.app.fastHits.Load() != before {
 		a.app.cache.mu.RLock()
-		p := a.app.cache.entries["status|ja"]
+		p := a.app.cache.entries["text/html; charset=UTF-8|status|ja"]
 		a.app.cache.mu.RUnlock()
 		if p == nil || p.change < want {
 			t.Fatalf("a page out of date was served from the cache")

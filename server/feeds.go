@@ -6,6 +6,7 @@ import (
 	"html"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/feeds"
 	"github.com/labstack/echo/v4"
@@ -109,13 +110,14 @@ func (s *Server) feed(c echo.Context) error {
 		}
 		pg := &page{s: s, Lang: lang}
 		base := strings.TrimRight(s.opts.BaseURL.String(), "/")
-		title := s.catalog.T(lang, "site.name")
+		// Titled as the page is: the branded title, else the default.
+		title := pg.SiteName()
 		if p != nil {
 			title += " — " + pg.L(p.NameJA, p.NameEN)
 		}
 		// The site is every entry's author (RFC 4287 wants one).
 		f := &feeds.Feed{Title: title, Link: &feeds.Link{Href: base + "/"}, Description: s.catalog.T(lang, "feed.description"),
-			Id: base + c.Request().URL.Path, Author: &feeds.Author{Name: s.catalog.T(lang, "site.name")}}
+			Id: base + c.Request().URL.Path, Author: &feeds.Author{Name: pg.SiteName()}}
 		for _, it := range items {
 			if !concerns(it, product, cp) || len(f.Items) == 50 {
 				continue
@@ -134,8 +136,15 @@ func (s *Server) feed(c echo.Context) error {
 				fi.Title = s.catalog.T(lang, "history.upgrade") + ": " + it.ProductName(lang) + " " + u.Version
 				fi.Link = &feeds.Link{Href: base + "/upgrades/" + strconv.FormatInt(u.ID, 10)}
 				fi.Id = fi.Link.Href
-				fi.Description = html.EscapeString(pg.T("maintenance.window", "From", pg.Time(u.StartsAt), "To", pg.Time(u.EndsAt))) +
-					string(pg.MD(u.SummaryJA, u.SummaryEN))
+				fi.Description = html.EscapeString(pg.T("maintenance.window", "From", pg.Time(u.StartsAt), "To", pg.Time(u.EndsAt)))
+				if u.Status == data.UpgradeCancelled {
+					// As the page and /news say, and as cancelled maintenance
+					// reads here: the window that will not happen is kept,
+					// marked as called off.
+					fi.Title += " (" + pg.T("upgrade.cancelled") + ")"
+					fi.Description = "<p>" + html.EscapeString(pg.T("upgrade.cancelled_note")) + "</p><p><del>" + fi.Description + "</del></p>"
+				}
+				fi.Description += string(pg.MD(u.SummaryJA, u.SummaryEN))
 				fi.Updated = u.UpdatedAt
 			case it.Incident != nil:
 				i := it.Incident
@@ -204,7 +213,7 @@ func (s *Server) icsCalendar(c echo.Context) error {
 			return nil, err
 		}
 		pg := &page{s: s, Lang: lang}
-		name := s.catalog.T(lang, "site.name")
+		name := pg.SiteName()
 		if p != nil {
 			name += " — " + pg.L(p.NameJA, p.NameEN)
 		}
@@ -240,10 +249,36 @@ func (s *Server) maintenanceEvent(m *data.Maintenance, lang string, cat *catalog
 	if n := len(m.Updates); n > 0 {
 		body += pg.L(m.Updates[n-1].BodyJA, m.Updates[n-1].BodyEN)
 	}
-	return calendar.Event{UID: s.eventUID("maintenance", m.ID), Sequence: m.Sequence,
+	start, end, seq := maintenanceSpan(m)
+	return calendar.Event{UID: s.eventUID("maintenance", m.ID), Sequence: seq,
 		Summary: s.catalog.T(lang, "history.maintenance") + ": " + pg.L(m.TitleJA, m.TitleEN), Description: body,
 		URL:   strings.TrimRight(s.opts.BaseURL.String(), "/") + "/maintenance/" + strconv.FormatInt(m.ID, 10),
-		Start: m.StartsAt, End: m.EndsAt, Cancelled: m.Status == data.Cancelled, Updated: m.UpdatedAt}
+		Start: start, End: end, Cancelled: m.Status == data.Cancelled, Updated: m.UpdatedAt}
+}
+
+// maintenanceSpan is when a window takes place in calendars, and the
+// event's revision: the planned window, until the work is completed; then
+// when it actually started and ended, as a new revision (RFC 5545 3.8.7.4:
+// a moved DTSTART or DTEND raises SEQUENCE) so calendars that hold the
+// planned one replace it. The stored sequence already counts reschedules
+// and a cancellation.
+func maintenanceSpan(m *data.Maintenance) (start, end time.Time, seq int) {
+	start, end, seq = m.StartsAt, m.EndsAt, m.Sequence
+	if m.Status != data.Completed || m.CompletedAt == nil {
+		return start, end, seq
+	}
+	if m.StartedAt != nil && m.StartedAt.Before(*m.CompletedAt) {
+		start = *m.StartedAt
+	}
+	// Completed before it was due to start, without ever starting: an
+	// event cannot end before it begins, so it keeps its planned end.
+	if m.CompletedAt.After(start) {
+		end = *m.CompletedAt
+	}
+	if !start.Equal(m.StartsAt) || !end.Equal(m.EndsAt) {
+		seq++
+	}
+	return start, end, seq
 }
 
 func (s *Server) upgradeEvent(u *data.Upgrade, lang string) calendar.Event {
@@ -261,8 +296,14 @@ func (s *Server) upgradeEvent(u *data.Upgrade, lang string) calendar.Event {
 var badgeColors = map[string]string{data.Operational: "#1f9d55", data.UnderMaintenance: "#3b73d1",
 	data.DegradedPerformance: "#b58100", data.PartialOutage: "#d0650a", data.MajorOutage: "#d2312b"}
 
-// badge draws the current status as a small SVG: overall, or of one
-// component with ?component=ID.
+// indicatorColors colour the page's status indicator as badgeColors do
+// the component status each indicator stands for.
+var indicatorColors = map[string]string{"none": badgeColors[data.Operational], "maintenance": badgeColors[data.UnderMaintenance],
+	"minor": badgeColors[data.DegradedPerformance], "major": badgeColors[data.PartialOutage], "critical": badgeColors[data.MajorOutage]}
+
+// badge draws the current status as a small SVG: the page's, in the words
+// summary.json uses (both come from pageStatus), or one component's with
+// ?component=ID, as components.json shows it.
 func (s *Server) badge(c echo.Context) error {
 	lang := langOf(c)
 	comp := c.QueryParam("component")
@@ -276,19 +317,20 @@ func (s *Server) badge(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderAccessControlAllowOrigin, "*")
 	return s.cache.serveType(c, "badge|"+strconv.FormatInt(compID, 10)+"|"+lang, "image/svg+xml; charset=utf-8", func(ctx context.Context) ([]byte, error) {
-		v, err := s.loadStatusPage(ctx)
+		d, err := s.loadAPI(ctx, lang)
 		if err != nil {
 			return nil, err
 		}
-		status, label := v.Overall(), s.catalog.T(lang, "badge.label")
 		if compID != 0 {
-			cp := v.Component(compID)
+			cp := d.catalog.Component(compID)
 			if cp == nil {
 				return nil, data.ErrNotFound
 			}
-			status, label = v.Status[compID], (&page{s: s, Lang: lang}).L(cp.NameJA, cp.NameEN)
+			status := d.catalog.Status[compID]
+			return badgeSVG((&page{s: s, Lang: lang}).L(cp.NameJA, cp.NameEN), s.catalog.T(lang, "component."+status), badgeColors[status]), nil
 		}
-		return badgeSVG(label, s.catalog.T(lang, "component."+status), badgeColors[status]), nil
+		st := d.status()
+		return badgeSVG(s.catalog.T(lang, "badge.label"), st.Description, indicatorColors[st.Indicator]), nil
 	})
 }
 

@@ -90,7 +90,7 @@ func isoTime(t *testing.T, where string, v any) {
 var (
 	pageShape      = shape{"id": "string", "name": "string", "url": "string", "time_zone": "string", "updated_at": "string"}
 	componentShape = shape{"id": "string", "name": "string", "status": "string", "created_at": "string", "updated_at": "string",
-		"position": "number", "description": "string|null", "showcase": "bool", "start_date": "null", "group_id": "string|null",
+		"position": "number", "description": "string|null", "showcase": "bool", "start_date": "string|null", "group_id": "string|null",
 		"page_id": "string", "group": "bool", "only_show_if_degraded": "bool"}
 	incidentShape = shape{"id": "string", "name": "string", "status": "string", "created_at": "string", "updated_at": "string",
 		"monitoring_at": "string|null", "resolved_at": "string|null", "impact": "string", "shortlink": "string", "started_at": "string",

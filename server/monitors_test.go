@@ -88,10 +88,10 @@ func TestMonitorConsoleFlow(t *testing.T) {
 	expect(t, ed.get(comp), http.StatusOK, "トップページ", "正常")
 	// The page shows what the checks measured, drawn on the server.
 	a.app.changed()
-	expect(t, a.client().get("/"), http.StatusOK, "監視による稼働率（過去90日間） 100.00%", `<svg class="latency-chart"`, "応答時間（過去24時間）: 平均")
+	expect(t, a.client().get("/"), http.StatusOK, "監視による稼働率は2026年11月26日 15:30 JSTから測定を始めたところです", `<svg class="latency-chart"`, "応答時間（過去24時間）: 平均")
 	en := a.client()
 	en.lang = "en"
-	expect(t, en.get("/"), http.StatusOK, "100.00% uptime measured by checks", "Response time (last 7 days)")
+	expect(t, en.get("/"), http.StatusOK, "Uptime measured by checks: measuring since Nov 26, 2026 15:30 JST", "Response time (last 7 days)")
 	failing.Store(true)
 	sweep()
 	sweep()

@@ -179,6 +179,34 @@ type recentDay struct {
 // Incident looks up an incident shown in the bars, for their tooltips.
 func (v *statusPage) Incident(id int64) *data.Incident { return v.titles[id] }
 
+// Headline is the status the page's banner states: the same indicator as
+// the JSON and the badge (pageIndicator), in the components' words.
+func (v *statusPage) Headline() string {
+	switch pageIndicator(v.Open, v.catalogView) {
+	case "maintenance":
+		return data.UnderMaintenance
+	case "minor":
+		return data.DegradedPerformance
+	case "major":
+		return data.PartialOutage
+	case "critical":
+		return data.MajorOutage
+	}
+	return data.Operational
+}
+
+// HasNoData reports whether any bar has a day without data, for the legend.
+func (v *statusPage) HasNoData() bool {
+	for _, bars := range []map[int64]uptime.Bar{v.Bars, v.ProductBars} {
+		for _, b := range bars {
+			if len(b.Days) > 0 && b.Days[0].NoData {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 	now := s.opts.Now()
 	products, err := s.store.Products(ctx)
@@ -213,19 +241,25 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 			v.Upcoming = append(v.Upcoming, m)
 		}
 	}
-	var ids []int64
+	// A component's record starts when it was created: the days before
+	// are no data, not ninety clean days.
+	since := map[int64]time.Time{}
 	collapsed := map[int64][]int64{}
 	for _, p := range products {
 		for _, c := range p.Components {
-			ids = append(ids, c.ID)
+			since[c.ID] = c.CreatedAt
 			if p.Collapsed {
 				collapsed[p.ID] = append(collapsed[p.ID], c.ID)
 			}
 		}
 	}
-	spans := uptime.Spans(incidents, now)
-	v.Bars = uptime.Bars(spans, ids, now, s.opts.Location, barDays)
-	v.ProductBars = uptime.Group(spans, collapsed, now, s.opts.Location, barDays)
+	changes, err := s.store.ComponentStatusChanges(ctx, now.AddDate(0, 0, -barDays-1))
+	if err != nil {
+		return nil, err
+	}
+	spans := append(uptime.Spans(incidents, now), uptime.ManualSpans(changes, now)...)
+	v.Bars = uptime.Bars(spans, since, now, s.opts.Location, barDays)
+	v.ProductBars = uptime.Group(spans, collapsed, since, now, s.opts.Location, barDays)
 	if v.Measured, err = s.measuredFor(ctx, products, now); err != nil {
 		return nil, err
 	}
@@ -432,6 +466,16 @@ type barView struct {
 // BarOf hands a bar to the "bars" template.
 func (p *page) BarOf(d *statusPage, b uptime.Bar) barView { return barView{Page: p, Data: d, Bar: b} }
 
+// ShortDate shows a calendar day without its year, such as "12月2日" or
+// "Dec 2": the start of a record inside the bar's ninety days.
+func (p *page) ShortDate(t time.Time) string {
+	t = p.local(t)
+	if p.Lang == "en" {
+		return t.Format("Jan 2")
+	}
+	return t.Format("1月2日")
+}
+
 // componentsView is what the "components" template lists.
 type componentsView struct {
 	Page    *page
@@ -448,14 +492,31 @@ func (p *page) ComponentsOf(d *statusPage, pr *data.Product) componentsView {
 func (p *page) ComponentStatuses() []string { return data.ComponentStatuses }
 
 // measured is what a component's checks measured: uptime over the bar's
-// days, and response times over three ranges.
+// days (or since the checks' record starts, when later), and response
+// times over three ranges.
 type measured struct {
 	ShowUptime, ShowLatency bool
 	Uptime                  float64
 	Checks                  int
-	Now                     time.Time
-	Series                  map[string][]data.LatencyPoint
+	// Since is when the checks' record starts (their first result), or
+	// when the first check was added while there is no result yet.
+	Since time.Time
+	// Full: the record covers the bar's ninety days.
+	Full bool
+	// Ready: the record spans measuredMinSpan, enough for a percentage.
+	Ready  bool
+	Now    time.Time
+	Series map[string][]data.LatencyPoint
 }
+
+// measuredMinSpan is how long checks must have run before the page shows
+// their uptime: a percentage over a few minutes says nothing about a
+// service (ten minutes of one failing check read as "15% over 90 days"),
+// and a day covers the daily cycle of load, batches and deploys.
+const measuredMinSpan = 24 * time.Hour
+
+// MinHours is measuredMinSpan in hours, for the page's words.
+func (m *measured) MinHours() int { return int(measuredMinSpan / time.Hour) }
 
 // latencyRanges are the charts' ranges and the stretch each point covers.
 var latencyRanges = []struct {
@@ -509,18 +570,24 @@ func (s *Server) loadMeasured(ctx context.Context, products []data.Product, now 
 		return nil, err
 	}
 	ids := map[int64][]int64{}
+	added := map[int64]time.Time{}
 	for _, m := range monitors {
 		if out[m.ComponentID] != nil && m.Enabled {
 			ids[m.ComponentID] = append(ids[m.ComponentID], m.ID)
+			if a, ok := added[m.ComponentID]; !ok || m.CreatedAt.Before(a) {
+				added[m.ComponentID] = m.CreatedAt
+			}
 		}
 	}
+	local := now.In(s.opts.Location)
+	windowStart := time.Date(local.Year(), local.Month(), local.Day()-(barDays-1), 0, 0, 0, 0, s.opts.Location)
 	for cid, m := range out {
 		if len(ids[cid]) == 0 {
 			delete(out, cid)
 			continue
 		}
 		if m.ShowUptime {
-			days, err := s.store.MonitorDays(ctx, ids[cid], now.AddDate(0, 0, -barDays+1), s.opts.Location)
+			days, err := s.store.MonitorDays(ctx, ids[cid], windowStart, s.opts.Location)
 			if err != nil {
 				return nil, err
 			}
@@ -533,6 +600,18 @@ func (s *Server) loadMeasured(ctx context.Context, products []data.Product, now 
 			if m.Checks > 0 {
 				m.Uptime = 100 * float64(m.Checks-fails) / float64(m.Checks)
 			}
+			first, err := s.store.FirstMonitorResult(ctx, ids[cid], s.opts.Location)
+			if err != nil {
+				return nil, err
+			}
+			m.Since = first
+			if first.IsZero() {
+				m.Since = added[cid]
+			}
+			if !m.Since.After(windowStart) {
+				m.Since, m.Full = windowStart, true
+			}
+			m.Ready = m.Checks > 0 && !first.IsZero() && now.Sub(m.Since) >= measuredMinSpan
 		}
 		if m.ShowLatency {
 			windows := make([]data.LatencyWindow, len(latencyRanges))

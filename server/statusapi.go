@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -96,17 +97,22 @@ type spIncidentPostmortem struct {
 
 const pageID = "oshirase"
 
-// apiData is everything the JSON endpoints draw on, loaded once per render.
+// apiData is everything the JSON endpoints (and the badge) draw on,
+// loaded once per render.
 type apiData struct {
 	s            *Server
 	lang         string
 	catalog      *catalogView
 	incidents    []data.Incident
 	maintenances []data.Maintenance
-	updatedAt    time.Time
+	// open are the unresolved incidents: what the page's status stands on.
+	open      []data.Incident
+	updatedAt time.Time
 	// shownAt is when an incident or maintenance last changed what a
 	// component shows.
 	shownAt map[int64]time.Time
+	// notified are the updates that were sent to someone.
+	notified data.NotifiedUpdates
 }
 
 func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
@@ -114,6 +120,8 @@ func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Both list what is unresolved or not yet over first, so what the page
+	// shows now is drawn from these.
 	incs, err := s.store.LatestIncidents(ctx, 50, 0)
 	if err != nil {
 		return nil, err
@@ -122,27 +130,15 @@ func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
 	if err != nil {
 		return nil, err
 	}
+	notified, err := s.store.NotifiedUpdates(ctx, incs, ms)
+	if err != nil {
+		return nil, err
+	}
 	d := &apiData{s: s, lang: lang, catalog: newCatalogView(products, incs, ms), incidents: incs, maintenances: ms,
-		shownAt: map[int64]time.Time{}}
-	shown := func(cid int64, t time.Time) {
-		if t.After(d.shownAt[cid]) {
-			d.shownAt[cid] = t
-		}
-	}
+		shownAt: shownChanges(products, incs, ms), notified: notified}
 	for _, i := range incs {
-		for _, u := range i.Updates {
-			for _, uc := range u.Components {
-				shown(uc.ComponentID, u.CreatedAt)
-			}
-		}
-	}
-	for _, m := range ms {
-		for _, u := range m.Updates {
-			if u.Status != data.Scheduled {
-				for _, cid := range m.ComponentIDs() {
-					shown(cid, u.CreatedAt)
-				}
-			}
+		if i.Open() {
+			d.open = append(d.open, i)
 		}
 	}
 	for _, p := range products {
@@ -164,6 +160,87 @@ func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
 		}
 	}
 	return d, nil
+}
+
+// shownChanges replays the timelines of incidents and windows, oldest
+// first, and returns when each changed what a component shows: the worst
+// of its own status, the newest update of each unresolved incident, and
+// the windows under way (as newCatalogView reckons it now). An update
+// that repeats a status, a window's step that keeps it under maintenance,
+// or a window cancelled before it began changes nothing, so it does not
+// date the component. Its own status counts as it is now; when that last
+// changed is the component's own updated_at.
+func shownChanges(products []data.Product, incs []data.Incident, ms []data.Maintenance) map[int64]time.Time {
+	type step struct {
+		at     time.Time
+		source string
+		// puts is what the source shows each component in from then on.
+		puts map[int64]string
+	}
+	var steps []step
+	for _, inc := range incs {
+		src := "i" + strconv.FormatInt(inc.ID, 10)
+		for k := len(inc.Updates) - 1; k >= 0; k-- {
+			u := inc.Updates[k]
+			puts := map[int64]string{}
+			if u.Status != data.Resolved {
+				for _, c := range u.Components {
+					puts[c.ComponentID] = c.Status
+				}
+			}
+			steps = append(steps, step{u.CreatedAt, src, puts})
+		}
+	}
+	for _, m := range ms {
+		src := "m" + strconv.FormatInt(m.ID, 10)
+		for k := len(m.Updates) - 1; k >= 0; k-- {
+			u := m.Updates[k]
+			puts := map[int64]string{}
+			if u.Status == data.InProgress || u.Status == data.Verifying {
+				for _, id := range m.ComponentIDs() {
+					puts[id] = data.UnderMaintenance
+				}
+			}
+			steps = append(steps, step{u.CreatedAt, src, puts})
+		}
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].at.Before(steps[j].at) })
+	own := map[int64]string{}
+	for _, p := range products {
+		for _, c := range p.Components {
+			own[c.ID] = data.Worst(data.Operational, c.Status)
+		}
+	}
+	sources := map[string]map[int64]string{}
+	shown := func(id int64) string {
+		st := own[id]
+		for _, puts := range sources {
+			if v, ok := puts[id]; ok {
+				st = data.Worst(st, v)
+			}
+		}
+		return st
+	}
+	last := map[int64]string{}
+	for id, st := range own {
+		last[id] = st
+	}
+	out := map[int64]time.Time{}
+	for _, st := range steps {
+		before := sources[st.source]
+		sources[st.source] = st.puts
+		for _, puts := range []map[int64]string{before, st.puts} {
+			for id := range puts {
+				if _, known := own[id]; !known {
+					continue
+				}
+				if now := shown(id); now != last[id] {
+					last[id], out[id] = now, st.at
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (d *apiData) touch(t time.Time) {
@@ -189,7 +266,8 @@ func (d *apiData) tsp(t *time.Time) *string {
 func (d *apiData) text(ja, en string) string { return pickLang(d.lang, ja, en) }
 
 func (d *apiData) page() spPage {
-	return spPage{ID: pageID, Name: d.s.catalog.T(d.lang, "site.name"), URL: d.s.opts.BaseURL.String(),
+	// Named as the page is: the branded title in the JSON's language.
+	return spPage{ID: pageID, Name: (&page{s: d.s, Lang: d.lang}).SiteName(), URL: d.s.opts.BaseURL.String(),
 		TimeZone: d.s.opts.Location.String(), UpdatedAt: d.ts(d.updatedAt)}
 }
 
@@ -209,9 +287,12 @@ func (d *apiData) component(c *data.Component) spComponent {
 	if v := d.text(c.DescriptionJA, c.DescriptionEN); v != "" {
 		desc = &v
 	}
+	// Statuspage's start_date is a calendar day: the day the component
+	// came into being, in the page's zone.
+	start := c.CreatedAt.In(d.s.opts.Location).Format(time.DateOnly)
 	return spComponent{ID: componentID(c.ID), Name: d.text(c.NameJA, c.NameEN), Status: d.catalog.Status[c.ID],
 		CreatedAt: d.ts(c.CreatedAt), UpdatedAt: d.ts(maxTime(c.UpdatedAt, d.shownAt[c.ID])), Position: c.Position + 1, Description: desc,
-		Showcase: true, GroupID: &gid, PageID: pageID}
+		Showcase: true, StartDate: &start, GroupID: &gid, PageID: pageID}
 }
 
 func (d *apiData) components() []spComponent {
@@ -262,7 +343,8 @@ func (d *apiData) incident(inc *data.Incident) spIncident {
 			out.MonitoringAt = d.tsp(&u.CreatedAt)
 		}
 		su := spUpdate{ID: "u" + strconv.FormatInt(u.ID, 10), Status: u.Status, Body: d.text(u.BodyJA, u.BodyEN), IncidentID: id,
-			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{}}
+			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{},
+			DeliverNotifications: d.notified.Incident[u.ID]}
 		if i == len(inc.Updates)-1 {
 			su.DisplayAt = d.ts(inc.StartedAt)
 		}
@@ -342,7 +424,8 @@ func (d *apiData) maintenance(m *data.Maintenance) spIncident {
 		// "mu": maintenance updates are another table than incident updates
 		// ("u"), and every id on a page is unique.
 		su := spUpdate{ID: "mu" + strconv.FormatInt(u.ID, 10), Status: st, Body: d.text(u.BodyJA, u.BodyEN), IncidentID: id,
-			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{}}
+			CreatedAt: d.ts(u.CreatedAt), UpdatedAt: d.ts(u.UpdatedAt), DisplayAt: d.ts(u.CreatedAt), AffectedComponents: []spAffected{},
+			DeliverNotifications: d.notified.Maintenance[u.ID]}
 		for _, c := range comps {
 			su.AffectedComponents = append(su.AffectedComponents, spAffected{Code: componentID(c.ID),
 				Name: d.catalog.qualifiedName(c.ID, d.lang, " - "), OldStatus: state, NewStatus: next})
@@ -354,31 +437,54 @@ func (d *apiData) maintenance(m *data.Maintenance) spIncident {
 	return out
 }
 
-// status is the page indicator: the worst impact of an unresolved
-// incident, else what the components show (degraded → minor, partial →
-// major, major outage → critical, maintenance), described in Statuspage's
-// fixed words for that indicator, so the pair always agrees.
-func (d *apiData) status() spStatus {
-	rank := map[string]int{"none": 0, "minor": 1, "major": 2, "critical": 3}
+// status is the page's status (see pageStatus).
+func (d *apiData) status() spStatus { return d.s.pageStatus(d.lang, d.open, d.catalog) }
+
+// indicatorRank orders Statuspage's incident impacts.
+var indicatorRank = map[string]int{"none": 0, "minor": 1, "major": 2, "critical": 3}
+
+// pageStatus is the page's status as status.json, summary.json and the
+// badge all state it (see pageIndicator), described in Statuspage's fixed
+// words for that indicator, so the pair always agrees.
+func (s *Server) pageStatus(lang string, open []data.Incident, v *catalogView) spStatus {
+	worst := pageIndicator(open, v)
+	return spStatus{Indicator: worst, Description: s.catalog.T(lang, "api.indicator."+worst)}
+}
+
+// pageIndicator is the one answer to "how bad is it now" that the page's
+// headline, the JSON and the badge share: the worst of the unresolved
+// incidents' impacts and of what the components show (degraded → minor,
+// partial → major, major outage → critical); maintenance only when
+// nothing is worse. open are the unresolved incidents, v the catalogue
+// with what it shows now.
+func pageIndicator(open []data.Incident, v *catalogView) string {
 	worst := "none"
-	for _, i := range d.incidents {
-		if i.Open() && rank[i.Impact] > rank[worst] {
+	for _, i := range open {
+		if i.Open() && indicatorRank[i.Impact] > indicatorRank[worst] {
 			worst = i.Impact
 		}
 	}
-	if worst == "none" {
-		switch d.catalog.Overall() {
-		case data.UnderMaintenance:
-			worst = "maintenance"
-		case data.DegradedPerformance:
-			worst = "minor"
-		case data.PartialOutage:
-			worst = "major"
-		case data.MajorOutage:
-			worst = "critical"
-		}
+	shown := "none"
+	switch v.Overall() {
+	case data.UnderMaintenance:
+		shown = "maintenance"
+	case data.DegradedPerformance:
+		shown = "minor"
+	case data.PartialOutage:
+		shown = "major"
+	case data.MajorOutage:
+		shown = "critical"
 	}
-	return spStatus{Indicator: worst, Description: d.s.catalog.T(d.lang, "api.indicator."+worst)}
+	if shown == "maintenance" {
+		if worst == "none" {
+			return shown
+		}
+		return worst
+	}
+	if indicatorRank[shown] > indicatorRank[worst] {
+		return shown
+	}
+	return worst
 }
 
 func (d *apiData) incidentsWhere(keep func(*data.Incident) bool) []spIncident {

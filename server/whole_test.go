@@ -268,3 +268,43 @@ func (a *testApp) countKind(kind string) int64 {
 	}
 	return n
 }
+
+// TestOneAnswerToHowBadItIs: the page's headline, summary.json and the
+// badge state the same thing, whether the incident's impact or what the
+// components show is worse.
+func TestOneAnswerToHowBadItIs(t *testing.T) {
+	cases := []struct {
+		name      string
+		impact    string
+		component string
+		indicator string
+		headline  string // overall.* on the page, in English
+	}{
+		{"critical incident, partial component", "critical", data.PartialOutage, "critical", "Major outage"},
+		{"minor incident, major component", "minor", data.MajorOutage, "critical", "Major outage"},
+		{"major incident, degraded component", "major", data.DegradedPerformance, "major", "Partial outage"},
+		{"no impact, operational", "none", data.Operational, "none", "All systems operational"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestServer(t)
+			_, cdn, _ := a.seedCatalog()
+			op := a.client()
+			op.login("editor@example.com")
+			declareVia(t, op, tc.impact, map[int64]string{cdn: tc.component}, false, nil)
+			pub := a.client()
+			var summary struct {
+				Status struct{ Indicator, Description string }
+			}
+			if err := json.Unmarshal([]byte(pub.get("/api/v2/summary.json?lang=en").body), &summary); err != nil {
+				t.Fatal(err)
+			}
+			if summary.Status.Indicator != tc.indicator {
+				t.Fatalf("summary.json says %q, want %q", summary.Status.Indicator, tc.indicator)
+			}
+			expect(t, pub.get("/badge.svg?lang=en"), http.StatusOK, summary.Status.Description)
+			page := pub.get("/?lang=en")
+			expect(t, page, http.StatusOK, "<h1>"+tc.headline+"</h1>")
+		})
+	}
+}

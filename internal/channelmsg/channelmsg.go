@@ -42,8 +42,27 @@ var colours = map[string]string{
 type Message struct {
 	Kind, Title, Status, Body, URL, Colour string
 	Impact                                 string
-	Components                             []string
-	At                                     time.Time
+	// Window is when a maintenance window or upgrade takes place, in the
+	// channel's language and the page's zone; empty for incidents.
+	Window     string
+	Components []string
+	At         time.Time
+}
+
+// maintenanceComponentStatus is what a window puts its components in at
+// the step a notice reports: under maintenance only while the work goes
+// on, operational once it is over, and nothing yet while it is only
+// scheduled (""), however close its start. The frozen content names every
+// component under maintenance, which is what the window will do, not what
+// it does when the notice is written.
+func maintenanceComponentStatus(status string) string {
+	switch status {
+	case data.InProgress, data.Verifying:
+		return data.UnderMaintenance
+	case data.Completed, data.Cancelled:
+		return data.Operational
+	}
+	return ""
 }
 
 func pick(lang, ja, en string) string {
@@ -83,12 +102,24 @@ func (w *Writer) message(n data.Notification, lang string) (Message, data.Notice
 	if c.Impact != "" {
 		m.Impact = w.catalog.T(lang, "impact."+c.Impact)
 	}
+	if c.StartsAt != nil && c.EndsAt != nil {
+		m.Window = w.catalog.T(lang, "maintenance.window", "From", locale.FormatTime(lang, *c.StartsAt, w.loc),
+			"To", locale.FormatTime(lang, *c.EndsAt, w.loc))
+	}
+	maintenance := strings.HasPrefix(c.Kind, "maintenance")
 	for _, comp := range c.Components {
 		name := pick(lang, comp.JA, comp.EN)
 		if comp.Product.JA != "" {
 			name = pick(lang, comp.Product.JA, comp.Product.EN) + " / " + name
 		}
-		m.Components = append(m.Components, name+": "+w.catalog.T(lang, "component."+comp.Status))
+		st := comp.Status
+		if maintenance {
+			st = maintenanceComponentStatus(c.Status)
+		}
+		if st != "" {
+			name += ": " + w.catalog.T(lang, "component."+st)
+		}
+		m.Components = append(m.Components, name)
 	}
 	return m, c, nil
 }
@@ -130,7 +161,15 @@ func (w *Writer) webhook(m Message, c data.NoticeContent) ([]byte, error) {
 		if x.Product.JA != "" {
 			name = pick("en", x.Product.JA, x.Product.EN) + " - " + name
 		}
-		comps = append(comps, comp{Name: name, Status: x.Status})
+		st := x.Status
+		if impact == "maintenance" {
+			// As Statuspage's webhooks: operational until the window
+			// starts and again once it is over.
+			if st = maintenanceComponentStatus(c.Status); st == "" {
+				st = data.Operational
+			}
+		}
+		comps = append(comps, comp{Name: name, Status: st})
 	}
 	at := m.At.UTC().Format(time.RFC3339)
 	body := map[string]any{
@@ -149,9 +188,13 @@ func (w *Writer) webhook(m Message, c data.NoticeContent) ([]byte, error) {
 		return json.Marshal(body)
 	}
 	if id != "" {
-		body["incident"] = map[string]any{"id": id, "name": m.Title, "status": c.Status, "impact": impact, "shortlink": m.URL,
+		inc := map[string]any{"id": id, "name": m.Title, "status": c.Status, "impact": impact, "shortlink": m.URL,
 			"updated_at": at, "components": comps,
 			"incident_updates": []any{map[string]any{"status": c.Status, "body": m.Body, "created_at": at}}}
+		if impact == "maintenance" && c.StartsAt != nil && c.EndsAt != nil {
+			inc["scheduled_for"], inc["scheduled_until"] = c.StartsAt.UTC().Format(time.RFC3339), c.EndsAt.UTC().Format(time.RFC3339)
+		}
+		body["incident"] = inc
 	} else {
 		body["alert"] = map[string]any{"title": m.Title, "status": c.Status, "body": m.Body, "url": m.URL, "created_at": at}
 	}
@@ -170,6 +213,9 @@ func (w *Writer) slack(m Message, lang string) ([]byte, error) {
 	if m.Impact != "" {
 		fields = append(fields, map[string]any{"type": "mrkdwn", "text": "*" + esc(w.catalog.T(lang, "label.impact")) + "*\n" + esc(m.Impact)})
 	}
+	if m.Window != "" {
+		fields = append(fields, map[string]any{"type": "mrkdwn", "text": "*" + esc(w.catalog.T(lang, "maintenance.window_label")) + "*\n" + esc(m.Window)})
+	}
 	blocks := []any{map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": head}}}
 	if len(fields) > 0 {
 		blocks = append(blocks, map[string]any{"type": "section", "fields": fields})
@@ -180,7 +226,16 @@ func (w *Writer) slack(m Message, lang string) ([]byte, error) {
 	if m.Body != "" {
 		blocks = append(blocks, map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": esc(m.Body)}})
 	}
-	return json.Marshal(map[string]any{"text": m.Title + " — " + m.Status,
+	// The text is what a chat's notification shows alone: a window says
+	// when it is.
+	text := m.Title + " — " + m.Status
+	switch {
+	case m.Window != "" && lang == "en":
+		text += " (" + m.Window + ")"
+	case m.Window != "":
+		text += "（" + m.Window + "）"
+	}
+	return json.Marshal(map[string]any{"text": text,
 		"attachments": []any{map[string]any{"color": m.Colour, "blocks": blocks}}})
 }
 
@@ -201,6 +256,9 @@ func (w *Writer) teams(m Message, lang string) ([]byte, error) {
 	}
 	if m.Impact != "" {
 		facts = append(facts, map[string]any{"title": w.catalog.T(lang, "label.impact"), "value": m.Impact})
+	}
+	if m.Window != "" {
+		facts = append(facts, map[string]any{"title": w.catalog.T(lang, "maintenance.window_label"), "value": m.Window})
 	}
 	for _, c := range m.Components {
 		facts = append(facts, map[string]any{"title": w.catalog.T(lang, "label.components"), "value": c})

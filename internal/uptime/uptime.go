@@ -1,5 +1,8 @@
-// Package uptime turns incident history into the per-day bars and uptime
-// percentages of the public page.
+// Package uptime turns incident history and the statuses operators set by
+// hand into the per-day bars and uptime percentages of the public page.
+// Days before a component's record starts are "no data": they are drawn
+// as such and never counted, so a component added today does not claim
+// ninety clean days.
 package uptime
 
 import (
@@ -10,8 +13,8 @@ import (
 	"github.com/oshirase/oshirase/data"
 )
 
-// Span is a stretch of time during which an incident held a component in a
-// status.
+// Span is a stretch of time during which an incident, or an operator's
+// setting by hand (IncidentID 0), held a component in a status.
 type Span struct {
 	ComponentID int64
 	IncidentID  int64
@@ -57,6 +60,30 @@ func Spans(incidents []data.Incident, now time.Time) []Span {
 	return out
 }
 
+// ManualSpans turns the statuses operators set by hand (each component's
+// changes, oldest first, the first possibly from before the window) into
+// spans: each status holds from its change until the component's next
+// change, or now.
+func ManualSpans(changes []data.ComponentStatusChange, now time.Time) []Span {
+	var out []Span
+	for i, ch := range changes {
+		if ch.Status == data.Operational {
+			continue
+		}
+		to := now
+		if i+1 < len(changes) && changes[i+1].ComponentID == ch.ComponentID && changes[i+1].At.Before(now) {
+			to = changes[i+1].At
+		}
+		if to.After(ch.At) {
+			out = append(out, Span{ComponentID: ch.ComponentID, Status: ch.Status, From: ch.At, To: to})
+		}
+	}
+	return out
+}
+
+// NoData is the status of a day before a component's record starts.
+const NoData = "no_data"
+
 // Day is one bar: the worst status a component was in during a calendar day
 // in the page's zone, how long each status other than operational held, and
 // the incidents that put it there.
@@ -65,7 +92,12 @@ type Day struct {
 	Status    string
 	Minutes   []StatusMinutes
 	Incidents []int64
-	down      float64 // weighted seconds of downtime
+	// Manual: a status an operator set by hand held during the day.
+	Manual bool
+	// NoData: the day ended before the component's record started; its
+	// Status is NoData.
+	NoData bool
+	down   float64 // weighted seconds of downtime
 }
 
 // StatusMinutes is how long a status held during a day, worst first.
@@ -82,30 +114,38 @@ type Bar struct {
 	Days []Day
 	// Percent is the share of the period without outage, where a major
 	// outage counts fully and a partial outage for 30% (Statuspage's rule);
-	// degraded performance and maintenance do not count as downtime.
+	// degraded performance and maintenance do not count as downtime. The
+	// period starts with the bar's first day, or at Since.
 	Percent float64
+	// Since is when the record starts, when that is after the bar's first
+	// day began; zero when the record covers the whole bar.
+	Since time.Time
 	// ShortPercent is the same over the last ShortDays days, the part of
-	// the bar a phone shows.
+	// the bar a phone shows, from ShortSince when that is not zero.
 	ShortPercent float64
 	ShortDays    int
+	ShortSince   time.Time
 }
 
 // Weights of each status in downtime.
 var downtimeWeight = map[string]float64{data.MajorOutage: 1, data.PartialOutage: 0.3}
 
-// Bars computes a bar of n days ending today (in loc) for every component.
-func Bars(spans []Span, componentIDs []int64, now time.Time, loc *time.Location, n int) map[int64]Bar {
-	groups := make(map[int64][]int64, len(componentIDs))
-	for _, id := range componentIDs {
+// Bars computes a bar of n days ending today (in loc) for every component
+// of since, which says when each component's record starts (when it was
+// created; a zero time: before the window). An earlier span (a backdated
+// incident) starts the record earlier.
+func Bars(spans []Span, since map[int64]time.Time, now time.Time, loc *time.Location, n int) map[int64]Bar {
+	groups := make(map[int64][]int64, len(since))
+	for id := range since {
 		groups[id] = []int64{id}
 	}
-	return Group(spans, groups, now, loc, n)
+	return Group(spans, groups, since, now, loc, n)
 }
 
 // Group computes a bar for each group of components (a product shown
 // collapsed): at each moment the group is in the worst status any member
-// is in.
-func Group(spans []Span, groups map[int64][]int64, now time.Time, loc *time.Location, n int) map[int64]Bar {
+// is in, and its record starts with its earliest member's.
+func Group(spans []Span, groups map[int64][]int64, since map[int64]time.Time, now time.Time, loc *time.Location, n int) map[int64]Bar {
 	local := now.In(loc)
 	y, m, d := local.Date()
 	starts := make([]time.Time, n+1)
@@ -121,10 +161,21 @@ func Group(spans []Span, groups map[int64][]int64, now time.Time, loc *time.Loca
 	out := make(map[int64]Bar, len(groups))
 	for key, members := range groups {
 		var own []Span
-		for _, id := range members {
+		var from time.Time
+		for i, id := range members {
+			// A zero time already reaches before any span.
+			f := since[id]
+			for _, sp := range byComponent[id] {
+				if sp.From.Before(f) {
+					f = sp.From
+				}
+			}
+			if i == 0 || f.Before(from) {
+				from = f
+			}
 			own = append(own, byComponent[id]...)
 		}
-		out[key] = bar(own, starts, now)
+		out[key] = bar(own, starts, from, now)
 	}
 	return out
 }
@@ -132,11 +183,16 @@ func Group(spans []Span, groups map[int64][]int64, now time.Time, loc *time.Loca
 // bar lays one row's spans over the days. Spans may overlap (two incidents
 // on one component, or two members of a group): the time between any two
 // consecutive span edges is in the worst status covering it, counted once.
-func bar(spans []Span, starts []time.Time, now time.Time) Bar {
+// Days that ended before known (when the record starts) are NoData; the
+// percentages count from it.
+func bar(spans []Span, starts []time.Time, known, now time.Time) Bar {
 	n := len(starts) - 1
 	days := make([]Day, n)
 	for i := range days {
 		days[i] = Day{Date: starts[i], Status: data.Operational}
+		if !starts[i+1].After(known) {
+			days[i].Status, days[i].NoData = NoData, true
+		}
 	}
 	periodStart := starts[0]
 	var edges []time.Time
@@ -179,7 +235,11 @@ func bar(spans []Span, starts []time.Time, now time.Time) Bar {
 			minutes[i][worst] += secs / 60
 			for _, sp := range spans {
 				if !sp.From.After(from) && !sp.To.Before(to) {
-					days[i].Incidents = appendOnce(days[i].Incidents, sp.IncidentID)
+					if sp.IncidentID == 0 {
+						days[i].Manual = true
+					} else {
+						days[i].Incidents = appendOnce(days[i].Incidents, sp.IncidentID)
+					}
 				}
 			}
 		}
@@ -194,20 +254,28 @@ func bar(spans []Span, starts []time.Time, now time.Time) Bar {
 		})
 	}
 	short := min(ShortDays, n)
-	return Bar{Days: days, Percent: percent(days, starts[0], now), ShortPercent: percent(days[n-short:], starts[n-short], now), ShortDays: short}
+	b := Bar{Days: days, ShortDays: short}
+	b.Percent, b.Since = percent(days, starts[0], known, now)
+	b.ShortPercent, b.ShortSince = percent(days[n-short:], starts[n-short], known, now)
+	return b
 }
 
-// percent is the uptime over days, from start until now.
-func percent(days []Day, start, now time.Time) float64 {
+// percent is the uptime over days from start, or from known when that is
+// later (and then known too), until now.
+func percent(days []Day, start, known, now time.Time) (float64, time.Time) {
+	var since time.Time
+	if known.After(start) {
+		start, since = known, known
+	}
 	period := now.Sub(start).Seconds()
 	if period <= 0 {
-		return 100
+		return 100, since
 	}
 	var down float64
 	for _, d := range days {
 		down += d.down
 	}
-	return 100 * (1 - down/period)
+	return 100 * (1 - down/period), since
 }
 
 func appendOnce(ids []int64, id int64) []int64 {

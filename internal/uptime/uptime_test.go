@@ -33,7 +33,7 @@ func TestBarsForKnownHistory(t *testing.T) {
 			{CreatedAt: at(1, 0).AddDate(0, -6, 0), Status: data.Investigating, Components: []data.IncidentUpdateComponent{{ComponentID: cdn, Status: data.MajorOutage}}},
 		}},
 	}
-	bars := Bars(Spans(incidents, now), []int64{cdn, api, 3}, now, tokyo, 90)
+	bars := Bars(Spans(incidents, now), map[int64]time.Time{cdn: {}, api: {}, 3: {}}, now, tokyo, 90)
 
 	b := bars[cdn]
 	if len(b.Days) != 90 {
@@ -97,7 +97,8 @@ func TestDayMinutesAndOverlaps(t *testing.T) {
 		span(api, 3, data.DegradedPerformance, at(24, 23, 0), at(25, 1, 0)),
 		span(api, 4, data.MajorOutage, at(26, 0, 0).AddDate(0, 0, -40), at(26, 1, 0).AddDate(0, 0, -40)),
 	}
-	bars := Bars(spans, []int64{cdn, api}, now, tokyo, 90)
+	whole := map[int64]time.Time{cdn: {}, api: {}}
+	bars := Bars(spans, whole, now, tokyo, 90)
 	day := bars[cdn].Days[88]
 	if !day.Date.Equal(at(25, 0, 0)) || day.Status != data.MajorOutage {
 		t.Fatalf("the 25th: %+v", day)
@@ -136,7 +137,7 @@ func TestDayMinutesAndOverlaps(t *testing.T) {
 		t.Errorf("api on the 24th: %+v", m)
 	}
 
-	group := Group(spans, map[int64][]int64{100: {cdn, api}}, now, tokyo, 90)[100]
+	group := Group(spans, map[int64][]int64{100: {cdn, api}}, whole, now, tokyo, 90)[100]
 	if group.Days[88].Status != data.MajorOutage || group.Days[87].Status != data.DegradedPerformance {
 		t.Errorf("group days: %s %s", group.Days[87].Status, group.Days[88].Status)
 	}
@@ -144,5 +145,65 @@ func TestDayMinutesAndOverlaps(t *testing.T) {
 	wantGroup := 100 * (1 - (3600+1.5*3600*0.3+3600)/now.Sub(start).Seconds())
 	if math.Abs(group.Percent-wantGroup) > 1e-9 {
 		t.Errorf("group %.6f, want %.6f", group.Percent, wantGroup)
+	}
+}
+
+// TestNoDataAndStatusesSetByHand: days before a component's record starts
+// are NoData and count for nothing; a backdated incident or an earlier
+// group member starts the record earlier; a status set by hand colours its
+// days and counts, from the change before the window on.
+func TestNoDataAndStatusesSetByHand(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	at := func(day, hour int) time.Time { return time.Date(2026, 11, day, hour, 0, 0, 0, tokyo) }
+	now := at(26, 12)
+	cdn, api, old := int64(1), int64(2), int64(3)
+	changes := []data.ComponentStatusChange{
+		// Set to partial outage long ago, back to operational on the 20th
+		// at 06:00: the window's first days are partial.
+		{ComponentID: old, Status: data.PartialOutage, At: at(1, 0).AddDate(0, -6, 0)},
+		{ComponentID: old, Status: data.Operational, At: at(20, 6)},
+		// Major outage since 10:00 today, still.
+		{ComponentID: cdn, Status: data.MajorOutage, At: at(26, 10)},
+	}
+	spans := ManualSpans(changes, now)
+	if len(spans) != 2 {
+		t.Fatalf("spans %+v", spans)
+	}
+	since := map[int64]time.Time{cdn: at(24, 15), api: at(26, 9), old: {}}
+	bars := Bars(spans, since, now, tokyo, 90)
+
+	b := bars[cdn]
+	for i, d := range b.Days {
+		if want := i < 87; d.NoData != want || (d.Status == NoData) != want {
+			t.Fatalf("cdn day %d (%s): no data %v, status %s", i, d.Date.Format("01-02"), d.NoData, d.Status)
+		}
+	}
+	if d := b.Days[89]; d.Status != data.MajorOutage || !d.Manual || len(d.Incidents) != 0 {
+		t.Errorf("cdn today: %+v", d)
+	}
+	// Two hours down since 15:00 on the 24th.
+	if want := 100 * (1 - 2.0/45); math.Abs(b.Percent-want) > 1e-9 || !b.Since.Equal(at(24, 15)) {
+		t.Errorf("cdn %.6f since %v, want %.6f since the 24th", b.Percent, b.Since, want)
+	}
+	if !b.ShortSince.Equal(at(24, 15)) || math.Abs(b.ShortPercent-b.Percent) > 1e-9 {
+		t.Errorf("cdn short %.6f since %v", b.ShortPercent, b.ShortSince)
+	}
+	if a := bars[api]; a.Percent != 100 || !a.Since.Equal(at(26, 9)) || a.Days[89].NoData || !a.Days[88].NoData {
+		t.Errorf("api %+v", a.Days[88:])
+	}
+	o := bars[old]
+	if !o.Since.IsZero() || o.Days[0].NoData || o.Days[0].Status != data.PartialOutage || o.Days[85].Status != data.Operational {
+		t.Errorf("old component: since %v, first day %+v", o.Since, o.Days[0])
+	}
+
+	// A backdated incident before the component was created.
+	inc := Span{ComponentID: api, IncidentID: 9, Status: data.MajorOutage, From: at(20, 12), To: at(20, 13)}
+	if a := Bars([]Span{inc}, since, now, tokyo, 90)[api]; !a.Since.Equal(at(20, 12)) || a.Days[83].NoData || !a.Days[82].NoData {
+		t.Errorf("backdated incident: since %v", a.Since)
+	}
+	// A group starts with its earliest member.
+	g := Group(spans, map[int64][]int64{100: {cdn, api}}, since, now, tokyo, 90)[100]
+	if !g.Since.Equal(at(24, 15)) || g.Days[86].NoData != true || g.Days[87].NoData {
+		t.Errorf("group since %v", g.Since)
 	}
 }
