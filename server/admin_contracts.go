@@ -308,10 +308,18 @@ type importPage struct {
 	Result   *data.ImportResult
 	Problems []contractcsv.Problem
 	More     int
+	// Removals are the contacts applying the import deletes, named before
+	// the operator applies it; MoreRemovals counts those not listed.
+	Removals     []contractcsv.Removal
+	MoreRemovals int
 }
 
 // maxShownProblems keeps the preview readable when a whole file is wrong.
 const maxShownProblems = 200
+
+// maxShownRemovals bounds the preview's list of contacts an import deletes;
+// the rest are counted.
+const maxShownRemovals = 500
 
 func (s *Server) showImport(c echo.Context) error {
 	return s.render(c, http.StatusOK, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: &importPage{}})
@@ -361,8 +369,25 @@ func (s *Server) previewImport(c echo.Context) error {
 		return err
 	} else if page.Kept, err = s.store.KeptChoices(c.Request().Context(), page.Import.Contracts); err != nil {
 		return err
+	} else if err = s.importRemovals(c, page); err != nil {
+		return err
 	}
 	return s.render(c, code, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+}
+
+// importRemovals lists on the preview the contacts the import would
+// delete: every contact of a contract in the file that the file leaves out.
+func (s *Server) importRemovals(c echo.Context, page *importPage) error {
+	existing, _, err := s.store.Contracts(c.Request().Context(), data.ContractFilter{})
+	if err != nil {
+		return err
+	}
+	page.Removals = contractcsv.Removals(page.Import.Contracts, existing)
+	if len(page.Removals) > maxShownRemovals {
+		page.MoreRemovals = len(page.Removals) - maxShownRemovals
+		page.Removals = page.Removals[:maxShownRemovals]
+	}
+	return nil
 }
 
 // applyImport writes a previewed upload, all or nothing.

@@ -2,9 +2,13 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	netmail "net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -168,7 +172,52 @@ type notificationPage struct {
 	States       []string
 	Page, Last   int
 	Preview      *previewView
-	MailEnabled  bool
+	// Channel is what a webhook, Slack or Teams delivery posts, shown
+	// instead of an email when the delivery picked is one.
+	Channel     *channelPreview
+	MailEnabled bool
+}
+
+// channelPreview is the request a channel delivery sends.
+type channelPreview struct {
+	Delivery *data.Delivery
+	Kind     string
+	// Host is where it goes: only the host, as a Slack or Teams address
+	// is itself the credential. Empty once the channel is removed.
+	Host string
+	// Body is the request body, indented to read.
+	Body string
+}
+
+// channelPreviewOf writes the body the channel sender posts for d: the
+// same writer, channel and frozen notification.
+func (s *Server) channelPreviewOf(ctx context.Context, d *data.Delivery, n *data.Notification) (*channelPreview, error) {
+	p := &channelPreview{Delivery: d, Kind: d.Name}
+	lang := d.Lang
+	ch, err := s.store.Channel(ctx, *d.ChannelID)
+	switch {
+	case err == nil:
+		p.Kind, lang = ch.Kind, ch.Lang
+		if u, err := url.Parse(ch.URL); err == nil {
+			p.Host = u.Host
+		}
+	case !errors.Is(err, data.ErrNotFound):
+		return nil, err
+	}
+	if s.opts.Channels == nil {
+		return p, nil
+	}
+	body, err := s.opts.Channels.Body(p.Kind, *n, lang)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, body, "", "  "); err != nil {
+		p.Body = string(body)
+	} else {
+		p.Body = out.String()
+	}
+	return p, nil
 }
 
 type previewView struct {
@@ -207,7 +256,7 @@ func (s *Server) showNotification(c echo.Context) error {
 	}
 	v := &notificationPage{Notification: n, Content: content, Progress: newProgress(counts), Deliveries: ds, State: state,
 		States: data.DeliveryStates, Page: page, Last: lastPage(total), MailEnabled: s.opts.MailEnabled}
-	if len(ds) > 0 && s.opts.Composer != nil {
+	if len(ds) > 0 {
 		// The message exactly as it goes out, for one recipient: the one
 		// asked for, or the first listed.
 		d := &ds[0]
@@ -216,11 +265,19 @@ func (s *Server) showNotification(c echo.Context) error {
 				d = got
 			}
 		}
-		msg, err := s.opts.Composer.Compose(*d, *n)
-		if err != nil {
-			return err
+		switch {
+		case d.ChannelID != nil:
+			// A webhook, Slack or Teams delivery is a request, not an email.
+			if v.Channel, err = s.channelPreviewOf(ctx, d, n); err != nil {
+				return err
+			}
+		case s.opts.Composer != nil:
+			msg, err := s.opts.Composer.Compose(*d, *n)
+			if err != nil {
+				return err
+			}
+			v.Preview = &previewView{Delivery: d, Subject: msg.Subject, Text: msg.Text, Headers: headerLines(msg.Bytes)}
 		}
-		v.Preview = &previewView{Delivery: d, Subject: msg.Subject, Text: msg.Text, Headers: headerLines(msg.Bytes)}
 	}
 	return s.render(c, http.StatusOK, "notification", &view{Title: s.t(c, "notifications.detail"), Data: v})
 }
@@ -245,7 +302,7 @@ func (s *Server) showNotificationHTML(c echo.Context) error {
 		return err
 	}
 	d, _, err := s.store.Delivery(ctx, did)
-	if err != nil || d.NotificationID != id {
+	if err != nil || d.NotificationID != id || d.ChannelID != nil {
 		return echo.ErrNotFound
 	}
 	msg, err := s.opts.Composer.Compose(*d, *n)
@@ -298,6 +355,7 @@ func (s *Server) discardNotification(c echo.Context) error {
 	if _, err := s.store.DiscardHeld(c.Request().Context(), id); err != nil {
 		return err
 	}
+	s.changed() // the JSON's deliver_notifications no longer holds for its update
 	s.setFlash(c, "flash.discarded")
 	return c.Redirect(http.StatusSeeOther, "/admin/notifications/"+strconv.FormatInt(id, 10))
 }

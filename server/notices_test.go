@@ -166,7 +166,7 @@ func TestContractsImportExportAndSearch(t *testing.T) {
 		"C-1,別の会社,krewDashboard,有効,田中,tanaka@example.jp,ja,additional\n"
 	sjis, _ := japanese.ShiftJIS.NewEncoder().Bytes([]byte(bad))
 	r := upload(t, c, "/admin/contracts/import", sjis)
-	expect(t, r, http.StatusBadRequest, "Shift_JIS", "3件の問題があるため取り込めません", "<td>3</td><td>products</td><td>登録されていない製品です。</td>",
+	expect(t, r, http.StatusBadRequest, "Shift_JIS", "3件の問題があるため取り込めません", `<td>3</td><td class="nowrap">製品</td><td>登録されていない製品です。登録されている製品: krewDashboard`,
 		"メールアドレスを正しく入力してください。", "この契約コードは別の内容ですでに使われています。")
 	expectNot(t, r, "import/apply")
 

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/width"
 
 	"github.com/oshirase/oshirase/data"
 )
@@ -34,11 +35,29 @@ const MaxRows = 100000
 // Problem is one bad line: its number in the file (the header is line 1),
 // the column, and a message key (field.*) for the reason.
 type Problem struct {
-	Line   int
+	Line int
+	// Column is the column's name in Columns; Header is how the file's
+	// header wrote it ("有効", "Active"), empty when the file lacks it.
 	Column string
+	Header string
 	Reason string
 	Value  string
+	// Accepted lists what the column takes, for the message: its values,
+	// the products that exist, or, for a missing column, its names.
+	Accepted []string
 }
+
+// ColumnName is the column as the operator's file names it, else its name
+// in Columns.
+func (p Problem) ColumnName() string {
+	if p.Header != "" {
+		return p.Header
+	}
+	return p.Column
+}
+
+// AcceptedList joins Accepted with sep, for a message.
+func (p Problem) AcceptedList(sep string) string { return strings.Join(p.Accepted, sep) }
 
 // Import is a parsed file.
 type Import struct {
@@ -87,26 +106,38 @@ func Parse(text string, products []data.Product) *Import {
 		return im
 	}
 	col := map[string]int{}
+	// written is each column as the file's header spells it, so messages
+	// name the column the operator sees in their spreadsheet.
+	written := map[string]string{}
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		name := h
 		if en, ok := japaneseColumns[h]; ok {
-			h = en
+			name = en
 		}
-		col[strings.ToLower(h)] = i
+		name = strings.ToLower(name)
+		col[name] = i
+		written[name] = h
 	}
 	for _, c := range Columns {
 		if _, ok := col[c]; !ok {
-			im.Problems = append(im.Problems, Problem{Line: 1, Column: c, Reason: "csv_missing_column"})
+			im.Problems = append(im.Problems, Problem{Line: 1, Column: c, Reason: "csv_missing_column", Accepted: columnNames(c)})
 		}
 	}
 	if len(im.Problems) > 0 {
 		return im
 	}
 	byName := map[string]int64{}
+	var productList []string
 	for _, p := range products {
-		byName[strings.ToLower(strings.TrimSpace(p.NameJA))] = p.ID
-		if p.NameEN != "" {
-			byName[strings.ToLower(strings.TrimSpace(p.NameEN))] = p.ID
+		for _, name := range []string{p.NameJA, p.NameEN} {
+			name = strings.TrimSpace(name)
+			if key := strings.ToLower(name); name != "" {
+				if _, dup := byName[key]; !dup {
+					productList = append(productList, name)
+				}
+				byName[key] = p.ID
+			}
 		}
 	}
 	type seen struct {
@@ -143,8 +174,8 @@ func Parse(text string, products []data.Product) *Import {
 			}
 			return unsafeCell(strings.TrimSpace(rec[i]))
 		}
-		bad := func(column, reason, value string) {
-			im.Problems = append(im.Problems, Problem{Line: line, Column: column, Reason: reason, Value: Quote(value)})
+		bad := func(column, reason, value string, accepted ...string) {
+			im.Problems = append(im.Problems, Problem{Line: line, Column: column, Header: written[column], Reason: reason, Value: Quote(value), Accepted: accepted})
 		}
 		if len(rec) != len(header) {
 			bad("", "csv_column_count", strconv.Itoa(len(rec)))
@@ -164,15 +195,15 @@ func Parse(text string, products []data.Product) *Import {
 		} else if !text1(ic.Name, data.MaxTitle) {
 			bad("contract_name", "bad_text", ic.Name)
 		}
-		active, ok := parseActive(get("active"))
+		active, ok := activeChoices.parse(get("active"))
 		if !ok {
-			bad("active", "invalid_choice", get("active"))
+			bad("active", "invalid_choice", get("active"), activeChoices.shown...)
 		}
-		ic.Active = active
+		ic.Active = active == "true"
 		for _, name := range splitProducts(get("products")) {
 			id, ok := byName[strings.ToLower(name)]
 			if !ok {
-				bad("products", "unknown_product", name)
+				bad("products", "unknown_product", name, productList...)
 				continue
 			}
 			ic.ProductIDs = append(ic.ProductIDs, id)
@@ -188,11 +219,11 @@ func Parse(text string, products []data.Product) *Import {
 			if !text1(ct.Name, data.MaxName) {
 				bad("contact_name", "bad_text", ct.Name)
 			}
-			if ct.Lang, ok = parseLang(get("contact_language")); !ok {
-				bad("contact_language", "invalid_choice", get("contact_language"))
+			if ct.Lang, ok = langChoices.parse(get("contact_language")); !ok {
+				bad("contact_language", "invalid_choice", get("contact_language"), langChoices.shown...)
 			}
-			if ct.Role, ok = parseRole(get("contact_role")); !ok {
-				bad("contact_role", "invalid_choice", get("contact_role"))
+			if ct.Role, ok = roleChoices.parse(get("contact_role")); !ok {
+				bad("contact_role", "invalid_choice", get("contact_role"), roleChoices.shown...)
 			}
 			contact = &ct
 		}
@@ -251,34 +282,101 @@ func splitProducts(s string) []string {
 	return out
 }
 
-func parseActive(s string) (bool, bool) {
-	switch strings.ToLower(s) {
-	case "", "true", "1", "yes", "active", "有効":
-		return true, true
-	case "false", "0", "no", "ended", "終了", "無効":
-		return false, true
-	}
-	return false, false
+// choices is a column with a fixed set of values: what a cell may say
+// (compared without case, full-width letters and digits read as ASCII) and
+// the value each means. An empty cell means the default.
+type choices struct {
+	values map[string]string
+	// shown lists the words in the order a message gives them; spelling
+	// variants (〇 for ○) are accepted without being listed.
+	shown []string
 }
 
-func parseLang(s string) (string, bool) {
-	switch strings.ToLower(s) {
-	case "", "ja", "japanese", "日本語":
-		return "ja", true
-	case "en", "english", "英語":
-		return "en", true
+func newChoices(def string, words map[string][]string, variants map[string]string, shown ...string) choices {
+	c := choices{values: map[string]string{"": def}, shown: shown}
+	for value, ws := range words {
+		for _, w := range ws {
+			c.values[normalize(w)] = value
+		}
 	}
-	return "", false
+	for variant, w := range variants {
+		c.values[normalize(variant)] = c.values[normalize(w)]
+	}
+	return c
 }
 
-func parseRole(s string) (string, bool) {
-	switch strings.ToLower(s) {
-	case "", "primary", "主", "主担当":
-		return data.RolePrimary, true
-	case "additional", "追加":
-		return data.RoleAdditional, true
+func (c choices) parse(s string) (string, bool) {
+	v, ok := c.values[normalize(s)]
+	return v, ok
+}
+
+func normalize(s string) string { return strings.ToLower(strings.TrimSpace(width.Fold.String(s))) }
+
+// The words Japanese CRMs and spreadsheets write, in both languages (the
+// README lists them).
+var (
+	activeChoices = newChoices("true", map[string][]string{
+		"true":  {"はい", "○", "有効", "true", "1", "yes", "active"},
+		"false": {"いいえ", "×", "無効", "終了", "false", "0", "no", "ended"},
+	}, map[string]string{"〇": "○", "◯": "○", "✕": "×", "✖": "×"},
+		"はい", "いいえ", "○", "×", "有効", "無効", "終了", "true", "false", "1", "0", "yes", "no", "active", "ended")
+	langChoices = newChoices("ja", map[string][]string{
+		"ja": {"ja", "日本語", "japanese"},
+		"en": {"en", "英語", "english"},
+	}, nil, "ja", "en", "日本語", "英語", "japanese", "english")
+	roleChoices = newChoices(data.RolePrimary, map[string][]string{
+		data.RolePrimary:    {"primary", "契約時の連絡先", "主担当", "主"},
+		data.RoleAdditional: {"additional", "追加連絡先", "追加"},
+	}, nil, "primary", "additional", "契約時の連絡先", "追加連絡先", "主担当", "主", "追加")
+)
+
+// columnNames are the header names an import accepts for a column.
+func columnNames(c string) []string {
+	out := []string{c}
+	for ja, en := range japaneseColumns {
+		if en == c {
+			out = append(out, ja)
+		}
 	}
-	return "", false
+	return out
+}
+
+// Removal is a contact that applying an import deletes.
+type Removal struct {
+	ContractCode, ContractName string
+	Name, Email                string
+}
+
+// Removals lists the contacts that applying contracts deletes from
+// existing (the stored contracts with their contacts): those of a contract
+// the import lists whose address its rows leave out, as
+// data.Store.ApplyImport decides. Contracts the import does not list keep
+// their contacts. The order is the file's, then by address.
+func Removals(contracts []data.ImportContract, existing []data.Contract) []Removal {
+	byCode := map[string]*data.Contract{}
+	for i := range existing {
+		byCode[existing[i].Code] = &existing[i]
+	}
+	var out []Removal
+	for _, in := range contracts {
+		old, ok := byCode[in.Code]
+		if !ok {
+			continue
+		}
+		keep := map[string]bool{}
+		for _, ct := range in.Contacts {
+			keep[ct.Email] = true
+		}
+		var gone []Removal
+		for _, ct := range old.Contacts {
+			if !keep[ct.Email] {
+				gone = append(gone, Removal{ContractCode: old.Code, ContractName: old.Name, Name: ct.Name, Email: ct.Email})
+			}
+		}
+		sort.Slice(gone, func(i, j int) bool { return gone[i].Email < gone[j].Email })
+		out = append(out, gone...)
+	}
+	return out
 }
 
 // Write exports contracts as CSV in UTF-8 with a BOM (so Excel opens it
