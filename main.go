@@ -3,6 +3,7 @@
 //	oshirase serve                                  start the server
 //	oshirase operator add --email a@b --role admin  add an operator
 //	oshirase migrate                                bring the schema up to date
+//	oshirase demo                                   serve a sample vendor's page with every feature in use
 package main
 
 import (
@@ -42,6 +43,9 @@ const usage = `usage:
   oshirase serve [--addr HOST:PORT] [--database DSN]
   oshirase operator add --email EMAIL [--role admin|editor] [--name NAME] [--password-stdin]
   oshirase migrate [--database DSN]
+  oshirase demo [--addr HOST:PORT] [--database DSN]
+                            seed an empty database (default sqlite:oshirase-demo.db) with a sample
+                            vendor's status page, every feature in use, then serve it as serve does
   oshirase contracts import [--dry-run] FILE   (FILE may be - for standard input)
   oshirase contracts export [FILE]
   oshirase mail test --to ADDRESS
@@ -75,6 +79,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	switch {
 	case args[0] == "serve":
 		return serve(ctx, args[1:], log)
+	case args[0] == "demo":
+		return runDemo(ctx, args[1:], os.Stdout, log)
 	case args[0] == "healthcheck":
 		return healthcheck()
 	case args[0] == "migrate":

@@ -175,8 +175,12 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		v.Status = v.T("upgrade." + content.Status)
 	case strings.HasPrefix(content.Kind, "monitor"):
 		v.Status = v.T("component." + content.Status)
-	default:
+	case strings.HasPrefix(content.Kind, "maintenance"):
 		v.Status = v.T("maintenance." + content.Status)
+	default:
+		// Operators' alerts and a channel's stop carry no status of a
+		// customer's vocabulary: their title says it all.
+		v.Status = ""
 	}
 	when := ""
 	if content.StartsAt != nil {
