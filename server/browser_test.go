@@ -188,6 +188,9 @@ func TestBrowserFlows(t *testing.T) {
 	axe := axeScript(t)
 	a := newTestServer(t)
 	a.withMail(true)
+	// The flows run on the whole product, every feature in use, with the
+	// flow's own product and contract added to it.
+	a.seedDemo()
 	p, cdn, _ := a.seedCatalog()
 	k := a.contractWith("K-012", []int64{p}, map[string]string{"both@example.com": "primary/ja", "extra@example.com": "additional/ja"})
 	base := a.srv.URL
@@ -282,14 +285,27 @@ func TestBrowserFlows(t *testing.T) {
 		chromedp.WithPollingTimeout(5*time.Second)))
 	checkA11y(t, ctx, axe, "declaration form")
 	shoot(t, ctx, "incident-new-ja")
+	notices := a.notificationCount()
 	run("preview", chromedp.Click(css(`button[name="preview"]`)), chromedp.WaitVisible(css("#preview")))
 	checkA11y(t, ctx, axe, "declaration preview")
 	shoot(t, ctx, "incident-preview-ja")
-	if a.notificationCount() != 0 {
+	if a.notificationCount() != notices {
 		t.Fatal("the preview queued a notice")
 	}
 	run("publish", chromedp.Click(css(`button.primary.danger`)), waitText("障害を公開しました"))
-	mustContain(t, ctx, "after declaring", "2件の宛先にメールを送信しています")
+	// The two contract contacts, and the demo's subscribers of every product.
+	ns, counts, _, err := a.store.Notifications(context.Background(), 1, 0)
+	if err != nil || len(ns) == 0 {
+		t.Fatalf("no notice after declaring (%v)", err)
+	}
+	recipients := 0
+	for _, n := range counts[ns[0].ID] {
+		recipients += n
+	}
+	if recipients < 2 {
+		t.Fatalf("the notice has %d recipients", recipients)
+	}
+	mustContain(t, ctx, "after declaring", fmt.Sprintf("%d件の宛先にメールを送信しています", recipients))
 	checkA11y(t, ctx, axe, "incident console page")
 	shoot(t, ctx, "incident-manage-ja")
 	path, err := chromedp.Run(ctx, chromedp.Location())
@@ -378,6 +394,7 @@ func TestPublicPagesAccessible(t *testing.T) {
 	ctx := newBrowser(t)
 	axe := axeScript(t)
 	a := newTestServer(t)
+	a.seedDemo() // beside everything else the product holds
 	f := a.seedAll()
 	ctx2 := context.Background()
 	base := a.srv.URL
@@ -525,6 +542,7 @@ func TestConsolePagesAccessible(t *testing.T) {
 	ctx := newBrowser(t)
 	axe := axeScript(t)
 	a := newTestServer(t)
+	a.seedDemo() // beside everything else the product holds
 	f := a.seedAll()
 	c := context.Background()
 	if err := a.store.SaveBranding(c, data.BrandingInput{TitleJA: "エグザンプル稼働状況", TitleEN: "Example Status",
@@ -593,6 +611,7 @@ func TestMonitoringPagesAccessible(t *testing.T) {
 	ctx := newBrowser(t)
 	axe := axeScript(t)
 	a := newTestServer(t)
+	a.seedDemo() // beside everything else the product holds
 	c := context.Background()
 	_, cdn, api := a.seedCatalog()
 	if err := a.store.SetAutomation(c, cdn, data.Automation{ShowUptime: true, ShowLatency: true, HookKey: "cdn"}); err != nil {
