@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -397,10 +398,12 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 		go serveMetrics(cfg.MetricsAddr, app.MetricsHandler(), log)
 	}
 	channels := jobs.NewChannelSender(store, opts.Outbound, app.ChannelWriter(), jobs.ChannelOptions{}, log)
-	go channels.Run(workCtx, 2*time.Second)
 	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Hold: func() bool { return cfg.SMTP == nil },
 		Changed: func(*data.SignalOutcome) { app.Changed(); wake() }}, log)
-	go monitors.Run(workCtx, time.Second)
+	// Waited for at shutdown: they use the database, which closes last.
+	var workers sync.WaitGroup
+	workers.Go(func() { channels.Run(workCtx, 2*time.Second) })
+	workers.Go(func() { monitors.Run(workCtx, time.Second) })
 	for _, l := range listen {
 		l()
 	}
@@ -428,6 +431,7 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	stopped := make(chan struct{})
 	go func() {
 		w.sched.Stop()
+		workers.Wait()
 		close(stopped)
 	}()
 	select {
