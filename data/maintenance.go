@@ -464,3 +464,19 @@ func maintenanceCovers(tx *gorm.DB, componentID int64, at time.Time) (bool, erro
 			componentID, []string{InProgress, Verifying}, Scheduled, at.UTC(), at.UTC()).Count(&n).Error
 	return n > 0, err
 }
+
+// MaintenanceWindowsSince returns, with their components (not their
+// timelines), the windows whose work went on at some moment since a date:
+// those in progress or being verified, and those completed since then
+// (by their completion, or their scheduled end when that is missing).
+// Scheduled and cancelled windows are left out: no work was done.
+func (s *Store) MaintenanceWindowsSince(ctx context.Context, since time.Time) ([]Maintenance, error) {
+	var ms []Maintenance
+	err := s.db.WithContext(ctx).Preload("Components").
+		Where("status IN ? OR (status = ? AND COALESCE(completed_at, ends_at) >= ?)", []string{InProgress, Verifying}, Completed, since.UTC()).
+		Order("starts_at, id").Find(&ms).Error
+	if err != nil {
+		return nil, fmt.Errorf("data: maintenance windows since %s: %w", since, err)
+	}
+	return ms, nil
+}

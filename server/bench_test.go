@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/demo"
 )
 
 // seedRealistic builds a page of the size a vendor would have: 3 products
@@ -98,6 +99,30 @@ func BenchmarkLoadMeasured(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := a.app.loadMeasured(ctx, ps, a.clock.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStatusPageRenderedDemo renders the demo's whole product (every
+// feature in use, monitors with history) without the page cache: against
+// BenchmarkStatusPageRendered, what a full page costs.
+func BenchmarkStatusPageRenderedDemo(b *testing.B) {
+	a := newTestServer(b)
+	if _, err := demo.Seed(context.Background(), a.store, t0, demo.Options{Password: "correct horse battery", SetClock: a.clock.Set,
+		Location: a.app.opts.Location}); err != nil {
+		b.Fatal(err)
+	}
+	a.app.changed()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := a.app.loadStatusPage(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.app.renderPublic("ja", "/", "status", &view{Title: "x", Data: v}); err != nil {
 			b.Fatal(err)
 		}
 	}

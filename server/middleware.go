@@ -317,6 +317,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case data.Unavailable(err):
 		code, key = http.StatusServiceUnavailable, "error.database_unavailable"
 		s.outage.fail("the database is unavailable; requests that need it get a 503", err)
+	case errors.As(err, new(errPageFailing)):
+		// Logged and alerted by the render's health; the visitor is told.
+		code, key = http.StatusServiceUnavailable, "error.page_failing"
+		c.Response().Header().Set("Retry-After", "60")
 	}
 	if code >= 500 && code != http.StatusServiceUnavailable {
 		s.log.Error("request failed", "method", c.Request().Method, "path", loggedPath(c), "err", err)

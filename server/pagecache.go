@@ -131,6 +131,13 @@ func (p *cachedPage) staleCopy() *cachedPage {
 	return p.stale
 }
 
+// errPageFailing is a page that cannot be rendered and has no copy to
+// fall back on: the visitor gets a 503 saying so, not a 500.
+type errPageFailing struct{ err error }
+
+func (e errPageFailing) Error() string { return e.err.Error() }
+func (e errPageFailing) Unwrap() error { return e.err }
+
 type renderBackoff struct {
 	fails int
 	next  time.Time
@@ -328,6 +335,9 @@ func (pc *pageCache) serveType(c echo.Context, key, ctype string, render func(ct
 			if err != nil {
 				if p != nil {
 					break
+				}
+				if !errors.Is(err, data.ErrNotFound) && renderCause(err) == causeRender {
+					return errPageFailing{err}
 				}
 				return err
 			}

@@ -169,6 +169,7 @@ type statusPage struct {
 	Measured map[int64]*measured
 	Recent   []recentDay
 	titles   map[int64]*data.Incident
+	windows  map[int64]*data.Maintenance
 }
 
 type recentDay struct {
@@ -178,6 +179,10 @@ type recentDay struct {
 
 // Incident looks up an incident shown in the bars, for their tooltips.
 func (v *statusPage) Incident(id int64) *data.Incident { return v.titles[id] }
+
+// Maintenance looks up a maintenance window shown in the bars, for their
+// tooltips.
+func (v *statusPage) Maintenance(id int64) *data.Maintenance { return v.windows[id] }
 
 // Headline is the status the page's banner states: the same indicator as
 // the JSON and the badge (pageIndicator), in the components' words.
@@ -257,7 +262,17 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Maintenance shows on the bars but is not downtime.
+	windows, err := s.store.MaintenanceWindowsSince(ctx, now.AddDate(0, 0, -barDays-1))
+	if err != nil {
+		return nil, err
+	}
+	v.windows = make(map[int64]*data.Maintenance, len(windows))
+	for i := range windows {
+		v.windows[windows[i].ID] = &windows[i]
+	}
 	spans := append(uptime.Spans(incidents, now), uptime.ManualSpans(changes, now)...)
+	spans = append(spans, uptime.MaintenanceSpans(windows, now)...)
 	v.Bars = uptime.Bars(spans, since, now, s.opts.Location, barDays)
 	v.ProductBars = uptime.Group(spans, collapsed, since, now, s.opts.Location, barDays)
 	if v.Measured, err = s.measuredFor(ctx, products, now); err != nil {

@@ -194,6 +194,25 @@ func TestRenderFailureIsVisible(t *testing.T) {
 	op.login("editor@example.com")
 	pub := a.client()
 	expect(t, pub.get("/"), http.StatusOK, "すべてのサービスは正常に稼働しています")
+	expect(t, pub.get("/?lang=en"), http.StatusOK, "All systems operational")
+	expect(t, pub.get("/readyz"), http.StatusOK)
+
+	// A page with no copy to fall back on says it cannot be shown: a 503,
+	// never a 500.
+	restoreHistory := breakTemplate(t, a, "history")
+	a.app.cache.mu.Lock()
+	for k := range a.app.cache.entries {
+		if strings.Contains(k, "|history") {
+			delete(a.app.cache.entries, k) // as if never rendered
+		}
+	}
+	a.app.cache.mu.Unlock()
+	pub.allow5xx = true
+	expect(t, pub.get("/history?lang=ja"), http.StatusServiceUnavailable, "このページを表示できません。")
+	pub.allow5xx = false
+	restoreHistory()
+	a.app.Changed()
+	expect(t, pub.get("/history?lang=ja"), http.StatusOK)
 	expect(t, pub.get("/readyz"), http.StatusOK)
 
 	restore := breakTemplate(t, a, "status")
@@ -219,15 +238,16 @@ func TestRenderFailureIsVisible(t *testing.T) {
 	if m["oshirase_page_render_failures_total{cause=render}"] < 1 || m["oshirase_page_render_failing"] != 1 {
 		t.Fatalf("metrics do not count the failure: %v", m)
 	}
-	// One alert for the stretch, to every operator.
+	// One alert for each stretch (the history page's, then this one), to
+	// every operator.
 	var alerts int64
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if alerts = a.countKind(data.AlertRenderFailing); alerts > 0 {
+		if alerts = a.countKind(data.AlertRenderFailing); alerts > 1 {
 			break
 		}
 	}
-	if alerts != 1 {
-		t.Fatalf("%d render alerts, want 1", alerts)
+	if alerts != 2 {
+		t.Fatalf("%d render alerts, want 2", alerts)
 	}
 
 	restore()
@@ -241,8 +261,8 @@ func TestRenderFailureIsVisible(t *testing.T) {
 	expectNot(t, r, "This page shows the status as of", `class="stale-banner"`)
 	expect(t, pub.get("/readyz"), http.StatusOK)
 	expectNot(t, op.get("/admin"), `class="render-banner"`)
-	if n := a.countKind(data.AlertRenderFailing); n != 1 {
-		t.Fatalf("%d render alerts after the recovery, want still 1", n)
+	if n := a.countKind(data.AlertRenderFailing); n != 2 {
+		t.Fatalf("%d render alerts after the recovery, want still 2", n)
 	}
 }
 

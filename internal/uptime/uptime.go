@@ -1,5 +1,6 @@
-// Package uptime turns incident history and the statuses operators set by
-// hand into the per-day bars and uptime percentages of the public page.
+// Package uptime turns incident history, maintenance windows and the
+// statuses operators set by hand into the per-day bars and uptime
+// percentages of the public page.
 // Days before a component's record starts are "no data": they are drawn
 // as such and never counted, so a component added today does not claim
 // ninety clean days.
@@ -13,18 +14,23 @@ import (
 	"github.com/oshirase/oshirase/data"
 )
 
-// Span is a stretch of time during which an incident, or an operator's
-// setting by hand (IncidentID 0), held a component in a status.
+// Span is a stretch of time during which an incident, a maintenance
+// window, or an operator's setting by hand (IncidentID and MaintenanceID
+// 0) held a component in a status.
 type Span struct {
-	ComponentID int64
-	IncidentID  int64
-	Status      string
-	From, To    time.Time
+	ComponentID   int64
+	IncidentID    int64
+	MaintenanceID int64
+	Status        string
+	From, To      time.Time
 }
 
-// Spans walks each incident's timeline: from the start (which an operator
-// may have backdated) each update's component statuses hold until the next
-// update, the resolution or now. Updates after resolution hold nothing.
+// Spans walks each incident's whole timeline: from the start (which an
+// operator may have backdated) each update's component statuses hold
+// until the next update, the resolution or now. A resolving update holds
+// nothing, whatever it lists: the components are operational until a
+// later update reopens the incident, and that update's statuses hold
+// again. Nothing holds past the incident's resolution time.
 func Spans(incidents []data.Incident, now time.Time) []Span {
 	var out []Span
 	for _, inc := range incidents {
@@ -36,7 +42,7 @@ func Spans(incidents []data.Incident, now time.Time) []Span {
 		}
 		for i, u := range ups {
 			if u.Status == data.Resolved {
-				break
+				continue
 			}
 			from := u.CreatedAt
 			if i == 0 || from.Before(inc.StartedAt) {
@@ -55,6 +61,43 @@ func Spans(incidents []data.Incident, now time.Time) []Span {
 				}
 				out = append(out, Span{ComponentID: c.ComponentID, IncidentID: inc.ID, Status: c.Status, From: from, To: to})
 			}
+		}
+	}
+	return out
+}
+
+// MaintenanceSpans holds each window's components under maintenance from
+// the work's actual start until its actual end, or now while it runs (in
+// progress or verifying). A completed window never marked started (the
+// scheduler closed it after missing it whole) holds for its schedule, up
+// to its completion. Windows scheduled or cancelled hold nothing: no work
+// was done.
+func MaintenanceSpans(maints []data.Maintenance, now time.Time) []Span {
+	var out []Span
+	for _, m := range maints {
+		if !m.Active() && m.Status != data.Completed {
+			continue
+		}
+		from, to := m.StartsAt, now
+		if m.StartedAt != nil {
+			from = *m.StartedAt
+		}
+		if m.Status == data.Completed {
+			switch {
+			case m.CompletedAt != nil && m.StartedAt != nil:
+				to = *m.CompletedAt
+			case m.CompletedAt != nil:
+				to = minTime(m.EndsAt, *m.CompletedAt)
+			default:
+				to = m.EndsAt
+			}
+		}
+		to = minTime(to, now)
+		if !to.After(from) {
+			continue
+		}
+		for _, c := range m.Components {
+			out = append(out, Span{ComponentID: c.ComponentID, MaintenanceID: m.ID, Status: data.UnderMaintenance, From: from, To: to})
 		}
 	}
 	return out
@@ -86,12 +129,13 @@ const NoData = "no_data"
 
 // Day is one bar: the worst status a component was in during a calendar day
 // in the page's zone, how long each status other than operational held, and
-// the incidents that put it there.
+// the incidents and maintenance windows that put it there.
 type Day struct {
-	Date      time.Time
-	Status    string
-	Minutes   []StatusMinutes
-	Incidents []int64
+	Date         time.Time
+	Status       string
+	Minutes      []StatusMinutes
+	Incidents    []int64
+	Maintenances []int64
 	// Manual: a status an operator set by hand held during the day.
 	Manual bool
 	// NoData: the day ended before the component's record started; its
@@ -235,10 +279,13 @@ func bar(spans []Span, starts []time.Time, known, now time.Time) Bar {
 			minutes[i][worst] += secs / 60
 			for _, sp := range spans {
 				if !sp.From.After(from) && !sp.To.Before(to) {
-					if sp.IncidentID == 0 {
-						days[i].Manual = true
-					} else {
+					switch {
+					case sp.MaintenanceID != 0:
+						days[i].Maintenances = appendOnce(days[i].Maintenances, sp.MaintenanceID)
+					case sp.IncidentID != 0:
 						days[i].Incidents = appendOnce(days[i].Incidents, sp.IncidentID)
+					default:
+						days[i].Manual = true
 					}
 				}
 			}

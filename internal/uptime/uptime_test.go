@@ -207,3 +207,164 @@ func TestNoDataAndStatusesSetByHand(t *testing.T) {
 		t.Errorf("group since %v", g.Since)
 	}
 }
+
+// TestBarsFollowTheWholeTimeline: an incident's bars follow every update,
+// each holding its components' statuses until the next one: a resolution
+// holds nothing (operational) until a reopening update, and the time after
+// the reopening counts in the day's minutes and in the uptime.
+func TestBarsFollowTheWholeTimeline(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	at := func(hour, min int) time.Time { return time.Date(2026, 11, 20, hour, min, 0, 0, tokyo) }
+	now := time.Date(2026, 11, 26, 15, 30, 0, 0, tokyo)
+	const renderer = int64(1)
+	up := func(h, m int, status, comp string) data.IncidentUpdate {
+		return data.IncidentUpdate{CreatedAt: at(h, m), Status: status, Components: []data.IncidentUpdateComponent{{ComponentID: renderer, Status: comp}}}
+	}
+	po, dp, mo, op := data.PartialOutage, data.DegradedPerformance, data.MajorOutage, data.Operational
+	cases := []struct {
+		name    string
+		inc     data.Incident
+		minutes []StatusMinutes
+		// down is the weighted minutes of downtime.
+		down float64
+	}{
+		{"reopened and resolved again (the demo's PDF incident)",
+			data.Incident{StartedAt: at(10, 5), ResolvedAt: ptr(at(16, 0)), Status: data.Resolved, Updates: []data.IncidentUpdate{
+				up(10, 5, data.Investigating, po), up(10, 35, data.Identified, po), up(11, 20, data.Resolved, op),
+				up(13, 40, data.Identified, po), up(14, 30, data.Monitoring, dp), up(16, 0, data.Resolved, op)}},
+			[]StatusMinutes{{po, 125}, {dp, 90}}, 125 * 0.3},
+		{"reopened and still open",
+			data.Incident{StartedAt: at(10, 0), Status: data.Identified, Updates: []data.IncidentUpdate{
+				up(10, 0, data.Investigating, po), up(11, 0, data.Resolved, op), up(23, 0, data.Identified, mo)}},
+			[]StatusMinutes{{mo, 60}, {po, 60}}, 60*0.3 + 5*24*60 + 16*60 + 30},
+		{"the updates come unordered",
+			data.Incident{StartedAt: at(10, 5), ResolvedAt: ptr(at(16, 0)), Status: data.Resolved, Updates: []data.IncidentUpdate{
+				up(16, 0, data.Resolved, op), up(14, 30, data.Monitoring, dp), up(13, 40, data.Identified, po),
+				up(11, 20, data.Resolved, op), up(10, 5, data.Investigating, po)}},
+			[]StatusMinutes{{po, 125}, {dp, 90}}, 125 * 0.3},
+		{"a resolution holds nothing, whatever it lists",
+			data.Incident{StartedAt: at(10, 0), ResolvedAt: ptr(at(11, 0)), Status: data.Resolved, Updates: []data.IncidentUpdate{
+				up(10, 0, data.Investigating, po), up(11, 0, data.Resolved, po), up(12, 0, data.Resolved, mo)}},
+			[]StatusMinutes{{po, 60}}, 60 * 0.3},
+		{"a resolution moved earlier by hand ends the record there",
+			data.Incident{StartedAt: at(10, 0), ResolvedAt: ptr(at(10, 30)), Status: data.Resolved, Updates: []data.IncidentUpdate{
+				up(10, 0, data.Investigating, mo), up(11, 0, data.Resolved, op)}},
+			[]StatusMinutes{{mo, 30}}, 30},
+		{"a backdated start",
+			data.Incident{StartedAt: at(9, 0), ResolvedAt: ptr(at(11, 0)), Status: data.Resolved, Updates: []data.IncidentUpdate{
+				up(10, 0, data.Investigating, mo), up(11, 0, data.Resolved, op)}},
+			[]StatusMinutes{{mo, 120}}, 120},
+	}
+	start := time.Date(2026, 11, 26, 0, 0, 0, 0, tokyo).AddDate(0, 0, -89)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.inc.ID = 7
+			b := Bars(Spans([]data.Incident{c.inc}, now), map[int64]time.Time{renderer: {}}, now, tokyo, 90)[renderer]
+			day := b.Days[83]
+			if !day.Date.Equal(at(0, 0)) {
+				t.Fatalf("day %v", day.Date)
+			}
+			if len(day.Minutes) != len(c.minutes) {
+				t.Fatalf("minutes %+v, want %+v", day.Minutes, c.minutes)
+			}
+			for i := range c.minutes {
+				if day.Minutes[i] != c.minutes[i] {
+					t.Errorf("minutes %+v, want %+v", day.Minutes, c.minutes)
+				}
+			}
+			if day.Status != c.minutes[0].Status || len(day.Incidents) != 1 || day.Incidents[0] != 7 {
+				t.Errorf("day %s, incidents %v", day.Status, day.Incidents)
+			}
+			want := 100 * (1 - c.down*60/now.Sub(start).Seconds())
+			if math.Abs(b.Percent-want) > 1e-9 {
+				t.Errorf("uptime %.6f, want %.6f", b.Percent, want)
+			}
+		})
+	}
+}
+
+// TestMaintenanceShowsAndIsNotDowntime: a maintenance window under way or
+// done shows on its components' days, from its actual start to its actual
+// end (now while it runs), with its minutes and the window itself; an
+// outage at the same moment outranks it; windows scheduled or cancelled
+// show nothing; and maintenance never lowers the uptime.
+func TestMaintenanceShowsAndIsNotDowntime(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	at := func(day, hour, min int) time.Time { return time.Date(2026, 11, day, hour, min, 0, 0, tokyo) }
+	now := at(26, 15, 30)
+	const connectors, editor = int64(1), int64(2)
+	window := func(id int64, status string, starts, ends time.Time, started, completed *time.Time, comps ...int64) data.Maintenance {
+		m := data.Maintenance{ID: id, Status: status, StartsAt: starts, EndsAt: ends, StartedAt: started, CompletedAt: completed}
+		for _, c := range comps {
+			m.Components = append(m.Components, data.MaintenanceComponent{MaintenanceID: id, ComponentID: c})
+		}
+		return m
+	}
+	um, po := data.UnderMaintenance, data.PartialOutage
+	cases := []struct {
+		name      string
+		maint     data.Maintenance
+		incidents []data.Incident
+		comp      int64
+		day       int
+		status    string
+		minutes   []StatusMinutes
+		maints    []int64
+		down      float64 // weighted minutes
+	}{
+		{"in progress: from its start until now",
+			window(5, data.InProgress, at(26, 14, 50), at(26, 16, 10), ptr(at(26, 14, 50)), nil, connectors),
+			nil, connectors, 26, um, []StatusMinutes{{um, 40}}, []int64{5}, 0},
+		{"verifying, under an outage that began during it",
+			window(6, data.Verifying, at(26, 14, 0), at(26, 16, 30), ptr(at(26, 14, 0)), nil, editor),
+			[]data.Incident{{ID: 9, StartedAt: at(26, 15, 5), Status: data.Identified, Updates: []data.IncidentUpdate{
+				{CreatedAt: at(26, 15, 5), Status: data.Investigating, Components: []data.IncidentUpdateComponent{{ComponentID: editor, Status: po}}}}}},
+			editor, 26, po, []StatusMinutes{{po, 25}, {um, 65}}, []int64{6}, 25 * 0.3},
+		{"completed early: its actual times, on each of its components",
+			window(7, data.Completed, at(17, 2, 0), at(17, 4, 0), ptr(at(17, 2, 0)), ptr(at(17, 3, 40)), connectors, editor),
+			nil, editor, 17, um, []StatusMinutes{{um, 100}}, []int64{7}, 0},
+		{"started early and closed late, across midnight",
+			window(8, data.Completed, at(17, 23, 30), at(18, 1, 0), ptr(at(17, 23, 0)), ptr(at(18, 1, 20)), connectors),
+			nil, connectors, 18, um, []StatusMinutes{{um, 80}}, []int64{8}, 0},
+		{"missed whole and closed later: its schedule",
+			window(10, data.Completed, at(17, 2, 0), at(17, 4, 0), nil, ptr(at(17, 9, 0)), connectors),
+			nil, connectors, 17, um, []StatusMinutes{{um, 120}}, []int64{10}, 0},
+		{"scheduled, its start come and gone: nothing",
+			window(11, data.Scheduled, at(26, 14, 0), at(26, 15, 0), nil, nil, connectors),
+			nil, connectors, 26, data.Operational, nil, nil, 0},
+		{"cancelled: nothing",
+			window(12, data.Cancelled, at(17, 2, 0), at(17, 4, 0), nil, ptr(at(16, 18, 0)), connectors),
+			nil, connectors, 17, data.Operational, nil, nil, 0},
+	}
+	start := at(26, 0, 0).AddDate(0, 0, -89)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spans := append(Spans(c.incidents, now), MaintenanceSpans([]data.Maintenance{c.maint}, now)...)
+			b := Bars(spans, map[int64]time.Time{connectors: {}, editor: {}}, now, tokyo, 90)[c.comp]
+			day := b.Days[89-(26-c.day)]
+			if !day.Date.Equal(at(c.day, 0, 0)) {
+				t.Fatalf("day %v", day.Date)
+			}
+			if day.Status != c.status || day.Manual {
+				t.Errorf("status %s (manual %v), want %s", day.Status, day.Manual, c.status)
+			}
+			if len(day.Minutes) != len(c.minutes) || len(day.Maintenances) != len(c.maints) {
+				t.Fatalf("minutes %+v, maintenance %v; want %+v, %v", day.Minutes, day.Maintenances, c.minutes, c.maints)
+			}
+			for i := range c.minutes {
+				if day.Minutes[i] != c.minutes[i] {
+					t.Errorf("minutes %+v, want %+v", day.Minutes, c.minutes)
+				}
+			}
+			for i := range c.maints {
+				if day.Maintenances[i] != c.maints[i] {
+					t.Errorf("maintenance %v, want %v", day.Maintenances, c.maints)
+				}
+			}
+			want := 100 * (1 - c.down*60/now.Sub(start).Seconds())
+			if math.Abs(b.Percent-want) > 1e-9 || math.Abs(b.ShortPercent-100*(1-c.down*60/now.Sub(at(26, 0, 0).AddDate(0, 0, -29)).Seconds())) > 1e-9 {
+				t.Errorf("uptime %.6f (30 days %.6f), want %.6f: maintenance is not downtime", b.Percent, b.ShortPercent, want)
+			}
+		})
+	}
+}
