@@ -108,6 +108,9 @@ type Audience struct {
 	// Contacts and Subscribers count the recipients of each kind apart;
 	// Contracts counts the contracts the contacts are listed on.
 	Contacts, Subscribers, Contracts int
+	// Channels counts the webhook, Slack and Teams channels posted to
+	// (NoticeAudienceCount only): posts, not emails.
+	Channels int
 }
 
 // audience finds who a notice of this policy row about these components
@@ -138,10 +141,17 @@ func (s *Store) NoticeAudienceCount(ctx context.Context, impact string, componen
 	if !oneOf(impact, Impacts) && impact != PolicyMaintenance {
 		return a, Invalid("impact", "invalid_choice")
 	}
+	tx := s.db.WithContext(ctx)
+	// The same channels queueNotification posts to, whatever the policy
+	// (and, for channels of every product, without a component).
+	chans, err := channelAudience(tx, false, componentIDs)
+	if err != nil {
+		return a, fmt.Errorf("data: audience: %w", err)
+	}
+	a.Channels = len(chans)
 	if len(componentIDs) == 0 {
 		return a, nil
 	}
-	tx := s.db.WithContext(ctx)
 	var pol NoticePolicy
 	if err := tx.Where("impact = ?", impact).First(&pol).Error; err != nil {
 		return a, fmt.Errorf("data: notice policy %q: %w", impact, err)
@@ -546,21 +556,37 @@ func (s *Store) NotificationsWith(ctx context.Context, states []string, limit, o
 	ids := make([]int64, len(ns))
 	for i, n := range ns {
 		ids[i] = n.ID
-		counts[n.ID] = map[string]int{}
+	}
+	counts, err := s.DeliveryCountsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return ns, counts, total, nil
+}
+
+// DeliveryCountsOf counts the deliveries of several notifications by
+// state, in one query; every id asked for has a map, empty without any.
+func (s *Store) DeliveryCountsOf(ctx context.Context, ids []int64) (map[int64]map[string]int, error) {
+	counts := make(map[int64]map[string]int, len(ids))
+	for _, id := range ids {
+		counts[id] = map[string]int{}
+	}
+	if len(ids) == 0 {
+		return counts, nil
 	}
 	var rows []struct {
 		NotificationID int64
 		State          string
 		N              int
 	}
-	if err := db.Model(&Delivery{}).Select("notification_id, state, COUNT(*) AS n").Where("notification_id IN ?", ids).
+	if err := s.db.WithContext(ctx).Model(&Delivery{}).Select("notification_id, state, COUNT(*) AS n").Where("notification_id IN ?", ids).
 		Group("notification_id, state").Scan(&rows).Error; err != nil {
-		return nil, nil, 0, fmt.Errorf("data: delivery counts: %w", err)
+		return nil, fmt.Errorf("data: delivery counts: %w", err)
 	}
 	for _, r := range rows {
 		counts[r.NotificationID][r.State] = r.N
 	}
-	return ns, counts, total, nil
+	return counts, nil
 }
 
 // Notification returns one notification.
@@ -723,26 +749,46 @@ func (s *Store) NotificationStaleness(ctx context.Context, n *Notification) (Sta
 	return st, nil
 }
 
+// Queued is what a notification was written to do: emails by state, and
+// posts to webhook, Slack and Teams channels (never held).
+type Queued struct {
+	Emails   map[string]int
+	Channels int
+}
+
 // QueuedFor returns the newest notification written since a moment about
-// an incident (or, with incident 0, a maintenance), and how many addresses
-// it goes to; nil when the change queued none.
-func (s *Store) QueuedFor(ctx context.Context, incidentID, maintenanceID int64, since time.Time) (*Notification, int64, error) {
+// an incident (or, with incident 0, a maintenance), and its deliveries:
+// emails by state and channel posts apart; nil when the change queued none.
+func (s *Store) QueuedFor(ctx context.Context, incidentID, maintenanceID int64, since time.Time) (*Notification, Queued, error) {
 	q := s.db.WithContext(ctx).Where("created_at >= ?", since.UTC())
 	if incidentID != 0 {
 		q = q.Where("incident_id = ?", incidentID)
 	} else {
 		q = q.Where("maintenance_id = ?", maintenanceID)
 	}
+	out := Queued{Emails: map[string]int{}}
 	var ns []Notification
 	if err := q.Order("created_at DESC, id DESC").Limit(1).Find(&ns).Error; err != nil {
-		return nil, 0, fmt.Errorf("data: queued notification: %w", err)
+		return nil, out, fmt.Errorf("data: queued notification: %w", err)
 	}
 	if len(ns) == 0 {
-		return nil, 0, nil
+		return nil, out, nil
 	}
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&Delivery{}).Where("notification_id = ?", ns[0].ID).Count(&n).Error; err != nil {
-		return nil, 0, fmt.Errorf("data: queued notification: %w", err)
+	var rows []struct {
+		Channel bool
+		State   string
+		N       int
 	}
-	return &ns[0], n, nil
+	if err := s.db.WithContext(ctx).Model(&Delivery{}).Select("channel_id IS NOT NULL AS channel, state, COUNT(*) AS n").
+		Where("notification_id = ?", ns[0].ID).Group("channel_id IS NOT NULL, state").Scan(&rows).Error; err != nil {
+		return nil, out, fmt.Errorf("data: queued notification: %w", err)
+	}
+	for _, r := range rows {
+		if r.Channel {
+			out.Channels += r.N
+		} else {
+			out.Emails[r.State] += r.N
+		}
+	}
+	return &ns[0], out, nil
 }

@@ -16,11 +16,13 @@ type catalogAdminPage struct {
 }
 
 func (s *Server) listProducts(c echo.Context) error {
-	products, err := s.store.Products(c.Request().Context())
+	// Beside the status set by hand, the one the public page shows, which
+	// an open incident or running maintenance can make worse.
+	cv, _, _, err := s.liveCatalog(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	v := &catalogAdminPage{catalogView: newCatalogView(products, nil, nil), Statuses: data.ComponentStatuses}
+	v := &catalogAdminPage{catalogView: cv, Statuses: data.ComponentStatuses}
 	return s.render(c, http.StatusOK, "products", &view{Title: s.t(c, "products.title"), Data: v})
 }
 

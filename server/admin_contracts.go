@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/csv"
 	"io"
 	"net/http"
 	"net/url"
@@ -312,6 +313,41 @@ type importPage struct {
 	// the operator applies it; MoreRemovals counts those not listed.
 	Removals     []contractcsv.Removal
 	MoreRemovals int
+	// Example is a file to copy, naming this instance's own products.
+	Example string
+}
+
+// renderImport shows the import page with its example file.
+func (s *Server) renderImport(c echo.Context, code int, page *importPage) error {
+	products, err := s.store.Products(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	page.Example = importExample(products)
+	return s.render(c, code, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+}
+
+// importExample is the example file of the import page: two contacts of
+// one contract using the first two products in the page's order, so the
+// file imports as it is; without products, placeholder names.
+func importExample(products []data.Product) string {
+	var names []string
+	for _, p := range products {
+		if n := strings.TrimSpace(p.NameJA); n != "" && len(names) < 2 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		names = []string{"製品A", "製品B"}
+	}
+	uses := strings.Join(names, ";")
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write(contractcsv.Columns)
+	w.Write([]string{"C-001", "株式会社サンプル", uses, "true", "山田 太郎", "taro@example.jp", "ja", "primary"})
+	w.Write([]string{"C-001", "株式会社サンプル", uses, "true", "John Smith", "john@example.com", "en", "additional"})
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // maxShownProblems keeps the preview readable when a whole file is wrong.
@@ -322,7 +358,7 @@ const maxShownProblems = 200
 const maxShownRemovals = 500
 
 func (s *Server) showImport(c echo.Context) error {
-	return s.render(c, http.StatusOK, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: &importPage{}})
+	return s.renderImport(c, http.StatusOK, &importPage{})
 }
 
 // previewImport reads an uploaded CSV and shows what it would do and every
@@ -330,7 +366,7 @@ func (s *Server) showImport(c echo.Context) error {
 func (s *Server) previewImport(c echo.Context) error {
 	fh, err := c.FormFile("file")
 	if err != nil {
-		return s.render(c, http.StatusBadRequest, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: &importPage{Error: "csv_no_file"}})
+		return s.renderImport(c, http.StatusBadRequest, &importPage{Error: "csv_no_file"})
 	}
 	fd, err := fh.Open()
 	if err != nil {
@@ -344,12 +380,12 @@ func (s *Server) previewImport(c echo.Context) error {
 	page := &importPage{}
 	if len(raw) > maxImportBytes {
 		page.Error = "csv_too_large"
-		return s.render(c, http.StatusRequestEntityTooLarge, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+		return s.renderImport(c, http.StatusRequestEntityTooLarge, page)
 	}
 	text, enc, err := contractcsv.Decode(raw)
 	if err != nil {
 		page.Error = "csv_encoding"
-		return s.render(c, http.StatusBadRequest, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+		return s.renderImport(c, http.StatusBadRequest, page)
 	}
 	products, err := s.store.Products(c.Request().Context())
 	if err != nil {
@@ -372,7 +408,7 @@ func (s *Server) previewImport(c echo.Context) error {
 	} else if err = s.importRemovals(c, page); err != nil {
 		return err
 	}
-	return s.render(c, code, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+	return s.renderImport(c, code, page)
 }
 
 // importRemovals lists on the preview the contacts the import would
@@ -409,7 +445,7 @@ func (s *Server) applyImport(c echo.Context) error {
 	parsed := contractcsv.Parse(imp.Content, products)
 	page := &importPage{Import: parsed, Problems: parsed.Problems}
 	if len(parsed.Problems) > 0 {
-		return s.render(c, http.StatusBadRequest, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+		return s.renderImport(c, http.StatusBadRequest, page)
 	}
 	res, err := s.store.ApplyImport(ctx, parsed.Contracts)
 	if err != nil {
@@ -417,7 +453,7 @@ func (s *Server) applyImport(c echo.Context) error {
 	}
 	s.store.DeleteImport(ctx, id)
 	page.Result = &res
-	return s.render(c, http.StatusOK, "contracts_import", &view{Title: s.t(c, "contracts.import"), Data: page})
+	return s.renderImport(c, http.StatusOK, page)
 }
 
 // maxImportBytes bounds a CSV upload (about 50,000 contacts).

@@ -34,6 +34,9 @@ type maintenanceFormPage struct {
 	Reminders   []string
 	// Preview is what the form would publish, when asked.
 	Preview *publishPreview
+	// EarlyStart: the update sets "in progress" before the planned start,
+	// which the operator must confirm.
+	EarlyStart bool
 }
 
 // renderMaintenanceForm shows a maintenance form with the audience for the
@@ -118,23 +121,15 @@ func (s *Server) loadMaintenanceForm(c echo.Context) (*maintenanceFormPage, erro
 	return s.maintenanceFormPage(c, m)
 }
 
-func nextMaintenanceStatus(m *data.Maintenance) string {
-	switch m.Status {
-	case data.Scheduled:
-		return data.InProgress
-	case data.InProgress:
-		return data.Verifying
-	default:
-		return data.Completed
-	}
-}
-
 func (s *Server) manageMaintenance(c echo.Context) error {
 	v, err := s.loadMaintenanceForm(c)
 	if err != nil {
 		return err
 	}
-	f := &form{Values: map[string][]string{"status": {nextMaintenanceStatus(v.Maintenance)}}}
+	// The form starts at the window's own status: a step is the operator's
+	// choice, and starting a window a week early by default would announce
+	// a start that has not happened.
+	f := &form{Values: map[string][]string{"status": {v.Maintenance.Status}}}
 	if v.Maintenance.Notify {
 		f.Values.Set("notify", "1")
 	}
@@ -163,6 +158,8 @@ func (s *Server) postMaintenanceUpdate(c echo.Context) error {
 	}
 	in := data.NewMaintenanceUpdate{Status: f.Get("status"), BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), OperatorID: operatorOf(c).ID,
 		Notice: s.notice(f)}
+	m := v.Maintenance
+	v.EarlyStart = in.Status == data.InProgress && m.Status == data.Scheduled && s.opts.Now().Before(m.StartsAt)
 	if f.Get("preview") != "" {
 		// The count for this step, the message and the email; nothing saved.
 		dry := in
@@ -175,6 +172,10 @@ func (s *Server) postMaintenanceUpdate(c echo.Context) error {
 			return err
 		}
 		return s.renderMaintenanceStep(c, code, f, v, in.Status)
+	}
+	if v.EarlyStart && !f.Is("confirm_early", "1") {
+		f.fail("confirm_early", "early_start_unconfirmed")
+		return s.renderMaintenanceStep(c, http.StatusBadRequest, f, v, in.Status)
 	}
 	since := s.opts.Now()
 	_, err = s.store.PostMaintenanceUpdate(c.Request().Context(), v.Maintenance.ID, in)

@@ -95,7 +95,10 @@ func (s *Server) savePolicy(c echo.Context) error {
 type notificationsPage struct {
 	Notifications []data.Notification
 	Counts        map[int64]map[string]int
-	Page, Last    int
+	// Subjects are what each notification's recipients read as its
+	// subject, in the console's language.
+	Subjects   map[int64]string
+	Page, Last int
 	// State filters the list: "held", "failed" (with bounced) or "".
 	State string
 }
@@ -124,18 +127,34 @@ func (s *Server) listNotifications(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	subjects := make(map[int64]string, len(ns))
+	for _, x := range ns {
+		subjects[x.ID] = s.subject(x, langOf(c))
+	}
 	return s.render(c, http.StatusOK, "notifications", &view{Title: s.t(c, "notifications.title"),
-		Data: &notificationsPage{Notifications: ns, Counts: counts, Page: n, Last: lastPage(total), State: state}})
+		Data: &notificationsPage{Notifications: ns, Counts: counts, Subjects: subjects, Page: n, Last: lastPage(total), State: state}})
 }
 
-// Title is a notification's title, in Japanese, for console lists.
-func (v *notificationsPage) Title(n data.Notification) string {
+// subject is what a notification's recipients read as its subject, in
+// lang: an email's subject line, composed as the sender composes it (some
+// kinds, such as the subscription confirmation, have no title of their
+// own); a kind only ever posted to channels (operators' alerts, component
+// updates) reads as its title, as the post does.
+func (s *Server) subject(n data.Notification, lang string) string {
 	content, err := n.Decode()
 	if err != nil {
 		return ""
 	}
-	return content.TitleJA
+	if s.opts.Composer != nil && s.catalog.Has(lang, "email.subject."+n.Kind) {
+		if msg, err := s.opts.Composer.Compose(data.Delivery{NotificationID: n.ID, Lang: lang}, n); err == nil {
+			return msg.Subject
+		}
+	}
+	return pickLang(lang, content.TitleJA, content.TitleEN)
 }
+
+// Subject is a notification's subject, for the list.
+func (v *notificationsPage) Subject(n data.Notification) string { return v.Subjects[n.ID] }
 
 // Progress turns delivery counts into the bar the console shows.
 func (v *notificationsPage) Progress(id int64) progress { return newProgress(v.Counts[id]) }
@@ -176,6 +195,8 @@ type notificationPage struct {
 	// instead of an email when the delivery picked is one.
 	Channel     *channelPreview
 	MailEnabled bool
+	// Subject is the notice's subject as sent, in the console's language.
+	Subject string
 }
 
 // channelPreview is the request a channel delivery sends.
@@ -255,7 +276,7 @@ func (s *Server) showNotification(c echo.Context) error {
 		return err
 	}
 	v := &notificationPage{Notification: n, Content: content, Progress: newProgress(counts), Deliveries: ds, State: state,
-		States: data.DeliveryStates, Page: page, Last: lastPage(total), MailEnabled: s.opts.MailEnabled}
+		States: data.DeliveryStates, Page: page, Last: lastPage(total), MailEnabled: s.opts.MailEnabled, Subject: s.subject(*n, langOf(c))}
 	if len(ds) > 0 {
 		// The message exactly as it goes out, for one recipient: the one
 		// asked for, or the first listed.

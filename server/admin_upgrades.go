@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -12,6 +13,7 @@ import (
 type upgradesPage struct {
 	Upgrades   []data.Upgrade
 	Page, Last int
+	noticeDeliveries
 }
 
 func (s *Server) listUpgrades(c echo.Context) error {
@@ -20,14 +22,99 @@ func (s *Server) listUpgrades(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	nd, err := s.noticeDeliveries(c.Request().Context(), us...)
+	if err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "upgrades", &view{Title: s.t(c, "upgrades.title"),
-		Data: &upgradesPage{Upgrades: us, Page: n, Last: lastPage(total)}})
+		Data: &upgradesPage{Upgrades: us, Page: n, Last: lastPage(total), noticeDeliveries: nd}})
+}
+
+// noticeDeliveries holds the delivery counts of upgrades' advance notices:
+// a notice marked sent has only been written, and its emails may be held,
+// waiting or failed.
+type noticeDeliveries struct {
+	Counts map[int64]map[string]int
+}
+
+func (s *Server) noticeDeliveries(ctx context.Context, us ...data.Upgrade) (noticeDeliveries, error) {
+	var ids []int64
+	for _, u := range us {
+		for _, n := range u.Notices {
+			if n.NotificationID != nil {
+				ids = append(ids, *n.NotificationID)
+			}
+		}
+	}
+	counts, err := s.store.DeliveryCountsOf(ctx, ids)
+	return noticeDeliveries{Counts: counts}, err
+}
+
+// noticeTold is what became of an advance notice, as the console says it.
+type noticeTold struct {
+	// Class is the notice-state class; Key the words when nothing was
+	// written (pending, missed, skipped, no recipients).
+	Class, Key string
+	// Parts are the deliveries by state, in the notifications pages' words
+	// (delivery.*), only the states some are in; Total counts them all.
+	Parts []toldPart
+	Total int
+	// NotificationID links to the deliveries; 0 when none were written.
+	NotificationID int64
+}
+
+type toldPart struct {
+	Key string
+	N   int
+}
+
+// Told says what became of n: before it is due, its own state; once
+// written, where its deliveries are.
+func (v noticeDeliveries) Told(n data.UpgradeNotice) noticeTold {
+	t := noticeTold{Class: n.State, Key: "notice." + n.State}
+	if n.State != data.NoticeSent {
+		return t
+	}
+	if n.NotificationID == nil {
+		// Written for nobody: no active contract used the product.
+		t.Class, t.Key = data.NoticeSkipped, "notice.no_recipients"
+		return t
+	}
+	t.NotificationID = *n.NotificationID
+	counts := v.Counts[t.NotificationID]
+	for _, st := range data.DeliveryStates {
+		k := counts[st]
+		switch st {
+		case data.DeliverySending:
+			continue // counted as waiting, as on the notifications pages
+		case data.DeliveryPending:
+			k += counts[data.DeliverySending]
+		}
+		if k > 0 {
+			t.Parts = append(t.Parts, toldPart{Key: "delivery." + st, N: k})
+			t.Total += k
+		}
+	}
+	switch {
+	case counts[data.DeliveryFailed]+counts[data.DeliveryBounced] > 0:
+		t.Class = "failed c-failed"
+	case t.Total > 0 && counts[data.DeliverySent] == t.Total:
+		t.Class = data.NoticeSent
+	case t.Total > 0 && counts[data.DeliveryDiscarded] == t.Total:
+		t.Class = data.NoticeSkipped
+	case counts[data.DeliveryHeld] > 0:
+		t.Class = data.DeliveryHeld
+	default:
+		t.Class = data.DeliveryPending
+	}
+	return t
 }
 
 type upgradeFormPage struct {
 	Upgrade  *data.Upgrade
 	Products []data.Product
 	Started  bool
+	noticeDeliveries
 }
 
 func (s *Server) upgradeFormPage(c echo.Context, u *data.Upgrade) (*upgradeFormPage, error) {
@@ -38,6 +125,9 @@ func (s *Server) upgradeFormPage(c echo.Context, u *data.Upgrade) (*upgradeFormP
 	v := &upgradeFormPage{Upgrade: u, Products: products}
 	if u != nil {
 		v.Started = u.Status == data.UpgradeCancelled || !u.StartsAt.After(s.opts.Now())
+		if v.noticeDeliveries, err = s.noticeDeliveries(c.Request().Context(), *u); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
 }

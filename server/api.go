@@ -74,7 +74,9 @@ func (s *Server) auditToken(c echo.Context, tok *data.APIToken, err error) {
 	if errors.As(err, &he) {
 		status = he.Code
 	}
-	e := data.AuditEntry{IP: c.RealIP(), Action: "api " + c.Request().Method + " " + c.Path(), Target: auditTarget(c),
+	// A dry run only says what it would do: marked, as a failure is.
+	preview := c.Request().Method != http.MethodGet && c.QueryParam("dry_run") == "true"
+	e := data.AuditEntry{IP: c.RealIP(), Action: auditOutcome("api "+c.Request().Method+" "+c.Path(), preview, status), Target: auditTarget(c),
 		OperatorEmail: "token:" + tok.Name, OperatorID: tok.CreatedBy}
 	b, _ := json.Marshal(map[string]any{"status": status, "token_id": tok.ID})
 	e.Changes = string(b)

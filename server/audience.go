@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -12,9 +13,12 @@ import (
 )
 
 // audienceView tells an operator, before they publish, who will be
-// emailed: contract contacts and public subscribers counted apart.
+// emailed: contract contacts and public subscribers counted apart, and the
+// webhook, Slack and Teams channels posted to, which are not emails and are
+// never held.
 type audienceView struct {
 	Contacts, Subscribers, Contracts int
+	Channels                         int
 	Held                             bool
 	// NoStep: this step emails nobody whatever is ticked (a maintenance
 	// moving to verifying, say).
@@ -26,7 +30,8 @@ func (s *Server) audience(ctx context.Context, policyRow string, componentIDs []
 	if err != nil {
 		return nil, err
 	}
-	return &audienceView{Contacts: a.Contacts, Subscribers: a.Subscribers, Contracts: a.Contracts, Held: !s.opts.MailEnabled}, nil
+	return &audienceView{Contacts: a.Contacts, Subscribers: a.Subscribers, Contracts: a.Contracts, Channels: a.Channels,
+		Held: !s.opts.MailEnabled}, nil
 }
 
 // noStep is the audience of a step that sends no email.
@@ -47,21 +52,57 @@ func (s *Server) afterNotice(n data.Notice) {
 }
 
 // published ends a publishing POST: with email asked for, the flash says
-// how many addresses the notice goes to and links to its progress.
+// what the notice was written to do (emails being sent or held, channel
+// posts apart) and links to its progress.
 func (s *Server) published(c echo.Context, n data.Notice, flash, target string, incidentID, maintenanceID int64, since time.Time) error {
 	s.afterNotice(n)
 	if n.Send {
-		q, count, err := s.store.QueuedFor(c.Request().Context(), incidentID, maintenanceID, since)
+		q, queued, err := s.store.QueuedFor(c.Request().Context(), incidentID, maintenanceID, since)
 		if err != nil {
 			return err
 		}
 		if q != nil {
 			s.changed()
-			s.setFlashSending(c, flash, q.ID, int(count))
+			held := queued.Emails[data.DeliveryHeld]
+			sending := 0
+			for _, st := range data.DeliveryStates {
+				if st != data.DeliveryHeld {
+					sending += queued.Emails[st]
+				}
+			}
+			s.setFlashSending(c, flash, q.ID, sent{Emails: sending, Held: held, Channels: queued.Channels})
 			return c.Redirect(http.StatusSeeOther, target)
 		}
 	}
 	return s.done(c, flash, target)
+}
+
+// sent is what a published notice was written to do, for the flash.
+type sent struct {
+	// Emails are on their way, Held wait for an operator (no SMTP server
+	// configured), Channels are webhook, Slack and Teams posts.
+	Emails, Held, Channels int
+}
+
+// sentText says in lang what a published notice does: the emails being
+// sent or held, and the channel posts apart.
+func (s *Server) sentText(lang string, n sent) string {
+	t := func(id string, args ...any) string { return s.catalog.T(lang, id, args...) }
+	var parts []string
+	if n.Emails > 0 {
+		parts = append(parts, t("flash.sending", "Count", n.Emails))
+	}
+	if n.Held > 0 {
+		if s.opts.MailEnabled {
+			parts = append(parts, t("flash.sending_held", "Count", n.Held))
+		} else {
+			parts = append(parts, t("flash.sending_held_no_smtp", "Count", n.Held))
+		}
+	}
+	if n.Channels > 0 {
+		parts = append(parts, t("flash.posting", "Count", n.Channels))
+	}
+	return strings.Join(parts, " ")
 }
 
 func ids(m map[int64]string) []int64 {
@@ -127,7 +168,7 @@ func (s *Server) showAudience(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"contacts": a.Contacts, "subscribers": a.Subscribers, "contracts": a.Contracts,
-		"text": s.audienceText(langOf(c), a)})
+		"channels": a.Channels, "text": s.audienceText(langOf(c), a)})
 }
 
 // maintenanceStepAudience is who a window's move to status would email.
@@ -144,6 +185,8 @@ func (s *Server) audienceText(lang string, a *audienceView) string {
 	switch {
 	case a.NoStep:
 		return t("audience.no_step")
+	case a.Contacts+a.Subscribers == 0 && a.Channels > 0:
+		return t("audience.channels_only", "Channels", a.Channels)
 	case a.Contacts+a.Subscribers == 0:
 		return t("audience.none")
 	}
@@ -159,8 +202,13 @@ func (s *Server) audienceText(lang string, a *audienceView) string {
 			who = subs
 		}
 	}
-	if a.Held {
+	switch {
+	case a.Held && a.Channels > 0:
+		return t("audience.held_channels", "Who", who, "Channels", a.Channels)
+	case a.Held:
 		return t("audience.held", "Who", who)
+	case a.Channels > 0:
+		return t("audience.will_send_channels", "Who", who, "Channels", a.Channels)
 	}
 	return t("audience.will_send", "Who", who)
 }

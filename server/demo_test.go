@@ -75,7 +75,7 @@ func TestDemoEveryPageRenders(t *testing.T) {
 func checkDemoPage(t *testing.T, c *client, keys *keyFinder, lang string, p demoPage) {
 	t.Helper()
 	path := p.path
-	if strings.HasPrefix(path, "/api/v2/") {
+	if strings.HasPrefix(path, "/api/v2/") || strings.HasPrefix(path, "/preferences/") || strings.HasPrefix(path, "/unsubscribe/") {
 		// The Statuspage JSON speaks English unless asked (a page's cookie
 		// does not move it), as Statuspage's clients expect.
 		path += "?lang=" + lang

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	netmail "net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -185,10 +186,32 @@ func (s *Server) feed(c echo.Context) error {
 			af.Id = f.Id
 			out, err = feeds.ToXML(af)
 		} else {
+			// RSS 2.0's managingEditor is an email address, the name after
+			// it in parentheses; gorilla/feeds writes " (name)" for an
+			// author without one, which validators refuse. The security
+			// contact is the one address the site already publishes (every
+			// footer, security.txt); without it there is no editor.
+			f.Author = nil
+			if addr := s.editorAddress(); addr != "" {
+				f.Author = &feeds.Author{Name: pg.SiteName(), Email: addr}
+			}
 			out, err = f.ToRss()
 		}
 		return []byte(out), err
 	})
+}
+
+// editorAddress is the feeds' editor: the security contact when it is an
+// email address (it may be an https:// page), else empty.
+func (s *Server) editorAddress() string {
+	if strings.HasPrefix(s.opts.SecurityContact, "https://") {
+		return ""
+	}
+	a, err := netmail.ParseAddress(s.opts.SecurityContact)
+	if err != nil {
+		return ""
+	}
+	return a.Address
 }
 
 // icsCalendar serves upcoming maintenance windows and upgrades as
@@ -242,16 +265,16 @@ func (s *Server) eventUID(kind string, id int64) string {
 
 func (s *Server) maintenanceEvent(m *data.Maintenance, lang string, cat *catalogView) calendar.Event {
 	pg := &page{s: s, Lang: lang}
-	body := ""
-	if affects := pg.Affects(cat, m); affects != "" {
-		body = pg.T("maintenance.affects") + " " + affects + "\n\n"
+	affects, body := "", ""
+	if a := pg.Affects(cat, m); a != "" {
+		affects = pg.T("maintenance.affects") + " " + a
 	}
 	if n := len(m.Updates); n > 0 {
-		body += pg.L(m.Updates[n-1].BodyJA, m.Updates[n-1].BodyEN)
+		body = pg.L(m.Updates[n-1].BodyJA, m.Updates[n-1].BodyEN)
 	}
 	start, end, seq := maintenanceSpan(m)
 	return calendar.Event{UID: s.eventUID("maintenance", m.ID), Sequence: seq,
-		Summary: s.catalog.T(lang, "history.maintenance") + ": " + pg.L(m.TitleJA, m.TitleEN), Description: body,
+		Summary: s.catalog.T(lang, "history.maintenance") + ": " + pg.L(m.TitleJA, m.TitleEN), Description: affects, Markdown: body,
 		URL:   strings.TrimRight(s.opts.BaseURL.String(), "/") + "/maintenance/" + strconv.FormatInt(m.ID, 10),
 		Start: start, End: end, Cancelled: m.Status == data.Cancelled, Updated: m.UpdatedAt}
 }
@@ -288,7 +311,7 @@ func (s *Server) upgradeEvent(u *data.Upgrade, lang string) calendar.Event {
 		name = pg.L(u.Product.NameJA, u.Product.NameEN) + " "
 	}
 	return calendar.Event{UID: s.eventUID("upgrade", u.ID), Sequence: u.Sequence,
-		Summary: s.catalog.T(lang, "history.upgrade") + ": " + name + u.Version, Description: pg.L(u.SummaryJA, u.SummaryEN),
+		Summary: s.catalog.T(lang, "history.upgrade") + ": " + name + u.Version, Markdown: pg.L(u.SummaryJA, u.SummaryEN),
 		URL:   strings.TrimRight(s.opts.BaseURL.String(), "/") + "/upgrades/" + strconv.FormatInt(u.ID, 10),
 		Start: u.StartsAt, End: u.EndsAt, Cancelled: u.Status == data.UpgradeCancelled, Updated: u.UpdatedAt}
 }
@@ -303,7 +326,7 @@ var indicatorColors = map[string]string{"none": badgeColors[data.Operational], "
 
 // badge draws the current status as a small SVG: the page's, in the words
 // summary.json uses (both come from pageStatus), or one component's with
-// ?component=ID, as components.json shows it.
+// ?component=ID, as components.json shows it, named with its product.
 func (s *Server) badge(c echo.Context) error {
 	lang := langOf(c)
 	comp := c.QueryParam("component")
@@ -322,12 +345,16 @@ func (s *Server) badge(c echo.Context) error {
 			return nil, err
 		}
 		if compID != 0 {
-			cp := d.catalog.Component(compID)
-			if cp == nil {
+			if d.catalog.Component(compID) == nil {
 				return nil, data.ErrNotFound
 			}
+			// Always "Product / Component", as pages and email name a
+			// component away from its product's block: a badge is shown
+			// elsewhere, two products may each have a "CDN", and a label
+			// qualified only when the name is shared would change on
+			// badges already embedded the day a second one is added.
 			status := d.catalog.Status[compID]
-			return badgeSVG((&page{s: s, Lang: lang}).L(cp.NameJA, cp.NameEN), s.catalog.T(lang, "component."+status), badgeColors[status]), nil
+			return badgeSVG(d.catalog.qualifiedName(compID, lang, " / "), s.catalog.T(lang, "component."+status), badgeColors[status]), nil
 		}
 		st := d.status()
 		return badgeSVG(s.catalog.T(lang, "badge.label"), st.Description, indicatorColors[st.Indicator]), nil

@@ -160,9 +160,9 @@ func (s *Server) setFlash(c echo.Context, id string) {
 }
 
 // setFlashSending is the flash after publishing with email: the usual
-// message, how many addresses the notice goes to, and a link to watch it.
-func (s *Server) setFlashSending(c echo.Context, id string, notificationID int64, recipients int) {
-	s.setFlash(c, fmt.Sprintf("%s:%d:%d", id, notificationID, recipients))
+// message, what the notice does (see sentText), and a link to watch it.
+func (s *Server) setFlashSending(c echo.Context, id string, notificationID int64, n sent) {
+	s.setFlash(c, fmt.Sprintf("%s:%d:%d:%d:%d", id, notificationID, n.Emails, n.Held, n.Channels))
 }
 
 // takeFlash reads and clears the flash: its text and, after publishing
@@ -178,15 +178,23 @@ func (s *Server) takeFlash(c echo.Context) (string, string) {
 		return "", ""
 	}
 	text := s.t(c, parts[0])
-	if len(parts) != 3 {
+	if len(parts) != 5 {
 		return text, ""
 	}
-	id, err1 := strconv.ParseInt(parts[1], 10, 64)
-	n, err2 := strconv.Atoi(parts[2])
-	if err1 != nil || err2 != nil || id <= 0 {
+	id, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || id <= 0 {
 		return text, ""
 	}
-	return text + " " + s.t(c, "flash.sending", "Count", n), "/admin/notifications/" + strconv.FormatInt(id, 10)
+	var counts [3]int // emails, held, channels
+	for i := range counts {
+		n, err := strconv.Atoi(parts[2+i])
+		if err != nil || n < 0 {
+			return text, ""
+		}
+		counts[i] = n
+	}
+	return text + " " + s.sentText(langOf(c), sent{Emails: counts[0], Held: counts[1], Channels: counts[2]}),
+		"/admin/notifications/" + strconv.FormatInt(id, 10)
 }
 
 // done finishes a successful POST: public pages are stale, the next page

@@ -3,11 +3,13 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/locale"
 	"github.com/oshirase/oshirase/internal/mail"
 )
 
@@ -21,7 +23,13 @@ type preferencesPage struct {
 	Token string
 	Langs []string
 	Done  bool
+	// Query keeps a language the visitor switched to ("?lang=en") on the
+	// form's address, so the answer to it speaks that language too.
+	Query string
 }
+
+// Action is where the preferences form posts.
+func (p *preferencesPage) Action() string { return "/preferences/" + p.Token + p.Query }
 
 // addressFromToken finds the address a signed link was made for. A link
 // that was tampered with, or whose contact is gone, is a 404.
@@ -42,6 +50,23 @@ func (s *Server) addressFromToken(c echo.Context) (*data.Address, int64, string,
 		return nil, 0, "", err
 	}
 	return a, id, token, nil
+}
+
+// speakAs shows a contact's page in the address's own language: the link
+// came from an email written in it, and a browser set to Japanese (or a
+// cookie the status page left) must not turn an English reader's page into
+// Japanese. Only the language links (?lang=) switch it. It returns the
+// query that keeps a switch on the page's own links and forms.
+func speakAs(c echo.Context, a *data.Address) string {
+	if c.Request().URL.RawQuery != "" {
+		if q := strings.ToLower(strings.TrimSpace(c.QueryParam("lang"))); locale.Supported(q) {
+			return "?" + url.Values{"lang": {q}}.Encode()
+		}
+	}
+	if l := a.Lang(); locale.Supported(l) {
+		c.Set("lang", l)
+	}
+	return ""
 }
 
 // receiveLines says in the reader's language what the address receives
@@ -99,14 +124,14 @@ func (s *Server) receiveLines(c echo.Context, a *data.Address) ([]string, error)
 	return lines, nil
 }
 
-func (s *Server) preferencesView(c echo.Context, code int, f *form, a *data.Address, token string, done bool) error {
+func (s *Server) preferencesView(c echo.Context, code int, f *form, a *data.Address, token, query string, done bool) error {
 	lines, err := s.receiveLines(c, a)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return s.render(c, code, "preferences", &view{Title: s.t(c, "preferences.title"), Form: f,
-		Data: &preferencesPage{Address: a, Lines: lines, Token: token, Langs: data.ContactLanguages, Done: done}})
+		Data: &preferencesPage{Address: a, Lines: lines, Token: token, Langs: data.ContactLanguages, Done: done, Query: query}})
 }
 
 func choicesForm(a *data.Address) *form {
@@ -122,7 +147,7 @@ func (s *Server) showPreferences(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.preferencesView(c, http.StatusOK, choicesForm(a), a, token, false)
+	return s.preferencesView(c, http.StatusOK, choicesForm(a), a, token, speakAs(c, a), false)
 }
 
 func (s *Server) savePreferences(c echo.Context) error {
@@ -130,6 +155,9 @@ func (s *Server) savePreferences(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The answer speaks the language the form was shown in, not the one
+	// just chosen for email.
+	query := speakAs(c, a)
 	f, err := readForm(c)
 	if err != nil {
 		return err
@@ -139,7 +167,7 @@ func (s *Server) savePreferences(c echo.Context) error {
 	optOut := f.Get("opt_out") == "1" && a.Additional()
 	err = s.store.SetChoices(c.Request().Context(), a.Person.Email, f.Get("lang"), optOut, data.ChosenByPerson)
 	if f.absorb(err) {
-		return s.preferencesView(c, http.StatusBadRequest, f, a, token, false)
+		return s.preferencesView(c, http.StatusBadRequest, f, a, token, query, false)
 	}
 	if err != nil {
 		return err
@@ -147,7 +175,7 @@ func (s *Server) savePreferences(c echo.Context) error {
 	if a, err = s.store.Address(c.Request().Context(), a.Person.Email); err != nil {
 		return err
 	}
-	return s.preferencesView(c, http.StatusOK, choicesForm(a), a, token, true)
+	return s.preferencesView(c, http.StatusOK, choicesForm(a), a, token, query, true)
 }
 
 type unsubscribePage struct {
@@ -155,6 +183,13 @@ type unsubscribePage struct {
 	Done       bool
 	Primary    bool
 	Subscriber bool
+	// Email is the contact's address the page stops, in full: whoever
+	// holds the link already sees it in full on the preferences page the
+	// same token opens, and two colleagues' addresses masked alike
+	// (r***@example.com) would not say which one this is.
+	Email string
+	// Query keeps a language the visitor switched to, as on preferences.
+	Query string
 }
 
 // Action is where the unsubscribe form posts.
@@ -162,7 +197,7 @@ func (p *unsubscribePage) Action() string {
 	if p.Subscriber {
 		return "/subscribe/unsubscribe/" + p.Token
 	}
-	return "/unsubscribe/" + p.Token
+	return "/unsubscribe/" + p.Token + p.Query
 }
 
 // showUnsubscribe asks before unsubscribing: link checkers and mail
@@ -172,9 +207,10 @@ func (s *Server) showUnsubscribe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	query := speakAs(c, a)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return s.render(c, http.StatusOK, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"),
-		Data: &unsubscribePage{Token: token, Done: a.Person.OptedOut, Primary: !a.Additional()}})
+		Data: &unsubscribePage{Token: token, Done: a.Person.OptedOut, Primary: !a.Additional(), Email: a.Person.Email, Query: query}})
 }
 
 // unsubscribe is the RFC 8058 one-click endpoint: a mail client POSTs
@@ -182,19 +218,22 @@ func (s *Server) showUnsubscribe(c echo.Context) error {
 // only credential, and no CSRF token is asked for. It stops the address on
 // every contract where it is an additional contact.
 func (s *Server) unsubscribe(c echo.Context) error {
-	_, id, token, err := s.addressFromToken(c)
+	a, id, token, err := s.addressFromToken(c)
 	if err != nil {
 		return err
 	}
+	// A mail client's one-click POST sends no Accept-Language worth
+	// heeding; the page answers in the address's language.
+	query := speakAs(c, a)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	err = s.store.OptOutAddress(c.Request().Context(), id)
 	var v *data.ValidationError
 	if errors.As(err, &v) {
 		return s.render(c, http.StatusBadRequest, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"),
-			Data: &unsubscribePage{Token: token, Primary: true}})
+			Data: &unsubscribePage{Token: token, Primary: true, Email: a.Person.Email, Query: query}})
 	}
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"), Data: &unsubscribePage{Token: token, Done: true}})
+	return s.render(c, http.StatusOK, "unsubscribe", &view{Title: s.t(c, "unsubscribe.title"), Data: &unsubscribePage{Token: token, Done: true, Email: a.Person.Email, Query: query}})
 }

@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,26 +200,70 @@ func formFields(f *form) map[string]any {
 	return out
 }
 
-// auditPosts records every successful state-changing console request that
-// a handler did not record itself in more detail: the route and the form
-// fields, without secrets.
+// auditPosts records every state-changing console request that a handler
+// did not record itself in more detail: the route and the form fields,
+// without secrets. One that changed nothing says so in its action: a
+// preview, or a request refused (see auditOutcome).
 func (s *Server) auditPosts(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := next(c)
-		if c.Request().Method == "GET" || c.Get("audited") != nil || operatorOf(c) == nil {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return err
 		}
-		status := c.Response().Status
-		if err != nil || status >= 400 || !c.Response().Committed {
+		if c.Get("audited") != nil || operatorOf(c) == nil {
 			return err
 		}
 		var fields map[string]any
-		if vals, ferr := c.FormParams(); ferr == nil {
+		vals, ferr := c.FormParams()
+		if ferr == nil {
 			fields = formFields(&form{Values: vals})
 		}
-		s.audit(c, c.Request().Method+" "+c.Path(), auditTarget(c), fields)
+		route := c.Request().Method + " " + c.Path()
+		preview := previewRoutes[route] || (ferr == nil && vals.Get("preview") != "")
+		s.audit(c, auditOutcome(route, preview, responseStatus(c, err)), auditTarget(c), fields)
 		return err
 	}
+}
+
+// previewRoutes are the console's requests that only show what would
+// happen: uploading a CSV checks it and keeps it for applying; nothing
+// changes until POST /admin/contracts/import/apply. The publishing forms'
+// previews say so with their "preview" field.
+var previewRoutes = map[string]bool{"POST /admin/contracts/import": true}
+
+// responseStatus is the status a request answered, or will answer once the
+// central error handler (handleError) renders err.
+func responseStatus(c echo.Context, err error) int {
+	var he *echo.HTTPError
+	switch {
+	case err == nil && c.Response().Committed:
+		return c.Response().Status
+	case err == nil:
+		return http.StatusOK
+	case errors.As(err, &he):
+		return he.Code
+	case errors.Is(err, data.ErrNotFound):
+		return http.StatusNotFound
+	case data.Unavailable(err):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// auditOutcome marks the action of a request that changed nothing, so the
+// trail never shows it like the change: "POST /admin/incidents (preview)",
+// "POST /admin/contracts/import (failed: 400)".
+func auditOutcome(action string, preview bool, status int) string {
+	switch {
+	case preview && status >= 400:
+		return action + " (preview, failed: " + strconv.Itoa(status) + ")"
+	case preview:
+		return action + " (preview)"
+	case status >= 400:
+		return action + " (failed: " + strconv.Itoa(status) + ")"
+	}
+	return action
 }
 
 func auditTarget(c echo.Context) string {

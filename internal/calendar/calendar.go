@@ -8,6 +8,8 @@ import (
 	"time"
 
 	ics "github.com/arran4/golang-ical"
+
+	"github.com/oshirase/oshirase/internal/markdown"
 )
 
 // Event is one maintenance window or upgrade.
@@ -16,13 +18,31 @@ type Event struct {
 	// event in calendars instead of adding a second one.
 	UID string
 	// Sequence rises with each reschedule or cancellation (RFC 5545 3.8.7.4).
-	Sequence    int
-	Summary     string
+	Sequence int
+	Summary  string
+	// Description is plain text, and Markdown what an operator wrote:
+	// DESCRIPTION is TEXT (RFC 5545 3.8.1.5), which calendars show as
+	// written, so the markdown is rendered to text and follows the
+	// description after a blank line.
 	Description string
+	Markdown    string
 	URL         string
 	Start, End  time.Time
 	Cancelled   bool
 	Updated     time.Time
+}
+
+// description is the event's DESCRIPTION: the text, then the markdown as
+// text.
+func (e Event) description() string {
+	md := markdown.PlainText(e.Markdown)
+	switch {
+	case md == "":
+		return e.Description
+	case strings.TrimSpace(e.Description) == "":
+		return md
+	}
+	return strings.TrimRight(e.Description, "\n") + "\n\n" + md
 }
 
 // text makes a value safe for golang-ical, which escapes LF, comma,
@@ -48,8 +68,8 @@ func Write(name string, events []Event) string {
 		ev.SetStartAt(e.Start.UTC())
 		ev.SetEndAt(e.End.UTC())
 		ev.SetSummary(text(e.Summary))
-		if e.Description != "" {
-			ev.SetDescription(text(e.Description))
+		if d := e.description(); d != "" {
+			ev.SetDescription(text(d))
 		}
 		if e.URL != "" {
 			ev.SetURL(text(e.URL))

@@ -71,3 +71,37 @@ func TestBareCarriageReturnCannotInjectProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownIsWrittenAsText: DESCRIPTION is plain text (RFC 5545
+// 3.8.1.5), so an operator's markdown reaches calendars without its marks,
+// after the event's own text.
+func TestMarkdownIsWrittenAsText(t *testing.T) {
+	start := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		desc, md, want string
+	}{
+		{"対象: 共通基盤 / アカウント・ログイン", "作業中は、**最大5分程度**、[管理画面](https://example.com/a)に接続できません。\n\n- 対象: `sign-in`",
+			"対象: 共通基盤 / アカウント・ログイン\n\n作業中は、最大5分程度、管理画面 (https://example.com/a)に接続できません。\n\n- 対象: sign-in"},
+		{"", "**only** markdown", "only markdown"},
+		{"only text, **as written**", "", "only text, **as written**"},
+		{"text", "<div>raw HTML only</div>", "text"},
+	} {
+		out := Write("Oshirase", []Event{{UID: "m-1@status.example.com", Summary: "作業", Description: c.desc, Markdown: c.md,
+			Start: start, End: start.Add(time.Hour), Updated: start}})
+		cal, err := ics.ParseCalendar(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cal.Events()[0].GetProperty(ics.ComponentPropertyDescription); d == nil || d.Value != c.want {
+			t.Errorf("%q + %q: description %+v, want %q", c.desc, c.md, d, c.want)
+		}
+	}
+	// A CR in markdown cannot start a property either.
+	out := Write("Oshirase", []Event{{UID: "m-1@status.example.com", Summary: "作業", Markdown: "**a**\rATTACH:https://attacker.example/x",
+		Start: start, End: start.Add(time.Hour), Updated: start}})
+	for _, line := range strings.Split(strings.ReplaceAll(out, "\r\n ", ""), "\r\n") {
+		if strings.HasPrefix(line, "ATTACH") {
+			t.Fatalf("injected property %q:\n%s", line, out)
+		}
+	}
+}

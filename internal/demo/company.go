@@ -41,7 +41,7 @@ var catalogue = []product{
 				"Serves the plugin's files. While it is down, the plugin does not appear on screen."},
 			{"license", "ライセンス認証API", "License API",
 				"ご契約の状態を確認しています。応答が遅れると、プラグインの起動に時間がかかります。",
-				"Checks your licence. While it is slow, the plugin takes longer to start."},
+				"Checks your license. While it is slow, the plugin takes longer to start."},
 			{"sync", "外部カレンダー同期", "External calendar sync",
 				"Google カレンダー・Microsoft 365 との予定の同期です。",
 				"Keeps events in step with Google Calendar and Microsoft 365."},

@@ -272,7 +272,7 @@ func (s *seeder) incidentStories() []incident {
 					ja: "CDN事業者の障害が復旧したことを確認し、通常の配信に戻しました。ご迷惑をおかけし、誠に申し訳ございませんでした。原因と再発防止策は、後日あらためてご報告いたします。",
 					en: "Our CDN provider has recovered and delivery is back to normal. We apologise for the disruption. We will report on the cause and on what we are changing."},
 			}},
-		{key: "license", who: editorEmail, fromDraft: "license", titleJA: "ライセンス認証に時間がかかる場合があります", titleEN: "Licence checks may be slow",
+		{key: "license", who: editorEmail, fromDraft: "license", titleJA: "ライセンス認証に時間がかかる場合があります", titleEN: "License checks may be slow",
 			impact: "minor", notify: true,
 			updates: []update{
 				{at: s.ago(4*time.Hour + 55*time.Minute), status: data.Investigating, comps: map[string]string{"license": dp},
@@ -280,7 +280,7 @@ func (s *seeder) incidentStories() []incident {
 					en: "The License API is answering slowly today, so Hidamari Calendar may take longer to start. We are looking into the cause."},
 				{at: s.ago(4*time.Hour + 20*time.Minute), status: data.Identified, comps: map[string]string{"license": dp},
 					ja: "認証データベースへの接続が集中していることがわかりました。接続数の上限を引き上げる対応を行っております。",
-					en: "Connections to the licence database are piling up. We are raising its connection limit."},
+					en: "Connections to the license database are piling up. We are raising its connection limit."},
 				{at: s.ago(2*time.Hour + 30*time.Minute), status: data.Monitoring, comps: map[string]string{"license": op},
 					ja: "対応が完了し、応答時間は通常の水準に戻っております。念のため、引き続き経過を観察しております。",
 					en: "The change is in place and response times are back to normal. We are keeping an eye on it."},

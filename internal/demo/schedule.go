@@ -18,10 +18,10 @@ func (s *seeder) maintenance() {
 	// verified and closed by an operator.
 	var done int64
 	s.at(s.day(-16, 15, 0), "schedule the database upgrade", func(st *data.Store) error {
-		m, err := s.schedule(st, editorEmail, data.NewMaintenance{TitleJA: "ライセンス認証基盤のデータベース更新", TitleEN: "Database upgrade behind licence checks",
+		m, err := s.schedule(st, editorEmail, data.NewMaintenance{TitleJA: "ライセンス認証基盤のデータベース更新", TitleEN: "Database upgrade behind license checks",
 			StartsAt: s.day(-9, 2, 0), EndsAt: s.day(-9, 4, 0), ReminderLead: 48 * time.Hour,
 			BodyJA:       "ライセンス認証基盤のデータベースを新しいバージョンに更新いたします。\n\n作業中は、プラグインの起動時にライセンスを確認できないため、**最大5分程度**、起動に時間がかかる場合がございます。ご利用中の画面には影響ございません。",
-			BodyEN:       "We will upgrade the database behind licence checks.\n\nDuring the work, licences cannot be checked, so the plugin may take **up to about five minutes** longer to start. Screens already open are not affected.",
+			BodyEN:       "We will upgrade the database behind license checks.\n\nDuring the work, licenses cannot be checked, so the plugin may take **up to about five minutes** longer to start. Screens already open are not affected.",
 			ComponentIDs: []int64{s.comp["license"], s.comp["signin"]}, Notice: held})
 		done = m
 		s.f.Completed = m

@@ -300,7 +300,7 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		// the reader's calendar; the UID and sequence match /maintenance.ics.
 		cancelled := content.Kind == data.MaintenanceCancelled || content.Kind == data.UpgradeCancelledK
 		ics := calendar.Write(v.Title, []calendar.Event{{UID: content.Event + "@" + host, Sequence: content.Sequence,
-			Summary: v.Title, Description: body, URL: v.URL, Start: *content.StartsAt, End: *content.EndsAt,
+			Summary: v.Title, Markdown: body, URL: v.URL, Start: *content.StartsAt, End: *content.EndsAt,
 			Cancelled: cancelled, Updated: c.opts.Now()}})
 		if _, err := e.Attach(strings.NewReader(ics), "event.ics", "text/calendar; charset=utf-8; method=PUBLISH"); err != nil {
 			return nil, fmt.Errorf("mail: attach calendar: %w", err)

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -136,6 +137,53 @@ func FuzzHTML(f *testing.F) {
 		out := string(r.HTML(in))
 		if problem := liveMarkup(out); problem != "" {
 			t.Fatalf("input %q rendered %q: %s", in, out, problem)
+		}
+	})
+}
+
+// TestPlainText: what calendars and other text-only places get from the
+// operators' markdown reads as the page does, without any markup.
+func TestPlainText(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"作業中は、**最大5分程度**、起動に時間がかかります。", "作業中は、最大5分程度、起動に時間がかかります。"},
+		{"*em* and _em_ and ~~gone~~ and `code`", "em and em and gone and code"},
+		{"[詳細](https://example.com/a)をご覧ください。", "詳細 (https://example.com/a)をご覧ください。"},
+		{"[https://example.com/a](https://example.com/a)", "https://example.com/a"},
+		{"See https://example.com/auto now", "See https://example.com/auto now"},
+		{"<https://example.com/x>", "https://example.com/x"},
+		{"[click](javascript:alert(1))", "click"},
+		{"[home](/incidents/3)", "home"},
+		{"[mail](mailto:support@example.com)", "mail (mailto:support@example.com)"},
+		{"![ロゴ](https://example.com/logo.png)", "ロゴ"},
+		{"## 影響\n\n- 管理画面\n- API\n\n1. 停止\n2. 更新", "影響\n\n- 管理画面\n- API\n\n1. 停止\n2. 更新"},
+		{"- 外側\n  - 内側", "- 外側\n  - 内側"},
+		{"- [x] 済み\n- [ ] 未", "- [x] 済み\n- [ ] 未"},
+		{"line1\nline2", "line1\nline2"},
+		{"```\nx := **1**\n```", "x := **1**"},
+		{"> 引用です\n> 二行目", "> 引用です\n> 二行目"},
+		{"1 < 2 &amp; 3 &#x41; \\*not em\\*", "1 < 2 & 3 A *not em*"},
+		{"\\&amp; stays", "&amp; stays"},
+		{"before <b>bold</b> after\n\n<div>block</div>\n\nend", "before bold after\n\nend"},
+		{"| a | b |\n|---|---|\n| 1 | 2 |", "a | b\n1 | 2"},
+		{"---", "---"},
+		{"", ""},
+	}
+	for _, c := range cases {
+		if got := PlainText(c.in); got != c.want {
+			t.Errorf("PlainText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzPlainText: any input renders, without a panic, to valid UTF-8 when
+// it was (a calendar refuses anything else).
+func FuzzPlainText(f *testing.F) {
+	for _, s := range []string{"**a**", "[x](https://e.example)", "<script>x</script>", "- a\n  - b", "```\n<b>\n```", "&amp;\\*", "&#0;\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if out := PlainText(s); utf8.ValidString(s) && !utf8.ValidString(out) {
+			t.Fatalf("PlainText(%q) = %q, not UTF-8", s, out)
 		}
 	})
 }
