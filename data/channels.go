@@ -240,6 +240,25 @@ const (
 	AlertRenderFailing = "render_failing"
 )
 
+// operatorAudience is who an operators' alert goes to: every active
+// operator by email (in Japanese, the console's language) and the
+// operators' channels.
+func operatorAudience(tx *gorm.DB) ([]Recipient, error) {
+	var ops []Operator
+	if err := tx.Where("disabled = ?", false).Order("id").Find(&ops).Error; err != nil {
+		return nil, err
+	}
+	recips := make([]Recipient, 0, len(ops))
+	for _, o := range ops {
+		recips = append(recips, Recipient{Email: o.Email, Name: o.Name, Lang: "ja", Role: "operator"})
+	}
+	chans, err := channelAudience(tx, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	return append(recips, chans...), nil
+}
+
 // alertOperatorChannels posts an alert to the operators' channels only:
 // the relay refusing mail cannot be told by email, and the console shows
 // both already.

@@ -70,19 +70,10 @@ func (s *Store) NextPublicEdge(ctx context.Context) (time.Time, error) {
 // until it is mended. The web application calls it once per stretch.
 func (s *Store) AlertRenderFailing(ctx context.Context, page, detail string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		var ops []Operator
-		if err := tx.Where("disabled = ?", false).Order("id").Find(&ops).Error; err != nil {
-			return err
-		}
-		recips := make([]Recipient, 0, len(ops))
-		for _, o := range ops {
-			recips = append(recips, Recipient{Email: o.Email, Name: o.Name, Lang: "ja", Role: "operator"})
-		}
-		chans, err := channelAudience(tx, true, nil)
+		recips, err := operatorAudience(tx)
 		if err != nil {
 			return err
 		}
-		recips = append(recips, chans...)
 		if len(recips) == 0 {
 			return nil
 		}

@@ -327,10 +327,6 @@ func (s *Store) componentTitle(tx *gorm.DB, c *Component) (NoticeName, error) {
 
 // alertOperators emails every active operator what the signal changed.
 func (s *Store) alertOperators(tx *gorm.DB, c *Component, out *SignalOutcome, detail string) error {
-	var ops []Operator
-	if err := tx.Where("disabled = ?", false).Order("id").Find(&ops).Error; err != nil {
-		return err
-	}
 	names, err := s.componentTitle(tx, c)
 	if err != nil {
 		return err
@@ -365,15 +361,10 @@ func (s *Store) alertOperators(tx *gorm.DB, c *Component, out *SignalOutcome, de
 	if out.IncidentID != 0 {
 		path = fmt.Sprintf("/admin/incidents/%d", out.IncidentID)
 	}
-	recips := make([]Recipient, 0, len(ops))
-	for _, o := range ops {
-		recips = append(recips, Recipient{Email: o.Email, Name: o.Name, Lang: "ja", Role: "operator"})
-	}
-	chans, err := channelAudience(tx, true, nil)
+	recips, err := operatorAudience(tx)
 	if err != nil {
 		return err
 	}
-	recips = append(recips, chans...)
 	now := s.now()
 	content := NoticeContent{Kind: kind, Status: out.To, TitleJA: titleJA, TitleEN: titleEN, BodyJA: bodyJA, BodyEN: bodyEN,
 		UpdatedAt: &now, Path: path}
