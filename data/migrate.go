@@ -31,6 +31,7 @@ var migrations = []migration{
 	{11, "monitors, signals, incident drafts, alert integrations", execSchema(schemaV11)},
 	{12, "channels: webhooks, Slack and Teams for subscribers and operators", execSchema(schemaV12)},
 	{13, "history of component statuses set by hand", execSchema(schemaV13)},
+	{14, "idempotency keys carry their holder's lease", execSchema(schemaV14)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -749,4 +750,13 @@ CREATE TABLE component_status_changes (
 CREATE INDEX component_status_changes_at ON component_status_changes (component_id, at);
 INSERT INTO component_status_changes (component_id, status, at)
 	SELECT id, status, updated_at FROM components WHERE status <> 'operational'
+`
+
+// schemaV14: a key still being answered names its holder and how long the
+// holder's lease runs, so a retry after the holder died takes the key over
+// instead of waiting out the 48 hours. Rows from before have no lease; they
+// count as lapsed a minute after they were made.
+const schemaV14 = `
+ALTER TABLE idempotency_keys ADD COLUMN holder TEXT NOT NULL DEFAULT '';
+ALTER TABLE idempotency_keys ADD COLUMN lease_until {{time}} NULL
 `

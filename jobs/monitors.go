@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/faillog"
 )
 
 // MonitorOptions configures a MonitorRunner.
@@ -131,9 +132,14 @@ func (r *MonitorRunner) Sweep(ctx context.Context) (MonitorStats, error) {
 func (r *MonitorRunner) Run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	// A sweep every second against a database that is down logs the
+	// stretch, not each sweep.
+	fails := faillog.New(r.log, "monitor sweeps still fail")
 	for {
 		if _, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("monitor sweep failed", "err", err)
+			fails.Fail("monitor sweep failed", err)
+		} else if err == nil {
+			fails.OK("monitor sweeps work again")
 		}
 		select {
 		case <-ctx.Done():
