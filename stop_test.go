@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,8 +71,9 @@ func TestStopFitsTheGracePeriod(t *testing.T) {
 	addr := freeAddr(t)
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	var logged lockedBuffer
 	go func() {
-		done <- run(runCtx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- run(runCtx, []string{"serve", "--addr", addr}, slog.New(slog.NewTextHandler(&logged, nil)))
 	}()
 	waitHealthy(t, addr, done)
 	for deadline := time.Now().Add(20 * time.Second); smtp.InData() == 0; {
@@ -91,6 +94,10 @@ func TestStopFitsTheGracePeriod(t *testing.T) {
 	}
 	if took := time.Since(stopped); took > 9*time.Second {
 		t.Fatalf("stopping took %s; a container's grace is 10 s", took)
+	}
+	// The stop cut the message off, not the relay.
+	if strings.Contains(logged.String(), "refuses to take mail") {
+		t.Fatalf("our own stop was logged as the relay refusing mail:\n%s", logged.String())
 	}
 	store, err = data.Open(dsn, data.Options{})
 	if err != nil {
@@ -343,4 +350,22 @@ func TestSecretStaysOutOfTheDatabase(t *testing.T) {
 	if _, err := loadConfig(nil); err == nil || !strings.Contains(err.Error(), "OSHIRASE_SECRET") {
 		t.Fatalf("PostgreSQL without a secret: %v", err)
 	}
+}
+
+// lockedBuffer is a log written by the server while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

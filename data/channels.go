@@ -271,3 +271,32 @@ func (s *Store) alertOperatorChannels(tx *gorm.DB, kind, titleJA, titleEN, bodyJ
 	content := NoticeContent{Kind: kind, Status: "alert", TitleJA: titleJA, TitleEN: titleEN, BodyJA: bodyJA, BodyEN: bodyEN, UpdatedAt: &now, Path: path}
 	return s.writeNotification(tx, Notification{Kind: kind, Thread: fmt.Sprintf("%s-%d", kind, now.Unix())}, content, chans, false)
 }
+
+// RenewChannelClaims extends every channel delivery claim a sender holds,
+// so claims never run out under a live holder however slow its receivers
+// are. It returns how many.
+func (s *Store) RenewChannelClaims(ctx context.Context, worker string, lease time.Duration) (int64, error) {
+	now := s.now()
+	res := s.db.WithContext(ctx).Model(&Delivery{}).Where("state = ? AND claimed_by = ? AND channel_id IS NOT NULL", DeliverySending, worker).
+		Updates(map[string]any{"claimed_until": now.Add(lease), "updated_at": now})
+	if res.Error != nil {
+		return 0, fmt.Errorf("data: renew channel claims: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// ReleaseChannelClaims hands back channel deliveries a sender claimed but
+// did not finish (a stop), without counting an attempt, so a clean
+// shutdown leaves nothing waiting for a lease to run out.
+func (s *Store) ReleaseChannelClaims(ctx context.Context, worker string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Model(&Delivery{}).
+		Where("id IN ? AND state = ? AND claimed_by = ? AND channel_id IS NOT NULL", ids, DeliverySending, worker).
+		Updates(map[string]any{"state": DeliveryPending, "claimed_by": "", "claimed_until": nil, "updated_at": s.now()}).Error
+	if err != nil {
+		return fmt.Errorf("data: release channel claims: %w", err)
+	}
+	return nil
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oshirase/oshirase/data"
@@ -17,10 +19,21 @@ import (
 type ChannelOptions struct {
 	Instance string
 	Now      func() time.Time
+	// Workers is how many posts are in flight at once (default 16): a
+	// receiver that hangs holds up one worker for its timeout, not the
+	// channels queued behind it.
+	Workers int
 	// Batch is how many deliveries are claimed at a time (default 50).
 	Batch int
-	// Lease is how long a claim holds (default 2 minutes).
+	// Lease is how long a claim holds before another sender may take the
+	// delivery over (default 20 seconds). A live sender renews its claims
+	// every third of it, so only a dead one's claims run out, and a crash
+	// strands them for seconds.
 	Lease time.Duration
+	// AbortGrace is how long a post in flight may still take once a stop
+	// is asked for; then it is cut off and its claim handed back, not
+	// counted as an attempt (default 2 seconds).
+	AbortGrace time.Duration
 }
 
 // ChannelSender posts the deliveries of webhook, Slack and Teams
@@ -39,11 +52,17 @@ func NewChannelSender(store *data.Store, client *outbound.Client, writer *channe
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Workers == 0 {
+		opts.Workers = 16
+	}
 	if opts.Batch == 0 {
 		opts.Batch = 50
 	}
 	if opts.Lease == 0 {
-		opts.Lease = 2 * time.Minute
+		opts.Lease = 20 * time.Second
+	}
+	if opts.AbortGrace == 0 {
+		opts.AbortGrace = 2 * time.Second
 	}
 	if opts.Instance == "" {
 		host, _ := os.Hostname()
@@ -56,29 +75,58 @@ func NewChannelSender(store *data.Store, client *outbound.Client, writer *channe
 // until the channel is disabled.
 var channelBackoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour}
 
-// Sweep sends what is due.
+// Sweep sends what is due, Workers posts at a time, and returns when
+// nothing is due or ctx ends. While it runs, the claims it holds are
+// renewed, and no post starts under a claim that may have run out. On the
+// way out, claims not started are handed back at once, and a post in
+// flight gets AbortGrace before it is cut off and handed back too.
 func (s *ChannelSender) Sweep(ctx context.Context) (Stats, error) {
 	var st Stats
 	if due, err := s.store.ChannelDeliveriesDue(ctx); err != nil || !due {
 		return st, err
 	}
+	renew := s.startRenewing()
+	defer renew.stop()
+	work := make(chan data.Claim)
+	var wg sync.WaitGroup
+	for range s.opts.Workers {
+		wg.Go(func() {
+			for c := range work {
+				if ctx.Err() != nil || !renew.holds(c) {
+					s.release(c)
+					continue
+				}
+				switch s.send(ctx, c) {
+				case data.DeliverySent:
+					atomic.AddInt64(&st.Sent, 1)
+				case data.DeliveryPending:
+					atomic.AddInt64(&st.Retried, 1)
+				case data.DeliveryFailed:
+					atomic.AddInt64(&st.Failed, 1)
+				}
+			}
+		})
+	}
+	var err error
+claiming:
 	for ctx.Err() == nil {
-		claims, err := s.store.ClaimChannelDeliveries(ctx, s.opts.Instance, s.opts.Batch, s.opts.Lease)
+		var claims []data.Claim
+		claims, err = s.store.ClaimChannelDeliveries(ctx, s.opts.Instance, s.opts.Batch, s.opts.Lease)
 		if err != nil || len(claims) == 0 {
-			return st, err
+			break
 		}
-		for _, c := range claims {
-			switch s.send(ctx, c) {
-			case data.DeliverySent:
-				st.Sent++
-			case data.DeliveryPending:
-				st.Retried++
-			default:
-				st.Failed++
+		for i, c := range claims {
+			select {
+			case work <- c:
+			case <-ctx.Done():
+				s.release(claims[i:]...)
+				break claiming
 			}
 		}
 	}
-	return st, nil
+	close(work)
+	wg.Wait()
+	return st, err
 }
 
 // Run sweeps every tick until ctx ends.
@@ -97,6 +145,94 @@ func (s *ChannelSender) Run(ctx context.Context, tick time.Duration) {
 	}
 }
 
+// channelRenewer keeps a sweep's claims alive every third of the lease,
+// and knows until when the last renewal holds them.
+type channelRenewer struct {
+	s     *ChannelSender
+	mu    sync.Mutex
+	until time.Time
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func (s *ChannelSender) startRenewing() *channelRenewer {
+	r := &channelRenewer{s: s, done: make(chan struct{})}
+	r.wg.Go(func() {
+		t := time.NewTicker(s.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.done:
+				return
+			case <-t.C:
+				start := s.opts.Now()
+				// Not the sweep's context: renewing must go on while posts
+				// in flight finish after a stop.
+				if _, err := s.store.RenewChannelClaims(context.Background(), s.opts.Instance, s.opts.Lease); err != nil {
+					s.log.Warn("could not renew channel claims; no new post starts until they are", "err", err)
+					continue
+				}
+				r.mu.Lock()
+				r.until = start.Add(s.opts.Lease)
+				r.mu.Unlock()
+			}
+		}
+	})
+	return r
+}
+
+// holds reports whether c's claim surely holds long enough to post: its
+// own lease or the last renewal, with a third of the lease kept in hand.
+func (r *channelRenewer) holds(c data.Claim) bool {
+	r.mu.Lock()
+	until := r.until
+	r.mu.Unlock()
+	if cu := c.Delivery.ClaimedUntil; cu != nil && cu.After(until) {
+		until = *cu
+	}
+	return r.s.opts.Now().Add(r.s.opts.Lease / 3).Before(until)
+}
+
+func (r *channelRenewer) stop() {
+	close(r.done)
+	r.wg.Wait()
+}
+
+// release hands claims back without counting an attempt.
+func (s *ChannelSender) release(claims ...data.Claim) {
+	ids := make([]int64, len(claims))
+	for i, c := range claims {
+		ids[i] = c.Delivery.ID
+	}
+	if err := s.store.ReleaseChannelClaims(context.Background(), s.opts.Instance, ids); err != nil {
+		s.log.Error("could not hand channel claims back; they return when the lease ends", "err", err)
+	}
+}
+
+// postContext is ctx for a post, except that a stop cuts it off only
+// AbortGrace later, so a post about to be answered is not wasted.
+func (s *ChannelSender) postContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer = time.AfterFunc(s.opts.AbortGrace, cancel)
+		mu.Unlock()
+	})
+	return pctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// send posts one delivery and records the outcome, which it returns; ""
+// means it was handed back unfinished.
 func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 	record := context.WithoutCancel(ctx)
 	d := c.Delivery
@@ -118,9 +254,17 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 	if ch.Kind == data.ChannelWebhook {
 		secret = ch.Secret
 	}
-	res, err := s.client.Post(ctx, ch.URL, body, secret, s.opts.Now())
+	pctx, cancel := s.postContext(ctx)
+	res, err := s.client.Post(pctx, ch.URL, body, secret, s.opts.Now())
+	cancel()
 	o := data.Outcome{State: data.DeliverySent}
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// Cut off by our own stop, which says nothing about the receiver:
+		// hand it back for the next start (it may have got it: a
+		// duplicate only for a post in flight at a stop).
+		s.release(c)
+		return ""
 	case err != nil && errors.Is(err, outbound.ErrRefused):
 		o = data.Outcome{State: data.DeliveryFailed, Error: err.Error()}
 	case err != nil:

@@ -379,11 +379,16 @@ func (d *Dispatcher) sendAbortable(ctx context.Context, conn *connSlot, c data.C
 	}()
 	o := d.send(ctx, conn, c)
 	if aborted.Load() && o.State != data.DeliverySent {
-		// Dropped by the stop: not the relay's fault nor the recipient's.
 		conn.set(nil)
-		return data.Outcome{State: data.DeliveryPending, Relay: true, Error: "stopped while sending", NextAttempt: d.opts.Now()}
+		return d.stopped()
 	}
 	return o
+}
+
+// stopped is a message our own stop dropped: not the relay's fault nor
+// the recipient's, so it stays pending and uncounted for the next sender.
+func (d *Dispatcher) stopped() data.Outcome {
+	return data.Outcome{State: data.DeliveryPending, Relay: true, Error: "stopped while sending", NextAttempt: d.opts.Now()}
 }
 
 // send makes one attempt and says what came of it.
@@ -396,11 +401,21 @@ func (d *Dispatcher) send(ctx context.Context, conn *connSlot, c data.Claim) dat
 	cn := conn.get()
 	if cn == nil {
 		if cn, err = d.sender.Dial(ctx); err != nil {
+			if ctx.Err() != nil {
+				return d.stopped()
+			}
 			return d.failure(c, err)
 		}
 		conn.set(cn)
 	}
 	if err := cn.Send(msg.From, msg.To, msg.Bytes); err != nil {
+		if ctx.Err() != nil {
+			// Our own stop cut the message off (sendAbortable), not the
+			// relay: nobody is told the relay refuses mail.
+			cn.Close()
+			conn.set(nil)
+			return d.stopped()
+		}
 		var se *mail.SendError
 		if errors.As(err, &se) && (se.ConnectionLost() || se.RelayLevel()) {
 			cn.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/accesslog"
 )
 
 // serverMetrics are the Prometheus metrics of one instance (see README,
@@ -46,19 +47,28 @@ func newServerMetrics(s *Server) *serverMetrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "oshirase_page_cache_age_seconds",
 			Help: "Age of the oldest page in the cache."}, func() float64 { return s.cache.oldestAge().Seconds() }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "oshirase_access_log_dropped_total",
-			Help: "Access-log entries lost to a full queue."}, func() float64 {
-			if s.opts.AccessLog == nil {
-				return 0
-			}
-			return float64(s.opts.AccessLog.Dropped())
-		}),
+		accessLogDropped(s, "queue_full", func(r *accesslog.Recorder) int64 { return r.Dropped() }),
+		accessLogDropped(s, "write_error", func(r *accesslog.Recorder) int64 { return r.Failed() }),
 		&gaugeCollector{s: s})
 	if db, err := s.store.SQLDB(); err == nil {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(db, "oshirase"))
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
+}
+
+// accessLogDropped counts access-log entries lost for one cause: a full
+// queue (the writer falls behind) or a write error (a full disk); the
+// usage page shows the same two numbers.
+func accessLogDropped(s *Server, cause string, n func(*accesslog.Recorder) int64) prometheus.CounterFunc {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "oshirase_access_log_dropped_total",
+		Help:        "Access-log entries lost, by cause: queue_full (the writer fell behind) or write_error (such as a full disk).",
+		ConstLabels: prometheus.Labels{"cause": cause}}, func() float64 {
+		if s.opts.AccessLog == nil {
+			return 0
+		}
+		return float64(n(s.opts.AccessLog))
+	})
 }
 
 // request counts an answered request. Routes are the router's patterns

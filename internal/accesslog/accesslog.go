@@ -8,7 +8,12 @@
 // bytes and visitors per hour, route and status class, and adds the counts
 // to the database in batches: the usage page reads those counters, never
 // the raw log. When the queue is full an entry is dropped and counted,
-// never waited for.
+// never waited for; when the disk is full the entries that do not fit are
+// counted as write errors and the file keeps only whole lines.
+//
+// Each instance notes beside its files how far into each day's file its
+// counters are in the database; a start counts the rest, so a crash loses
+// no counter for a line the file kept.
 package accesslog
 
 import (
@@ -63,6 +68,10 @@ type Options struct {
 	Every time.Duration
 	// UsageEvery is how often counters go to the database (default 10 s).
 	UsageEvery time.Duration
+
+	// wrap, when set, stands between the writer and the day's file, so a
+	// test can fill the disk.
+	wrap func(io.Writer) io.Writer
 }
 
 func (o *Options) defaults() {
@@ -142,8 +151,15 @@ func New(opts Options, log *slog.Logger) (*Recorder, error) {
 		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 			return nil, fmt.Errorf("accesslog: %w", err)
 		}
-		r.out = &dayFile{dir: opts.Dir, instance: opts.Instance, log: log}
+		r.out = &dayFile{dir: opts.Dir, instance: opts.Instance, log: log, wrap: opts.wrap, ends: map[string]int64{}}
 		today := r.today()
+		if opts.Usage != nil {
+			r.out.marks = loadMarks(opts.Dir, opts.Instance, log)
+			// Before tidy compresses a past day: its counters may be missing too.
+			if err := r.recount(); err != nil {
+				return nil, err
+			}
+		}
 		if err := r.out.tidy(today); err != nil {
 			return nil, err
 		}
@@ -254,6 +270,9 @@ func (r *Recorder) run() {
 			return
 		}
 		b := usageBatch{u: r.pending}
+		if r.out != nil {
+			b.ends = r.out.ends
+		}
 		if wait {
 			b.done = make(chan struct{})
 			r.usage <- b
@@ -266,6 +285,9 @@ func (r *Recorder) run() {
 			}
 		}
 		r.pending = data.NewUsage()
+		if r.out != nil {
+			r.out.ends = map[string]int64{}
+		}
 	}
 	for {
 		select {
@@ -312,7 +334,10 @@ func (r *Recorder) sync() {
 }
 
 type usageBatch struct {
-	u    *data.Usage
+	u *data.Usage
+	// ends is, per day, the offset in this instance's file up to which
+	// the lines are counted in u.
+	ends map[string]int64
 	done chan struct{}
 }
 
@@ -322,11 +347,15 @@ type usageBatch struct {
 func (r *Recorder) storeUsage() {
 	defer close(r.usageDone)
 	var carry *data.Usage
+	ends := map[string]int64{}
 	for b := range r.usage {
 		if carry == nil {
 			carry = b.u
 		} else {
 			carry.Merge(b.u)
+		}
+		for day, end := range b.ends {
+			ends[day] = max(ends[day], end)
 		}
 		if !carry.Empty() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -334,6 +363,12 @@ func (r *Recorder) storeUsage() {
 				r.log.Warn("usage counters could not be stored; kept for the next try", "err", err)
 			} else {
 				carry = nil
+				// Noted after the commit: a crash between the two counts
+				// this one batch again at the next start, never loses it.
+				if r.out != nil && len(ends) > 0 {
+					r.out.marks.advance(ends)
+					ends = map[string]int64{}
+				}
 			}
 			cancel()
 		}
@@ -352,22 +387,26 @@ func (r *Recorder) write(batch []Entry) {
 		}
 		r.pending.Add(Key(*e, r.opts.Location), e.Bytes, e.Visitor)
 	}
-	var err error
+	var (
+		n   int
+		err error
+	)
 	if r.out != nil {
-		err = r.out.write(batch, r.opts.Location, r.enc, &r.buf)
+		n, err = r.out.write(batch, r.opts.Location, r.enc, &r.buf)
 	} else {
 		r.buf.Reset()
 		for i := range batch {
 			r.enc.Encode(&batch[i])
 		}
-		_, err = r.opts.Stdout.Write(r.buf.Bytes())
+		var k int
+		k, err = r.opts.Stdout.Write(r.buf.Bytes())
+		n = bytes.Count(r.buf.Bytes()[:k], []byte("\n"))
 	}
+	r.written.Add(int64(n))
 	if err != nil {
-		r.failed.Add(int64(len(batch)))
-		r.log.Error("access log entries could not be written", "entries", len(batch), "err", err)
-		return
+		r.failed.Add(int64(len(batch) - n))
+		r.log.Error("access log entries could not be written", "entries", len(batch)-n, "err", err)
 	}
-	r.written.Add(int64(len(batch)))
 }
 
 // rotate closes the day's file once the day is over (compressing it in the
@@ -414,10 +453,18 @@ func Key(e Entry, loc *time.Location) data.UsageKey {
 type dayFile struct {
 	dir, instance string
 	log           *slog.Logger
+	wrap          func(io.Writer) io.Writer
 	day           string
 	f             *os.File
-	dirty         bool // written since the last sync
+	w             io.Writer // f, or what a test put in front of it
+	size          int64     // where the next line goes in f
+	dirty         bool      // written since the last sync
 	compressing   sync.WaitGroup
+	// marks is how far the stored counters reach in each day's file (nil
+	// when nothing is counted); ends is how far the counters not yet
+	// handed over reach.
+	marks *marks
+	ends  map[string]int64
 }
 
 // open opens (or reopens, after a restart) the day's file for appending,
@@ -432,30 +479,62 @@ func (d *dayFile) open(day string) error {
 		f.Close()
 		return fmt.Errorf("accesslog: %s is written by another process; give each instance its own OSHIRASE_INSTANCE", path)
 	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("accesslog: %w", err)
+	}
+	size := info.Size()
 	// A crash may have cut the last line short; start on a fresh line so
 	// only that line is lost.
-	if info, err := f.Stat(); err == nil && info.Size() > 0 {
+	if size > 0 {
 		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, info.Size()-1); err == nil && last[0] != '\n' {
-			f.Write([]byte("\n"))
+		if _, err := f.ReadAt(last, size-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte("\n")); err == nil {
+				size++
+			} else if size, err = cutTornLine(f, size); err != nil {
+				f.Close()
+				return fmt.Errorf("accesslog: %s ends with a cut line that cannot be ended: %w", path, err)
+			}
 		}
 	}
-	d.day, d.f = day, f
+	d.day, d.f, d.w, d.size = day, f, io.Writer(f), size
+	if d.wrap != nil {
+		d.w = d.wrap(f)
+	}
+	if d.marks != nil {
+		// A file this version has not seen was counted by whoever wrote it.
+		d.marks.begin(day, size)
+	}
 	return nil
 }
 
+// cutTornLine removes a cut last line that a newline cannot end (the disk
+// is full): truncating needs no room. Lines are at most 1 MiB, as Read
+// reads them.
+func cutTornLine(f *os.File, size int64) (int64, error) {
+	tail := make([]byte, min(size, 1<<20))
+	if _, err := f.ReadAt(tail, size-int64(len(tail))); err != nil {
+		return size, err
+	}
+	keep := size - int64(len(tail)) + int64(bytes.LastIndexByte(tail, '\n')+1)
+	return keep, f.Truncate(keep)
+}
+
 // write appends entries to the file of their day, opening the next day's
-// file when the first entry of a new day comes. An entry stamped just
-// before midnight that arrives after the change goes into the new file;
-// its own time says which day it belongs to.
-func (d *dayFile) write(batch []Entry, loc *time.Location, enc *json.Encoder, buf *bytes.Buffer) error {
+// file when the first entry of a new day comes, and says how many it
+// wrote. An entry stamped just before midnight that arrives after the
+// change goes into the new file; its own time says which day it belongs
+// to. A write cut short (a full disk) is cut back to its last whole line,
+// so the file only ever holds whole lines.
+func (d *dayFile) write(batch []Entry, loc *time.Location, enc *json.Encoder, buf *bytes.Buffer) (int, error) {
 	start := 0
 	for start < len(batch) {
 		day := batch[start].At.In(loc).Format(DayLayout)
 		if d.f == nil || day > d.day {
 			d.finish()
 			if err := d.open(day); err != nil {
-				return err
+				return start, err
 			}
 		}
 		end := start + 1
@@ -466,13 +545,28 @@ func (d *dayFile) write(batch []Entry, loc *time.Location, enc *json.Encoder, bu
 		for i := start; i < end; i++ {
 			enc.Encode(&batch[i])
 		}
-		if _, err := d.f.Write(buf.Bytes()); err != nil {
-			return err
+		n, err := d.w.Write(buf.Bytes())
+		if err != nil {
+			whole := bytes.LastIndexByte(buf.Bytes()[:n], '\n') + 1
+			if whole < n {
+				if terr := d.f.Truncate(d.size + int64(whole)); terr != nil {
+					// The file's end is unknown: reopening it puts the
+					// next line on a fresh one.
+					d.log.Error("a cut access log line could not be removed", "err", terr)
+					d.close()
+				}
+			}
+			d.size += int64(whole)
+			d.ends[d.day] = d.size
+			d.dirty = d.dirty || whole > 0
+			return start + bytes.Count(buf.Bytes()[:whole], []byte("\n")), err
 		}
+		d.size += int64(n)
+		d.ends[d.day] = d.size
 		d.dirty = true
 		start = end
 	}
-	return nil
+	return len(batch), nil
 }
 
 // close closes the current file, which a restart the same day reopens.

@@ -139,39 +139,67 @@ func compress(path string) error {
 // counted; a compressed file cut short yields what it holds and is counted
 // as one bad line.
 func Read(path string, fn func(Entry) error) (bad int, err error) {
+	_, bad, err = readFrom(path, 0, fn)
+	return bad, err
+}
+
+// readFrom is Read from an offset of the file's plain text on, and says
+// where the text ended.
+func readFrom(path string, from int64, fn func(Entry) error) (end int64, bad int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return from, 0, err
 	}
 	defer f.Close()
 	var r io.Reader = f
 	if strings.HasSuffix(path, ".gz") {
 		zr, err := gzip.NewReader(f)
 		if err != nil {
-			return 1, nil
+			return from, 1, nil
 		}
 		defer zr.Close()
 		r = zr
+		if _, err := io.CopyN(io.Discard, r, from); err != nil {
+			return from, 0, nil // the mark is past what the file holds
+		}
+	} else if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return from, 0, err
 	}
-	sc := bufio.NewScanner(r)
+	cr := &countingReader{r: r}
+	sc := bufio.NewScanner(cr)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
 		var e Entry
 		if json.Unmarshal(sc.Bytes(), &e) != nil || e.At.IsZero() {
 			bad++
 			continue
 		}
 		if err := fn(e); err != nil {
-			return bad, err
+			return from + cr.n, bad, err
 		}
 	}
+	end = from + cr.n
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, bufio.ErrTooLong) {
-			return bad + 1, nil
+			return end, bad + 1, nil
 		}
-		return bad, err
+		return end, bad, err
 	}
-	return bad, nil
+	return end, bad, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // KeepFrom is the first day kept when entries are kept months calendar
