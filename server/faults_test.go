@@ -31,12 +31,15 @@ func TestRelayTroubleIsShownAndBouncesCanBeRetried(t *testing.T) {
 	op := a.client()
 	op.login("editor@example.com")
 
+	// The pause is seconds (2 s to 30 s): the next try is given to the second.
+	retry := a.clock.Now().Add(7 * time.Second)
 	if err := a.store.SetRelayTrouble(ctx, data.RelayTrouble{Stage: "AUTH", Code: 535, Message: "535 5.7.8 Authentication credentials invalid",
-		Since: a.clock.Now(), RetryAt: a.clock.Now().Add(time.Minute)}); err != nil {
+		Since: a.clock.Now(), RetryAt: retry}); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/admin", "/admin/notifications"} {
-		expect(t, op.get(path), http.StatusOK, "メールサーバーが送信を受け付けていません", "AUTH で 535", "送信待ちのまま保持されています")
+		expect(t, op.get(path), http.StatusOK, "メールサーバーが送信を受け付けていません", "AUTH で 535", "送信待ちのまま保持されています",
+			retry.In(a.app.opts.Location).Format("15:04:05"))
 	}
 	a.store.ClearRelayTrouble(ctx)
 	expectNot(t, op.get("/admin"), "メールサーバーが送信を受け付けていません")

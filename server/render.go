@@ -238,6 +238,12 @@ func (p *page) Minutes(m int) string {
 // Time shows a moment with its zone, such as "2026年11月26日 16:30 JST".
 func (p *page) Time(t time.Time) string { return locale.FormatTime(p.Lang, t, p.s.opts.Location) }
 
+// Second is a moment to the second, for pauses of seconds (the relay's
+// next try): "16:30:05 JST".
+func (p *page) Second(t time.Time) template.HTML {
+	return template.HTML(`<time datetime="` + p.ISO(t) + `">` + template.HTMLEscapeString(p.local(t).Format("15:04:05 MST")) + `</time>`)
+}
+
 // Zone names the zone times are shown in, such as "JST (Asia/Tokyo)".
 func (p *page) Zone() string {
 	return p.local(p.Now).Format("MST") + " (" + p.s.opts.Location.String() + ")"
