@@ -476,10 +476,49 @@ func (s *Store) queueIncidentNotice(tx *gorm.DB, inc *Incident, u *IncidentUpdat
 			return err
 		}
 	}
-	started, updated := inc.StartedAt, u.CreatedAt
+	history, err := noticeUpdates(tx, inc.ID)
+	if err != nil {
+		return err
+	}
+	started, updated, created := inc.StartedAt, u.CreatedAt, inc.CreatedAt
 	content := NoticeContent{Kind: kind, Impact: inc.Impact, Status: u.Status, TitleJA: inc.TitleJA, TitleEN: inc.TitleEN,
 		BodyJA: u.BodyJA, BodyEN: u.BodyEN, Products: products, Components: components, StartedAt: &started,
-		ResolvedAt: inc.ResolvedAt, UpdatedAt: &updated, Path: fmt.Sprintf("/incidents/%d", inc.ID)}
+		ResolvedAt: inc.ResolvedAt, UpdatedAt: &updated, Path: fmt.Sprintf("/incidents/%d", inc.ID),
+		CreatedAt: &created, UpdateID: u.ID, Updates: history}
 	n := Notification{Kind: kind, IncidentID: &inc.ID, Thread: fmt.Sprintf("incident-%d", inc.ID), OperatorID: u.OperatorID}
 	return s.queueNotification(tx, n, content, inc.Impact, ids, hold)
+}
+
+// noticeUpdates freezes an incident's updates so far, newest first, each
+// with the components it names.
+func noticeUpdates(tx *gorm.DB, incidentID int64) ([]NoticeUpdate, error) {
+	var ups []IncidentUpdate
+	if err := tx.Preload("Components").Where("incident_id = ?", incidentID).Order("created_at DESC, id DESC").Find(&ups).Error; err != nil {
+		return nil, fmt.Errorf("data: incident %d updates: %w", incidentID, err)
+	}
+	all := map[int64]string{}
+	for _, u := range ups {
+		for _, c := range u.Components {
+			all[c.ComponentID] = c.Status
+		}
+	}
+	_, named, err := componentNames(tx, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NoticeUpdate, len(ups))
+	for i, u := range ups {
+		st := map[int64]string{}
+		for _, c := range u.Components {
+			st[c.ComponentID] = c.Status
+		}
+		out[i] = NoticeUpdate{ID: u.ID, Status: u.Status, BodyJA: u.BodyJA, BodyEN: u.BodyEN, CreatedAt: u.CreatedAt}
+		for _, c := range named {
+			if s, ok := st[c.ID]; ok {
+				c.Status = s
+				out[i].Components = append(out[i].Components, c)
+			}
+		}
+	}
+	return out, nil
 }

@@ -432,10 +432,10 @@ func (s *Store) queueMaintenanceNotice(tx *gorm.DB, m *Maintenance, u *Maintenan
 	if err != nil {
 		return err
 	}
-	starts, ends := m.StartsAt, m.EndsAt
+	starts, ends, created := m.StartsAt, m.EndsAt, m.CreatedAt
 	content := NoticeContent{Kind: kind, Status: m.Status, TitleJA: m.TitleJA, TitleEN: m.TitleEN, BodyJA: u.BodyJA, BodyEN: u.BodyEN,
 		Products: products, Components: components, StartsAt: &starts, EndsAt: &ends, Path: fmt.Sprintf("/maintenance/%d", m.ID),
-		Event: fmt.Sprintf("maintenance-%d", m.ID), Sequence: m.Sequence}
+		Event: fmt.Sprintf("maintenance-%d", m.ID), Sequence: m.Sequence, CreatedAt: &created, UpdateID: u.ID}
 	n := Notification{Kind: kind, MaintenanceID: &m.ID, Thread: fmt.Sprintf("maintenance-%d", m.ID), OperatorID: u.OperatorID}
 	return s.queueNotification(tx, n, content, PolicyMaintenance, ids, hold)
 }

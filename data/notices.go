@@ -304,6 +304,22 @@ type NoticeContent struct {
 	// OldStatus and ComponentID describe a component update.
 	OldStatus   string `json:",omitempty"`
 	ComponentID int64  `json:",omitempty"`
+	// CreatedAt is when the incident was posted, UpdateID the update the
+	// notice reports, and Updates the incident's updates up to it, newest
+	// first: the webhook lists them all, as Statuspage's does.
+	CreatedAt *time.Time     `json:",omitempty"`
+	UpdateID  int64          `json:",omitempty"`
+	Updates   []NoticeUpdate `json:",omitempty"`
+}
+
+// NoticeUpdate is one of an incident's updates as a notice froze it, with
+// the status each component was put in.
+type NoticeUpdate struct {
+	ID             int64
+	Status         string
+	BodyJA, BodyEN string
+	CreatedAt      time.Time
+	Components     []NoticeComponent `json:",omitempty"`
 }
 
 // NoticeName is a product's name in both languages.
@@ -315,6 +331,8 @@ type NoticeComponent struct {
 	NoticeName
 	Product NoticeName `json:",omitempty"`
 	Status  string
+	// ID is the component's id; 0 in notices written before it was kept.
+	ID int64 `json:",omitempty"`
 }
 
 // Notification is one event worth emailing and its frozen content.
@@ -446,7 +464,7 @@ func componentNames(tx *gorm.DB, statuses map[int64]string) ([]NoticeName, []Not
 	sort.SliceStable(comps, func(i, j int) bool { return rank[comps[i].ProductID] < rank[comps[j].ProductID] })
 	out := make([]NoticeComponent, len(comps))
 	for i, c := range comps {
-		out[i] = NoticeComponent{NoticeName: NoticeName{c.NameJA, c.NameEN}, Product: byID[c.ProductID], Status: statuses[c.ID]}
+		out[i] = NoticeComponent{NoticeName: NoticeName{c.NameJA, c.NameEN}, Product: byID[c.ProductID], Status: statuses[c.ID], ID: c.ID}
 	}
 	return names, out, nil
 }
