@@ -212,7 +212,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	baseOpts := server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
-		TrustedProxies: cfg.TrustedProxies, Require2FA: cfg.Require2FA, Snapshot: cfg.Snapshot}
+		TrustedProxies: cfg.TrustedProxies, Require2FA: cfg.Require2FA, Snapshot: cfg.Snapshot,
+		DBRequestTimeout: cfg.DBRequestTimeout}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		switch {
@@ -299,9 +300,18 @@ func standbyWorthIt(cfg *config.Config) bool {
 	return err == nil
 }
 
+// standbyRetryMax caps the pause between a standby instance's tries. 5 s,
+// not 30 s: once the database is back, every second of waiting is a
+// console that still says 503, and one connection attempt every 5 s is
+// nothing to a database that is starting up.
+const standbyRetryMax = 5 * time.Second
+
+// standbyAfter is the clock of those pauses (a test's own clock replaces it).
+var standbyAfter = time.After
+
 // waitForDatabase opens and migrates the database again with a growing
-// pause (1 s to 30 s) until it answers; nil without an error when the
-// context ended first.
+// pause (1 s to standbyRetryMax) until it answers; nil without an error
+// when the context ended first.
 func waitForDatabase(ctx context.Context, cfg *config.Config, errc <-chan error, log *slog.Logger) (*data.Store, error) {
 	wait := time.Second
 	for tries := 1; ; tries++ {
@@ -310,7 +320,7 @@ func waitForDatabase(ctx context.Context, cfg *config.Config, errc <-chan error,
 			return nil, nil
 		case err := <-errc:
 			return nil, fmt.Errorf("OSHIRASE_ADDR: %w", err)
-		case <-time.After(wait):
+		case <-standbyAfter(wait):
 		}
 		store, err := openStore(ctx, cfg)
 		switch {
@@ -325,7 +335,7 @@ func waitForDatabase(ctx context.Context, cfg *config.Config, errc <-chan error,
 		if tries == 1 || tries%10 == 0 {
 			log.Warn("still waiting for the database", "tries", tries, "err", err)
 		}
-		wait = min(wait*2, 30*time.Second)
+		wait = min(wait*2, standbyRetryMax)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,16 +165,165 @@ func (s *Store) ChannelFailed(ctx context.Context, id int64, why string) (disabl
 			fields["failing_since"] = now
 		} else if c.DisabledAt == nil && now.Sub(*c.FailingSince) >= ChannelDisableAfter {
 			fields["disabled_at"] = now
-			disabled = true
-			if c.OwnerEmail != "" {
-				if err := s.queueChannelDisabled(tx, &c, why); err != nil {
-					return err
-				}
+			if err := tx.Model(&Channel{ID: id}).Updates(fields).Error; err != nil {
+				return err
 			}
+			disabled = true
+			days := int(ChannelDisableAfter.Hours() / 24)
+			return s.tellChannelDisabled(tx, &c, why,
+				"%s への配信が"+strconv.Itoa(days)+"日間失敗し続けたため", "Deliveries to %s failed for "+strconv.Itoa(days)+" days")
 		}
 		return tx.Model(&Channel{ID: id}).Updates(fields).Error
 	})
 	return disabled, err
+}
+
+// ChannelRefusalsToDisable is how many deliveries in a row a channel's
+// receiver may refuse (a 4xx other than 410 and 429, after its retries)
+// before the channel is disabled.
+const ChannelRefusalsToDisable = 3
+
+// ChannelGone disables a channel at once, its receiver having answered
+// 410 Gone, and tells its owner and the operators; disabled reports that
+// this call did it.
+func (s *Store) ChannelGone(ctx context.Context, id int64, why string) (disabled bool, err error) {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		c, err := s.lockedChannel(tx, id)
+		if err != nil || c.DisabledAt != nil {
+			return err
+		}
+		disabled = true
+		return s.disableChannel(tx, c, why, "%s が「410 Gone」（この宛先はもうありません）と応答したため",
+			"%s answered 410 Gone (the address no longer exists)")
+	})
+	return disabled, err
+}
+
+// ChannelRefused is called when one of a channel's deliveries has failed
+// for good: once the last ChannelRefusalsToDisable finished deliveries
+// all failed, it disables the channel and tells its owner and the
+// operators; disabled reports that this call did it.
+func (s *Store) ChannelRefused(ctx context.Context, id int64, why string) (disabled bool, err error) {
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		c, err := s.lockedChannel(tx, id)
+		if err != nil || c.DisabledAt != nil {
+			return err
+		}
+		var states []string
+		if err := tx.Model(&Delivery{}).Where("channel_id = ? AND state IN ?", id, []string{DeliverySent, DeliveryFailed}).
+			Order("updated_at DESC, id DESC").Limit(ChannelRefusalsToDisable).Pluck("state", &states).Error; err != nil {
+			return err
+		}
+		if len(states) < ChannelRefusalsToDisable || slices.Contains(states, DeliverySent) {
+			return nil
+		}
+		disabled = true
+		n := strconv.Itoa(ChannelRefusalsToDisable)
+		return s.disableChannel(tx, c, why, "%s への配信が"+n+"回続けて受け取りを拒否されたため", "%s refused "+n+" deliveries in a row")
+	})
+	return disabled, err
+}
+
+func (s *Store) lockedChannel(tx *gorm.DB, id int64) (*Channel, error) {
+	var c Channel
+	if err := s.lockRow(tx).First(&c, id).Error; err != nil {
+		return nil, fmt.Errorf("data: channel %d: %w", id, notFound(err))
+	}
+	return &c, nil
+}
+
+func (s *Store) disableChannel(tx *gorm.DB, c *Channel, why, reasonJA, reasonEN string) error {
+	now := s.now()
+	if err := tx.Model(&Channel{ID: c.ID}).Updates(map[string]any{"disabled_at": now, "last_error": truncate(why, 500), "updated_at": now}).Error; err != nil {
+		return err
+	}
+	return s.tellChannelDisabled(tx, c, why, reasonJA, reasonEN)
+}
+
+// tellChannelDisabled emails a disabled channel's owner, if it has one,
+// and alerts the operators (by email and on their channels that still
+// work), who otherwise would not know a subscriber has stopped hearing.
+// The reasons are sentences with %s for the channel's address.
+func (s *Store) tellChannelDisabled(tx *gorm.DB, c *Channel, why, reasonJA, reasonEN string) error {
+	if c.OwnerEmail != "" {
+		if err := s.queueChannelDisabled(tx, c, why, reasonJA, reasonEN); err != nil {
+			return err
+		}
+	}
+	recips, err := operatorAudience(tx)
+	if err != nil || len(recips) == 0 {
+		return err
+	}
+	whoJA, whoEN := c.OwnerEmail+" さんの "+c.Kind+" チャネル", c.OwnerEmail+"'s "+c.Kind+" channel"
+	if c.Operator {
+		whoJA, whoEN = "運用者用の "+c.Kind+" チャネル", "the operators' "+c.Kind+" channel"
+	} else if c.OwnerEmail == "" {
+		whoJA, whoEN = "連絡先のない "+c.Kind+" チャネル", "an ownerless "+c.Kind+" channel"
+	}
+	// The operators read the host only: the path of a Slack or Teams
+	// webhook is its secret, and the alert may go to a shared channel.
+	host := MaskedChannelAddress(c.URL)
+	now := s.now()
+	content := NoticeContent{Kind: ChannelDisabledKind, Status: "alert",
+		TitleJA: "チャネルへの配信を停止しました", TitleEN: "A channel's deliveries stopped",
+		BodyJA:    fmt.Sprintf(reasonJA, host) + "、" + whoJA + "への配信を停止しました。\n\n最後のエラー: " + why,
+		BodyEN:    fmt.Sprintf(reasonEN, host) + ", so deliveries to " + whoEN + " have stopped.\n\nLast error: " + why,
+		UpdatedAt: &now, Path: fmt.Sprintf("/admin/channels/%d", c.ID)}
+	n := Notification{Kind: ChannelDisabledKind, Thread: fmt.Sprintf("channel-%d-operators", c.ID)}
+	return s.writeNotification(tx, n, content, recips, false)
+}
+
+// MaskedChannelAddress is the part of a channel's URL that may be shown:
+// its scheme and host. The path of a Slack or Teams webhook is its secret.
+func MaskedChannelAddress(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "?"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// Address is the channel's MaskedChannelAddress.
+func (c Channel) Address() string { return MaskedChannelAddress(c.URL) }
+
+// ChannelSummary is a channel with its latest attempted delivery, if any.
+type ChannelSummary struct {
+	Channel
+	Last *Delivery
+}
+
+// ChannelSummaries lists every channel, the operators' first, each with
+// its latest attempted delivery.
+func (s *Store) ChannelSummaries(ctx context.Context) ([]ChannelSummary, error) {
+	db := s.db.WithContext(ctx)
+	var cs []Channel
+	if err := db.Order("operator DESC, id").Find(&cs).Error; err != nil {
+		return nil, fmt.Errorf("data: channels: %w", err)
+	}
+	var last []Delivery
+	if err := db.Where("id IN (?)", db.Model(&Delivery{}).Select("MAX(id)").
+		Where("channel_id IS NOT NULL AND (attempts > 0 OR state IN ?)", []string{DeliverySent, DeliveryFailed}).Group("channel_id")).
+		Find(&last).Error; err != nil {
+		return nil, fmt.Errorf("data: channels' last deliveries: %w", err)
+	}
+	byChannel := make(map[int64]*Delivery, len(last))
+	for i := range last {
+		byChannel[*last[i].ChannelID] = &last[i]
+	}
+	out := make([]ChannelSummary, len(cs))
+	for i, c := range cs {
+		out[i] = ChannelSummary{Channel: c, Last: byChannel[c.ID]}
+	}
+	return out, nil
+}
+
+// ChannelDeliveries lists a channel's latest deliveries, newest first.
+func (s *Store) ChannelDeliveries(ctx context.Context, id int64, limit int) ([]Delivery, error) {
+	var out []Delivery
+	if err := s.db.WithContext(ctx).Where("channel_id = ?", id).Order("id DESC").Limit(limit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("data: channel %d deliveries: %w", id, err)
+	}
+	return out, nil
 }
 
 // ChannelWorked clears a channel's failing streak.
@@ -185,11 +335,11 @@ func (s *Store) ChannelWorked(ctx context.Context, id int64) error {
 // ChannelDisabledKind is the notice telling a channel's owner it stopped.
 const ChannelDisabledKind = "channel_disabled"
 
-func (s *Store) queueChannelDisabled(tx *gorm.DB, c *Channel, why string) error {
+func (s *Store) queueChannelDisabled(tx *gorm.DB, c *Channel, why, reasonJA, reasonEN string) error {
 	now := s.now()
 	content := NoticeContent{Kind: ChannelDisabledKind, Status: "disabled", TitleJA: "Webhook の配信を停止しました", TitleEN: "Webhook deliveries stopped",
-		BodyJA:    fmt.Sprintf("%s への配信が%d日間失敗し続けたため、配信を停止しました。\n\n最後のエラー: %s\n\n再開するには、あらためて登録してください。", c.URL, int(ChannelDisableAfter.Hours()/24), why),
-		BodyEN:    fmt.Sprintf("Deliveries to %s failed for %d days, so they have stopped.\n\nLast error: %s\n\nSubscribe again to resume.", c.URL, int(ChannelDisableAfter.Hours()/24), why),
+		BodyJA:    fmt.Sprintf(reasonJA, c.URL) + "、配信を停止しました。\n\n最後のエラー: " + why + "\n\n再開するには、あらためて登録してください。",
+		BodyEN:    fmt.Sprintf(reasonEN, c.URL) + ", so they have stopped.\n\nLast error: " + why + "\n\nSubscribe again to resume.",
 		UpdatedAt: &now, Path: "/subscribe"}
 	n := Notification{Kind: ChannelDisabledKind, Thread: fmt.Sprintf("channel-%d", c.ID)}
 	return s.writeNotification(tx, n, content, []Recipient{{Email: c.OwnerEmail, Lang: c.Lang, Role: "owner"}}, false)

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/internal/channelmsg"
+	"github.com/oshirase/oshirase/internal/faillog"
 	"github.com/oshirase/oshirase/internal/outbound"
 )
 
@@ -75,6 +78,13 @@ func NewChannelSender(store *data.Store, client *outbound.Client, writer *channe
 // until the channel is disabled.
 var channelBackoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour}
 
+// channelRefusalAttempts is how often a delivery is tried whose receiver
+// refuses it (a 4xx other than 410 Gone and 429): a misconfigured
+// receiver mended within minutes still gets the notice, one that stays
+// wrong does not hold a delivery for days. The retries wait as
+// channelBackoff says: a minute, then five.
+const channelRefusalAttempts = 3
+
 // Sweep sends what is due, Workers posts at a time, and returns when
 // nothing is due or ctx ends. While it runs, the claims it holds are
 // renewed, and no post starts under a claim that may have run out. On the
@@ -133,9 +143,14 @@ claiming:
 func (s *ChannelSender) Run(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	// A sweep every second against a database that is down logs the
+	// stretch, not each sweep.
+	fails := faillog.New(s.log, "channel sweeps still fail")
 	for {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("channel sweep failed", "err", err)
+			fails.Fail("channel sweep failed", err)
+		} else if err == nil {
+			fails.OK("channel sweeps work again")
 		}
 		select {
 		case <-ctx.Done():
@@ -258,6 +273,7 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 	res, err := s.client.Post(pctx, ch.URL, body, secret, s.opts.Now())
 	cancel()
 	o := data.Outcome{State: data.DeliverySent}
+	gone, refused := false, false
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Cut off by our own stop, which says nothing about the receiver:
@@ -266,15 +282,24 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 		s.release(c)
 		return ""
 	case err != nil && errors.Is(err, outbound.ErrRefused):
-		o = data.Outcome{State: data.DeliveryFailed, Error: err.Error()}
+		o = data.Outcome{State: data.DeliveryFailed, Error: redactedError(err, ch.URL)}
 	case err != nil:
-		o = data.Outcome{State: data.DeliveryPending, Error: err.Error()}
+		o = data.Outcome{State: data.DeliveryPending, Error: redactedError(err, ch.URL)}
 	case res.Status >= 200 && res.Status < 300:
 		o.Code = res.Status
-	case res.Status == 429 || res.Status >= 500:
+	case res.Status == http.StatusTooManyRequests || res.Status >= 500:
 		o = data.Outcome{State: data.DeliveryPending, Code: res.Status, Error: fmt.Sprintf("HTTP %d", res.Status)}
-	default:
+	case res.Status == http.StatusGone:
+		// The receiver says the address is no more: asking again, or for
+		// the next notice, would only be refused again.
+		gone = true
 		o = data.Outcome{State: data.DeliveryFailed, Code: res.Status, Error: fmt.Sprintf("HTTP %d: %.200s", res.Status, res.Body)}
+	default:
+		refused = true
+		o = data.Outcome{State: data.DeliveryPending, Code: res.Status, Error: fmt.Sprintf("HTTP %d: %.200s", res.Status, res.Body)}
+		if d.Attempts+1 >= channelRefusalAttempts {
+			o.State = data.DeliveryFailed
+		}
 	}
 	if o.State == data.DeliverySent {
 		if err := s.store.ChannelWorked(record, ch.ID); err != nil {
@@ -294,7 +319,28 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 		}
 	}
 	s.finish(record, d, o)
+	switch {
+	case gone:
+		if disabled, err := s.store.ChannelGone(record, ch.ID, o.Error); err != nil {
+			s.log.Error("could not disable a channel whose receiver is gone", "channel", ch.ID, "err", err)
+		} else if disabled {
+			s.log.Warn("channel disabled: its receiver answered 410 Gone", "channel", ch.ID, "kind", ch.Kind)
+		}
+	case refused && o.State == data.DeliveryFailed:
+		if disabled, err := s.store.ChannelRefused(record, ch.ID, o.Error); err != nil {
+			s.log.Error("could not check a channel's refused deliveries", "channel", ch.ID, "err", err)
+		} else if disabled {
+			s.log.Warn("channel disabled: its receiver refused deliveries in a row", "channel", ch.ID, "kind", ch.Kind, "deliveries", data.ChannelRefusalsToDisable)
+		}
+	}
 	return o.State
+}
+
+// redactedError is err's message with the channel's URL cut to its host:
+// errors of the transport quote the URL, whose path is a Slack or Teams
+// webhook's secret, and the console and the operators' alerts show them.
+func redactedError(err error, rawURL string) string {
+	return strings.ReplaceAll(err.Error(), rawURL, data.MaskedChannelAddress(rawURL))
 }
 
 func (s *ChannelSender) finish(ctx context.Context, d data.Delivery, o data.Outcome) {

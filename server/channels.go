@@ -30,6 +30,8 @@ type channelPage struct {
 	ManageURL, Secret string
 	Operator          bool
 	Channels          []data.Channel
+	// The console's view of every channel (see admin_channels.go).
+	channelsConsole
 }
 
 func (s *Server) channelPageData(ctx context.Context, operator bool) (*channelPage, error) {
@@ -40,6 +42,9 @@ func (s *Server) channelPageData(ctx context.Context, operator bool) (*channelPa
 	v := &channelPage{Products: products, Langs: data.ContactLanguages, Kinds: data.ChannelKinds, Operator: operator}
 	if operator {
 		if v.Channels, err = s.store.Channels(ctx, true); err != nil {
+			return nil, err
+		}
+		if v.channelsConsole, err = s.channelsConsole(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -188,16 +193,6 @@ func (s *Server) removeChannel(c echo.Context) error {
 	}
 	s.audit(c, "channel.delete", "channel="+strconv.FormatInt(ch.ID, 10), nil)
 	return s.render(c, http.StatusOK, "channel_manage", &view{Title: s.t(c, "channels.manage"), Data: &channelManagePage{Channel: ch, Removed: true}})
-}
-
-// Operators' own channels (admins): what operators must act on.
-func (s *Server) showAlerts(c echo.Context) error {
-	v, err := s.channelPageData(c.Request().Context(), true)
-	if err != nil {
-		return err
-	}
-	f := &form{Values: map[string][]string{"lang": {langOf(c)}, "kind": {data.ChannelSlack}}}
-	return s.render(c, http.StatusOK, "alerts", &view{Title: s.t(c, "alerts.title"), Form: f, Data: v})
 }
 
 func (s *Server) addAlertChannel(c echo.Context) error { return s.addChannel(c, true) }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -276,6 +278,41 @@ func localPath(next string) string {
 		return ""
 	}
 	return next
+}
+
+// importDeadline is the least an import of contracts gets: up to 9 MB of
+// CSV is one transaction that may rightly take longer than a page, but
+// its answer must still come before the listener's 60 s write timeout.
+const importDeadline = 55 * time.Second
+
+// dbDeadline bounds the database work of a console or API request: a
+// database that accepts connections but never answers ends the request's
+// statements with context.DeadlineExceeded, which is a 503 (the
+// transaction is rolled back, so nothing is half-saved). The error page
+// is then rendered with the request's own context again. Public pages
+// are not under it: they come from the page cache, rendered in the
+// background.
+func (s *Server) dbDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit := s.opts.DBRequestTimeout
+		if strings.HasSuffix(c.Path(), "/contracts/import") {
+			limit = max(limit, importDeadline)
+		}
+		parent := c.Request().Context()
+		ctx, cancel := context.WithTimeout(parent, limit)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		err := next(c)
+		c.SetRequest(c.Request().WithContext(parent))
+		if ctx.Err() == context.DeadlineExceeded && parent.Err() == nil && !c.Response().Committed && !data.Unavailable(err) {
+			// Our deadline passed, whatever the driver made of it (a
+			// transaction it rolled back says sql.ErrTxDone, an interrupted
+			// SQLite statement "interrupted") or a handler that swallowed
+			// the error: the database was too slow, not the request wrong.
+			err = fmt.Errorf("%w: %v", data.ErrUnavailable, cmp.Or(err, ctx.Err()))
+		}
+		return err
+	}
 }
 
 // handleError is the one place errors become responses. Client mistakes get

@@ -58,8 +58,8 @@ func (s *Server) routes() *echo.Echo {
 
 	// The operator API: bearer tokens, no cookies, so no CSRF.
 	e.GET("/api/admin/openapi.json", s.showOpenAPI)
-	e.POST("/api/hooks/:integration/:secret", s.alertHook)
-	api := e.Group("/api/admin", s.requireToken)
+	e.POST("/api/hooks/:integration/:secret", s.alertHook, s.dbDeadline)
+	api := e.Group("/api/admin", s.dbDeadline, s.requireToken)
 	api.GET("/components", s.apiListComponents)
 	api.PUT("/components/:id/status", s.apiSetComponentStatus, s.idempotent)
 	api.POST("/incidents", s.apiCreateIncident, s.idempotent)
@@ -127,7 +127,7 @@ func (s *Server) routes() *echo.Echo {
 	sub.POST("/channel/:token/delete", s.removeChannel)
 	e.POST("/subscribe/unsubscribe/:token", s.unsubscribeSubscriber, noStore)
 
-	admin := e.Group("/admin", noStore, s.csrf(), s.loadOperator)
+	admin := e.Group("/admin", s.dbDeadline, noStore, s.csrf(), s.loadOperator)
 	admin.GET("/login", s.showLogin)
 	admin.POST("/login", s.login)
 	admin.POST("/logout", s.logout)

@@ -70,6 +70,10 @@ type Options struct {
 	// rendered again in the background; changes made through this instance
 	// show at once whatever the TTL. Zero means three seconds.
 	PageTTL time.Duration
+	// DBRequestTimeout bounds the database work of a console or API
+	// request (OSHIRASE_DB_REQUEST_TIMEOUT): past it the request gets a
+	// 503 and its transaction is rolled back. Zero means ten seconds.
+	DBRequestTimeout time.Duration
 }
 
 // Server holds the application's dependencies; handlers are its methods.
@@ -122,6 +126,9 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	}
 	if opts.PageTTL == 0 {
 		opts.PageTTL = 3 * time.Second
+	}
+	if opts.DBRequestTimeout == 0 {
+		opts.DBRequestTimeout = 10 * time.Second
 	}
 	catalog, err := locale.Load()
 	if err != nil {

@@ -32,6 +32,10 @@ type Config struct {
 	SupportContact string
 	// ShutdownTimeout bounds a stop, inside a container's grace period.
 	ShutdownTimeout time.Duration
+	// DBRequestTimeout bounds the database work of one console or API
+	// request: a database that takes connections but never answers gets
+	// a 503 after this long rather than a request that hangs.
+	DBRequestTimeout time.Duration
 	// SecretFile holds the generated server secret when OSHIRASE_SECRET is
 	// unset: beside the SQLite file, never in the database it protects.
 	SecretFile string
@@ -171,6 +175,15 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("OSHIRASE_SHUTDOWN_TIMEOUT: %q must be a duration from 1s to 5m, such as 8s", get("OSHIRASE_SHUTDOWN_TIMEOUT", "8s"))
 	}
 	c.ShutdownTimeout = d
+	// 10 s: a healthy query takes milliseconds and the slowest console page
+	// well under a second, so this is only ever reached by a database that
+	// has stopped answering; an operator still learns it in seconds, long
+	// before a proxy's own timeout (often 60 s) gives a bare 504.
+	rt := get("OSHIRASE_DB_REQUEST_TIMEOUT", "10s")
+	if d, err = time.ParseDuration(rt); err != nil || d < time.Second || d > time.Minute {
+		return nil, fmt.Errorf("OSHIRASE_DB_REQUEST_TIMEOUT: %q must be a duration from 1s to 1m, such as 10s", rt)
+	}
+	c.DBRequestTimeout = d
 	for _, p := range strings.Split(get("OSHIRASE_SECRET_PREVIOUS", ""), ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			if len(p) < 32 {

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(kv ...string) func(string) string {
@@ -26,6 +27,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.SMTP != nil || c.MailFrom.Address != "noreply@localhost" || c.SMTPConnections != 2 || c.SMTPRate != 10 || c.Retention != 13 {
 		t.Fatalf("mail defaults: %+v", c)
+	}
+	if c.DBRequestTimeout != 10*time.Second {
+		t.Fatalf("database request timeout %s", c.DBRequestTimeout)
 	}
 	c, _ = Load(env("OSHIRASE_ADDR", ":9000", "OSHIRASE_BASE_URL", "https://status.example.com/"))
 	if c.BaseURL.String() != "https://status.example.com" || !c.Secure() || c.MailFrom.Address != "noreply@status.example.com" {
@@ -67,6 +71,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{[]string{"OSHIRASE_ACCESS_LOG", "syslog"}, "OSHIRASE_ACCESS_LOG"},
 		{[]string{"OSHIRASE_INSTANCE", "../web 1"}, "OSHIRASE_INSTANCE"},
 		{[]string{"OSHIRASE_DEBUG_ADDR", "0.0.0.0:6060"}, "OSHIRASE_DEBUG_ADDR"},
+		{[]string{"OSHIRASE_DB_REQUEST_TIMEOUT", "10"}, "OSHIRASE_DB_REQUEST_TIMEOUT"},
+		{[]string{"OSHIRASE_DB_REQUEST_TIMEOUT", "100ms"}, "OSHIRASE_DB_REQUEST_TIMEOUT"},
+		{[]string{"OSHIRASE_DB_REQUEST_TIMEOUT", "5m"}, "OSHIRASE_DB_REQUEST_TIMEOUT"},
 	}
 	for _, c := range cases {
 		_, err := Load(env(c.env...))
