@@ -388,6 +388,9 @@ const (
 	// AlertRenderFailing: the public pages cannot be rendered for a reason
 	// other than the database, and customers see an old copy.
 	AlertRenderFailing = "render_failing"
+	// AlertPayloadRefused: Slack or Teams refused a payload we built — our
+	// bug, not the receiver's.
+	AlertPayloadRefused = "payload_refused"
 )
 
 // operatorAudience is who an operators' alert goes to: every active
@@ -449,4 +452,28 @@ func (s *Store) ReleaseChannelClaims(ctx context.Context, worker string, ids []i
 		return fmt.Errorf("data: release channel claims: %w", err)
 	}
 	return nil
+}
+
+// PayloadRefused begins the error of a delivery whose payload Slack or
+// Teams refused as malformed or too large: counted apart (the metrics),
+// never held against the channel.
+const PayloadRefused = "payload refused: "
+
+// AlertPayloadRefused tells the operators, by email and on their
+// channels, that Slack or Teams refused a payload Oshirase built.
+func (s *Store) AlertPayloadRefused(ctx context.Context, kind, detail string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		recips, err := operatorAudience(tx)
+		if err != nil || len(recips) == 0 {
+			return err
+		}
+		now := s.now()
+		content := NoticeContent{Kind: AlertPayloadRefused, Status: "alert",
+			TitleJA: kind + " が通知の内容を受け付けませんでした", TitleEN: kind + " refused a notice's payload",
+			BodyJA:    kind + " が、Oshirase の作成した通知を不正な形式またはサイズ超過として拒否しました。受信側ではなく Oshirase の不具合です。該当の配信は失敗として記録し、チャネルは停止していません。\n\n応答: " + detail,
+			BodyEN:    kind + " refused a notice Oshirase built as malformed or too large. This is a bug in Oshirase, not the receiver's: the delivery is recorded as failed and the channel stays on.\n\nAnswer: " + detail,
+			UpdatedAt: &now, Path: "/admin/alerts"}
+		n := Notification{Kind: AlertPayloadRefused, Thread: fmt.Sprintf("%s-%d", AlertPayloadRefused, now.Unix())}
+		return s.writeNotification(tx, n, content, recips, false)
+	})
 }

@@ -21,11 +21,14 @@ type Gauges struct {
 	Monitors      map[string]int64
 	DraftsWaiting int64
 	RelayRefusing bool
+	// PayloadsRefused counts the deliveries Slack or Teams refused as
+	// malformed, by channel kind.
+	PayloadsRefused map[string]int64
 }
 
 // ReadGauges reads the gauges in a few grouped queries.
 func (s *Store) ReadGauges(ctx context.Context) (Gauges, error) {
-	g := Gauges{Deliveries: map[[2]string]int64{}, JobRuns: map[[2]string]int64{}, Monitors: map[string]int64{}}
+	g := Gauges{Deliveries: map[[2]string]int64{}, JobRuns: map[[2]string]int64{}, Monitors: map[string]int64{}, PayloadsRefused: map[string]int64{}}
 	db := s.db.WithContext(ctx)
 	type count struct {
 		K1, K2 string
@@ -59,6 +62,14 @@ func (s *Store) ReadGauges(ctx context.Context) (Gauges, error) {
 	}
 	for _, r := range rows {
 		g.Monitors[r.K1] = r.N
+	}
+	rows = nil
+	if err := db.Raw(`SELECT c.kind AS k1, '' AS k2, COUNT(*) AS n FROM deliveries d JOIN channels c ON c.id = d.channel_id
+		WHERE d.state = ? AND d.last_error LIKE ? GROUP BY c.kind`, DeliveryFailed, PayloadRefused+"%").Scan(&rows).Error; err != nil {
+		return g, fmt.Errorf("data: gauges: %w", err)
+	}
+	for _, r := range rows {
+		g.PayloadsRefused[r.K1] = r.N
 	}
 	var err error
 	if g.DraftsWaiting, err = s.WaitingDrafts(ctx); err != nil {

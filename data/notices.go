@@ -363,7 +363,7 @@ const AlertNoticeHeld = "notice_held"
 // OperatorAlertKinds are the notifications written for operators, never
 // for customers: the preview of a customer notice skips them.
 var OperatorAlertKinds = []string{AlertNoticeHeld, AlertRelayRefusing, AlertJobFailed, AlertDeliveriesFailed,
-	MonitorAlertDown, MonitorAlertUp, AlertRenderFailing}
+	MonitorAlertDown, MonitorAlertUp, AlertRenderFailing, AlertPayloadRefused}
 
 // Delivery states.
 const (

@@ -48,6 +48,11 @@ type ChannelSender struct {
 	writer *channelmsg.Writer
 	opts   ChannelOptions
 	log    *slog.Logger
+
+	// alerted is when the operators were last told that a kind's service
+	// refused a payload: once an hour at most, however many notices fail.
+	alertMu sync.Mutex
+	alerted map[string]time.Time
 }
 
 // NewChannelSender returns a sender.
@@ -289,6 +294,14 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 		o.Code = res.Status
 	case res.Status == http.StatusTooManyRequests || res.Status >= 500:
 		o = data.Outcome{State: data.DeliveryPending, Code: res.Status, Error: fmt.Sprintf("HTTP %d", res.Status)}
+	case (res.Status == http.StatusBadRequest || res.Status == http.StatusRequestEntityTooLarge) && ch.Kind != data.ChannelWebhook:
+		// Slack and Teams answer 400 or 413 to a payload they cannot take
+		// (too large, a malformed block): our bug, not the receiver's, so
+		// it is not retried, not held against the channel, and told.
+		o = data.Outcome{State: data.DeliveryFailed, Code: res.Status, Error: fmt.Sprintf("%sHTTP %d: %.200s", data.PayloadRefused, res.Status, res.Body)}
+		s.payloadRefused(record, ch, d, o.Error)
+		s.finish(record, d, o)
+		return o.State
 	case res.Status == http.StatusGone:
 		// The receiver says the address is no more: asking again, or for
 		// the next notice, would only be refused again.
@@ -346,5 +359,27 @@ func redactedError(err error, rawURL string) string {
 func (s *ChannelSender) finish(ctx context.Context, d data.Delivery, o data.Outcome) {
 	if err := s.store.RecordAttempt(ctx, d.ID, s.opts.Instance, o); err != nil {
 		s.log.Error("could not record a channel delivery", "delivery", d.ID, "err", err)
+	}
+}
+
+// payloadRefused logs a payload Slack or Teams refused and tells the
+// operators, at most once an hour per kind.
+func (s *ChannelSender) payloadRefused(ctx context.Context, ch *data.Channel, d data.Delivery, detail string) {
+	s.log.Error("a channel service refused the payload Oshirase built", "kind", ch.Kind, "channel", ch.ID,
+		"notification", d.NotificationID, "answer", detail)
+	s.alertMu.Lock()
+	now := s.opts.Now()
+	if s.alerted == nil {
+		s.alerted = map[string]time.Time{}
+	}
+	last, told := s.alerted[ch.Kind]
+	if told && now.Sub(last) < time.Hour {
+		s.alertMu.Unlock()
+		return
+	}
+	s.alerted[ch.Kind] = now
+	s.alertMu.Unlock()
+	if err := s.store.AlertPayloadRefused(ctx, ch.Kind, detail); err != nil {
+		s.log.Error("could not alert the operators of a refused payload", "err", err)
 	}
 }

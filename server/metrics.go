@@ -92,11 +92,12 @@ var (
 	descMonitors   = prometheus.NewDesc("oshirase_monitors", "Enabled monitors by state.", []string{"state"}, nil)
 	descDrafts     = prometheus.NewDesc("oshirase_drafts_waiting", "Draft incidents waiting for an operator.", nil, nil)
 	descRelay      = prometheus.NewDesc("oshirase_relay_refusing", "1 while the mail relay refuses mail.", nil, nil)
+	descRefused    = prometheus.NewDesc("oshirase_channel_payloads_refused", "Channel deliveries Slack or Teams refused as malformed or too large (our bug), by channel.", []string{"channel"}, nil)
 	descScrapeErr  = prometheus.NewDesc("oshirase_database_gauges_up", "1 when the database answered this scrape.", nil, nil)
 )
 
 func (g *gaugeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDeliveries, descPending, descOldest, descJobRuns, descMonitors, descDrafts, descRelay, descScrapeErr} {
+	for _, d := range []*prometheus.Desc{descDeliveries, descPending, descOldest, descJobRuns, descMonitors, descDrafts, descRelay, descRefused, descScrapeErr} {
 		ch <- d
 	}
 }
@@ -142,6 +143,9 @@ func (g *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 		relay = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descRelay, prometheus.GaugeValue, relay)
+	for _, kind := range []string{data.ChannelSlack, data.ChannelTeams} {
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.GaugeValue, float64(v.PayloadsRefused[kind]), kind)
+	}
 }
 
 // serveMetrics answers /metrics on the main listener: a 404 unless
