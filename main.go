@@ -407,7 +407,7 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	if cfg.MetricsAddr != "" {
 		go serveMetrics(cfg.MetricsAddr, app.MetricsHandler(), log)
 	}
-	channels := jobs.NewChannelSender(store, opts.Outbound, app.ChannelWriter(), jobs.ChannelOptions{}, log)
+	channels := jobs.NewChannelSender(store, opts.Outbound, app.ChannelWriter(), jobs.ChannelOptions{Manage: app.ChannelManageURL}, log)
 	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Hold: func() bool { return cfg.SMTP == nil },
 		Changed: func(*data.SignalOutcome) { app.Changed(); wake() }}, log)
 	// Waited for at shutdown: they use the database, which closes last.

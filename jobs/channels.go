@@ -22,6 +22,10 @@ import (
 type ChannelOptions struct {
 	Instance string
 	Now      func() time.Time
+	// Manage gives the signed address where a subscriber's channel is
+	// managed, a webhook's meta.unsubscribe; nil gives the page's channel
+	// subscription page.
+	Manage func(channelID int64) string
 	// Workers is how many posts are in flight at once (default 16): a
 	// receiver that hangs holds up one worker for its timeout, not the
 	// channels queued behind it.
@@ -265,7 +269,11 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 		s.finish(record, d, data.Outcome{State: data.DeliveryFailed, Error: "channel disabled"})
 		return data.DeliveryFailed
 	}
-	body, err := s.writer.Body(ch.Kind, c.Notification, ch.Lang)
+	manage := ""
+	if s.opts.Manage != nil && !ch.Operator {
+		manage = s.opts.Manage(ch.ID)
+	}
+	body, err := s.writer.BodyFor(ch.Kind, c.Notification, ch.Lang, manage)
 	if err != nil {
 		s.finish(record, d, data.Outcome{State: data.DeliveryFailed, Error: err.Error()})
 		return data.DeliveryFailed

@@ -132,7 +132,7 @@ func (s *Server) addChannel(c echo.Context, operator bool) error {
 	if operator {
 		return s.done(c, "flash.saved", "/admin/alerts")
 	}
-	v.ManageURL = strings.TrimRight(s.opts.BaseURL.String(), "/") + "/subscribe/channel/" + mail.SubscriberToken(s.opts.Secret, purposeChannel, ch.ID)
+	v.ManageURL = s.ChannelManageURL(ch.ID)
 	v.Secret = in.Secret
 	return s.render(c, http.StatusOK, page, &view{Title: title, Form: &form{}, Data: v})
 }
@@ -211,4 +211,11 @@ func (s *Server) deleteAlertChannel(c echo.Context) error {
 	}
 	s.audit(c, "channel.delete", "channel="+strconv.FormatInt(id, 10), nil)
 	return s.done(c, "flash.deleted", "/admin/alerts")
+}
+
+// ChannelManageURL is the signed address where a channel's owner manages
+// or removes it: shown once when it is made, and the meta.unsubscribe of
+// every webhook it is sent.
+func (s *Server) ChannelManageURL(id int64) string {
+	return strings.TrimRight(s.opts.BaseURL.String(), "/") + "/subscribe/channel/" + mail.SubscriberToken(s.opts.Secret, purposeChannel, id)
 }

@@ -105,12 +105,16 @@ func TestChannelSubscription(t *testing.T) {
 	op.login("editor@example.com")
 	ps, _ := a.store.Products(context.Background())
 	declareVia(t, op, "major", map[int64]string{ps[0].Components[0].ID: data.PartialOutage}, true, nil)
-	sender := jobs.NewChannelSender(a.store, a.app.opts.Outbound, a.app.opts.Channels, jobs.ChannelOptions{Now: a.clock.Now},
+	sender := jobs.NewChannelSender(a.store, a.app.opts.Outbound, a.app.opts.Channels, jobs.ChannelOptions{Now: a.clock.Now, Manage: a.app.ChannelManageURL},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if st, err := sender.Sweep(context.Background()); err != nil || st.Sent != 2 {
 		t.Fatalf("sweep %+v %v", st, err)
 	}
 	last, head := hook.bodies[len(hook.bodies)-1], hook.heads[len(hook.heads)-1]
+	// Its meta.unsubscribe is the owner's own settings link, as Statuspage's.
+	if !strings.Contains(last, `"unsubscribe":"http://status.example.com`+manage[1]+`"`) {
+		t.Fatalf("the webhook's meta.unsubscribe is not the channel's settings link %q:\n%s", manage[1], last)
+	}
 	mac := hmac.New(sha256.New, []byte(secret[1]))
 	mac.Write([]byte(head.Get("X-Oshirase-Timestamp") + "." + last))
 	if head.Get("X-Oshirase-Signature") != "v1="+hex.EncodeToString(mac.Sum(nil)) || !strings.Contains(last, `"status":"investigating"`) {
