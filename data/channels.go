@@ -268,7 +268,7 @@ func (s *Store) tellChannelDisabled(tx *gorm.DB, c *Channel, why, reasonJA, reas
 		TitleJA: "チャネルへの配信を停止しました", TitleEN: "A channel's deliveries stopped",
 		BodyJA:    fmt.Sprintf(reasonJA, host) + "、" + whoJA + "への配信を停止しました。\n\n最後のエラー: " + why,
 		BodyEN:    fmt.Sprintf(reasonEN, host) + ", so deliveries to " + whoEN + " have stopped.\n\nLast error: " + why,
-		UpdatedAt: &now, Path: fmt.Sprintf("/admin/channels/%d", c.ID)}
+		UpdatedAt: &now, Path: fmt.Sprintf("/admin/alerts?channel=%d#deliveries", c.ID)}
 	n := Notification{Kind: ChannelDisabledKind, Thread: fmt.Sprintf("channel-%d-operators", c.ID)}
 	return s.writeNotification(tx, n, content, recips, false)
 }
@@ -340,7 +340,7 @@ func (s *Store) queueChannelDisabled(tx *gorm.DB, c *Channel, why, reasonJA, rea
 	content := NoticeContent{Kind: ChannelDisabledKind, Status: "disabled", TitleJA: "Webhook の配信を停止しました", TitleEN: "Webhook deliveries stopped",
 		BodyJA:    fmt.Sprintf(reasonJA, c.URL) + "、配信を停止しました。\n\n最後のエラー: " + why + "\n\n再開するには、あらためて登録してください。",
 		BodyEN:    fmt.Sprintf(reasonEN, c.URL) + ", so they have stopped.\n\nLast error: " + why + "\n\nSubscribe again to resume.",
-		UpdatedAt: &now, Path: "/subscribe"}
+		UpdatedAt: &now, Path: "/subscribe/channel"}
 	n := Notification{Kind: ChannelDisabledKind, Thread: fmt.Sprintf("channel-%d", c.ID)}
 	return s.writeNotification(tx, n, content, []Recipient{{Email: c.OwnerEmail, Lang: c.Lang, Role: "owner"}}, false)
 }

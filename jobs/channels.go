@@ -22,10 +22,11 @@ import (
 type ChannelOptions struct {
 	Instance string
 	Now      func() time.Time
-	// Manage gives the signed address where a subscriber's channel is
-	// managed, a webhook's meta.unsubscribe; nil gives the page's channel
-	// subscription page.
-	Manage func(channelID int64) string
+	// Manage gives where a channel is managed, a webhook's
+	// meta.unsubscribe: a subscriber's signed settings link, or the
+	// console's page for an operators' channel; nil gives the page's
+	// channel subscription page.
+	Manage func(channelID int64, operator bool) string
 	// Workers is how many posts are in flight at once (default 16): a
 	// receiver that hangs holds up one worker for its timeout, not the
 	// channels queued behind it.
@@ -270,8 +271,8 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 		return data.DeliveryFailed
 	}
 	manage := ""
-	if s.opts.Manage != nil && !ch.Operator {
-		manage = s.opts.Manage(ch.ID)
+	if s.opts.Manage != nil {
+		manage = s.opts.Manage(ch.ID, ch.Operator)
 	}
 	body, err := s.writer.BodyFor(ch.Kind, c.Notification, ch.Lang, manage)
 	if err != nil {

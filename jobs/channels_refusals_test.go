@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -182,5 +183,33 @@ func TestChannelErrorsShowTheHostOnly(t *testing.T) {
 	got, _ := f.store.Channel(ctx, c.ID)
 	if got.LastError == "" || strings.Contains(got.LastError, "T0SECRET") || !strings.Contains(got.LastError, closed.URL) {
 		t.Fatalf("last error %q", got.LastError)
+	}
+}
+
+// TestChannelStoppedNoticesLinkWhereItCanBeSeen: the owner's notice
+// links to the channel subscription page, the operators' alert to the
+// channel's deliveries in the console (pages that exist).
+func TestChannelStoppedNoticesLinkWhereItCanBeSeen(t *testing.T) {
+	f, sender, _ := refusalRig(t)
+	ctx := context.Background()
+	gone := newHookServer(t, func(int) int { return http.StatusGone })
+	c := addChannel(t, f, data.ChannelInput{Kind: data.ChannelWebhook, URL: gone.URL + "/hook", OwnerEmail: "owner@example.com"})
+	f.declare(t, true)
+	sender.Sweep(ctx)
+	ns, _, _, _ := f.store.Notifications(ctx, 100, 0)
+	paths := map[string]bool{}
+	for _, n := range ns {
+		if n.Kind != data.ChannelDisabledKind {
+			continue
+		}
+		content, err := n.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths[content.Path] = true
+	}
+	want := fmt.Sprintf("/admin/alerts?channel=%d#deliveries", c.ID)
+	if !paths["/subscribe/channel"] || !paths[want] || len(paths) != 2 {
+		t.Fatalf("the stop notices link to %v, want /subscribe/channel and %s", paths, want)
 	}
 }

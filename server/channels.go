@@ -132,7 +132,7 @@ func (s *Server) addChannel(c echo.Context, operator bool) error {
 	if operator {
 		return s.done(c, "flash.saved", "/admin/alerts")
 	}
-	v.ManageURL = s.ChannelManageURL(ch.ID)
+	v.ManageURL = s.ChannelManageURL(ch.ID, false)
 	v.Secret = in.Secret
 	return s.render(c, http.StatusOK, page, &view{Title: title, Form: &form{}, Data: v})
 }
@@ -213,9 +213,14 @@ func (s *Server) deleteAlertChannel(c echo.Context) error {
 	return s.done(c, "flash.deleted", "/admin/alerts")
 }
 
-// ChannelManageURL is the signed address where a channel's owner manages
-// or removes it: shown once when it is made, and the meta.unsubscribe of
-// every webhook it is sent.
-func (s *Server) ChannelManageURL(id int64) string {
-	return strings.TrimRight(s.opts.BaseURL.String(), "/") + "/subscribe/channel/" + mail.SubscriberToken(s.opts.Secret, purposeChannel, id)
+// ChannelManageURL is where a channel is managed: for a subscriber's, the
+// signed address where its owner manages or removes it (shown once when
+// it is made, and the meta.unsubscribe of every webhook it is sent); for
+// an operators' channel, its page in the console.
+func (s *Server) ChannelManageURL(id int64, operator bool) string {
+	base := strings.TrimRight(s.opts.BaseURL.String(), "/")
+	if operator {
+		return base + "/admin/alerts?channel=" + strconv.FormatInt(id, 10) + "#deliveries"
+	}
+	return base + "/subscribe/channel/" + mail.SubscriberToken(s.opts.Secret, purposeChannel, id)
 }
