@@ -105,14 +105,17 @@ func (s *ChannelSender) Sweep(ctx context.Context) (Stats, error) {
 	if due, err := s.store.ChannelDeliveriesDue(ctx); err != nil || !due {
 		return st, err
 	}
-	renew := s.startRenewing()
+	renew := startRenewing(s.opts.Lease, s.opts.Now, func(ctx context.Context) error {
+		_, err := s.store.RenewChannelClaims(ctx, s.opts.Instance, s.opts.Lease)
+		return err
+	}, s.log, "channel claims")
 	defer renew.stop()
 	work := make(chan data.Claim)
 	var wg sync.WaitGroup
 	for range s.opts.Workers {
 		wg.Go(func() {
 			for c := range work {
-				if ctx.Err() != nil || !renew.holds(c) {
+				if ctx.Err() != nil || !renew.holds(c.Delivery.ClaimedUntil) {
 					s.release(c)
 					continue
 				}
@@ -168,59 +171,6 @@ func (s *ChannelSender) Run(ctx context.Context, tick time.Duration) {
 		case <-t.C:
 		}
 	}
-}
-
-// channelRenewer keeps a sweep's claims alive every third of the lease,
-// and knows until when the last renewal holds them.
-type channelRenewer struct {
-	s     *ChannelSender
-	mu    sync.Mutex
-	until time.Time
-	done  chan struct{}
-	wg    sync.WaitGroup
-}
-
-func (s *ChannelSender) startRenewing() *channelRenewer {
-	r := &channelRenewer{s: s, done: make(chan struct{})}
-	r.wg.Go(func() {
-		t := time.NewTicker(s.opts.Lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-r.done:
-				return
-			case <-t.C:
-				start := s.opts.Now()
-				// Not the sweep's context: renewing must go on while posts
-				// in flight finish after a stop.
-				if _, err := s.store.RenewChannelClaims(context.Background(), s.opts.Instance, s.opts.Lease); err != nil {
-					s.log.Warn("could not renew channel claims; no new post starts until they are", "err", err)
-					continue
-				}
-				r.mu.Lock()
-				r.until = start.Add(s.opts.Lease)
-				r.mu.Unlock()
-			}
-		}
-	})
-	return r
-}
-
-// holds reports whether c's claim surely holds long enough to post: its
-// own lease or the last renewal, with a third of the lease kept in hand.
-func (r *channelRenewer) holds(c data.Claim) bool {
-	r.mu.Lock()
-	until := r.until
-	r.mu.Unlock()
-	if cu := c.Delivery.ClaimedUntil; cu != nil && cu.After(until) {
-		until = *cu
-	}
-	return r.s.opts.Now().Add(r.s.opts.Lease / 3).Before(until)
-}
-
-func (r *channelRenewer) stop() {
-	close(r.done)
-	r.wg.Wait()
 }
 
 // release hands claims back without counting an attempt.

@@ -194,7 +194,10 @@ func (d *Dispatcher) Sweep(ctx context.Context) (*Stats, error) {
 	if d.paused() {
 		return stats, nil
 	}
-	renew := d.startRenewing()
+	renew := startRenewing(d.opts.Lease, d.opts.Now, func(ctx context.Context) error {
+		_, err := d.store.RenewClaims(ctx, d.id, d.opts.Lease)
+		return err
+	}, d.log, "delivery claims")
 	defer renew.stop()
 	var cleared atomic.Bool
 	work := make(chan data.Claim)
@@ -230,62 +233,6 @@ claiming:
 		err = nil
 	}
 	return stats, err
-}
-
-// renewer keeps a sweep's claims alive every third of the lease, and knows
-// until when they surely hold.
-type renewer struct {
-	d     *Dispatcher
-	mu    sync.Mutex
-	until time.Time
-	done  chan struct{}
-	wg    sync.WaitGroup
-}
-
-func (d *Dispatcher) startRenewing() *renewer {
-	r := &renewer{d: d, done: make(chan struct{})}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		t := time.NewTicker(d.opts.Lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-r.done:
-				return
-			case <-t.C:
-				start := d.opts.Now()
-				if _, err := d.store.RenewClaims(context.Background(), d.id, d.opts.Lease); err != nil {
-					d.log.Warn("could not renew delivery claims; no new message starts until they are", "err", err)
-					continue
-				}
-				r.mu.Lock()
-				r.until = start.Add(d.opts.Lease)
-				r.mu.Unlock()
-			}
-		}
-	}()
-	return r
-}
-
-// claimed notes a fresh claim: it holds for a whole lease from now.
-func (r *renewer) claimed() {
-	r.mu.Lock()
-	r.until = r.d.opts.Now().Add(r.d.opts.Lease)
-	r.mu.Unlock()
-}
-
-// holds reports whether the claims surely hold long enough to start a
-// message: a third of the lease is kept in hand.
-func (r *renewer) holds() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.d.opts.Now().Add(r.d.opts.Lease / 3).Before(r.until)
-}
-
-func (r *renewer) stop() {
-	close(r.done)
-	r.wg.Wait()
 }
 
 func (d *Dispatcher) release(claims []data.Claim) {
@@ -329,7 +276,7 @@ func (d *Dispatcher) worker(ctx context.Context, work <-chan data.Claim, stats *
 	// accepted is marked sent so it is never sent again.
 	record := context.WithoutCancel(ctx)
 	for c := range work {
-		if ctx.Err() != nil || d.paused() || !renew.holds() || d.limiter.Wait(ctx) != nil {
+		if ctx.Err() != nil || d.paused() || !renew.holds(nil) || d.limiter.Wait(ctx) != nil {
 			d.release([]data.Claim{c})
 			continue
 		}

@@ -2,22 +2,15 @@ package channelmsg
 
 import (
 	"bytes"
-	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
-	"github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
-)
 
-// parser reads a notice body as the page does (GitHub-flavoured
-// markdown). goldmark parsers are safe for concurrent use.
-var parser = goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser()
+	"github.com/oshirase/oshirase/internal/markdown"
+)
 
 // dialect is the markup a chat understands. Slack's mrkdwn is not
 // markdown (*bold*, <url|label>, no headings) and must have &, < and >
@@ -66,7 +59,7 @@ func teamsMarkdown(src string) string { return convert(src, teamsDialect) }
 
 func convert(src string, d dialect) string {
 	source := []byte(src)
-	doc := parser.Parse(text.NewReader(source))
+	doc := markdown.Parse(source)
 	w := chatWriter{src: source, d: d}
 	return strings.TrimSpace(w.blocks(doc, "\n\n"))
 }
@@ -111,7 +104,7 @@ func (w chatWriter) block(n ast.Node) string {
 	case *ast.HTMLBlock:
 		return ""
 	case *ast.Blockquote:
-		return prefixLines(w.blocks(n, "\n\n"), "> ", "> ")
+		return markdown.PrefixLines(w.blocks(n, "\n\n"), "> ", "> ")
 	case *ast.List:
 		var items []string
 		i := n.Start
@@ -124,7 +117,7 @@ func (w chatWriter) block(n ast.Node) string {
 				marker = strconv.Itoa(i) + ". "
 				i++
 			}
-			items = append(items, prefixLines(w.blocks(c, "\n"), marker, "    "))
+			items = append(items, markdown.PrefixLines(w.blocks(c, "\n"), marker, "    "))
 		}
 		return strings.Join(items, "\n")
 	case *east.Table:
@@ -170,7 +163,7 @@ func (w chatWriter) inline(b *strings.Builder, n ast.Node) {
 		if n.IsRaw() {
 			b.WriteString(w.d.escape(string(v)))
 		} else {
-			b.WriteString(w.d.escape(unescape(v)))
+			b.WriteString(w.d.escape(markdown.Unescape(v)))
 		}
 		if n.SoftLineBreak() || n.HardLineBreak() {
 			b.WriteByte('\n')
@@ -179,7 +172,7 @@ func (w chatWriter) inline(b *strings.Builder, n ast.Node) {
 		if n.IsRaw() || n.IsCode() {
 			b.WriteString(w.d.escape(string(n.Value)))
 		} else {
-			b.WriteString(w.d.escape(unescape(n.Value)))
+			b.WriteString(w.d.escape(markdown.Unescape(n.Value)))
 		}
 	case *ast.CodeSpan:
 		var code strings.Builder
@@ -204,14 +197,14 @@ func (w chatWriter) inline(b *strings.Builder, n ast.Node) {
 	case *ast.Link:
 		label := strings.TrimSpace(w.inlines(n))
 		dest := string(n.Destination)
-		if !linkable(dest) {
+		if !markdown.Linkable(dest) {
 			b.WriteString(label)
 			return
 		}
 		b.WriteString(w.d.link(dest, label))
 	case *ast.AutoLink:
 		dest := string(n.URL(w.src))
-		if !linkable(dest) {
+		if !markdown.Linkable(dest) {
 			b.WriteString(w.d.escape(string(n.Label(w.src))))
 			return
 		}
@@ -229,66 +222,6 @@ func (w chatWriter) inline(b *strings.Builder, n ast.Node) {
 	default:
 		b.WriteString(w.inlines(n))
 	}
-}
-
-// linkable reports whether the page would keep dest as a link: an
-// absolute address in a scheme the page's sanitiser allows.
-func linkable(dest string) bool {
-	u, err := url.Parse(dest)
-	if err != nil {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-		return u.Host != ""
-	case "mailto":
-		return u.Opaque != ""
-	}
-	return false
-}
-
-// unescape resolves backslash escapes and character references as the
-// page's renderer does, in one pass so that an escaped "&" stays literal.
-func unescape(v []byte) string {
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == '\\' && i+1 < len(v) && util.IsPunct(v[i+1]):
-			b.WriteByte(v[i+1])
-			i++
-		case c == '&':
-			if j := bytes.IndexByte(v[i:], ';'); j > 1 && j < 40 {
-				ref := v[i : i+j+1]
-				if r := util.ResolveNumericReferences(util.ResolveEntityNames(ref)); !bytes.Equal(r, ref) {
-					b.Write(r)
-					i += j
-					continue
-				}
-			}
-			b.WriteByte(c)
-		case c == 0:
-			b.WriteString("\uFFFD")
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// prefixLines puts first before the first line of s and rest before each
-// following non-empty one.
-func prefixLines(s, first, rest string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		switch {
-		case i == 0:
-			lines[i] = first + l
-		case l != "":
-			lines[i] = rest + l
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // split cuts s into pieces of at most max characters, at a paragraph

@@ -2,22 +2,12 @@ package markdown
 
 import (
 	"bytes"
-	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
-	"github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
 )
-
-// plainParser reads markdown as New's renderer does (GitHub-flavoured), so
-// the text says what the page shows. goldmark parsers are safe for
-// concurrent use.
-var plainParser = goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser()
 
 // PlainText renders src as plain text, for where no markup can go (an
 // iCalendar DESCRIPTION is TEXT, RFC 5545 3.8.1.5): emphasis and code
@@ -27,7 +17,7 @@ var plainParser = goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser()
 // breaks, as the page shows them.
 func PlainText(src string) string {
 	source := []byte(src)
-	doc := plainParser.Parse(text.NewReader(source))
+	doc := Parse(source)
 	w := plainWriter{src: source}
 	return strings.TrimSpace(w.blocks(doc, "\n\n"))
 }
@@ -63,7 +53,7 @@ func (w plainWriter) block(n ast.Node) string {
 	case *ast.HTMLBlock:
 		return ""
 	case *ast.Blockquote:
-		return prefixLines(w.blocks(n, "\n\n"), "> ", "> ")
+		return PrefixLines(w.blocks(n, "\n\n"), "> ", "> ")
 	case *ast.List:
 		var items []string
 		i := n.Start
@@ -77,7 +67,7 @@ func (w plainWriter) block(n ast.Node) string {
 			if !n.IsTight {
 				sep = "\n\n"
 			}
-			items = append(items, prefixLines(w.blocks(c, sep), marker, strings.Repeat(" ", len(marker))))
+			items = append(items, PrefixLines(w.blocks(c, sep), marker, strings.Repeat(" ", len(marker))))
 		}
 		if n.IsTight {
 			return strings.Join(items, "\n")
@@ -116,7 +106,7 @@ func (w plainWriter) inline(b *strings.Builder, n ast.Node) {
 		if n.IsRaw() {
 			b.Write(v)
 		} else {
-			b.WriteString(unescape(v))
+			b.WriteString(Unescape(v))
 		}
 		if n.SoftLineBreak() || n.HardLineBreak() {
 			b.WriteByte('\n')
@@ -125,7 +115,7 @@ func (w plainWriter) inline(b *strings.Builder, n ast.Node) {
 		if n.IsRaw() || n.IsCode() {
 			b.Write(n.Value)
 		} else {
-			b.WriteString(unescape(n.Value))
+			b.WriteString(Unescape(n.Value))
 		}
 	case *ast.CodeSpan:
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
@@ -137,7 +127,7 @@ func (w plainWriter) inline(b *strings.Builder, n ast.Node) {
 		label := w.inlines(n)
 		dest := string(n.Destination)
 		switch {
-		case !linkable(dest):
+		case !Linkable(dest):
 			b.WriteString(label)
 		case strings.TrimSpace(label) == "" || label == dest || "mailto:"+label == dest:
 			b.WriteString(dest)
@@ -159,66 +149,4 @@ func (w plainWriter) inline(b *strings.Builder, n ast.Node) {
 	default:
 		b.WriteString(w.inlines(n))
 	}
-}
-
-// linkable reports whether the page would keep dest as a link: an
-// absolute address in a scheme the sanitiser allows. Anything else
-// (javascript:, a relative path that means nothing in a calendar) is
-// dropped, keeping its label.
-func linkable(dest string) bool {
-	u, err := url.Parse(dest)
-	if err != nil {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-		return u.Host != ""
-	case "mailto":
-		return u.Opaque != ""
-	}
-	return false
-}
-
-// unescape resolves backslash escapes and character references as the
-// HTML renderer does, in one pass so that an escaped "&" stays literal.
-func unescape(v []byte) string {
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == '\\' && i+1 < len(v) && util.IsPunct(v[i+1]):
-			b.WriteByte(v[i+1])
-			i++
-		case c == '&':
-			if j := bytes.IndexByte(v[i:], ';'); j > 1 && j < 40 {
-				ref := v[i : i+j+1]
-				if r := util.ResolveNumericReferences(util.ResolveEntityNames(ref)); !bytes.Equal(r, ref) {
-					b.Write(r)
-					i += j
-					continue
-				}
-			}
-			b.WriteByte(c)
-		case c == 0:
-			b.WriteString("\uFFFD")
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// prefixLines puts first before the first line of s and rest before each
-// following non-empty one.
-func prefixLines(s, first, rest string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		switch {
-		case i == 0:
-			lines[i] = first + l
-		case l != "":
-			lines[i] = rest + l
-		}
-	}
-	return strings.Join(lines, "\n")
 }
