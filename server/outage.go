@@ -2,67 +2,42 @@ package server
 
 import (
 	"log/slog"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/oshirase/oshirase/internal/faillog"
 )
 
 // outageLog logs a stretch of database trouble as it changes, not per
 // request: once when it starts, a summary at most once a minute while it
-// lasts, and once when it ends.
+// lasts, and once when it ends (faillog), with the number of out-of-date
+// pages served meanwhile.
 type outageLog struct {
-	log *slog.Logger
-
-	mu          sync.Mutex
-	down        bool
-	since       time.Time
-	lastFailure time.Time
-	lastSummary time.Time
-	failures    int
-	staleServed int
+	log         *faillog.Log
+	staleServed atomic.Int64
 }
 
-func newOutageLog(log *slog.Logger) *outageLog { return &outageLog{log: log} }
+func newOutageLog(log *slog.Logger) *outageLog {
+	return &outageLog{log: faillog.New(log, "the database is still unavailable")}
+}
 
-// summaryEvery is how often a long outage is summed up in the log.
+// summaryEvery is how often a long stretch of trouble is summed up in the
+// log (faillog's default, and the render health's).
 const summaryEvery = time.Minute
 
 // fail notes a failure; what says what is affected.
 func (o *outageLog) fail(what string, err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	now := time.Now()
-	o.failures++
-	o.lastFailure = now
-	if !o.down {
-		o.down, o.since, o.lastSummary = true, now, now
-		o.log.Warn(what, "err", err)
-		return
-	}
-	if now.Sub(o.lastSummary) >= summaryEvery {
-		o.log.Warn("the database is still unavailable", "since", o.since, "failures", o.failures, "stale_pages_served", o.staleServed, "err", err)
-		o.lastSummary = now
-	}
+	o.log.Fail(what, err, "stale_pages_served", o.staleServed.Load())
 }
 
 // stale counts a request answered with an out-of-date copy.
-func (o *outageLog) stale() {
-	o.mu.Lock()
-	o.staleServed++
-	o.mu.Unlock()
-}
-
-// recoveryQuiet is how long without a failure ends an outage: a render
-// that slipped through while the database went down does not end it.
-const recoveryQuiet = 5 * time.Second
+func (o *outageLog) stale() { o.staleServed.Add(1) }
 
 // ok notes a success, ending an outage if there was one and nothing has
-// failed for a little while.
+// failed for a little while: a render that slipped through while the
+// database went down does not end it.
 func (o *outageLog) ok(what string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if !o.down || time.Since(o.lastFailure) < recoveryQuiet {
-		return
+	if o.log.OK(what, "stale_pages_served", o.staleServed.Load()) {
+		o.staleServed.Store(0)
 	}
-	o.log.Info(what, "down_for", time.Since(o.since).Round(time.Second), "failures", o.failures, "stale_pages_served", o.staleServed)
-	o.down, o.failures, o.staleServed = false, 0, 0
 }
