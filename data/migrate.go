@@ -32,6 +32,7 @@ var migrations = []migration{
 	{12, "channels: webhooks, Slack and Teams for subscribers and operators", execSchema(schemaV12)},
 	{13, "history of component statuses set by hand", execSchema(schemaV13)},
 	{14, "idempotency keys carry their holder's lease", execSchema(schemaV14)},
+	{15, "browsers operators signed in from, session details, outbound ranges opened by admins", execSchema(schemaV15)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -759,4 +760,30 @@ INSERT INTO component_status_changes (component_id, status, at)
 const schemaV14 = `
 ALTER TABLE idempotency_keys ADD COLUMN holder TEXT NOT NULL DEFAULT '';
 ALTER TABLE idempotency_keys ADD COLUMN lease_until {{time}} NULL
+`
+
+// schemaV15: a browser an operator signed in from holds a random device
+// token (kept hashed here), listed and revocable with the sessions; a
+// session records its browser and address; admins open internal address
+// ranges to monitors and operators' channels one range at a time.
+const schemaV15 = `
+CREATE TABLE operator_devices (
+	id {{pk}},
+	operator_id BIGINT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+	token_hash TEXT NOT NULL UNIQUE,
+	user_agent TEXT NOT NULL DEFAULT '',
+	ip TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	last_used_at {{time}} NOT NULL
+);
+CREATE INDEX operator_devices_operator ON operator_devices (operator_id);
+ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+CREATE TABLE outbound_ranges (
+	id {{pk}},
+	prefix TEXT NOT NULL UNIQUE,
+	note TEXT NOT NULL DEFAULT '',
+	created_by BIGINT NULL,
+	created_at {{time}} NOT NULL
+)
 `

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
 	"image/png"
 	"net/http"
@@ -100,7 +99,7 @@ func (s *Server) login(c echo.Context) error {
 	if !until.IsZero() {
 		s.audit(c, "login.throttled", s.loginTarget(ctx, email), nil)
 		f.fail("email", "throttled")
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(until.Sub(s.opts.Now()).Seconds())+1))
+		s.retryAfter(c, until)
 		return s.render(c, http.StatusTooManyRequests, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
 	op, err := s.store.OperatorByEmail(ctx, email)
@@ -201,6 +200,7 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{accountKey: accountDelay}); err != nil {
 		return err
 	} else if !until.IsZero() {
+		s.retryAfter(c, until)
 		f.fail("code", "throttled")
 		return s.render(c, http.StatusTooManyRequests, "login_2fa", &view{Title: s.t(c, "login.2fa_title"), Form: f})
 	}

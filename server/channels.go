@@ -88,6 +88,7 @@ func (s *Server) addChannel(c echo.Context, operator bool) error {
 		if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{key: channelIPLimit}); err != nil {
 			return err
 		} else if !until.IsZero() {
+			s.retryAfter(c, until)
 			f.fail("url", "subscribe_throttled")
 			return fail(http.StatusTooManyRequests)
 		}

@@ -94,6 +94,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{ipKey: subscribeIPLimit, emailKey: subscribeEmailLimit}); err != nil {
 		return err
 	} else if !until.IsZero() {
+		s.retryAfter(c, until)
 		f.fail("email", "subscribe_throttled")
 		return s.render(c, http.StatusTooManyRequests, "subscribe", &view{Title: s.t(c, "subscribe.title"), Form: f, Data: page})
 	}
