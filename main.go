@@ -33,6 +33,7 @@ import (
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/internal/accesslog"
 	"github.com/oshirase/oshirase/internal/config"
+	"github.com/oshirase/oshirase/internal/faillog"
 	"github.com/oshirase/oshirase/internal/mail"
 	"github.com/oshirase/oshirase/internal/outbound"
 	"github.com/oshirase/oshirase/internal/password"
@@ -408,7 +409,29 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 		go serveMetrics(cfg.MetricsAddr, app.MetricsHandler(), log)
 	}
 	channels := jobs.NewChannelSender(store, opts.Outbound, app.ChannelWriter(), jobs.ChannelOptions{Manage: app.ChannelManageURL}, log)
-	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Hold: func() bool { return cfg.SMTP == nil },
+	// The ranges admins opened, read now and every 15 seconds (another
+	// instance may have changed them).
+	if err := app.ReloadOutbound(ctx); err != nil {
+		log.Warn("could not read the opened outbound ranges; none is open until they are read", "err", err)
+	}
+	go func() {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		fails := faillog.New(log, "the opened outbound ranges still cannot be read; the last ones read still apply")
+		for {
+			select {
+			case <-workCtx.Done():
+				return
+			case <-t.C:
+				if err := app.ReloadOutbound(workCtx); err != nil && workCtx.Err() == nil {
+					fails.Fail("could not read the opened outbound ranges; the last ones read still apply", err)
+				} else if err == nil {
+					fails.OK("the opened outbound ranges are read again")
+				}
+			}
+		}
+	}()
+	monitors := jobs.NewMonitorRunner(store, jobs.MonitorOptions{Location: cfg.Location, Outbound: opts.Outbound, Hold: func() bool { return cfg.SMTP == nil },
 		Changed: func(*data.SignalOutcome) { app.Changed(); wake() }}, log)
 	// Waited for at shutdown: they use the database, which closes last.
 	var workers sync.WaitGroup

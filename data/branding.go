@@ -1,9 +1,14 @@
 package data
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	_ "image/gif" // logo types: the decoders read the declared size
+	_ "image/jpeg"
+	_ "image/png"
 	"math"
 	"net/http"
 	"net/url"
@@ -67,6 +72,49 @@ const (
 	MaxFooterLinks = 8
 )
 
+// MaxLogoSide bounds a logo's declared width and height, in pixels.
+const MaxLogoSide = 4096
+
+// imageSize reads the width and height an image declares, decoding only
+// its header.
+func imageSize(typ string, b []byte) (w, h int, ok bool) {
+	if typ == "image/webp" {
+		return webpSize(b)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return 0, 0, false
+	}
+	return cfg.Width, cfg.Height, true
+}
+
+// webpSize reads a WebP's canvas size from its first chunk (VP8X, VP8L
+// or VP8; see RFC 9649), the standard library having no WebP decoder.
+func webpSize(b []byte) (w, h int, ok bool) {
+	if len(b) < 30 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WEBP" {
+		return 0, 0, false
+	}
+	c := b[20:]
+	switch string(b[12:16]) {
+	case "VP8X":
+		w = 1 + (int(c[4]) | int(c[5])<<8 | int(c[6])<<16)
+		h = 1 + (int(c[7]) | int(c[8])<<8 | int(c[9])<<16)
+		return w, h, true
+	case "VP8L":
+		if c[0] != 0x2f {
+			return 0, 0, false
+		}
+		bits := uint32(c[1]) | uint32(c[2])<<8 | uint32(c[3])<<16 | uint32(c[4])<<24
+		return 1 + int(bits&0x3fff), 1 + int(bits>>14&0x3fff), true
+	case "VP8 ":
+		if c[3] != 0x9d || c[4] != 0x01 || c[5] != 0x2a {
+			return 0, 0, false
+		}
+		return int(uint16(c[6])|uint16(c[7])<<8) & 0x3fff, int(uint16(c[8])|uint16(c[9])<<8) & 0x3fff, true
+	}
+	return 0, 0, false
+}
+
 // logoTypes are the image types a logo may be: raster images only, which
 // cannot carry script (an SVG can).
 var logoTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
@@ -113,6 +161,16 @@ func (in *BrandingInput) validate() (logoType string, err error) {
 			f.add("logo", "too_large")
 		case !logoTypes[logoType]:
 			f.add("logo", "bad_image")
+		default:
+			// A small file may declare a huge image (100000 × 100000
+			// pixels in a few bytes) that every visitor's browser would
+			// try to decode: the declared size is bounded too.
+			switch w, h, ok := imageSize(logoType, in.Logo); {
+			case !ok || w <= 0 || h <= 0:
+				f.add("logo", "bad_image")
+			case w > MaxLogoSide || h > MaxLogoSide:
+				f.add("logo", "image_dimensions")
+			}
 		}
 	}
 	if in.LogoURL != "" {
@@ -215,6 +273,19 @@ func (s *Store) CachedBranding(ctx context.Context) Branding {
 	return b
 }
 
+// LastBranding is the branding as last read, however long ago, without
+// asking the database again (CachedBranding, which the pages call, keeps
+// it fresh); read once if it never was. Every response's headers use it.
+func (s *Store) LastBranding(ctx context.Context) Branding {
+	if s == nil {
+		return Branding{}
+	}
+	if e := s.brand.Load(); e != nil {
+		return e.b
+	}
+	return s.CachedBranding(ctx)
+}
+
 // SaveBranding replaces the branding whole.
 func (s *Store) SaveBranding(ctx context.Context, in BrandingInput) error {
 	logoType, err := in.validate()
@@ -231,6 +302,12 @@ func (s *Store) SaveBranding(ctx context.Context, in BrandingInput) error {
 	}
 	row := Branding{ID: 1, TitleJA: in.TitleJA, TitleEN: in.TitleEN, CompanyJA: in.CompanyJA, CompanyEN: in.CompanyEN,
 		LogoURL: in.LogoURL, LogoType: logoType, Logo: in.Logo, Accent: in.Accent, FooterLinks: links, UpdatedAt: s.now()}
+	// One logo at a time, the one just given: an upload replaces a URL, a
+	// URL replaces an upload; with neither, the uploaded logo stays (unless
+	// removed) and an emptied URL field removes the URL.
+	if len(in.Logo) > 0 {
+		row.LogoURL = ""
+	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		if in.KeepLogo && len(in.Logo) == 0 && in.LogoURL == "" {
 			var old []Branding
@@ -238,7 +315,7 @@ func (s *Store) SaveBranding(ctx context.Context, in BrandingInput) error {
 				return err
 			}
 			if len(old) > 0 {
-				row.Logo, row.LogoType, row.LogoURL = old[0].Logo, old[0].LogoType, old[0].LogoURL
+				row.Logo, row.LogoType = old[0].Logo, old[0].LogoType
 			}
 		}
 		return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&row).Error

@@ -765,7 +765,8 @@ ALTER TABLE idempotency_keys ADD COLUMN lease_until {{time}} NULL
 // schemaV15: a browser an operator signed in from holds a random device
 // token (kept hashed here), listed and revocable with the sessions; a
 // session records its browser and address; admins open internal address
-// ranges to monitors and operators' channels one range at a time.
+// ranges to monitors and operators' channels one range at a time. Tokens of
+// operators disabled before now are revoked, as disabling does from now on.
 const schemaV15 = `
 CREATE TABLE operator_devices (
 	id {{pk}},
@@ -785,5 +786,7 @@ CREATE TABLE outbound_ranges (
 	note TEXT NOT NULL DEFAULT '',
 	created_by BIGINT NULL,
 	created_at {{time}} NOT NULL
-)
+);
+UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP
+	WHERE revoked_at IS NULL AND created_by IN (SELECT id FROM operators WHERE disabled = TRUE)
 `

@@ -291,4 +291,21 @@ type Session struct {
 	ExpiresAt  time.Time
 	// MFAPending: the password was right, the second factor is still due.
 	MFAPending bool
+	// UserAgent (cut to MaxUserAgent) and IP: the browser and address the
+	// session started from, shown to the operator on the account page.
+	UserAgent string
+	IP        string
+}
+
+// OperatorDevice is a browser an operator signed in from: it holds a random
+// token (kept here only as its SHA-256), so the account-wide sign-in
+// throttle does not lock the owner out of their own browser.
+type OperatorDevice struct {
+	ID         int64
+	OperatorID int64
+	TokenHash  string
+	UserAgent  string
+	IP         string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
 }

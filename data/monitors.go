@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -167,7 +168,9 @@ func (s *Store) validateMonitor(tx *gorm.DB, in *MonitorInput) error {
 		}
 		f.line("keyword", in.Keyword, false, 200)
 		f.block("headers", in.Headers, false, 2000)
-		if _, err := ParseHeaders(in.Headers); err != nil {
+		if _, err := ParseHeaders(in.Headers); errors.Is(err, ErrForbiddenHeader) {
+			f.add("headers", "forbidden_header")
+		} else if err != nil {
 			f.add("headers", "bad_headers")
 		}
 	case MonitorTCP, MonitorTLS:
@@ -230,7 +233,44 @@ func ParseCodes(s string) ([][2]int, error) {
 	return out, nil
 }
 
-// ParseHeaders reads "Name: value" lines.
+// Hosts are the hosts a check dials, by the field that names them: the
+// target's host and, for DNS, the server asked.
+func (in MonitorInput) Hosts() map[string]string {
+	out := map[string]string{}
+	switch in.Kind {
+	case MonitorHTTP:
+		if u, err := url.Parse(strings.TrimSpace(in.Target)); err == nil {
+			out["target"] = u.Hostname()
+		}
+	case MonitorTCP, MonitorTLS:
+		if host, _, err := net.SplitHostPort(strings.TrimSpace(in.Target)); err == nil {
+			out["target"] = host
+		}
+	case MonitorDNS:
+		if host, _, err := net.SplitHostPort(strings.TrimSpace(in.DNSServer)); err == nil {
+			out["dns_server"] = host
+		}
+	}
+	return out
+}
+
+// ErrForbiddenHeader is a header a monitor may not send.
+var ErrForbiddenHeader = errors.New("data: a monitor may not send this header")
+
+// forbiddenHeaders are refused in a monitor's request: the ones that
+// change where a request goes or how it is framed (Host, Forwarded, the
+// hop-by-hop ones), and the ones cloud metadata services ask for as proof
+// the request is not forged.
+var forbiddenHeaders = map[string]bool{
+	"host": true, "forwarded": true, "x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true, "x-real-ip": true,
+	"connection": true, "keep-alive": true, "proxy-authenticate": true, "proxy-authorization": true, "proxy-connection": true,
+	"te": true, "trailer": true, "transfer-encoding": true, "upgrade": true, "content-length": true, "expect": true,
+	"metadata": true, "metadata-flavor": true, "x-google-metadata-request": true, "x-aws-ec2-metadata-token": true,
+	"x-aws-ec2-metadata-token-ttl-seconds": true, "x-identity-header": true,
+}
+
+// ParseHeaders reads "Name: value" lines; a forbidden header is an
+// ErrForbiddenHeader.
 func ParseHeaders(s string) ([][2]string, error) {
 	var out [][2]string
 	for _, line := range strings.Split(s, "\n") {
@@ -242,6 +282,9 @@ func ParseHeaders(s string) ([][2]string, error) {
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			return nil, fmt.Errorf("data: bad header line %q", line)
+		}
+		if forbiddenHeaders[strings.ToLower(k)] {
+			return nil, fmt.Errorf("%w: %s", ErrForbiddenHeader, k)
 		}
 		out = append(out, [2]string{k, strings.TrimSpace(v)})
 	}

@@ -138,6 +138,13 @@ func (s *Store) SetOperatorDisabled(ctx context.Context, id int64, disabled bool
 			if err := tx.Where("operator_id = ?", id).Delete(&Session{}).Error; err != nil {
 				return err
 			}
+			// Its API tokens end for good: enabling the account again does
+			// not bring back a credential a script, or whoever took it,
+			// still holds. (A demoted admin's tokens only pause, see
+			// UseAPIToken.)
+			if err := tx.Model(&APIToken{}).Where("created_by = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now()).Error; err != nil {
+				return err
+			}
 		}
 		return rowsOrNotFound(tx.Model(&Operator{ID: id}).Updates(map[string]any{"disabled": disabled, "updated_at": s.now()}), "operator", id)
 	})

@@ -157,6 +157,48 @@ func (s *Store) ReserveAttempt(ctx context.Context, delay map[string]func(attemp
 	return blocked, nil
 }
 
+// ReleaseAttempt gives back an attempt ReserveAttempt counted that was
+// never made (refused for load before the password was looked at): each
+// key's count goes down by one, and a block the count no longer reaches
+// is lifted. Keys are locked in the same order as ReserveAttempt's.
+func (s *Store) ReleaseAttempt(ctx context.Context, delay map[string]func(attempts int) time.Duration) error {
+	lock := func(tx *gorm.DB) *gorm.DB { return tx }
+	if s.dialect == "postgres" {
+		lock = func(tx *gorm.DB) *gorm.DB { return tx.Clauses(clause.Locking{Strength: "UPDATE"}) }
+	}
+	keys := make([]string, 0, len(delay))
+	for k := range delay {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		for _, key := range keys {
+			var r LoginThrottle
+			if err := lock(tx).Where("key = ?", key).First(&r).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+				continue // cleared by a good sign-in meanwhile
+			} else if err != nil {
+				return err
+			}
+			if r.Failures == 0 {
+				continue
+			}
+			r.Failures--
+			fields := map[string]any{"failures": r.Failures}
+			if delay[key](r.Failures) == 0 {
+				fields["blocked_until"] = nil
+			}
+			if err := tx.Model(&LoginThrottle{}).Where("key = ?", key).Updates(fields).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("data: release attempt: %w", err)
+	}
+	return nil
+}
+
 // ThrottleKeys lists the keys the throttle holds (tests check that no
 // typed text is kept in them).
 func (s *Store) ThrottleKeys(ctx context.Context) ([]string, error) {
@@ -244,7 +286,8 @@ func (s *Store) PromoteSession(ctx context.Context, oldID, newID string) error {
 			return err
 		}
 		now := s.now()
-		return tx.Create(&Session{ID: newID, OperatorID: sess.OperatorID, CreatedAt: now, LastSeenAt: now, ExpiresAt: sess.ExpiresAt}).Error
+		return tx.Create(&Session{ID: newID, OperatorID: sess.OperatorID, CreatedAt: now, LastSeenAt: now, ExpiresAt: sess.ExpiresAt,
+			UserAgent: sess.UserAgent, IP: sess.IP}).Error
 	})
 }
 

@@ -55,6 +55,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 			return nil, errors.New("data: sqlite DSN has no path")
 		}
 		s.dialect = "sqlite"
+		createPrivate(path)
 		// WAL lets readers run beside the writer; immediate transactions take
 		// the write lock up front so two writers wait (busy_timeout) instead of
 		// failing with SQLITE_BUSY when they upgrade a read lock.
@@ -153,8 +154,34 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("data: backup: %s exists already; give a new file", path)
 	}
+	// VACUUM INTO takes an empty file: made here, readable by the owner
+	// only, as the database is.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("data: backup: %w", err)
+	}
+	f.Close()
 	if err := s.db.WithContext(ctx).Exec("VACUUM INTO ?", path).Error; err != nil {
+		os.Remove(path)
 		return fmt.Errorf("data: backup: %w", err)
 	}
 	return nil
+}
+
+// createPrivate creates a SQLite database file that does not exist yet,
+// empty and readable by its owner only (0600, as the secret file): SQLite
+// itself would create it 0644, and it makes the -wal and -shm files with
+// the database file's mode. An existing file is left as it is; an
+// in-memory database or a URI has no file to make.
+func createPrivate(path string) {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		// It exists, or cannot be made (no such directory): SQLite says
+		// so at the first query, as a database down at start would.
+		return
+	}
+	f.Close()
 }

@@ -72,7 +72,7 @@ func TestChannelFaultBenchSender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: *cfbPostTimeout})
+	client := outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: *cfbPostTimeout})
 	w, err := channelmsg.New("http://status.example.com", time.UTC)
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func TestChannelHangingReceiversDelayOnlyThemselves(t *testing.T) {
 	f, proto := channelRig(t)
 	// A timeout longer than the test: the hanging receivers hang until
 	// they are let go, whatever the machine's speed.
-	client := outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: time.Minute})
+	client := outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: time.Minute})
 	sender := NewChannelSender(f.store, client, proto.writer, proto.opts, proto.log)
 	ctx := context.Background()
 	var hanging []*hangServer

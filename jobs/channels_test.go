@@ -57,7 +57,7 @@ func ok(int) int { return http.StatusOK }
 
 func channelRig(t *testing.T) (*fixture, *ChannelSender) {
 	f := newFixture(t, 0)
-	client := outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 2 * time.Second})
+	client := outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 2 * time.Second})
 	w, err := channelmsg.New("http://status.example.com", time.UTC)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/internal/faillog"
+	"github.com/oshirase/oshirase/internal/outbound"
 )
 
 // MonitorOptions configures a MonitorRunner.
@@ -34,6 +35,10 @@ type MonitorOptions struct {
 	// RootCAs, when set, are the certificates HTTPS and TLS checks trust
 	// (tests); nil uses the system's.
 	RootCAs *x509.CertPool
+	// Outbound is the policy every check dials under (the operators'
+	// client: local and private ranges only where opened); nil opens
+	// nothing.
+	Outbound *outbound.Client
 	// Hold says whether email is held (no relay configured).
 	Hold func() bool
 	// Changed is called after a signal changed something (the page
@@ -66,6 +71,9 @@ func NewMonitorRunner(store *data.Store, opts MonitorOptions, log *slog.Logger) 
 	}
 	if opts.Hold == nil {
 		opts.Hold = func() bool { return false }
+	}
+	if opts.Outbound == nil {
+		opts.Outbound = outbound.New(outbound.Options{})
 	}
 	return &MonitorRunner{store: store, opts: opts, log: log}
 }
@@ -161,7 +169,7 @@ func (r *MonitorRunner) Check(ctx context.Context, m *data.Monitor) data.CheckRe
 		err = r.checkHTTP(ctx, m)
 	case data.MonitorTCP:
 		var c net.Conn
-		if c, err = (&net.Dialer{}).DialContext(ctx, "tcp", m.Target); err == nil {
+		if c, err = r.opts.Outbound.Dialer().DialContext(ctx, "tcp", m.Target); err == nil {
 			c.Close()
 		}
 	case data.MonitorTLS:
@@ -172,8 +180,14 @@ func (r *MonitorRunner) Check(ctx context.Context, m *data.Monitor) data.CheckRe
 		err = fmt.Errorf("unknown kind %q", m.Kind)
 	}
 	res := data.CheckResult{At: at, OK: err == nil, Latency: time.Since(start)}
+	var dnsErr *net.DNSError
 	if err != nil {
 		res.Error = err.Error()
+		if errors.As(err, &dnsErr) {
+			// Not the resolver's address: the console shows this to every
+			// editor.
+			res.Error = fmt.Sprintf("could not resolve %s: %s", dnsErr.Name, dnsErr.Err)
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			res.Error = fmt.Sprintf("timed out after %s", m.Timeout())
 		}
@@ -186,6 +200,8 @@ func (r *MonitorRunner) checkHTTP(ctx context.Context, m *data.Monitor) error {
 	if err != nil {
 		return err
 	}
+	// Checked again here: a row saved before forbidden headers were
+	// refused sends none of them.
 	headers, err := data.ParseHeaders(m.Headers)
 	if err != nil {
 		return err
@@ -196,17 +212,9 @@ func (r *MonitorRunner) checkHTTP(ctx context.Context, m *data.Monitor) error {
 	}
 	req.Header.Set("User-Agent", "Oshirase-Monitor/1")
 	for _, h := range headers {
-		if strings.EqualFold(h[0], "Host") {
-			req.Host = h[1]
-			continue
-		}
 		req.Header.Set(h[0], h[1])
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: r.opts.RootCAs}, DisableKeepAlives: true}}
-	if !m.FollowRedirects {
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
-	res, err := client.Do(req)
+	res, err := r.opts.Outbound.Checker(r.opts.RootCAs, m.FollowRedirects).Do(req)
 	if err != nil {
 		return err
 	}
@@ -237,7 +245,7 @@ func (r *MonitorRunner) checkTLS(ctx context.Context, m *data.Monitor, now time.
 	if err != nil {
 		return err
 	}
-	d := tls.Dialer{Config: &tls.Config{RootCAs: r.opts.RootCAs, ServerName: host,
+	d := tls.Dialer{NetDialer: r.opts.Outbound.Dialer(), Config: &tls.Config{RootCAs: r.opts.RootCAs, ServerName: host,
 		Time: func() time.Time { return now }}}
 	c, err := d.DialContext(ctx, "tcp", m.Target)
 	if err != nil {
@@ -256,8 +264,11 @@ func (r *MonitorRunner) checkTLS(ctx context.Context, m *data.Monitor, now time.
 }
 
 func (r *MonitorRunner) checkDNS(ctx context.Context, m *data.Monitor) error {
-	server := m.DNSServer
+	// A server the operator named is dialled under the policy; the
+	// machine's own resolver is the machine's configuration.
+	server, client := m.DNSServer, &dns.Client{Timeout: m.Timeout(), Dialer: r.opts.Outbound.Dialer()}
 	if server == "" {
+		client.Dialer = nil
 		cfg, err := dns.ClientConfigFromFile("/etc/resolv.conf")
 		if err != nil || len(cfg.Servers) == 0 {
 			return errors.New("no DNS server configured")
@@ -266,7 +277,7 @@ func (r *MonitorRunner) checkDNS(ctx context.Context, m *data.Monitor) error {
 	}
 	q := new(dns.Msg)
 	q.SetQuestion(dns.Fqdn(m.Target), dns.StringToType[m.DNSType])
-	in, _, err := (&dns.Client{Timeout: m.Timeout()}).ExchangeContext(ctx, q, server)
+	in, _, err := client.ExchangeContext(ctx, q, server)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/internal/outbound"
 )
 
 type monitorRig struct {
@@ -36,7 +38,7 @@ func newMonitorRig(t *testing.T, contacts int, instance string) *monitorRig {
 	if _, err := f.store.CreateOperator(context.Background(), data.NewOperator{Email: "ops@example.com", Role: data.RoleAdmin, PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	return &monitorRig{fixture: f, t: t, runner: NewMonitorRunner(f.store, MonitorOptions{Instance: instance, Now: f.clock.Now,
+	return &monitorRig{fixture: f, t: t, runner: NewMonitorRunner(f.store, MonitorOptions{Instance: instance, Now: f.clock.Now, Outbound: loopbackChecks,
 		Hold: func() bool { return true }}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
 }
 
@@ -367,7 +369,7 @@ func TestEachCheckRunsOnOneInstance(t *testing.T) {
 		in.Keyword = ""
 		r.monitor(in)
 	}
-	other := NewMonitorRunner(r.store, MonitorOptions{Instance: "b", Now: r.clock.Now, Concurrency: 4}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	other := NewMonitorRunner(r.store, MonitorOptions{Instance: "b", Now: r.clock.Now, Concurrency: 4, Outbound: loopbackChecks}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for round := 1; round <= 3; round++ {
 		var wg sync.WaitGroup
 		var sa, sb MonitorStats
@@ -400,5 +402,47 @@ func TestMonitorResultsRetention(t *testing.T) {
 	days, err := r.store.MonitorDays(ctx, []int64{m.ID}, r.clock.Now().AddDate(0, 0, -90), time.UTC)
 	if err != nil || len(days) != 2 {
 		t.Fatalf("per-day counts %v %v", days, err)
+	}
+}
+
+// loopbackChecks opens loopback to checks: the targets tests start listen
+// there (TestMonitorsRefuseUnopenedRanges checks the default).
+var loopbackChecks = outbound.New(outbound.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+
+// TestMonitorsRefuseUnopenedRanges: a runner without opened ranges dials
+// no loopback address for any kind of check (a DNS server named by the
+// operator included), and the answer is the same for an open port.
+func TestMonitorsRefuseUnopenedRanges(t *testing.T) {
+	f := newFixture(t, 0)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	host := srv.Listener.Addr().String()
+	r := NewMonitorRunner(f.store, MonitorOptions{Instance: "a", Now: f.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, m := range []data.Monitor{
+		{Kind: data.MonitorHTTP, Target: srv.URL, Method: "GET", ExpectCodes: "200-299", TimeoutS: 2},
+		{Kind: data.MonitorHTTP, Target: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), Method: "GET", ExpectCodes: "200-299", TimeoutS: 2},
+		{Kind: data.MonitorTCP, Target: host, TimeoutS: 2},
+		{Kind: data.MonitorTLS, Target: host, TimeoutS: 2},
+		{Kind: data.MonitorDNS, Target: "example.com", DNSType: "A", DNSServer: host, TimeoutS: 2},
+	} {
+		if res := r.Check(context.Background(), &m); res.OK || !strings.Contains(res.Error, "address refused") {
+			t.Errorf("%s %s: %+v, want refused", m.Kind, m.Target, res)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the loopback server was reached %d times", hits.Load())
+	}
+}
+
+// TestCheckErrorsHideTheResolver: a name that does not resolve says so,
+// without the address of the DNS server asked.
+func TestCheckErrorsHideTheResolver(t *testing.T) {
+	f := newFixture(t, 0)
+	r := NewMonitorRunner(f.store, MonitorOptions{Instance: "a", Now: f.clock.Now}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := data.Monitor{Kind: data.MonitorHTTP, Target: "http://no-such-host.invalid/", Method: "GET", ExpectCodes: "200-299", TimeoutS: 3}
+	res := r.Check(context.Background(), &m)
+	if res.OK || !strings.Contains(res.Error, "no-such-host.invalid") || strings.Contains(res.Error, ":53") {
+		t.Fatalf("%+v", res)
 	}
 }

@@ -36,7 +36,7 @@ func (b *syncBuffer) String() string {
 func TestMonitorLoopLogsTheOutageNotEachSweep(t *testing.T) {
 	f := newFixture(t, 0)
 	var out syncBuffer
-	r := NewMonitorRunner(f.store, MonitorOptions{Instance: "a", Now: f.clock.Now}, slog.New(slog.NewTextHandler(&out, nil)))
+	r := NewMonitorRunner(f.store, MonitorOptions{Instance: "a", Now: f.clock.Now, Outbound: loopbackChecks}, slog.New(slog.NewTextHandler(&out, nil)))
 	f.store.SetFault(func(context.Context, bool) error { return data.ErrUnavailable })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

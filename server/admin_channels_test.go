@@ -25,7 +25,7 @@ func TestAdminChannelsShowsEveryChannel(t *testing.T) {
 	a := newTestServer(t)
 	_, cdn, _ := a.seedCatalog()
 	ctx := context.Background()
-	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	hostile := `<script>alert("x")</script>`
 	gone := newEndpoint(t, func(string) (int, string) { return http.StatusGone, hostile })
 	missing := newEndpoint(t, func(string) (int, string) { return http.StatusNotFound, hostile })

@@ -163,7 +163,7 @@ func (s *Server) createMonitor(c echo.Context) error {
 	}
 	in := f.monitorInput(id)
 	var m *data.Monitor
-	if !f.Invalid() {
+	if err = s.monitorReach(in); err == nil && !f.Invalid() {
 		m, err = s.store.CreateMonitor(ctx, in)
 	}
 	if f.Invalid() || f.absorb(err) {
@@ -214,7 +214,7 @@ func (s *Server) updateMonitor(c echo.Context) error {
 	}
 	in := f.monitorInput(m.ComponentID)
 	var out *data.SignalOutcome
-	if !f.Invalid() {
+	if err = s.monitorReach(in); err == nil && !f.Invalid() {
 		out, err = s.store.UpdateMonitor(ctx, id, in)
 	}
 	if f.Invalid() || f.absorb(err) {

@@ -123,6 +123,9 @@ func (s *Server) apiCreateMonitor(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
+	if err := s.monitorReach(in.input()); err != nil {
+		return s.apiInvalid(err)
+	}
 	m, err := s.store.CreateMonitor(c.Request().Context(), in.input())
 	if err != nil {
 		return s.apiInvalid(err)
@@ -149,6 +152,9 @@ func (s *Server) apiUpdateMonitor(c echo.Context) error {
 	}
 	if in.ComponentID == 0 {
 		in.ComponentID = old.ComponentID
+	}
+	if err := s.monitorReach(in.input()); err != nil {
+		return s.apiInvalid(err)
 	}
 	out, err := s.store.UpdateMonitor(ctx, id, in.input())
 	if err != nil {

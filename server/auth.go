@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"image/png"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,11 +57,21 @@ func (s *Server) startSession(c echo.Context, op *data.Operator, mfaPending bool
 	}
 	token := randomToken()
 	s.rotateCSRF(c)
-	if err := s.store.CreateSession(c.Request().Context(), hashToken(token), op.ID, sessionLifetime, mfaPending); err != nil {
+	ctx := c.Request().Context()
+	if err := s.store.CreateSession(ctx, hashToken(token), op.ID, sessionLifetime, mfaPending); err != nil {
+		return err
+	}
+	if err := s.store.SetSessionClient(ctx, hashToken(token), s.clientInfo(c)); err != nil {
 		return err
 	}
 	s.setSessionCookie(c, token)
 	return nil
+}
+
+// clientInfo is the browser and address of a request, as kept with a
+// session or a remembered browser.
+func (s *Server) clientInfo(c echo.Context) data.ClientInfo {
+	return data.ClientInfo{UserAgent: c.Request().UserAgent(), IP: c.RealIP()}
 }
 
 func (s *Server) setSessionCookie(c echo.Context, token string) {
@@ -72,7 +83,8 @@ func (s *Server) setSessionCookie(c echo.Context, token string) {
 
 // login checks the credentials and starts a session. Wrong address and
 // wrong password read the same and take as long; a throttled login is
-// refused before the password is looked at.
+// refused before the password is looked at, and one refused for load
+// (every hashing slot taken) does not count as an attempt.
 func (s *Server) login(c echo.Context) error {
 	f, err := readForm(c)
 	if err != nil {
@@ -86,10 +98,17 @@ func (s *Server) login(c echo.Context) error {
 	// address, and this account from anywhere — except from a browser the
 	// account has signed in from before, so nobody can lock the owner out.
 	ip := c.RealIP()
+	op, err := s.store.OperatorByEmail(ctx, email)
+	if errors.Is(err, data.ErrNotFound) {
+		op = nil
+	} else if err != nil {
+		return err
+	}
+	known := s.knownDevice(c, op)
 	typed := s.keyedHash(data.NormalizeEmail(email)) // never the text as typed
 	pairKey, ipKey, accountKey := data.ThrottleKey("account-ip", typed+"|"+ip), data.ThrottleKey("ip", ip), data.ThrottleKey("account", typed)
 	keys := map[string]func(int) time.Duration{pairKey: accountDelay, ipKey: ipDelay}
-	if !s.knownDevice(c, email) {
+	if !known {
 		keys[accountKey] = accountDelay
 	}
 	until, err := s.store.ReserveAttempt(ctx, keys)
@@ -102,23 +121,28 @@ func (s *Server) login(c echo.Context) error {
 		s.retryAfter(c, until)
 		return s.render(c, http.StatusTooManyRequests, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
-	op, err := s.store.OperatorByEmail(ctx, email)
-	ok := false
-	switch {
-	case errors.Is(err, data.ErrNotFound):
-		_, err = password.VerifyDummy(ctx, pw)
-	case err != nil:
-		return err
-	default:
-		ok, err = password.VerifyCtx(ctx, pw, op.PasswordHash)
-	}
-	if errors.Is(err, password.ErrBusy) {
+	// A browser the account signed in from before may use the hashing
+	// slot kept for it, so a flood of sign-ins from elsewhere does not keep
+	// the owner out.
+	slot, err := password.Acquire(ctx, known)
+	if err != nil {
 		// Too many sign-ins at once: refused without hashing, while the
-		// public page keeps serving.
+		// public page keeps serving. The password was not looked at, so
+		// the attempt is given back: retrying never locks anyone out.
+		if err := s.store.ReleaseAttempt(context.WithoutCancel(ctx), keys); err != nil {
+			return err
+		}
 		f.fail("email", "login_busy")
 		c.Response().Header().Set("Retry-After", "5")
 		return s.render(c, http.StatusServiceUnavailable, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
+	ok := false
+	if op == nil {
+		slot.VerifyDummy(pw)
+	} else {
+		ok = slot.Verify(pw, op.PasswordHash)
+	}
+	slot.Release()
 	if op == nil || !ok || op.Disabled {
 		s.audit(c, "login.failed", s.loginTarget(ctx, email), nil)
 		f.fail("email", "bad_login")
@@ -137,7 +161,9 @@ func (s *Server) login(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/admin/login/2fa?next="+urlQuery(next))
 	}
 	c.Set("operator", op)
-	s.rememberDevice(c, op.Email)
+	if err := s.rememberDevice(c, op); err != nil {
+		return err
+	}
 	s.audit(c, "login", "", nil)
 	if next == "" {
 		next = "/admin"
@@ -195,9 +221,16 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	f.Values.Del("code")
 	ctx := c.Request().Context()
 	// Counted before the code is checked, like passwords (a burst of
-	// guesses is counted one by one).
+	// guesses is counted one by one): for the account, or, from a browser
+	// the account signed in from before, for that browser alone, so that
+	// someone who has the password cannot lock the owner out by guessing
+	// codes elsewhere.
 	accountKey := data.ThrottleKey("2fa", s.keyedHash(op.Email))
-	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{accountKey: accountDelay}); err != nil {
+	key := accountKey
+	if s.knownDevice(c, op) {
+		key = data.ThrottleKey("2fa-device", s.deviceHash(c))
+	}
+	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{key: accountDelay}); err != nil {
 		return err
 	} else if !until.IsZero() {
 		s.retryAfter(c, until)
@@ -231,9 +264,12 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 		return err
 	}
 	s.setSessionCookie(c, token)
+	s.store.ClearLoginFailures(ctx, key)
 	s.store.ClearLoginFailures(ctx, accountKey)
 	s.store.ClearLoginFailures(ctx, data.ThrottleKey("account", s.keyedHash(op.Email)))
-	s.rememberDevice(c, op.Email)
+	if err := s.rememberDevice(c, op); err != nil {
+		return err
+	}
 	c.Set("operator", op)
 	s.audit(c, "login", "", map[string]any{"second_factor": true})
 	next := localPath(f.Get("next"))
@@ -269,11 +305,58 @@ type accountPage struct {
 	RecoveryCodes []string
 	CodesLeft     int64
 	Required      bool
+	Sessions      []sessionRow
+	Devices       []deviceRow
+}
+
+// sessionRow is one of the operator's sessions on the account page. Ref
+// stands for its id in the form (the id is the hash of a live cookie).
+type sessionRow struct {
+	Ref, Browser, UserAgent, IP string
+	CreatedAt, LastSeenAt       time.Time
+	Current                     bool
+}
+
+// deviceRow is one of the operator's remembered browsers.
+type deviceRow struct {
+	ID                     int64
+	Browser, UserAgent, IP string
+	CreatedAt, LastUsedAt  time.Time
+	Current                bool
+}
+
+func (s *Server) sessionRef(id string) string { return s.keyedHash("session:" + id) }
+
+// browsers fills in the operator's sessions and remembered browsers.
+func (s *Server) browsers(c echo.Context, v *accountPage) error {
+	op, ctx := operatorOf(c), c.Request().Context()
+	sessions, err := s.store.OperatorSessions(ctx, op.ID, sessionIdle)
+	if err != nil {
+		return err
+	}
+	current, _ := c.Get("session").(string)
+	for _, x := range sessions {
+		v.Sessions = append(v.Sessions, sessionRow{Ref: s.sessionRef(x.ID), Browser: shortUserAgent(x.UserAgent), UserAgent: x.UserAgent,
+			IP: x.IP, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, Current: x.ID == current})
+	}
+	devices, err := s.store.OperatorDevices(ctx, op.ID)
+	if err != nil {
+		return err
+	}
+	mine := s.deviceHash(c)
+	for _, d := range devices {
+		v.Devices = append(v.Devices, deviceRow{ID: d.ID, Browser: shortUserAgent(d.UserAgent), UserAgent: d.UserAgent,
+			IP: d.IP, CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt, Current: mine != "" && d.TokenHash == mine})
+	}
+	return nil
 }
 
 func (s *Server) accountPage(c echo.Context) (*accountPage, error) {
 	op := operatorOf(c)
 	v := &accountPage{Required: s.opts.Require2FA && op.IsAdmin()}
+	if err := s.browsers(c, v); err != nil {
+		return nil, err
+	}
 	if op.HasTOTP() {
 		n, err := s.store.RecoveryCodesLeft(c.Request().Context(), op.ID)
 		if err != nil {
@@ -423,7 +506,131 @@ func (s *Server) enableTOTP(c echo.Context) error {
 	s.store.UseTOTPStep(ctx, op.ID, step) // the code just used cannot sign in
 	s.audit(c, "account.2fa_enabled", "", nil)
 	op.TOTPSecret = sealed
-	return s.render(c, http.StatusOK, "account", &view{Title: s.t(c, "account.title"), Data: &accountPage{RecoveryCodes: codes, CodesLeft: 10}})
+	v := &accountPage{RecoveryCodes: codes, CodesLeft: 10}
+	if err := s.browsers(c, v); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "account", &view{Title: s.t(c, "account.title"), Data: v})
+}
+
+// endSession signs one of the operator's own browsers out; ending the
+// current one signs this browser out.
+func (s *Server) endSession(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	op, ctx := operatorOf(c), c.Request().Context()
+	sessions, err := s.store.OperatorSessions(ctx, op.ID, sessionIdle)
+	if err != nil {
+		return err
+	}
+	ref := f.Get("session")
+	for _, x := range sessions {
+		if ref == "" || !hmac.Equal([]byte(s.sessionRef(x.ID)), []byte(ref)) {
+			continue
+		}
+		if err := s.store.DeleteOperatorSession(ctx, op.ID, x.ID); err != nil {
+			return err
+		}
+		current, _ := c.Get("session").(string)
+		s.audit(c, "account.session_end", "", map[string]any{"browser": shortUserAgent(x.UserAgent), "ip": x.IP, "current": x.ID == current})
+		if x.ID == current {
+			s.clearSessionCookie(c)
+			return c.Redirect(http.StatusSeeOther, "/admin/login")
+		}
+		s.setFlash(c, "flash.session_ended")
+		return c.Redirect(http.StatusSeeOther, "/admin/account")
+	}
+	return data.ErrNotFound
+}
+
+// endOtherSessions signs out every browser of the operator but this one.
+func (s *Server) endOtherSessions(c echo.Context) error {
+	op := operatorOf(c)
+	current, _ := c.Get("session").(string)
+	n, err := s.store.DeleteOperatorSessions(c.Request().Context(), op.ID, current)
+	if err != nil {
+		return err
+	}
+	s.audit(c, "account.sessions_end_others", "", map[string]any{"sessions": n})
+	s.setFlash(c, "flash.sessions_ended")
+	return c.Redirect(http.StatusSeeOther, "/admin/account")
+}
+
+// forgetDevice forgets one of the operator's remembered browsers: it no
+// longer gets past the account-wide sign-in throttle.
+func (s *Server) forgetDevice(c echo.Context) error {
+	f, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	op, ctx := operatorOf(c), c.Request().Context()
+	id, err := strconv.ParseInt(f.Get("device"), 10, 64)
+	if err != nil {
+		return data.ErrNotFound
+	}
+	devices, err := s.store.OperatorDevices(ctx, op.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range devices {
+		if d.ID != id {
+			continue
+		}
+		if err := s.store.DeleteOperatorDevice(ctx, op.ID, d.ID); err != nil {
+			return err
+		}
+		current := d.TokenHash == s.deviceHash(c)
+		if current {
+			s.forgetDeviceCookie(c)
+		}
+		s.audit(c, "account.device_forget", "", map[string]any{"browser": shortUserAgent(d.UserAgent), "ip": d.IP, "current": current})
+		s.setFlash(c, "flash.device_forgotten")
+		return c.Redirect(http.StatusSeeOther, "/admin/account")
+	}
+	return data.ErrNotFound
+}
+
+// shortUserAgent names a browser in a few words ("Chrome · Windows") from
+// its User-Agent, or shows the start of it when it is none of the usual.
+func shortUserAgent(ua string) string {
+	if strings.TrimSpace(ua) == "" {
+		return "?"
+	}
+	browser := ""
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"EdgA/", "Edge"}, {"EdgiOS/", "Edge"}, {"OPR/", "Opera"}, {"Vivaldi/", "Vivaldi"},
+		{"SamsungBrowser/", "Samsung Internet"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+		{"CriOS/", "Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, o := range []struct{ token, name string }{
+		{"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Android", "Android"}, {"CrOS", "ChromeOS"},
+		{"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Macintosh", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " · " + system
+	case browser != "":
+		return browser
+	case system != "":
+		return system
+	}
+	if r := []rune(ua); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return ua
 }
 
 // disableTOTP turns two-factor off, after the password again; not for an
@@ -467,30 +674,50 @@ func qrDataURI(key *otp.Key) (string, error) {
 
 // deviceCookie marks a browser an operator has signed in from, so the
 // account-wide sign-in throttle (which anyone can trip by guessing from
-// elsewhere) never locks the owner out of their own browser.
+// elsewhere) never locks the owner out of their own browser. It holds a
+// random token of that browser, bound to one operator, kept only hashed,
+// replaced at every full sign-in, listed and forgettable on the account
+// page.
 const deviceCookie = "oshirase_device"
 
-func (s *Server) deviceToken(email string) string {
-	mac := hmac.New(sha256.New, []byte(s.opts.Secret))
-	mac.Write([]byte("device:" + data.NormalizeEmail(email)))
-	return hex.EncodeToString(mac.Sum(nil)[:16])
+// deviceHash is the hash of this browser's device token, or "".
+func (s *Server) deviceHash(c echo.Context) string {
+	ck, err := c.Cookie(s.cookieName(deviceCookie))
+	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
+		return ""
+	}
+	return hashToken(ck.Value)
 }
 
-// knownDevice reports whether this browser signed in as email before.
-func (s *Server) knownDevice(c echo.Context, email string) bool {
-	if s.opts.Secret == "" {
+// knownDevice reports whether this browser signed in as op before (and
+// has not been forgotten since).
+func (s *Server) knownDevice(c echo.Context, op *data.Operator) bool {
+	h := s.deviceHash(c)
+	if op == nil || h == "" {
 		return false
 	}
-	ck, err := c.Cookie(s.cookieName(deviceCookie))
-	return err == nil && hmac.Equal([]byte(ck.Value), []byte(s.deviceToken(email)))
+	ok, err := s.store.UseDevice(c.Request().Context(), op.ID, h)
+	if err != nil {
+		s.log.Warn("device lookup", "err", err)
+		return false
+	}
+	return ok
 }
 
-// rememberDevice marks this browser after a full sign-in, for a year.
-func (s *Server) rememberDevice(c echo.Context, email string) {
-	if s.opts.Secret == "" {
-		return
+// rememberDevice gives this browser a new device token after a full
+// sign-in, for a year; the one it held for this operator is forgotten.
+func (s *Server) rememberDevice(c echo.Context, op *data.Operator) error {
+	token := randomToken()
+	if err := s.store.RememberDevice(c.Request().Context(), op.ID, hashToken(token), s.deviceHash(c), s.clientInfo(c)); err != nil {
+		return err
 	}
-	c.SetCookie(&http.Cookie{Name: s.cookieName(deviceCookie), Value: s.deviceToken(email), Path: "/", MaxAge: 365 * 24 * 3600,
+	c.SetCookie(&http.Cookie{Name: s.cookieName(deviceCookie), Value: token, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteStrictMode})
+	return nil
+}
+
+func (s *Server) forgetDeviceCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: s.cookieName(deviceCookie), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteStrictMode})
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -149,4 +150,55 @@ func decodeHeader(t *testing.T, v string) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestOneLogoAtATime: the logo just given is the one shown: an upload
+// replaces a logo URL, a URL replaces an upload, an emptied URL field
+// removes the URL, and saving other fields keeps an uploaded logo.
+func TestOneLogoAtATime(t *testing.T) {
+	a := newTestServer(t)
+	a.seedCatalog()
+	admin := a.client()
+	admin.login("admin@example.com")
+	base := url.Values{"title_ja": {"ひだまりソフト"}, "accent": {"#a04a00"}}
+	with := func(k, v string) url.Values {
+		out := cloneValues(base)
+		out.Set(k, v)
+		return out
+	}
+	src := func() string {
+		t.Helper()
+		b, err := a.store.Branding(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case b.LogoURL != "" && len(b.Logo) > 0:
+			return "both"
+		case b.LogoURL != "":
+			return "url"
+		case len(b.Logo) > 0:
+			return "upload"
+		}
+		return "none"
+	}
+	steps := []struct {
+		name   string
+		fields url.Values
+		logo   []byte
+		want   string
+	}{
+		{"a URL", with("logo_url", "https://cdn.example/logo.png"), nil, "url"},
+		{"an upload with the URL still in its field", with("logo_url", "https://cdn.example/logo.png"), pngPixel, "upload"},
+		{"other fields saved", base, nil, "upload"},
+		{"a URL again", with("logo_url", "https://cdn.example/new.png"), nil, "url"},
+		{"the URL field emptied", base, nil, "none"},
+	}
+	for _, s := range steps {
+		admin.get("/admin/branding")
+		expect(t, brandingPost(t, admin, s.fields, s.logo), http.StatusSeeOther)
+		if got := src(); got != s.want {
+			t.Fatalf("after %s: the logo is %s, want %s", s.name, got, s.want)
+		}
+	}
 }

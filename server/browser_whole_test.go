@@ -111,6 +111,14 @@ func TestDemoInTheBrowser(t *testing.T) {
 		}
 		run("dashboard", chromedp.Navigate(a.srv.URL+"/admin?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main")))
 		shoot(t, ctx, "demo-dashboard-"+lang)
+		// Opening a range: a hostile one refused in the admin's language.
+		run("outbound", chromedp.Navigate(a.srv.URL+"/admin/outbound?lang="+lang), chromedp.WaitVisible(formField("prefix")),
+			chromedp.SendKeys(formField("prefix"), "169.254.169.254"), chromedp.SendKeys(formField("note"), "metadata"),
+			chromedp.Submit(formField("prefix")), chromedp.WaitVisible(chromedp.CSS("#e-prefix")))
+		checkA11y(t, ctx, axe, "demo outbound refused "+lang)
+		shoot(t, ctx, "demo-outbound-"+lang)
+		run("account", chromedp.Navigate(a.srv.URL+"/admin/account?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main")))
+		shoot(t, ctx, "demo-account-"+lang)
 		// The publish preview, through the declaration form.
 		run("declare", chromedp.Navigate(a.srv.URL+"/admin/incidents/new?lang="+lang), chromedp.WaitVisible(formField("title_ja")),
 			chromedp.SendKeys(formField("title_ja"), "ライセンス認証がご利用いただけない状態です"),

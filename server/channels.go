@@ -83,7 +83,26 @@ func (s *Server) addChannel(c echo.Context, operator bool) error {
 		page, title = "alerts", s.t(c, "alerts.title")
 	}
 	fail := func(code int) error { return s.render(c, code, page, &view{Title: title, Form: f, Data: v}) }
+	var sentAt time.Time // when the verification went out
+	client := s.opts.Outbound
 	if !operator {
+		// A visitor's address is reached under the anonymous policy (no
+		// range opened for operators), and a failure is answered no sooner
+		// than the floor and in one wording, so neither the time nor the
+		// message tells an open port from a closed one.
+		client = client.Anonymous()
+		answer := fail
+		fail = func(code int) error {
+			if wait := s.opts.AnonymousVerifyFloor - time.Since(sentAt); !sentAt.IsZero() && wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				}
+				t.Stop()
+			}
+			return answer(code)
+		}
 		key := data.ThrottleKey("channel-ip", c.RealIP())
 		if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{key: channelIPLimit}); err != nil {
 			return err
@@ -98,8 +117,8 @@ func (s *Server) addChannel(c echo.Context, operator bool) error {
 	if f.Invalid() || f.absorb(s.store.ValidateChannel(ctx, in)) {
 		return fail(http.StatusBadRequest)
 	}
-	if err := s.opts.Outbound.CheckURL(in.URL); err != nil {
-		f.fail("url", "channel_url")
+	if err := client.CheckURL(in.URL); err != nil {
+		f.fail("url", refusedKey(err, operator))
 		return fail(http.StatusBadRequest)
 	}
 	if in.Kind == data.ChannelWebhook {
@@ -110,10 +129,16 @@ func (s *Server) addChannel(c echo.Context, operator bool) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.Outbound.Post(ctx, in.URL, body, in.Secret, s.opts.Now())
+	sentAt = time.Now()
+	res, err := client.Post(ctx, in.URL, body, in.Secret, s.opts.Now())
 	switch {
 	case errors.Is(err, outbound.ErrRefused):
-		f.fail("url", "channel_url")
+		f.fail("url", refusedKey(err, operator))
+		return fail(http.StatusBadRequest)
+	case !operator && in.Kind == data.ChannelWebhook && (err != nil || res.Status < 200 || res.Status > 299 || !bytes.Contains(res.Body, []byte(challenge))):
+		// One answer for no answer, a refusal and a 2xx without the
+		// challenge: a visitor learns only that it did not verify.
+		f.fail("url", "channel_not_verified")
 		return fail(http.StatusBadRequest)
 	case err != nil, res.Status < 200 || res.Status > 299:
 		f.fail("url", "channel_unreachable")
@@ -136,6 +161,19 @@ func (s *Server) addChannel(c echo.Context, operator bool) error {
 	v.ManageURL = s.ChannelManageURL(ch.ID, false)
 	v.Secret = in.Secret
 	return s.render(c, http.StatusOK, page, &view{Title: title, Form: &form{}, Data: v})
+}
+
+// refusedKey is the message for a refused channel address: the operators
+// hear that an admin can open an internal range; a visitor only that the
+// address is not usable.
+func refusedKey(err error, operator bool) string {
+	switch {
+	case operator && errors.Is(err, outbound.ErrNeverOpened):
+		return "outbound_never"
+	case operator && errors.Is(err, outbound.ErrInternal):
+		return "outbound_internal"
+	}
+	return "channel_url"
 }
 
 // channelIPLimit bounds registrations per IP: each sends a request to an

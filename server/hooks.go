@@ -83,9 +83,18 @@ func (s *Server) alertHook(c echo.Context) error {
 	if len(body) > maxAPIBody {
 		return apiFail(http.StatusRequestEntityTooLarge, "too_large", "The payload is too large.")
 	}
+	// As at the edge for forms (rejectBadText) and in the operator API:
+	// encoding/json would turn invalid UTF-8 into U+FFFD without a word,
+	// and PostgreSQL refuses NUL (raw, or escaped as \u0000 in a string).
+	if !goodText(string(body)) {
+		return apiFail(http.StatusBadRequest, "bad_text", "The payload must be valid UTF-8 without NUL characters.")
+	}
 	alerts, err := parseHook(in.Kind, body)
 	if err != nil {
 		return apiFail(http.StatusBadRequest, "bad_payload", err.Error())
+	}
+	if !alertsGoodText(alerts) {
+		return apiFail(http.StatusBadRequest, "bad_text", "The payload must be valid UTF-8 without NUL characters.")
 	}
 	res := hookResult{}
 	for i, a := range alerts {
@@ -182,6 +191,24 @@ func parseHook(kind string, body []byte) ([]hookAlert, error) {
 		}
 	}
 	return p.Alerts, nil
+}
+
+// alertsGoodText reports whether every string decoded from a webhook is
+// good text: a \u0000 escape decodes to a NUL the raw body does not show.
+func alertsGoodText(alerts []hookAlert) bool {
+	for _, a := range alerts {
+		if !goodText(a.Status) || !goodText(a.Fingerprint) {
+			return false
+		}
+		for _, m := range []map[string]string{a.Labels, a.Annotations} {
+			for k, v := range m {
+				if !goodText(k) || !goodText(v) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // fingerprint names an alert across sends: its own fingerprint, else its

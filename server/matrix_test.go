@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func readMatrix(t *testing.T) []matrixRow {
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		if cells[0] != "GET" && cells[0] != "POST" && cells[0] != "PUT" {
+		if cells[0] != "GET" && cells[0] != "POST" && cells[0] != "PUT" && cells[0] != "DELETE" {
 			continue
 		}
 		rows = append(rows, matrixRow{method: cells[0], route: cells[1],
@@ -72,7 +73,7 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	var actual []string
 	for _, r := range a.app.Echo().Routes() {
-		if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != http.MethodPut {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodDelete {
 			continue
 		}
 		key := r.Method + " " + r.Path
@@ -114,12 +115,27 @@ func TestAccessMatrix(t *testing.T) {
 			switch {
 			case row.method == http.MethodGet:
 				r = c.get(path)
-			case row.method == http.MethodPut:
-				req, _ := http.NewRequest(http.MethodPut, a.srv.URL+path, strings.NewReader("{}"))
+			case row.method == http.MethodPut, row.method == http.MethodDelete:
+				req, _ := http.NewRequest(row.method, a.srv.URL+path, strings.NewReader("{}"))
 				r = c.do(req)
 			case row.route == "/admin/login":
 				c.get("/admin/login")
 				r = c.post(path, url.Values{"email": {"editor@example.com"}, "password": {"correct horse battery"}})
+			case who != "anonymous" && (row.route == "/admin/account/sessions/end" || row.route == "/admin/account/devices/forget"):
+				// They act on one of the operator's own sessions or
+				// browsers: another session of the same operator, and this
+				// browser's device.
+				other := a.client()
+				other.login(who + "@example.com")
+				page := c.get("/admin/account").body
+				v := url.Values{}
+				if m := regexp.MustCompile(`name="session" value="([^"]+)"><button class="link danger">ログアウトさせる</button>`).FindStringSubmatch(page); m != nil {
+					v.Set("session", m[1]) // not this browser's
+				}
+				if m := regexp.MustCompile(`name="device" value="([^"]+)"`).FindStringSubmatch(page); m != nil {
+					v.Set("device", m[1])
+				}
+				r = c.post(path, v)
 			default:
 				c.get("/admin/login") // a fresh CSRF token
 				r = c.post(path, cloneValues(form))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,10 +27,14 @@ type serverMetrics struct {
 	// renderFailures counts failed renders by cause: database or render.
 	renderFailures *prometheus.CounterVec
 	handler        http.Handler
+	// s is the server, for its router's routes (see knownRoute).
+	s          *Server
+	routesOnce sync.Once
+	routes     map[string]bool
 }
 
 func newServerMetrics(s *Server) *serverMetrics {
-	m := &serverMetrics{reg: prometheus.NewRegistry()}
+	m := &serverMetrics{reg: prometheus.NewRegistry(), s: s}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "oshirase_http_requests_total",
 		Help: "HTTP requests answered, by route, method and status class."}, []string{"route", "method", "class"})
 	m.renders = prometheus.NewCounter(prometheus.CounterOpts{Name: "oshirase_page_renders_total",
@@ -71,13 +76,44 @@ func accessLogDropped(s *Server, cause string, n func(*accesslog.Recorder) int64
 	})
 }
 
-// request counts an answered request. Routes are the router's patterns
-// (never raw paths), so the label set stays small.
+// request counts an answered request. Every label is drawn from a fixed
+// set, so that no client can grow the series without end (each series
+// costs memory here and in Prometheus): a route is one of the router's
+// patterns (never a raw path; anything else, such as a catch-all or a
+// partial match of the router's tree, is "unmatched"), a method one of
+// the standard ones (anything made up is "other").
 func (m *serverMetrics) request(route, method string, status int) {
-	if route == "" || strings.HasSuffix(route, "/*") && route != "/static/:version/*" {
+	if route == "" || strings.HasSuffix(route, "/*") && route != "/static/:version/*" || !m.knownRoute(route) {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status/100)+"xx").Inc()
+	m.requests.WithLabelValues(route, metricMethod(method), strconv.Itoa(status/100)+"xx").Inc()
+}
+
+// knownRoute reports whether route is a pattern the router was given.
+// The set is read from the router once, at the first request (the router
+// is built after the metrics).
+func (m *serverMetrics) knownRoute(route string) bool {
+	if m.s == nil || m.s.echo == nil {
+		return true // no router yet: nothing was routed
+	}
+	m.routesOnce.Do(func() {
+		m.routes = map[string]bool{}
+		for _, r := range m.s.echo.Routes() {
+			m.routes[r.Path] = true
+		}
+	})
+	return m.routes[route]
+}
+
+// metricMethod is a request's method as a label: the standard methods as
+// they are, anything else "other".
+func metricMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // gaugeCollector reads the shared numbers from the database at each

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -56,8 +57,65 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		for k, v := range s.fixed {
 			h[k] = v
 		}
+		h["Content-Security-Policy"] = s.pagePolicy(c.Request().Context())
 		return next(c)
 	}
+}
+
+// Content-Security-Policy of the pages. Images may come from the page's
+// own origin and data: URIs (the sign-in QR code), and from one other
+// origin only: that of the branding's logo URL, when one is set. Nothing
+// else: a markdown image in an incident from another host is not loaded
+// (it would tell that host who reads the page).
+const (
+	cspImages = "default-src 'self'; img-src 'self' data:"
+	cspRest   = "; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	// cspStrict is the policy without a logo URL, and the fixed one.
+	cspStrict = cspImages + cspRest
+)
+
+// policyEntry is the policy built for one logo URL.
+type policyEntry struct {
+	logoURL string
+	header  []string
+}
+
+// lastPolicy caches the policy of the logo URL last seen: it changes only
+// with the branding.
+var lastPolicy atomic.Pointer[policyEntry]
+
+// pagePolicy is the Content-Security-Policy header value for the current
+// branding, as a prepared slice (set it, never edit it). Both ways a page
+// is answered set it: securityHeaders and the page cache's fast path
+// (serveCached), after the fixed headers.
+func (s *Server) pagePolicy(ctx context.Context) []string {
+	logo := s.store.LastBranding(ctx).LogoURL
+	if e := lastPolicy.Load(); e != nil && e.logoURL == logo {
+		return e.header
+	}
+	csp := cspStrict
+	if o := logoOrigin(logo); o != "" {
+		csp = cspImages + " " + o + cspRest
+	}
+	e := &policyEntry{logoURL: logo, header: []string{csp}}
+	lastPolicy.Store(e)
+	return e.header
+}
+
+// logoOrigin is the https origin (scheme, host and port) of a logo URL,
+// "" for none or for anything that could not be a source in a policy.
+func logoOrigin(logo string) string {
+	u, err := url.Parse(logo)
+	if logo == "" || err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return ""
+	}
+	host := strings.ToLower(u.Host)
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':' || r == '[' || r == ']') {
+			return ""
+		}
+	}
+	return "https://" + host
 }
 
 // fixedHeaders are the security headers every response carries. Setting
@@ -69,7 +127,9 @@ func fixedHeaders(secure bool) http.Header {
 	if secure {
 		fixed.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
-	fixed.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	// The strictest page policy; securityHeaders sets the branding's (see
+	// pagePolicy).
+	fixed.Set("Content-Security-Policy", cspStrict)
 	fixed.Set("X-Content-Type-Options", "nosniff")
 	fixed.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	// For browsers that predate frame-ancestors, and no powerful feature

@@ -38,7 +38,8 @@ func TestMonitorConsoleFlow(t *testing.T) {
 		io.WriteString(w, "healthy")
 	}))
 	defer target.Close()
-	runner := jobs.NewMonitorRunner(a.store, jobs.MonitorOptions{Instance: "test", Now: a.clock.Now, Location: a.app.opts.Location},
+	a.openLoopback()
+	runner := jobs.NewMonitorRunner(a.store, jobs.MonitorOptions{Instance: "test", Now: a.clock.Now, Location: a.app.opts.Location, Outbound: a.app.opts.Outbound},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sweep := func() {
 		t.Helper()

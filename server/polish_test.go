@@ -127,7 +127,7 @@ func TestPolishChannelDeliveryShowsPayload(t *testing.T) {
 	a := newTestServer(t)
 	_, cdn, _ := a.seedCatalog()
 	ctx := context.Background()
-	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	ops := newEndpoint(t, func(string) (int, string) { return 200, "ok" })
 	hook := newEndpoint(t, func(string) (int, string) { return 200, "ok" })
 	if _, err := a.store.CreateChannel(ctx, data.ChannelInput{Kind: data.ChannelSlack, URL: ops.URL + "/services/T000/B000/secretpart", Lang: "ja", Operator: true}); err != nil {
@@ -185,7 +185,7 @@ func TestPolishChannelDeliveryShowsPayload(t *testing.T) {
 func TestPolishChannelSettingsLink(t *testing.T) {
 	a := newTestServer(t)
 	a.seedCatalog()
-	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	hook := newEndpoint(t, echoChallenge)
 	pub := a.client()
 	pub.get("/subscribe/channel")
@@ -391,7 +391,7 @@ func TestPolishInTheBrowser(t *testing.T) {
 	}
 	a.clock.Advance(24 * time.Hour)
 	a.app.changed()
-	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	hook := newEndpoint(t, echoChallenge)
 	run := browserRun(t, ctx)
 	run("phone", chromedp.EmulateViewport(390, 844))

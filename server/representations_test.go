@@ -444,7 +444,7 @@ func TestRepresentationsScheduledWindowToChannels(t *testing.T) {
 	ctx := context.Background()
 	a := newTestServer(t)
 	_, cdn, _ := a.seedCatalog()
-	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	a.app.opts.Outbound = outbound.New(outbound.Options{AllowHTTP: true, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, AnonymousAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	okay := func(string) (int, string) { return 200, "ok" }
 	slack, teams, hook := newEndpoint(t, okay), newEndpoint(t, okay), newEndpoint(t, okay)
 	for _, in := range []data.ChannelInput{{Kind: data.ChannelSlack, URL: slack.URL, Lang: "ja"}, {Kind: data.ChannelTeams, URL: teams.URL, Lang: "en"},

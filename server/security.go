@@ -40,12 +40,24 @@ func (s *Server) ipExtractor() echo.IPExtractor {
 // value (tokens above all) is recorded as "redacted".
 var queryKept = map[string]bool{"lang": true, "page": true, "state": true, "delivery": true, "impact": true, "maintenance": true}
 
-// loggedPath is the request path with no secret in it: token path
+// secretParams are route parameters that carry a secret (signed links,
+// the alert webhooks' secret): logged as their name, never their value.
+var secretParams = map[string]bool{"token": true, "secret": true}
+
+// loggedPath is the request path with no secret in it: secret path
 // segments and unknown query values are replaced.
 func loggedPath(c echo.Context) string {
 	path := c.Request().URL.Path
-	if strings.Contains(c.Path(), ":token") {
-		path = strings.ReplaceAll(c.Path(), ":token", "{token}")
+	// By position in the route, not by the parameters found: a wrong
+	// method (405) matches the route without filling them.
+	if route := strings.Split(c.Path(), "/"); hidesSecret(route) {
+		segs := strings.Split(path, "/")
+		for i, seg := range route {
+			if name, ok := strings.CutPrefix(seg, ":"); ok && secretParams[name] && i < len(segs) {
+				segs[i] = "{" + name + "}"
+			}
+		}
+		path = strings.Join(segs, "/")
 	}
 	q := c.Request().URL.Query()
 	if len(q) == 0 {
@@ -62,6 +74,15 @@ func loggedPath(c echo.Context) string {
 		}
 	}
 	return path + "?" + out.Encode()
+}
+
+func hidesSecret(route []string) bool {
+	for _, seg := range route {
+		if name, ok := strings.CutPrefix(seg, ":"); ok && secretParams[name] {
+			return true
+		}
+	}
+	return false
 }
 
 // logAccess records every request in the access log, after the response

@@ -24,6 +24,7 @@ type fixture struct {
 	subscriber, member                                                                  int64
 	template                                                                            int64
 	integration, monitor, channel, alertChannel                                         int64
+	outboundRange                                                                       int64
 }
 
 // seedAll gives every route a real id to act on.
@@ -114,6 +115,11 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.monitor = mon.ID
+	r, err := a.store.OpenOutboundRange(ctx, data.OpenRangeInput{Prefix: "10.21.0.0/16", Note: "社内の決済 API"})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.outboundRange = r.ID
 	// On a product of its own, so it joins no fixture notice's audience.
 	quiet, err := a.store.CreateProduct(ctx, data.ProductInput{NameJA: "通知のない製品"})
 	if err != nil {
@@ -191,6 +197,8 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, "channel-manage", f.channel), 1)
 	case strings.HasPrefix(p, "/admin/alerts/"):
 		p = strings.Replace(p, ":id", id(f.alertChannel), 1)
+	case strings.HasPrefix(p, "/admin/outbound/"):
+		p = strings.Replace(p, ":id", id(f.outboundRange), 1)
 	case strings.HasPrefix(p, "/admin/monitors/"):
 		p = strings.Replace(p, ":id", id(f.monitor), 1)
 	case strings.HasPrefix(p, "/admin/drafts/"):

@@ -28,10 +28,16 @@ type Options struct {
 	BaseURL *url.URL
 	// MetricsToken, when set, opens /metrics to that bearer token.
 	MetricsToken string
-	// Outbound sends to webhook, Slack and Teams addresses; Channels
-	// writes what is sent there.
+	// Outbound sends to webhook, Slack and Teams addresses (its Anonymous
+	// twin for subscriptions from the public page); Channels writes what is
+	// sent there.
 	Outbound *outbound.Client
-	Channels *channelmsg.Writer
+	// AnonymousVerifyFloor is the least time a visitor waits for a failed
+	// channel verification, so how fast an address failed tells nothing
+	// about it (an open port answers slower than a closed one). Zero means
+	// two seconds; negative, none.
+	AnonymousVerifyFloor time.Duration
+	Channels             *channelmsg.Writer
 	// Location is the zone times are shown in.
 	Location *time.Location
 	// SecurityContact is shown in every page footer when set.
@@ -116,6 +122,9 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	}
 	if opts.Outbound == nil {
 		opts.Outbound = outbound.New(outbound.Options{})
+	}
+	if opts.AnonymousVerifyFloor == 0 {
+		opts.AnonymousVerifyFloor = 2 * time.Second
 	}
 	if opts.Channels == nil && opts.BaseURL != nil {
 		w, err := channelmsg.New(opts.BaseURL.String(), opts.Location)
@@ -208,6 +217,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request) bool {
 	for k, v := range s.fixed {
 		h[k] = v
 	}
+	h["Content-Security-Policy"] = s.pagePolicy(r.Context())
 	if lr.cors != nil {
 		h["Access-Control-Allow-Origin"] = lr.cors
 	}

@@ -64,7 +64,8 @@ func newUptimeRig(t *testing.T, interval int) *uptimeRig {
 	if _, err := a.store.CreateMonitor(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	r.runner = jobs.NewMonitorRunner(a.store, jobs.MonitorOptions{Instance: "test", Now: a.clock.Now, Location: a.app.opts.Location},
+	a.openLoopback()
+	r.runner = jobs.NewMonitorRunner(a.store, jobs.MonitorOptions{Instance: "test", Now: a.clock.Now, Location: a.app.opts.Location, Outbound: a.app.opts.Outbound},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return r
 }

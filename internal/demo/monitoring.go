@@ -130,10 +130,32 @@ func (s *seeder) sweeps() []time.Time {
 	return out
 }
 
+// ranges opens, as an admin would, the internal range the payment API's
+// check needs and, for a demo that checks itself, this machine's address.
+func (s *seeder) ranges() {
+	opened := []data.OpenRangeInput{{Prefix: "10.20.0.0/16", Note: "社内ネットワークの決済 API（監視用）"}}
+	if s.opts.Self != "" {
+		host, _, _ := net.SplitHostPort(selfAddr(s.opts.Self))
+		opened = append(opened, data.OpenRangeInput{Prefix: host, Note: "デモ: このサーバー自身の監視"})
+	}
+	for i, in := range opened {
+		s.at(s.sweeps()[0].Add(-20*time.Minute+time.Duration(i)*time.Second), "range "+in.Prefix, func(st *data.Store) error {
+			id := s.op[adminEmail]
+			in.CreatedBy = &id
+			r, err := st.OpenOutboundRange(s.ctx, in)
+			if err != nil {
+				return err
+			}
+			return s.audit(st, adminEmail, "outbound.open", "range="+r.Prefix, map[string]any{"note": r.Note})
+		})
+	}
+}
+
 // monitoring makes the monitors and runs their checks over four days, as
 // the monitor runner would have: claimed, checked, recorded, so streaks,
 // states and drafts follow.
 func (s *seeder) monitoring() {
+	s.ranges()
 	checks := s.checks()
 	byID := map[int64]*check{}
 	first := s.sweeps()[0]

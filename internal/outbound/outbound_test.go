@@ -79,3 +79,102 @@ func TestSignsBodiesAndBoundsAnswers(t *testing.T) {
 		t.Fatal("http:// allowed without AllowHTTP")
 	}
 }
+
+func TestParseRange(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		err      error
+	}{
+		{"10.1.2.3", "10.1.2.3/32", nil},
+		{"10.1.2.0/24", "10.1.2.0/24", nil},
+		{" 10.1.2.9/24 ", "10.1.2.0/24", nil},
+		{"127.0.0.0/8", "127.0.0.0/8", nil},
+		{"::1", "::1/128", nil},
+		{"fd12:3456::/48", "fd12:3456::/48", nil},
+		{"::ffff:192.168.1.0/120", "192.168.1.0/24", nil},
+		{"8.8.8.0/24", "", ErrRangePublic},
+		{"10.0.0.0/7", "", ErrRangeTooWide},
+		{"0.0.0.0/0", "", ErrRangeTooWide},
+		{"::/0", "", ErrRangeTooWide},
+		{"169.254.0.0/16", "", ErrRangeMetadata},
+		{"169.254.169.254", "", ErrRangeMetadata},
+		{"100.100.100.0/24", "", ErrRangeMetadata},
+		{"fd00:ec2::/64", "", ErrRangeMetadata},
+		{"0.0.0.0", "", ErrRangeThisHost},
+		{"0.0.0.0/8", "", ErrRangeThisHost},
+		{"::", "", ErrRangeThisHost},
+		{"fe80::1%eth0", "", ErrRangeZone},
+	} {
+		p, err := ParseRange(tc.in)
+		if tc.err != nil {
+			if !errors.Is(err, tc.err) {
+				t.Errorf("%q: %v, want %v", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || p.String() != tc.want {
+			t.Errorf("%q: %v %v, want %s", tc.in, p, err, tc.want)
+		}
+	}
+	if _, err := ParseRange("not a range"); err == nil {
+		t.Error("garbage accepted")
+	}
+}
+
+// TestAudiences: ranges opened for operators (configured or by an admin)
+// never apply to an anonymous visitor's request; metadata addresses are
+// refused whatever is opened.
+func TestAudiences(t *testing.T) {
+	c := New(Options{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("0.0.0.0/8")}})
+	c.SetOpened([]netip.Prefix{netip.MustParsePrefix("192.168.5.0/24")})
+	for _, tc := range []struct {
+		addr       string
+		op, anonOK bool
+	}{
+		{"10.2.3.4", true, false},
+		{"192.168.5.7", true, false},
+		{"192.168.6.7", false, false},
+		{"169.254.10.1", true, false},
+		{"169.254.169.254", false, false},
+		{"::ffff:169.254.169.254", false, false},
+		{"0.0.0.0", false, false},
+		{"::", false, false},
+		{"93.184.216.34", true, true},
+	} {
+		a := netip.MustParseAddr(tc.addr)
+		if got := c.Allowed(a) == nil; got != tc.op {
+			t.Errorf("operators %s: allowed %v, want %v", tc.addr, got, tc.op)
+		}
+		if got := c.Anonymous().Allowed(a) == nil; got != tc.anonOK {
+			t.Errorf("anonymous %s: allowed %v, want %v", tc.addr, got, tc.anonOK)
+		}
+	}
+	c.SetOpened(nil)
+	if c.Allowed(netip.MustParseAddr("192.168.5.7")) == nil {
+		t.Error("a closed range still reachable")
+	}
+}
+
+// TestCheckerRedirects: a monitor's redirect to a refused address fails at
+// that hop, whatever the first address was.
+func TestCheckerRedirects(t *testing.T) {
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "secret") }))
+	defer internal.Close()
+	open := New(Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	front := httptest.NewServer(http.RedirectHandler(internal.URL, http.StatusFound))
+	defer front.Close()
+	if res, err := open.Checker(nil, true).Get(front.URL); err != nil || res.StatusCode != 200 {
+		t.Fatalf("opened: %v %v", res, err)
+	}
+	// Refused at the dial of the first hop, and of a hop that names an
+	// address ("localhost" is a name: refused where it is dialled).
+	closed := New(Options{})
+	for _, u := range []string{front.URL, strings.Replace(front.URL, "127.0.0.1", "localhost", 1)} {
+		if _, err := closed.Checker(nil, true).Get(u); !errors.Is(err, ErrRefused) {
+			t.Errorf("%s: %v, want refused", u, err)
+		}
+	}
+	if res, err := open.Checker(nil, false).Get(front.URL); err != nil || res.StatusCode != http.StatusFound {
+		t.Errorf("not followed: %v %v", res, err)
+	}
+}

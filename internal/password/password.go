@@ -162,37 +162,41 @@ func Check(pw string, personal ...string) error {
 var ErrBusy = errors.New("password: too many sign-ins at once; try again shortly")
 
 // Slots is how many hashes may run at once: 64 MiB each, so two cores'
-// worth (at most four) keeps a burst of sign-ins to a few hundred MiB.
+// worth (at most four) keeps a burst of sign-ins to a few hundred MiB. One
+// more is kept for priority work only (a sign-in from a browser the account
+// signed in from before), so a flood of sign-ins from elsewhere, which may
+// take all the others, cannot keep the owner out.
 var Slots = int64(min(max(runtime.NumCPU(), 1), 4))
 
 var (
-	slots    = semaphore.NewWeighted(Slots)
+	slots    = semaphore.NewWeighted(Slots) // for anyone
+	reserved = semaphore.NewWeighted(1)     // for priority work only
 	waiting  atomic.Int64
 	running  atomic.Int64
 	maxSeen  atomic.Int64
 	waitTime = 2 * time.Second
 )
 
-// acquire takes a hashing slot, waiting at most waitTime, and refuses at
-// once when as many are waiting as there are slots four times over.
-func acquire(ctx context.Context) error {
-	if slots.TryAcquire(1) {
-		return nil
-	}
-	if waiting.Add(1) > 4*Slots {
-		waiting.Add(-1)
-		return ErrBusy
-	}
-	defer waiting.Add(-1)
-	ctx, cancel := context.WithTimeout(ctx, waitTime)
-	defer cancel()
-	if err := slots.Acquire(ctx, 1); err != nil {
-		return ErrBusy
-	}
-	return nil
+// Slot is a hashing slot, held from Acquire until Release. Taking it
+// before anything is counted lets a caller refuse for load (ErrBusy)
+// without that refusal counting against anyone.
+type Slot struct {
+	sem  *semaphore.Weighted
+	done atomic.Bool
 }
 
-func hashing() func() {
+// Acquire takes a hashing slot, waiting at most waitTime, and refuses at
+// once (ErrBusy) when as many are waiting as there are slots four times
+// over. Priority work takes the slot kept for it when the others are all
+// taken.
+func Acquire(ctx context.Context, priority bool) (*Slot, error) {
+	sem, err := acquire(ctx, priority)
+	if err != nil {
+		return nil, err
+	}
+	if sem == reserved {
+		return &Slot{sem: sem}, nil
+	}
 	n := running.Add(1)
 	for {
 		m := maxSeen.Load()
@@ -200,21 +204,63 @@ func hashing() func() {
 			break
 		}
 	}
-	return func() {
-		running.Add(-1)
-		slots.Release(1)
-	}
+	return &Slot{sem: sem}, nil
 }
 
-// MaxConcurrent reports the most hashes that ran at once, for tests.
+func acquire(ctx context.Context, priority bool) (*semaphore.Weighted, error) {
+	if slots.TryAcquire(1) {
+		return slots, nil
+	}
+	if priority && reserved.TryAcquire(1) {
+		return reserved, nil
+	}
+	if waiting.Add(1) > 4*Slots {
+		waiting.Add(-1)
+		return nil, ErrBusy
+	}
+	defer waiting.Add(-1)
+	ctx, cancel := context.WithTimeout(ctx, waitTime)
+	defer cancel()
+	if err := slots.Acquire(ctx, 1); err != nil {
+		return nil, ErrBusy
+	}
+	return slots, nil
+}
+
+// Release gives the slot back; a second call does nothing.
+func (s *Slot) Release() {
+	if s == nil || !s.done.CompareAndSwap(false, true) {
+		return
+	}
+	if s.sem == slots {
+		running.Add(-1)
+	}
+	s.sem.Release(1)
+}
+
+// Verify reports whether pw matches hash, hashing in the slot held.
+func (s *Slot) Verify(pw, hash string) bool {
+	ok, err := argon2id.ComparePasswordAndHash(pw, hash)
+	return err == nil && ok
+}
+
+// VerifyDummy spends the time of one Verify and returns false.
+func (s *Slot) VerifyDummy(pw string) bool {
+	s.Verify(pw, dummyHash)
+	return false
+}
+
+// MaxConcurrent reports the most slots for anyone held at once, for tests
+// (the one kept for priority work comes on top, at most one more).
 func MaxConcurrent() int64 { return maxSeen.Load() }
 
 // Hash returns the PHC-format argon2id hash of pw.
 func Hash(pw string) (string, error) {
-	if err := acquire(context.Background()); err != nil {
+	slot, err := Acquire(context.Background(), false)
+	if err != nil {
 		return "", err
 	}
-	defer hashing()()
+	defer slot.Release()
 	return argon2id.CreateHash(pw, params)
 }
 
@@ -228,12 +274,12 @@ func Verify(pw, hash string) bool {
 // VerifyCtx is Verify that says ErrBusy when no hashing slot came free in
 // time, so a sign-in can be told to retry.
 func VerifyCtx(ctx context.Context, pw, hash string) (bool, error) {
-	if err := acquire(ctx); err != nil {
+	slot, err := Acquire(ctx, false)
+	if err != nil {
 		return false, err
 	}
-	defer hashing()()
-	ok, err := argon2id.ComparePasswordAndHash(pw, hash)
-	return err == nil && ok, nil
+	defer slot.Release()
+	return slot.Verify(pw, hash), nil
 }
 
 // dummyHash is compared against when an account does not exist, so a login
@@ -243,8 +289,12 @@ var dummyHash, _ = Hash("oshirase-timing-equaliser")
 // VerifyDummy spends the time of one Verify and returns false (or
 // ErrBusy, as VerifyCtx).
 func VerifyDummy(ctx context.Context, pw string) (bool, error) {
-	_, err := VerifyCtx(ctx, pw, dummyHash)
-	return false, err
+	slot, err := Acquire(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	defer slot.Release()
+	return slot.VerifyDummy(pw), nil
 }
 
 // Generate returns a random password of 20 characters from an alphabet

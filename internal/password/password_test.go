@@ -1,8 +1,12 @@
 package password
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/alexedwards/argon2id"
 )
 
 func TestCheck(t *testing.T) {
@@ -79,4 +83,65 @@ func TestPersonalPasswords(t *testing.T) {
 			t.Errorf("Check(%q) = %v, want %v", c.pw, got, c.want)
 		}
 	}
+}
+
+// TestSlots: with every slot for anyone taken and the queue full, a
+// sign-in is refused at once, while priority work still gets the slot
+// kept for it; released slots serve again, and releasing twice is harmless.
+func TestSlots(t *testing.T) {
+	ctx := context.Background()
+	var held []*Slot
+	for i := int64(0); i < Slots; i++ {
+		s, err := Acquire(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+	}
+	waiting.Add(4 * Slots) // as if the queue were full
+	if _, err := Acquire(ctx, false); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Acquire with every slot taken: %v", err)
+	}
+	if _, err := VerifyCtx(ctx, "x", dummyHash); !errors.Is(err, ErrBusy) {
+		t.Fatalf("VerifyCtx with every slot taken: %v", err)
+	}
+	p, err := Acquire(ctx, true)
+	if err != nil {
+		t.Fatalf("priority work refused: %v", err)
+	}
+	if _, err := Acquire(ctx, true); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a second priority slot: %v", err)
+	}
+	h, _ := Hash("correct horse battery")
+	if h != "" {
+		t.Fatal("Hash ran with every slot taken")
+	}
+	if !p.Verify("k7vq-2zmx-long", mustHash(t, "k7vq-2zmx-long")) || p.VerifyDummy("x") {
+		t.Fatal("Verify in a held slot")
+	}
+	waiting.Add(-4 * Slots)
+	p.Release()
+	p.Release()
+	for _, s := range held {
+		s.Release()
+	}
+	for i := int64(0); i < Slots+2; i++ {
+		s, err := Acquire(ctx, i%2 == 0)
+		if err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+		s.Release()
+	}
+	if m := MaxConcurrent(); m > Slots {
+		t.Fatalf("%d slots held at once, more than %d", m, Slots)
+	}
+}
+
+func mustHash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := argon2id.CreateHash(pw, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
