@@ -25,15 +25,25 @@ var ContactLanguages = []string{"ja", "en"}
 
 // Contract is a customer organisation and the products it uses.
 type Contract struct {
-	ID        int64
-	Code      string
-	Name      string
-	Active    bool
-	EndedAt   *time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Products  []ContractProduct `gorm:"foreignKey:ContractID"`
-	Contacts  []Contact         `gorm:"foreignKey:ContractID"`
+	ID      int64
+	Code    string
+	Name    string
+	Active  bool
+	EndedAt *time.Time
+	// StartedAt is when the service began (SLA periods start no earlier);
+	// nil counts from the first period asked for.
+	StartedAt *time.Time
+	// PortalDisabled keeps the contract's contacts out of the portal.
+	PortalDisabled bool
+	// SLATarget overrides every product's commitment ("99.95"); "" uses
+	// each product's.
+	SLATarget string
+	// SLAReportMail mails the month's report to the primary contacts.
+	SLAReportMail bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Products      []ContractProduct `gorm:"foreignKey:ContractID"`
+	Contacts      []Contact         `gorm:"foreignKey:ContractID"`
 }
 
 // ProductIDs lists the products the contract uses.
@@ -59,8 +69,14 @@ type Contact struct {
 	Email      string
 	Lang       string
 	Role       string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// AddedByContactID is the primary contact who added this one in the
+	// portal; nil for contacts from operators or the import.
+	AddedByContactID *int64
+	// ConfirmedAt is when the address confirmed; a contact added in the
+	// portal gets no notice before.
+	ConfirmedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // ContractInput is what an operator enters for a contract.
@@ -263,7 +279,10 @@ func (s *Store) AddContact(ctx context.Context, contractID int64, in ContactInpu
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	c := Contact{ContractID: contractID, Name: in.Name, Email: in.Email, Lang: in.Lang, Role: in.Role}
+	// An operator's contact is confirmed as made: the operator vouches
+	// for the address.
+	now := s.now()
+	c := Contact{ContractID: contractID, Name: in.Name, Email: in.Email, Lang: in.Lang, Role: in.Role, ConfirmedAt: &now}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&Contract{}).Where("id = ?", contractID).Count(&n).Error; err != nil {

@@ -99,7 +99,7 @@ func (s *Store) ApplyImport(ctx context.Context, contracts []ImportContract) (Im
 					if err := tx.Model(&Contact{ID: old.ID}).Updates(fields).Error; err != nil {
 						return err
 					}
-				} else if err := tx.Create(&Contact{ContractID: c.ID, Name: ct.Name, Email: ct.Email, Lang: ct.Lang, Role: ct.Role}).Error; err != nil {
+				} else if err := tx.Create(&Contact{ContractID: c.ID, Name: ct.Name, Email: ct.Email, Lang: ct.Lang, Role: ct.Role, ConfirmedAt: &now}).Error; err != nil {
 					return err
 				}
 				res.Contacts++

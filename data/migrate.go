@@ -33,6 +33,7 @@ var migrations = []migration{
 	{13, "history of component statuses set by hand", execSchema(schemaV13)},
 	{14, "idempotency keys carry their holder's lease", execSchema(schemaV14)},
 	{15, "browsers operators signed in from, session details, outbound ranges opened by admins", execSchema(schemaV15)},
+	{16, "customer portal: contract-only components, contact sign-in, customer-added contacts, SLA commitments", execSchema(schemaV16)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -789,4 +790,51 @@ CREATE TABLE outbound_ranges (
 );
 UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP
 	WHERE revoked_at IS NULL AND created_by IN (SELECT id FROM operators WHERE disabled = TRUE)
+`
+
+// schemaV16: the customer portal. A component may be shown to the
+// contracts using its product only; contacts sign in by a single-use link
+// bound to the browser that asked; a primary contact adds additional
+// contacts, who confirm before they get notices (contacts from before, or
+// made by operators, count as confirmed); SLA commitments per product, one
+// per contract overriding them, and how a month's availability is counted.
+const schemaV16 = `
+ALTER TABLE components ADD COLUMN contract_only {{bool}} NOT NULL DEFAULT FALSE;
+ALTER TABLE contracts ADD COLUMN portal_disabled {{bool}} NOT NULL DEFAULT FALSE;
+ALTER TABLE contracts ADD COLUMN sla_target TEXT NOT NULL DEFAULT '';
+ALTER TABLE contracts ADD COLUMN sla_report_mail {{bool}} NOT NULL DEFAULT FALSE;
+ALTER TABLE contracts ADD COLUMN started_at {{time}} NULL;
+ALTER TABLE products ADD COLUMN sla_target TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN added_by_contact_id BIGINT NULL;
+ALTER TABLE contacts ADD COLUMN confirmed_at {{time}} NULL;
+UPDATE contacts SET confirmed_at = created_at;
+CREATE TABLE portal_links (
+	id {{pk}},
+	token_hash TEXT NOT NULL UNIQUE,
+	email TEXT NOT NULL,
+	browser_hash TEXT NOT NULL,
+	created_at {{time}} NOT NULL,
+	expires_at {{time}} NOT NULL,
+	used_at {{time}} NULL
+);
+CREATE INDEX portal_links_email ON portal_links (email);
+CREATE TABLE portal_sessions (
+	id TEXT PRIMARY KEY,
+	email TEXT NOT NULL,
+	user_agent TEXT NOT NULL DEFAULT '',
+	ip TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	last_seen_at {{time}} NOT NULL,
+	expires_at {{time}} NOT NULL
+);
+CREATE INDEX portal_sessions_email ON portal_sessions (email);
+CREATE TABLE sla_settings (
+	id INTEGER PRIMARY KEY,
+	major_weight INTEGER NOT NULL DEFAULT 100,
+	partial_weight INTEGER NOT NULL DEFAULT 30,
+	degraded_weight INTEGER NOT NULL DEFAULT 0,
+	notice_days INTEGER NOT NULL DEFAULT 3,
+	credit_tiers TEXT NOT NULL DEFAULT '',
+	updated_at {{time}} NULL
+)
 `

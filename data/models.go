@@ -89,7 +89,10 @@ type Product struct {
 	Position      int
 	// Collapsed shows the product on the page as one row (its worst
 	// status and its own bar) that opens to list its components.
-	Collapsed  bool
+	Collapsed bool
+	// SLATarget is the availability committed to, in percent ("99.9"),
+	// unless a contract sets its own; "" commits to none.
+	SLATarget  string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Components []Component `gorm:"foreignKey:ProductID"`
@@ -120,6 +123,11 @@ type Component struct {
 	// on the page.
 	ShowUptime  bool
 	ShowLatency bool
+	// ContractOnly shows it only to the contracts using its product, in
+	// the customer portal: never on the public page or any public
+	// representation, nor incidents and windows that touch only such
+	// components.
+	ContractOnly bool
 	// HookKey names it in alert webhooks (a label's value).
 	HookKey   string
 	CreatedAt time.Time
