@@ -117,6 +117,9 @@ type ComponentInput struct {
 	ProductID                    int64
 	NameJA, NameEN               string
 	DescriptionJA, DescriptionEN string
+	// ContractOnly shows the component only to the contracts using its
+	// product (see Component.ContractOnly).
+	ContractOnly bool
 }
 
 func (in *ComponentInput) validate() fieldErrors {
@@ -153,7 +156,7 @@ func (s *Store) Component(ctx context.Context, id int64) (*Component, error) {
 func (s *Store) CreateComponent(ctx context.Context, in ComponentInput) (*Component, error) {
 	f := in.validate()
 	c := Component{ProductID: in.ProductID, NameJA: in.NameJA, NameEN: in.NameEN,
-		DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN, Status: Operational}
+		DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN, Status: Operational, ContractOnly: in.ContractOnly}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if err := productExists(tx, in.ProductID, f); err != nil {
 			return err
@@ -202,6 +205,7 @@ func (s *Store) UpdateComponent(ctx context.Context, id int64, in ComponentInput
 			}
 		}
 		c.ProductID, c.NameJA, c.NameEN, c.DescriptionJA, c.DescriptionEN = in.ProductID, in.NameJA, in.NameEN, in.DescriptionJA, in.DescriptionEN
+		c.ContractOnly = in.ContractOnly
 		return tx.Save(&c).Error
 	})
 	return wrapUnlessInvalid(fmt.Sprintf("update component %d", id), err)

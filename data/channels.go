@@ -357,6 +357,18 @@ func channelAudience(tx *gorm.DB, operator bool, componentIDs []int64) ([]Recipi
 		return nil, nil
 	}
 	products := map[int64]bool{}
+	if !operator && len(componentIDs) > 0 {
+		// A channel a visitor registered hears only of what the public
+		// page shows: nothing of a notice about contract-only components
+		// alone (its payload names none, see Notification.ForPublic).
+		var err error
+		if componentIDs, err = publicComponentIDs(tx, componentIDs); err != nil {
+			return nil, err
+		}
+		if len(componentIDs) == 0 {
+			return nil, nil
+		}
+	}
 	if !operator {
 		var ids []int64
 		if err := tx.Model(&Component{}).Where("id IN ?", componentIDs).Pluck("product_id", &ids).Error; err != nil {

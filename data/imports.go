@@ -82,7 +82,9 @@ func (s *Store) ApplyImport(ctx context.Context, contracts []ImportContract) (Im
 				keep[ct.Email] = true
 			}
 			for _, old := range existing {
-				if !keep[old.Email] {
+				// A contact the customer added in the portal is never
+				// removed by an import (the preview lists it as kept).
+				if !keep[old.Email] && old.AddedByContactID == nil {
 					if err := tx.Delete(&Contact{}, old.ID).Error; err != nil {
 						return err
 					}
@@ -139,7 +141,17 @@ func importUnchanged(tx *gorm.DB, c Contract, in ImportContract) (bool, error) {
 	if err := tx.Where("contract_id = ?", c.ID).Find(&cts).Error; err != nil {
 		return false, err
 	}
-	if len(cts) != len(in.Contacts) {
+	listed := map[string]bool{}
+	for _, ct := range in.Contacts {
+		listed[ct.Email] = true
+	}
+	n := 0
+	for _, ct := range cts {
+		if listed[ct.Email] || ct.AddedByContactID == nil {
+			n++ // customers' own additions the import does not list stay
+		}
+	}
+	if n != len(in.Contacts) {
 		return false, nil
 	}
 	have := map[string]Contact{}

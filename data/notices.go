@@ -129,6 +129,8 @@ func contactAudience(tx *gorm.DB, roles []string, componentIDs []int64) *gorm.DB
 		Joins("JOIN contracts ON contracts.id = contacts.contract_id").
 		Joins("LEFT JOIN people ON people.email = contacts.email").
 		Where("contracts.active = ? AND contacts.role IN ?", true, roles).
+		// A contact a customer added hears nothing before confirming.
+		Where("contacts.confirmed_at IS NOT NULL").
 		Where("NOT (contacts.role = ? AND COALESCE(people.opted_out, ?) = ?)", RoleAdditional, false, true).
 		Where("contacts.contract_id IN (SELECT cp.contract_id FROM contract_products cp JOIN components c ON c.product_id = cp.product_id WHERE c.id IN ?)", componentIDs)
 }
@@ -333,6 +335,9 @@ type NoticeComponent struct {
 	Status  string
 	// ID is the component's id; 0 in notices written before it was kept.
 	ID int64 `json:",omitempty"`
+	// ContractOnly: the component is shown only to contracts, so public
+	// subscribers and channels are not told of it (ForPublic).
+	ContractOnly bool `json:",omitempty"`
 }
 
 // Notification is one event worth emailing and its frozen content.
@@ -348,6 +353,58 @@ type Notification struct {
 	Content    string
 	OperatorID *int64
 	CreatedAt  time.Time
+}
+
+// ForPublic is the notification as public subscribers and channels
+// receive it: its frozen content names no contract-only component, in its
+// components, its updates, or (when it names them only through such
+// components) its products. Contract contacts and operators get it whole.
+func (n Notification) ForPublic() Notification {
+	c, err := n.Decode()
+	if err != nil {
+		return n
+	}
+	dropped := false
+	keep := func(cs []NoticeComponent) []NoticeComponent {
+		var out []NoticeComponent
+		for _, x := range cs {
+			if x.ContractOnly {
+				dropped = true
+				continue
+			}
+			out = append(out, x)
+		}
+		return out
+	}
+	c.Components = keep(c.Components)
+	for i := range c.Updates {
+		c.Updates[i].Components = keep(c.Updates[i].Components)
+	}
+	if !dropped {
+		return n
+	}
+	named := map[NoticeName]bool{}
+	for _, x := range c.Components {
+		named[x.Product] = true
+	}
+	for _, u := range c.Updates {
+		for _, x := range u.Components {
+			named[x.Product] = true
+		}
+	}
+	var ps []NoticeName
+	for _, p := range c.Products {
+		if named[p] {
+			ps = append(ps, p)
+		}
+	}
+	c.Products = ps
+	b, err := json.Marshal(c)
+	if err != nil {
+		return n
+	}
+	n.Content = string(b)
+	return n
 }
 
 // Decode returns the frozen content.
@@ -464,7 +521,8 @@ func componentNames(tx *gorm.DB, statuses map[int64]string) ([]NoticeName, []Not
 	sort.SliceStable(comps, func(i, j int) bool { return rank[comps[i].ProductID] < rank[comps[j].ProductID] })
 	out := make([]NoticeComponent, len(comps))
 	for i, c := range comps {
-		out[i] = NoticeComponent{NoticeName: NoticeName{c.NameJA, c.NameEN}, Product: byID[c.ProductID], Status: statuses[c.ID], ID: c.ID}
+		out[i] = NoticeComponent{NoticeName: NoticeName{c.NameJA, c.NameEN}, Product: byID[c.ProductID], Status: statuses[c.ID], ID: c.ID,
+			ContractOnly: c.ContractOnly}
 	}
 	return names, out, nil
 }

@@ -253,6 +253,23 @@ func subscriberAudienceQuery(tx *gorm.DB, policyRow string, componentIDs []int64
 	if min == "off" || (policyRow != PolicyMaintenance && impactRank[policyRow] < impactRank[min]) {
 		return nil, nil
 	}
+	// Public subscribers hear only of what the public page shows: a
+	// notice about contract-only components alone is not for them.
+	componentIDs, err := publicComponentIDs(tx, componentIDs)
+	if err != nil || len(componentIDs) == 0 {
+		return nil, err
+	}
 	return tx.Model(&Subscriber{}).Where("confirmed_at IS NOT NULL").
 		Where("all_products = ? OR id IN (SELECT sp.subscriber_id FROM subscriber_products sp JOIN components c ON c.product_id = sp.product_id WHERE c.id IN ?)", true, componentIDs), nil
+}
+
+// publicComponentIDs keeps the ids of components that are not
+// contract-only (see Component.ContractOnly), in no particular order.
+func publicComponentIDs(tx *gorm.DB, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []int64
+	err := tx.Model(&Component{}).Where("id IN ? AND contract_only = ?", ids, false).Pluck("id", &out).Error
+	return out, err
 }

@@ -224,7 +224,13 @@ func (s *ChannelSender) send(ctx context.Context, c data.Claim) string {
 	if s.opts.Manage != nil {
 		manage = s.opts.Manage(ch.ID, ch.Operator)
 	}
-	body, err := s.writer.BodyFor(ch.Kind, c.Notification, ch.Lang, manage)
+	n := c.Notification
+	if !ch.Operator {
+		// A channel a visitor registered is not told of contract-only
+		// components.
+		n = n.ForPublic()
+	}
+	body, err := s.writer.BodyFor(ch.Kind, n, ch.Lang, manage)
 	if err != nil {
 		s.finish(record, d, data.Outcome{State: data.DeliveryFailed, Error: err.Error()})
 		return data.DeliveryFailed

@@ -166,12 +166,13 @@ type componentFormPage struct {
 
 func componentForm(cp *data.Component) *form {
 	return &form{Values: map[string][]string{"product_id": {strconv.FormatInt(cp.ProductID, 10)},
-		"name_ja": {cp.NameJA}, "name_en": {cp.NameEN}, "description_ja": {cp.DescriptionJA}, "description_en": {cp.DescriptionEN}}}
+		"name_ja": {cp.NameJA}, "name_en": {cp.NameEN}, "description_ja": {cp.DescriptionJA}, "description_en": {cp.DescriptionEN},
+		"contract_only": {boolValue(cp.ContractOnly)}}}
 }
 
 func (f *form) componentInput() data.ComponentInput {
 	return data.ComponentInput{ProductID: f.int64Field("product_id"), NameJA: f.Get("name_ja"), NameEN: f.Get("name_en"),
-		DescriptionJA: f.Get("description_ja"), DescriptionEN: f.Get("description_en")}
+		DescriptionJA: f.Get("description_ja"), DescriptionEN: f.Get("description_en"), ContractOnly: f.Is("contract_only", "1")}
 }
 
 func (s *Server) renderComponentForm(c echo.Context, code int, f *form, cp *data.Component) error {

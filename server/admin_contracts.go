@@ -304,11 +304,13 @@ type importPage struct {
 	ID     int64
 	Import *contractcsv.Import
 	// Kept lists the addresses whose own choices the import leaves alone.
-	Kept     []data.KeptChoice
-	Error    string
-	Result   *data.ImportResult
-	Problems []contractcsv.Problem
-	More     int
+	Kept []data.KeptChoice
+	// PortalKept are contacts customers added that the import keeps.
+	PortalKept []contractcsv.Removal
+	Error      string
+	Result     *data.ImportResult
+	Problems   []contractcsv.Problem
+	More       int
 	// Removals are the contacts applying the import deletes, named before
 	// the operator applies it; MoreRemovals counts those not listed.
 	Removals     []contractcsv.Removal
@@ -419,6 +421,7 @@ func (s *Server) importRemovals(c echo.Context, page *importPage) error {
 		return err
 	}
 	page.Removals = contractcsv.Removals(page.Import.Contracts, existing)
+	page.PortalKept = contractcsv.PortalKept(page.Import.Contracts, existing)
 	if len(page.Removals) > maxShownRemovals {
 		page.MoreRemovals = len(page.Removals) - maxShownRemovals
 		page.Removals = page.Removals[:maxShownRemovals]

@@ -228,7 +228,12 @@ func (s *Server) channelPreviewOf(ctx context.Context, d *data.Delivery, n *data
 	if s.opts.Channels == nil {
 		return p, nil
 	}
-	body, err := s.opts.Channels.Body(p.Kind, *n, lang)
+	shown := *n
+	if err == nil && !ch.Operator {
+		// As the channel sender posts it (jobs.ChannelSender).
+		shown = n.ForPublic()
+	}
+	body, err := s.opts.Channels.Body(p.Kind, shown, lang)
 	if err != nil {
 		return nil, err
 	}

@@ -170,7 +170,7 @@ func (s *Server) apiNotice(notify bool) data.Notice {
 }
 
 func (s *Server) apiListComponents(c echo.Context) error {
-	d, err := s.loadAPI(c.Request().Context(), "en")
+	d, err := s.loadOperatorAPI(c.Request().Context(), "en")
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func (s *Server) apiIncident(c echo.Context, id int64, code int) error {
 	if err != nil {
 		return notFoundJSON(err, "incident")
 	}
-	d, err := s.loadAPI(c.Request().Context(), "en")
+	d, err := s.loadOperatorAPI(c.Request().Context(), "en")
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (s *Server) apiMaintenance(c echo.Context, id int64, code int) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.loadAPI(c.Request().Context(), "en")
+	d, err := s.loadOperatorAPI(c.Request().Context(), "en")
 	if err != nil {
 		return err
 	}

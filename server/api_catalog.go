@@ -30,10 +30,13 @@ type apiComponentIn struct {
 	NameEN        string `json:"name_en"`
 	DescriptionJA string `json:"description_ja"`
 	DescriptionEN string `json:"description_en"`
+	// ContractOnly: absent keeps what an update finds (false on create).
+	ContractOnly *bool `json:"contract_only"`
 }
 
 func (in apiComponentIn) input() data.ComponentInput {
-	return data.ComponentInput{ProductID: in.ProductID, NameJA: in.NameJA, NameEN: in.NameEN, DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN}
+	return data.ComponentInput{ProductID: in.ProductID, NameJA: in.NameJA, NameEN: in.NameEN, DescriptionJA: in.DescriptionJA, DescriptionEN: in.DescriptionEN,
+		ContractOnly: in.ContractOnly != nil && *in.ContractOnly}
 }
 
 type apiMove struct {
@@ -69,10 +72,13 @@ type apiComponent struct {
 	NameEN    string `json:"name_en"`
 	Status    string `json:"status"`
 	Position  int    `json:"position"`
+	// ContractOnly: shown only to the contracts using its product.
+	ContractOnly bool `json:"contract_only"`
 }
 
 func toAPIComponent(c *data.Component) apiComponent {
-	return apiComponent{ID: c.ID, ProductID: c.ProductID, NameJA: c.NameJA, NameEN: c.NameEN, Status: c.Status, Position: c.Position}
+	return apiComponent{ID: c.ID, ProductID: c.ProductID, NameJA: c.NameJA, NameEN: c.NameEN, Status: c.Status, Position: c.Position,
+		ContractOnly: c.ContractOnly}
 }
 
 func toAPIProduct(p *data.Product) apiProduct {
@@ -191,12 +197,17 @@ func (s *Server) apiUpdateComponent(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	if in.ProductID == 0 {
+	if in.ProductID == 0 || in.ContractOnly == nil {
 		cp, err := s.store.Component(c.Request().Context(), id)
 		if err != nil {
 			return notFoundJSON(err, "component")
 		}
-		in.ProductID = cp.ProductID
+		if in.ProductID == 0 {
+			in.ProductID = cp.ProductID
+		}
+		if in.ContractOnly == nil {
+			in.ContractOnly = &cp.ContractOnly
+		}
 	}
 	if err := s.store.UpdateComponent(c.Request().Context(), id, in.input()); err != nil {
 		return s.apiInvalid(notFoundJSON(err, "component"))

@@ -163,6 +163,17 @@ func (s *Server) apiImportContracts(c echo.Context) error {
 		out["problems"] = ps
 		return c.JSON(http.StatusUnprocessableEntity, out)
 	}
+	existing, _, err := s.store.Contracts(ctx, data.ContractFilter{})
+	if err != nil {
+		return err
+	}
+	kept := []string{}
+	for _, k := range contractcsv.PortalKept(parsed.Contracts, existing) {
+		kept = append(kept, k.ContractCode+" "+k.Email)
+	}
+	// Contacts customers added in the portal that the file leaves out:
+	// kept, never removed by an import.
+	out["portal_kept"] = kept
 	if c.QueryParam("dry_run") == "true" {
 		return c.JSON(http.StatusOK, out)
 	}

@@ -35,7 +35,14 @@ type channelPage struct {
 }
 
 func (s *Server) channelPageData(ctx context.Context, operator bool) (*channelPage, error) {
-	products, err := s.store.Products(ctx)
+	// A visitor chooses among what the public sees.
+	var products []data.Product
+	var err error
+	if operator {
+		products, err = s.store.Products(ctx)
+	} else {
+		products, err = s.store.Public().Products(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -124,7 +125,14 @@ func demoPublicPages(t *testing.T, a *testApp, f *demo.Fixture) []demoPage {
 		"scheduled-maintenances", "scheduled-maintenances/upcoming", "scheduled-maintenances/active"} {
 		pages = append(pages, ok("/api/v2/"+p+".json")...)
 	}
+	// What only contracts see (a contract-only component, an incident on
+	// it alone) is not found on the public side.
+	pub := a.store.Public()
 	for _, n := range f.Incidents {
+		if _, err := pub.Incident(context.Background(), n); errors.Is(err, data.ErrNotFound) {
+			pages = append(pages, demoPage{path: "/incidents/" + id(n), code: http.StatusNotFound})
+			continue
+		}
 		pages = append(pages, ok("/incidents/"+id(n))...)
 	}
 	for _, n := range f.Maintenances {
@@ -144,6 +152,10 @@ func demoPublicPages(t *testing.T, a *testApp, f *demo.Fixture) []demoPage {
 		pages = append(pages, ok("/products/"+id(n)+"/feed.atom", "/products/"+id(n)+"/feed.rss", "/products/"+id(n)+"/maintenance.ics")...)
 	}
 	for _, n := range f.Components {
+		if c, err := a.store.Component(context.Background(), n); err == nil && c.ContractOnly {
+			pages = append(pages, demoPage{path: "/badge.svg?component=" + id(n), code: http.StatusNotFound})
+			continue
+		}
 		pages = append(pages, ok("/badge.svg?component="+id(n))...)
 	}
 	// The links emails carry: a contact's preferences and unsubscribe, a

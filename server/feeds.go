@@ -27,7 +27,7 @@ func (s *Server) productParam(ctx context.Context, c echo.Context) (int64, *data
 	if err != nil || id <= 0 {
 		return 0, nil, echo.ErrNotFound
 	}
-	p, err := s.store.Product(ctx, id)
+	p, err := s.store.Public().Product(ctx, id)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -101,7 +101,7 @@ func (s *Server) feed(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		items, _, err := s.store.News(ctx, 200, 0)
+		items, _, err := s.store.Public().News(ctx, 200, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +227,7 @@ func (s *Server) icsCalendar(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		ms, us, err := s.store.CalendarEvents(ctx, s.opts.Now().AddDate(0, 0, -30))
+		ms, us, err := s.store.Public().CalendarEvents(ctx, s.opts.Now().AddDate(0, 0, -30))
 		if err != nil {
 			return nil, err
 		}
@@ -385,8 +385,6 @@ func badgeSVG(label, value, color string) []byte {
 		lw+vw, esc(label), esc(value), esc(label), esc(value), lw+vw, lw, vw, color, lw, color, esc(label), lw+6, esc(value)))
 }
 
-// plainCatalog is the products and components, without statuses: what
-// feeds and the calendar need to say which product a component is of.
 // liveCatalog is the catalogue with the statuses shown now (open
 // incidents and current maintenance), and those incidents and windows.
 func (s *Server) liveCatalog(ctx context.Context) (*catalogView, []data.Incident, []data.Maintenance, error) {
@@ -405,8 +403,11 @@ func (s *Server) liveCatalog(ctx context.Context) (*catalogView, []data.Incident
 	return newCatalogView(products, open, maints), open, maints, nil
 }
 
+// plainCatalog is the products and components the public sees, without
+// statuses: what feeds and the calendar need to say which product a
+// component is of.
 func (s *Server) plainCatalog(ctx context.Context) (*catalogView, error) {
-	products, err := s.store.Products(ctx)
+	products, err := s.store.Public().Products(ctx)
 	if err != nil {
 		return nil, err
 	}

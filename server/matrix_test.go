@@ -50,6 +50,8 @@ func classify(r response) string {
 	switch {
 	case r.code == http.StatusSeeOther && strings.HasPrefix(r.header.Get("Location"), "/admin/login"), r.code == http.StatusUnauthorized:
 		return "login"
+	case r.code == http.StatusSeeOther && r.header.Get("Location") == "/my":
+		return "portal"
 	case r.code == http.StatusForbidden:
 		return "no"
 	case r.code == http.StatusNotFound:
@@ -141,7 +143,7 @@ func TestAccessMatrix(t *testing.T) {
 				r = c.post(path, cloneValues(form))
 			}
 			got := classify(r)
-			if row.route == "/admin/logout" && r.code == http.StatusSeeOther {
+			if (row.route == "/admin/logout" || row.route == "/my/logout") && r.code == http.StatusSeeOther {
 				got = "yes" // signing out sends to the sign-in page
 			}
 			switch want {

@@ -37,14 +37,15 @@ func (s *Server) showNews(c echo.Context) error {
 	}
 	lang := langOf(c)
 	return s.cache.serve(c, "news|"+strconv.Itoa(n)+"|"+lang, func(ctx context.Context) ([]byte, error) {
-		items, more, err := s.store.News(ctx, newsPageSize, n*newsPageSize)
+		pub := s.store.Public()
+		items, more, err := pub.News(ctx, newsPageSize, n*newsPageSize)
 		if err != nil {
 			return nil, err
 		}
 		if n > 0 && len(items) == 0 {
 			return nil, data.ErrNotFound
 		}
-		products, err := s.store.Products(ctx)
+		products, err := pub.Products(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +121,7 @@ func (s *Server) maintenanceEventICS(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	m, err := s.store.Maintenance(ctx, id)
+	m, err := s.store.Public().Maintenance(ctx, id)
 	if err != nil {
 		return err
 	}

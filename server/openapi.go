@@ -162,7 +162,8 @@ func productSchema(obj func(map[string]any, ...string) map[string]any, str, bool
 }
 
 func componentSchema(obj func(map[string]any, ...string) map[string]any, str map[string]any, create bool) map[string]any {
-	props := map[string]any{"product_id": map[string]any{"type": "integer"}, "name_ja": str, "name_en": str, "description_ja": str, "description_en": str}
+	props := map[string]any{"product_id": map[string]any{"type": "integer"}, "name_ja": str, "name_en": str, "description_ja": str, "description_en": str,
+		"contract_only": map[string]any{"type": "boolean", "description": "Shown only to the contracts using its product: never on the public page, JSON, feeds or calendars, nor to public subscribers. Omitted on a change: kept."}}
 	if create {
 		return obj(props, "product_id", "name_ja")
 	}

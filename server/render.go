@@ -66,6 +66,7 @@ var funcs = template.FuncMap{
 	"statusClass": func(s string) string { return "st-" + strings.ReplaceAll(s, "_", "-") },
 	"add":         func(a, b int) int { return a + b },
 	"lower":       strings.ToLower,
+	"minutesOf":   func(d time.Duration) int { return int((d + 30*time.Second) / time.Minute) },
 }
 
 func newRenderer() (*renderer, error) {

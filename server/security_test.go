@@ -197,6 +197,12 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, "channel-manage", f.channel), 1)
 	case strings.HasPrefix(p, "/admin/alerts/"):
 		p = strings.Replace(p, ":id", id(f.alertChannel), 1)
+	case strings.HasPrefix(p, "/my/confirm/"):
+		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, mail.PurposeContactConfirm, f.contact), 1)
+	case strings.HasPrefix(p, "/my/login/"):
+		p = strings.Replace(p, ":token", mail.SubscriberToken(testSecret, mail.PurposePortalLink, 1), 1)
+	case strings.HasPrefix(p, "/my/"):
+		p = strings.Replace(p, ":id", id(f.incident), 1)
 	case strings.HasPrefix(p, "/admin/outbound/"):
 		p = strings.Replace(p, ":id", id(f.outboundRange), 1)
 	case strings.HasPrefix(p, "/admin/monitors/"):

@@ -214,17 +214,18 @@ func (v *statusPage) HasNoData() bool {
 
 func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 	now := s.opts.Now()
-	products, err := s.store.Products(ctx)
+	pub := s.store.Public()
+	products, err := pub.Products(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// The bar window starts at local midnight 89 days ago; a day's margin
 	// covers any zone.
-	incidents, err := s.store.IncidentsSince(ctx, now.AddDate(0, 0, -barDays-1))
+	incidents, err := pub.IncidentsSince(ctx, now.AddDate(0, 0, -barDays-1))
 	if err != nil {
 		return nil, err
 	}
-	maints, err := s.store.CurrentMaintenances(ctx)
+	maints, err := pub.CurrentMaintenances(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -258,12 +259,12 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 			}
 		}
 	}
-	changes, err := s.store.ComponentStatusChanges(ctx, now.AddDate(0, 0, -barDays-1))
+	changes, err := pub.ComponentStatusChanges(ctx, now.AddDate(0, 0, -barDays-1))
 	if err != nil {
 		return nil, err
 	}
 	// Maintenance shows on the bars but is not downtime.
-	windows, err := s.store.MaintenanceWindowsSince(ctx, now.AddDate(0, 0, -barDays-1))
+	windows, err := pub.MaintenanceWindowsSince(ctx, now.AddDate(0, 0, -barDays-1))
 	if err != nil {
 		return nil, err
 	}
@@ -318,11 +319,12 @@ func (s *Server) showIncident(c echo.Context) error {
 	lang := langOf(c)
 	path := c.Request().URL.Path
 	return s.cache.serve(c, "incident|"+strconv.FormatInt(id, 10)+"|"+lang, func(ctx context.Context) ([]byte, error) {
-		inc, err := s.store.Incident(ctx, id)
+		pub := s.store.Public()
+		inc, err := pub.Incident(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		products, err := s.store.Products(ctx)
+		products, err := pub.Products(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -345,11 +347,12 @@ func (s *Server) showMaintenance(c echo.Context) error {
 	lang := langOf(c)
 	path := c.Request().URL.Path
 	return s.cache.serve(c, "maintenance|"+strconv.FormatInt(id, 10)+"|"+lang, func(ctx context.Context) ([]byte, error) {
-		m, err := s.store.Maintenance(ctx, id)
+		pub := s.store.Public()
+		m, err := pub.Maintenance(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		products, err := s.store.Products(ctx)
+		products, err := pub.Products(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -395,7 +398,8 @@ func (s *Server) showHistory(c echo.Context) error {
 	}
 	lang := langOf(c)
 	return s.cache.serve(c, "history|"+strconv.Itoa(n)+"|"+lang, func(ctx context.Context) ([]byte, error) {
-		earliest, err := s.store.EarliestActivity(ctx)
+		pub := s.store.Public()
+		earliest, err := pub.EarliestActivity(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -406,11 +410,11 @@ func (s *Server) showHistory(c echo.Context) error {
 		if n > 0 && (earliest.IsZero() || !earliest.Before(top.AddDate(0, 1, 0))) {
 			return nil, data.ErrNotFound
 		}
-		incs, err := s.store.IncidentsBetween(ctx, bottom, top.AddDate(0, 1, 0))
+		incs, err := pub.IncidentsBetween(ctx, bottom, top.AddDate(0, 1, 0))
 		if err != nil {
 			return nil, err
 		}
-		maints, err := s.store.MaintenancesBetween(ctx, bottom, top.AddDate(0, 1, 0))
+		maints, err := pub.MaintenancesBetween(ctx, bottom, top.AddDate(0, 1, 0))
 		if err != nil {
 			return nil, err
 		}
@@ -418,7 +422,7 @@ func (s *Server) showHistory(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		products, err := s.store.Products(ctx)
+		products, err := pub.Products(ctx)
 		if err != nil {
 			return nil, err
 		}

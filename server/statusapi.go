@@ -46,6 +46,10 @@ type spComponent struct {
 	Group              bool     `json:"group"`
 	OnlyShowIfDegraded bool     `json:"only_show_if_degraded"`
 	Components         []string `json:"components,omitempty"`
+	// ContractOnly is for the operator API only (GET
+	// /api/admin/components); the public JSON never has the field, nor
+	// any contract-only component.
+	ContractOnly *bool `json:"contract_only,omitempty"`
 }
 
 type spAffected struct {
@@ -100,8 +104,10 @@ const pageID = "oshirase"
 // apiData is everything the JSON endpoints (and the badge) draw on,
 // loaded once per render.
 type apiData struct {
-	s            *Server
-	lang         string
+	s    *Server
+	lang string
+	// operator: the operator API's, which lists every component.
+	operator     bool
 	catalog      *catalogView
 	incidents    []data.Incident
 	maintenances []data.Maintenance
@@ -115,18 +121,37 @@ type apiData struct {
 	notified data.NotifiedUpdates
 }
 
+// apiSource is where loadAPI reads: the store's public view for every
+// public representation, the store itself for the operator API.
+type apiSource interface {
+	Products(ctx context.Context) ([]data.Product, error)
+	LatestIncidents(ctx context.Context, limit, offset int) ([]data.Incident, error)
+	RecentMaintenances(ctx context.Context, limit, offset int) ([]data.Maintenance, int64, error)
+}
+
+// loadAPI loads what the public JSON and the badge draw on, as the public
+// sees it: no contract-only component (see data.PublicView).
 func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
-	products, err := s.store.Products(ctx)
+	return s.loadAPIFrom(ctx, s.store.Public(), lang, false)
+}
+
+// loadOperatorAPI is loadAPI for the operator API: every component.
+func (s *Server) loadOperatorAPI(ctx context.Context, lang string) (*apiData, error) {
+	return s.loadAPIFrom(ctx, s.store, lang, true)
+}
+
+func (s *Server) loadAPIFrom(ctx context.Context, src apiSource, lang string, operator bool) (*apiData, error) {
+	products, err := src.Products(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// Both list what is unresolved or not yet over first, so what the page
 	// shows now is drawn from these.
-	incs, err := s.store.LatestIncidents(ctx, 50, 0)
+	incs, err := src.LatestIncidents(ctx, 50, 0)
 	if err != nil {
 		return nil, err
 	}
-	ms, _, err := s.store.RecentMaintenances(ctx, 50, 0)
+	ms, _, err := src.RecentMaintenances(ctx, 50, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +159,7 @@ func (s *Server) loadAPI(ctx context.Context, lang string) (*apiData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &apiData{s: s, lang: lang, catalog: newCatalogView(products, incs, ms), incidents: incs, maintenances: ms,
+	d := &apiData{s: s, lang: lang, operator: operator, catalog: newCatalogView(products, incs, ms), incidents: incs, maintenances: ms,
 		shownAt: shownChanges(products, incs, ms), notified: notified}
 	for _, i := range incs {
 		if i.Open() {
@@ -290,9 +315,14 @@ func (d *apiData) component(c *data.Component) spComponent {
 	// Statuspage's start_date is a calendar day: the day the component
 	// came into being, in the page's zone.
 	start := c.CreatedAt.In(d.s.opts.Location).Format(time.DateOnly)
-	return spComponent{ID: componentID(c.ID), Name: d.text(c.NameJA, c.NameEN), Status: d.catalog.Status[c.ID],
+	out := spComponent{ID: componentID(c.ID), Name: d.text(c.NameJA, c.NameEN), Status: d.catalog.Status[c.ID],
 		CreatedAt: d.ts(c.CreatedAt), UpdatedAt: d.ts(maxTime(c.UpdatedAt, d.shownAt[c.ID])), Position: c.Position + 1, Description: desc,
 		Showcase: true, StartDate: &start, GroupID: &gid, PageID: pageID}
+	if d.operator {
+		only := c.ContractOnly
+		out.ContractOnly = &only
+	}
+	return out
 }
 
 func (d *apiData) components() []spComponent {

@@ -47,7 +47,7 @@ func (s *Server) channels(lang string) []channel {
 }
 
 func (s *Server) showSubscribe(c echo.Context) error {
-	products, err := s.store.Products(c.Request().Context())
+	products, err := s.store.Public().Products(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	products, err := s.store.Products(ctx)
+	products, err := s.store.Public().Products(ctx)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (s *Server) manageSubscription(c echo.Context) (*data.Subscriber, *manageSu
 	if sub.ConfirmedAt == nil {
 		return nil, nil, echo.ErrNotFound
 	}
-	products, err := s.store.Products(c.Request().Context())
+	products, err := s.store.Public().Products(c.Request().Context())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -73,12 +73,12 @@ func (w *warmer) kick(s *Server) {
 // last good copy. It returns the first error, if any.
 func (s *Server) Warm(ctx context.Context) error {
 	paths := append([]string(nil), warmPaths...)
-	if incs, err := s.store.OpenIncidents(ctx); err == nil {
+	if incs, err := s.store.Public().OpenIncidents(ctx); err == nil {
 		for _, inc := range incs {
 			paths = append(paths, "/incidents/"+strconv.FormatInt(inc.ID, 10))
 		}
 	}
-	if ms, err := s.store.CurrentMaintenances(ctx); err == nil {
+	if ms, err := s.store.Public().CurrentMaintenances(ctx); err == nil {
 		for _, m := range ms {
 			paths = append(paths, "/maintenance/"+strconv.FormatInt(m.ID, 10))
 		}

@@ -369,13 +369,42 @@ func Removals(contracts []data.ImportContract, existing []data.Contract) []Remov
 		}
 		var gone []Removal
 		for _, ct := range old.Contacts {
-			if !keep[ct.Email] {
+			// A contact the customer added in the portal stays (see
+			// PortalKept): an import never undoes the customer's change.
+			if !keep[ct.Email] && ct.AddedByContactID == nil {
 				gone = append(gone, Removal{ContractCode: old.Code, ContractName: old.Name, Name: ct.Name, Email: ct.Email})
 			}
 		}
 		sort.Slice(gone, func(i, j int) bool { return gone[i].Email < gone[j].Email })
 		out = append(out, gone...)
 	}
+	return out
+}
+
+// PortalKept lists the contacts customers added in the portal that the
+// import does not list: the import keeps them (the preview says so).
+func PortalKept(contracts []data.ImportContract, existing []data.Contract) []Removal {
+	byCode := map[string]*data.Contract{}
+	for i := range existing {
+		byCode[existing[i].Code] = &existing[i]
+	}
+	var out []Removal
+	for _, in := range contracts {
+		old, ok := byCode[in.Code]
+		if !ok {
+			continue
+		}
+		keep := map[string]bool{}
+		for _, ct := range in.Contacts {
+			keep[ct.Email] = true
+		}
+		for _, ct := range old.Contacts {
+			if !keep[ct.Email] && ct.AddedByContactID != nil {
+				out = append(out, Removal{ContractCode: old.Code, ContractName: old.Name, Name: ct.Name, Email: ct.Email})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContractCode+out[i].Email < out[j].ContractCode+out[j].Email })
 	return out
 }
 
@@ -451,3 +480,7 @@ func Quote(v string) string {
 	r := []rune(v)
 	return string(r[:maxQuoted]) + "… (" + strconv.Itoa(len(v)) + " bytes)"
 }
+
+// SafeCell is safeCell for other exports: a cell a spreadsheet will not
+// run as a formula.
+func SafeCell(s string) string { return safeCell(s) }

@@ -59,6 +59,9 @@ var catalogue = []product{
 			{"editor", "テンプレート編集画面", "Template editor",
 				"帳票のレイアウトを作成・編集する画面です。",
 				"Where you design the layout of your documents."},
+			{"dedicated", "専用環境（契約ユーザー向け）", "Dedicated environment (contract customers)",
+				"ご契約のお客様専用のPDF生成環境です。状態は、ご契約のお客様にのみ顧客ポータルでお知らせします。",
+				"The PDF rendering environment dedicated to your contract. Its status is shown only to contract customers, in the customer portal."},
 		}},
 	{key: "connect", nameJA: "ひだまりコネクト", nameEN: "Hidamari Connect", collapsed: true,
 		descJA: "業務アプリと会計・チャット・ストレージなどの外部サービスをつなぐ連携プラグインです。",
@@ -86,6 +89,10 @@ var catalogue = []product{
 				"Our support desk by email and phone (weekdays 9:00–18:00 JST)."},
 		}},
 }
+
+// contractOnly are the components shown only to the contracts using
+// their product (Component.ContractOnly), never on the public page.
+var contractOnly = map[string]bool{"dedicated": true}
 
 // company is the vendor itself: its operators, its page's branding, its
 // products and components, its incident templates and its API tokens.
@@ -135,7 +142,7 @@ func (s *seeder) company() {
 			}
 			for _, c := range p.components {
 				cp, err := st.CreateComponent(s.ctx, data.ComponentInput{ProductID: pr.ID, NameJA: c.nameJA, NameEN: c.nameEN,
-					DescriptionJA: c.descJA, DescriptionEN: c.descEN})
+					DescriptionJA: c.descJA, DescriptionEN: c.descEN, ContractOnly: contractOnly[c.key]})
 				if err != nil {
 					return fmt.Errorf("component %s: %w", c.key, err)
 				}

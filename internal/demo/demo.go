@@ -110,6 +110,7 @@ func Seed(ctx context.Context, store *data.Store, now time.Time, opts Options) (
 		integ: map[string]int64{}, mon: map[string]int64{}}
 	s.company()
 	s.customers()
+	s.sla()
 	s.automation()
 	s.monitoring()
 	s.incidents()

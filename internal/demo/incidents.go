@@ -235,6 +235,15 @@ func (s *seeder) incidentStories() []incident {
 					ja: "10時40分に同期の遅れは解消し、遅れていたデータもすべて反映されております。",
 					en: "The delay cleared at 10:40 JST and every delayed entry has been synced."},
 			}},
+		{key: "dedicated", who: editorEmail, titleJA: "専用環境でのPDF出力の遅延", titleEN: "Slow PDF rendering in the dedicated environment", impact: "minor", notify: true,
+			updates: []update{
+				{at: s.day(-15, 14, 10), status: data.Investigating, comps: map[string]string{"dedicated": dp},
+					ja: "14時頃から、専用環境でPDFの出力に通常より時間がかかっております。現在、原因を調査しております。",
+					en: "Since about 14:00 JST, PDFs take longer than usual to render in the dedicated environment. We are looking into the cause."},
+				{at: s.day(-15, 15, 0), status: data.Resolved, comps: map[string]string{"dedicated": op},
+					ja: "処理待ちの帳票が集中していたため、処理能力を増強いたしました。14時55分に通常の速度に戻っております。",
+					en: "A queue of documents had built up; we added capacity, and rendering was back to its usual speed at 14:55 JST."},
+			}},
 		{key: "pdf", who: editorEmail, titleJA: "一部の帳票でPDFの出力に失敗する障害", titleEN: "Some documents failed to render as PDF", impact: "major", notify: true,
 			updates: []update{
 				{at: s.day(-6, 10, 5), status: data.Investigating, comps: map[string]string{"renderer": po},

@@ -139,6 +139,10 @@ var threadStarters = map[string]bool{data.IncidentOpened: true, data.Maintenance
 
 // Compose renders a delivery of a notification.
 func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, error) {
+	if d.SubscriberID != nil {
+		// A public subscriber is not told of contract-only components.
+		n = n.ForPublic()
+	}
 	content, err := n.Decode()
 	if err != nil {
 		return nil, fmt.Errorf("mail: notification %d: %w", n.ID, err)
@@ -216,6 +220,19 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 	base := strings.TrimRight(c.opts.BaseURL.String(), "/")
 	v.URL = base + content.Path
 	v.Button = v.T("email.view_details")
+	if content.Kind == data.ContactConfirm {
+		id, _ := strconv.ParseInt(strings.TrimPrefix(content.Path, "/my/confirm/"), 10, 64)
+		v.URL = base + "/my/confirm/" + SubscriberToken(c.opts.Secret, PurposeContactConfirm, id)
+		body = v.T("email.contact_confirm_body", "Name", content.TitleJA)
+		v.Title, v.Button = v.T("email.contact_confirm_title"), v.T("email.contact_confirm_button")
+		v.Status, v.Times = "", nil
+	}
+	if content.Kind == data.PortalLink {
+		id, _ := strconv.ParseInt(strings.TrimPrefix(content.Path, "/my/login/"), 10, 64)
+		v.URL = base + "/my/login/" + SubscriberToken(c.opts.Secret, PurposePortalLink, id)
+		body, v.Title, v.Button = v.T("email.portal_body"), v.T("email.portal_title"), v.T("email.portal_button")
+		v.Status, v.Times = "", nil
+	}
 	if d.SubscriberID != nil {
 		switch content.Kind {
 		case data.SubscriptionConfirm:

@@ -47,6 +47,15 @@ const (
 	PurposeUnsubscribe = "subscriber"
 )
 
+// PurposePortalLink signs the id of a sign-in link to the customer portal
+// (single use and short-lived: the database row says whether it still
+// works).
+const PurposePortalLink = "portal-link"
+
+// PurposeContactConfirm signs the id of a contact a customer added, for
+// the address to confirm.
+const PurposeContactConfirm = "contact-confirm"
+
 // SubscriberToken signs a subscriber id for one purpose.
 func SubscriberToken(secret, purpose string, id int64) string {
 	s := strconv.FormatInt(id, 10)
