@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -336,4 +337,76 @@ func (s *Store) RemovePortalContact(ctx context.Context, contactID int64, by str
 		return nil, err
 	}
 	return &c, nil
+}
+
+// SLAReportNotice is the notice kind of a month's availability report,
+// mailed to a contract's primary contacts when the contract asks for it.
+const SLAReportNotice = "sla_report"
+
+// QueueSLAReports writes, once per contract and month, the report of the
+// month [from, to) for every active contract with SLAReportMail, to its
+// confirmed primary contacts. It returns how many notices it wrote.
+func (s *Store) QueueSLAReports(ctx context.Context, from, to time.Time, hold bool) (int, error) {
+	var ks []Contract
+	if err := s.db.WithContext(ctx).Preload("Contacts").Where("active = ? AND sla_report_mail = ?", true, true).Order("id").Find(&ks).Error; err != nil {
+		return 0, fmt.Errorf("data: sla report contracts: %w", err)
+	}
+	month := from.Format("2006-01")
+	n := 0
+	for _, k := range ks {
+		thread := fmt.Sprintf("sla-report-%d-%s", k.ID, month)
+		var seen int64
+		if err := s.db.WithContext(ctx).Model(&Notification{}).Where("thread = ?", thread).Count(&seen).Error; err != nil {
+			return n, err
+		}
+		if seen > 0 {
+			continue
+		}
+		r, err := s.SLAReport(ctx, k.ID, from, to)
+		if err != nil {
+			return n, err
+		}
+		var ja, en strings.Builder
+		for _, p := range r.Products {
+			fmt.Fprintf(&ja, "- %s: 稼働率 %s%%（SLA 目標 %s%%）%s\n", p.NameJA, orDash(p.AvailabilityText), orDash(p.Target), slaVerdictJA[p.Verdict])
+			fmt.Fprintf(&en, "- %s: availability %s%% (commitment %s%%) %s\n", cmpOr(p.NameEN, p.NameJA), orDash(p.AvailabilityText), orDash(p.Target), slaVerdictEN[p.Verdict])
+		}
+		var recips []Recipient
+		for _, ct := range k.Contacts {
+			if ct.Role == RolePrimary && ct.ConfirmedAt != nil {
+				recips = append(recips, Recipient{ContactID: ct.ID, ContractID: k.ID, Email: ct.Email, Name: ct.Name, Lang: ct.Lang, Role: RolePrimary})
+			}
+		}
+		content := NoticeContent{Kind: SLAReportNotice, TitleJA: k.Name + " " + month, TitleEN: k.Name + " " + month,
+			BodyJA: ja.String(), BodyEN: en.String(), Path: fmt.Sprintf("/my/contracts/%d/sla?month=%s", k.ID, month)}
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			return s.writeNotification(tx, Notification{Kind: SLAReportNotice, Thread: thread}, content, recips, hold)
+		})
+		if err != nil {
+			return n, err
+		}
+		if len(recips) > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+var (
+	slaVerdictJA = map[string]string{"met": "達成", "missed": "未達", "no_target": "目標なし", "not_started": "開始前", "ended": "終了"}
+	slaVerdictEN = map[string]string{"met": "met", "missed": "missed", "no_target": "no commitment", "not_started": "not started", "ended": "ended"}
+)
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

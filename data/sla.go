@@ -401,3 +401,12 @@ func slaWindows(db *gorm.DB, compIDs []int64, from, to time.Time) ([]sla.Window,
 	}
 	return out, nil
 }
+
+// CheckSLATarget says whether a commitment reads ("99.9", or "" for none).
+func CheckSLATarget(target string) error {
+	if target == "" {
+		return nil
+	}
+	_, err := sla.ParsePercent(target)
+	return err
+}

@@ -202,10 +202,10 @@ func TestSLAReport(t *testing.T) {
 			fig{"99.932", "30.0", sla.Met, "0", "99.9", 0, 1}},
 		// From the 16th: 21600 min; window 1 excluded (120), down 60 + 60:
 		// (21480 − 120) / 21480 = 99.4413…% → "99.441", meets the
-		// contract's 99.4 (the product's 99.9 it would miss); the credit
-		// table still grants 10 % below 99.9.
+		// contract's 99.4 (the product's 99.9 it would miss); met, so no
+		// credit, whatever tier the figure falls in.
 		{"K2 from the 16th, own commitment", f.k2.ID, f.p1.ID, novFrom, novTo,
-			fig{"99.441", "120.0", sla.Met, "10", "99.4", 120, 2}},
+			fig{"99.441", "120.0", sla.Met, "0", "99.4", 120, 2}}, // met: no credit, whatever the tier
 		{"K3 not started", f.k3.ID, f.p1.ID, novFrom, novTo,
 			fig{"", "", sla.NotStarted, "", "99.9", 0, 0}},
 	}

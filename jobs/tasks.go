@@ -17,6 +17,7 @@ const (
 	JobUpgradeNotices = "upgrade-notices"
 	JobMaintenance    = "maintenance"
 	JobRetention      = "retention"
+	JobSLAReports     = "sla-reports"
 )
 
 // Tasks holds what the jobs need.
@@ -53,6 +54,9 @@ func (t *Tasks) Jobs() []Job {
 		{Name: JobUpgradeNotices, Spec: "* * * * *", Run: t.upgradeNotices},
 		{Name: JobMaintenance, Spec: "* * * * *", Run: t.maintenance},
 		{Name: JobRetention, Spec: "30 3 * * *", Run: t.retention},
+		// The month just ended, on the 1st at 9:00: each contract that asks
+		// for it mails its primary contacts the report, once.
+		{Name: JobSLAReports, Spec: "0 9 1 * *", Run: t.slaReports},
 	}
 	if t.Dispatcher != nil {
 		jobs = append([]Job{{Name: JobDispatch, Spec: "* * * * *", Shared: true, Run: t.dispatch}}, jobs...)
@@ -255,4 +259,21 @@ func Summary(id string, kv ...any) string {
 // RetentionCutoff is the oldest moment kept: months calendar months ago.
 func RetentionCutoff(now time.Time, months int) time.Time {
 	return now.AddDate(0, -months, 0)
+}
+
+// slaReports queues last month's availability report of every contract
+// that asked for it (Contract.SLAReportMail). Run twice, it writes nothing
+// the second time.
+func (t *Tasks) slaReports(ctx context.Context) (string, error) {
+	loc := cmp.Or(t.Location, time.UTC)
+	now := t.Now().In(loc)
+	to := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
+	n, err := t.Store.QueueSLAReports(ctx, to.AddDate(0, -1, 0), to, t.Dispatcher == nil)
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		t.wake()
+	}
+	return Summary("job.summary.sla-reports", "Count", n), nil
 }

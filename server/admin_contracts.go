@@ -137,6 +137,12 @@ func (s *Server) showContract(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.renderContractPage(c, http.StatusOK, ct, nil)
+}
+
+// renderContractPage shows a contract; fail, when set, marks fields of
+// the page's smaller forms (the SLA card) as refused.
+func (s *Server) renderContractPage(c echo.Context, code int, ct *data.Contract, fail map[string]string) error {
 	v, err := s.contractFormPage(c, ct)
 	if err != nil {
 		return err
@@ -151,7 +157,10 @@ func (s *Server) showContract(c echo.Context) error {
 	f := contractForm(ct)
 	f.Values.Set("lang", "ja")
 	f.Values.Set("role", data.RoleAdditional)
-	return s.render(c, http.StatusOK, "contract", &view{Title: ct.Name, Form: f, Data: v})
+	for field, key := range fail {
+		f.fail(field, key)
+	}
+	return s.render(c, code, "contract", &view{Title: ct.Name, Form: f, Data: v})
 }
 
 func (s *Server) updateContract(c echo.Context) error {

@@ -99,6 +99,11 @@ func (s *Server) showPortal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The latest notices first; all of them on request.
+	if c.QueryParam("notices") != "all" && len(v.Deliveries) > shownNotices {
+		v.MoreNotices = len(v.Deliveries) - shownNotices
+		v.Deliveries = v.Deliveries[:shownNotices]
+	}
 	return s.render(c, http.StatusOK, "portal_home", &view{Title: s.t(c, "portal.title"), Data: v})
 }
 
@@ -272,7 +277,12 @@ type portalPage struct {
 	Maintenance []data.Maintenance
 	Upgrades    []data.Upgrade
 	Deliveries  []portalDelivery
+	// MoreNotices is how many older notices are not listed.
+	MoreNotices int
 }
+
+// shownNotices is how many notices the portal lists before "show all".
+const shownNotices = 20
 
 // portalDelivery is a notice sent to the contact's address.
 type portalDelivery struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oshirase/oshirase/data"
+	"github.com/oshirase/oshirase/jobs"
 )
 
 var portalLinkRe = regexp.MustCompile(`https?://status\.example\.com(/my/login/[0-9]+\.[A-Za-z0-9_-]+)`)
@@ -205,7 +206,7 @@ func TestSLAReportPages(t *testing.T) {
 	ed := a.client()
 	ed.login("editor@example.com")
 	r := ed.get("/admin/contracts/" + k + "/sla?month=2026-10")
-	expect(t, r, http.StatusOK, "稼働実績報告書", "顧客 K-A 御中", "99.798 %", "90.0 分", "未達", "OUTAGE-A", "2026-10-01 – 2026-10-31")
+	expect(t, r, http.StatusOK, "稼働実績報告書", "顧客 K-A 御中", "99.798 %", "90.0 分", "未達", "OUTAGE-A", "2026年10月1日 – 2026年10月31日", "「重大な障害」の時間を100%")
 	csvr := ed.get("/admin/contracts/" + k + "/sla?month=2026-10&format=csv")
 	expect(t, csvr, http.StatusOK, "99.798", "OUTAGE-A")
 	if !strings.HasPrefix(csvr.header.Get("Content-Type"), "text/csv") {
@@ -216,6 +217,8 @@ func TestSLAReportPages(t *testing.T) {
 	}
 	expect(t, ed.get("/admin/sla?month=2026-10"), http.StatusOK, "SLA 未達の一覧", "顧客 K-A", "顧客 K-B", "99.798")
 	expect(t, ed.get("/admin/sla?month=2026-11"), http.StatusOK, "SLA 未達の契約はありません")
+	expect(t, ed.get("/admin/contracts/"+k+"/sla?month=2031-01"), http.StatusOK, "まだ始まっていない")
+	expect(t, ed.get("/admin/contracts/"+k+"/sla?month=2026-10&format=xml"), http.StatusBadRequest, "csv だけ")
 
 	ua, ub := a.client(), a.client()
 	portalSignIn(t, rig, ua, "a@example.com")
@@ -310,5 +313,93 @@ func TestPrimaryContactManagesAdditionalContacts(t *testing.T) {
 		if audit, _, _ := a.store.Audit(ctx, data.AuditFilter{Action: action}); len(audit) != 1 {
 			t.Errorf("%s audited %d times", action, len(audit))
 		}
+	}
+}
+
+// TestSLASettings: an admin sets how availability counts and each
+// product's commitment; refused values save nothing; an editor cannot; a
+// contract gets its own commitment, start date and monthly mail choice.
+func TestSLASettings(t *testing.T) {
+	a := newTestServer(t)
+	p, _, _ := a.seedCatalog()
+	ctx := context.Background()
+	k := a.contractWith("K-1", []int64{p}, map[string]string{"a@example.com": "primary/ja"})
+	pid := "target_" + strconv.FormatInt(p, 10)
+	good := url.Values{"major_weight": {"100"}, "partial_weight": {"50"}, "degraded_weight": {"10"}, "notice_days": {"5"},
+		"credit_tiers": {"99.9:10,99.0:25"}, pid: {"99.95"}}
+	ed := a.client()
+	ed.login("editor@example.com")
+	expect(t, ed.get("/admin/sla/settings"), http.StatusForbidden)
+	adm := a.client()
+	adm.login("admin@example.com")
+	expect(t, adm.get("/admin/sla/settings"), http.StatusOK, "SLA の設定", "初期値は、重大な停止100%")
+	for field, bad := range map[string]string{"partial_weight": "101", "notice_days": "-1", "credit_tiers": "abc", pid: "100.5", "major_weight": "x"} {
+		v := cloneValues(good)
+		v.Set(field, bad)
+		expect(t, adm.post("/admin/sla/settings", v), http.StatusBadRequest)
+		st, _ := a.store.SLASettings(ctx)
+		if st.PartialWeight != 30 || st.NoticeDays != 3 {
+			t.Fatalf("a refused form (%s=%s) saved: %+v", field, bad, st)
+		}
+	}
+	expect(t, adm.post("/admin/sla/settings", good), http.StatusSeeOther)
+	st, _ := a.store.SLASettings(ctx)
+	prod, _ := a.store.Product(ctx, p)
+	if st.PartialWeight != 50 || st.NoticeDays != 5 || st.CreditTiers != "99.9:10,99.0:25" || prod.SLATarget != "99.95" {
+		t.Fatalf("saved %+v, target %q", st, prod.SLATarget)
+	}
+	ks := strconv.FormatInt(k, 10)
+	expect(t, ed.post("/admin/contracts/"+ks+"/sla", url.Values{"sla_target": {"99.5"}, "started_at": {"2026-11-16"}, "sla_report_mail": {"1"}}), http.StatusSeeOther)
+	expect(t, ed.post("/admin/contracts/"+ks+"/sla", url.Values{"sla_target": {"abc"}}), http.StatusBadRequest, "100以下の数値")
+	expect(t, ed.post("/admin/contracts/"+ks+"/sla", url.Values{"started_at": {"16/11/2026"}}), http.StatusBadRequest, "2026-11-16")
+	c, _ := a.store.Contract(ctx, k)
+	if c.SLATarget != "99.5" || !c.SLAReportMail || c.StartedAt == nil || c.StartedAt.In(a.app.opts.Location).Format(time.DateOnly) != "2026-11-16" {
+		t.Fatalf("contract SLA %+v", c)
+	}
+	expect(t, ed.get("/admin/contracts/"+ks), http.StatusOK, `value="99.5"`, `value="2026-11-16"`)
+}
+
+// TestMonthlySLAReportMail: on the 1st the job mails last month's report
+// to the primary contacts of the contracts that asked for it, once; other
+// contracts and additional contacts get nothing.
+func TestMonthlySLAReportMail(t *testing.T) {
+	a := newTestServer(t)
+	rig := a.withSMTP()
+	ctx := context.Background()
+	p, _, _ := a.seedCatalog()
+	if err := a.store.SetProductSLATarget(ctx, p, "99.9"); err != nil {
+		t.Fatal(err)
+	}
+	on := a.contractWith("K-ON", []int64{p}, map[string]string{"boss@example.com": "primary/ja", "staff@example.com": "additional/ja"})
+	a.contractWith("K-OFF", []int64{p}, map[string]string{"quiet@example.com": "primary/ja"})
+	if err := a.store.SetContractSLA(ctx, on, data.ContractSLA{ReportMail: true}); err != nil {
+		t.Fatal(err)
+	}
+	rig.deliver()
+	tasks := &jobs.Tasks{Store: a.store, Now: a.clock.Now, Location: a.app.opts.Location, Dispatcher: rig.disp}
+	var run func(context.Context) (string, error)
+	for _, j := range tasks.Jobs() {
+		if j.Name == jobs.JobSLAReports {
+			run = j.Run
+		}
+	}
+	if run == nil {
+		t.Fatal("no SLA report job")
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rig.deliver()
+	if len(got["boss@example.com"]) != 1 || len(got) != 1 {
+		t.Fatalf("reports went to %v", recipients(got))
+	}
+	m := got["boss@example.com"][0]
+	last := a.clock.Now().In(a.app.opts.Location).AddDate(0, -1, 0).Format("2006-01")
+	text := textOf(t, m)
+	if !strings.Contains(subject(t, m), "稼働実績報告書") || !strings.Contains(text, "顧客 K-ON "+last) || !strings.Contains(text, "稼働率 100.000%") ||
+		!strings.Contains(text, "/my/contracts/"+strconv.FormatInt(on, 10)+"/sla?month="+last) {
+		t.Fatalf("report email %q:\n%s", subject(t, m), text)
 	}
 }

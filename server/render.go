@@ -253,6 +253,9 @@ func (p *page) Zone() string {
 // Clock shows only the time of day with the zone.
 func (p *page) Clock(t time.Time) string { return p.local(t).Format("15:04 MST") }
 
+// DateISO is the day of t in the page's zone, as a date input reads it.
+func (p *page) DateISO(t time.Time) string { return p.local(t).Format(time.DateOnly) }
+
 // Date shows the calendar day of a moment in the configured zone.
 func (p *page) Date(t time.Time) string {
 	t = p.local(t)

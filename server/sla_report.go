@@ -34,6 +34,15 @@ type slaReportPage struct {
 	// Base is where incident links point: "/incidents/" or "/my/incidents/".
 	Base, Self string
 	Company    string
+	// FromDay and LastDay are the period's first and last day; Future: the
+	// period has not begun yet.
+	FromDay, LastDay time.Time
+	Future           bool
+	// Counted is whether the time counted differs from the period (a
+	// service start or end inside it, or a period still running).
+	Counted bool
+	// Settings are the rules the figures were counted with.
+	Settings *data.SLASettings
 }
 
 // Title is an incident's title in lang.
@@ -110,6 +119,11 @@ func (s *Server) slaReportView(c echo.Context, contractID int64, base, self stri
 		}
 	}
 	v.Company = s.store.CachedBranding(ctx).Company(langOf(c))
+	v.FromDay, v.LastDay, v.Future = from, to.AddDate(0, 0, -1), from.After(s.opts.Now())
+	v.Counted = !r.NotStarted && !r.Ended && (!r.Start.Equal(from) || !r.End.Equal(to))
+	if v.Settings, err = s.store.SLASettings(ctx); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -177,10 +191,7 @@ func (s *Server) showContractSLA(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.QueryParam("format") == "csv" {
-		return s.slaCSV(c, v)
-	}
-	return s.renderSLAReport(c, v)
+	return s.answerSLA(c, v)
 }
 
 // slaBreachesPage lists who missed a commitment in a month.
@@ -227,8 +238,17 @@ func (s *Server) showPortalSLA(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.QueryParam("format") == "csv" {
+	return s.answerSLA(c, v)
+}
+
+// answerSLA answers the report as HTML, or as CSV with ?format=csv; any
+// other format is a 400.
+func (s *Server) answerSLA(c echo.Context, v *slaReportPage) error {
+	switch c.QueryParam("format") {
+	case "":
+		return s.renderSLAReport(c, v)
+	case "csv":
 		return s.slaCSV(c, v)
 	}
-	return s.renderSLAReport(c, v)
+	return echo.NewHTTPError(http.StatusBadRequest, "field.bad_format")
 }

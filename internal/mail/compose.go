@@ -227,6 +227,10 @@ func (c *Composer) Compose(d data.Delivery, n data.Notification) (*Message, erro
 		v.Title, v.Button = v.T("email.contact_confirm_title"), v.T("email.contact_confirm_button")
 		v.Status, v.Times = "", nil
 	}
+	if content.Kind == data.SLAReportNotice {
+		v.Button, v.Status, v.Times = v.T("email.sla_report_button"), "", nil
+		body = v.T("email.sla_report_intro", "Title", v.Title) + "\n\n" + body
+	}
 	if content.Kind == data.PortalLink {
 		id, _ := strconv.ParseInt(strings.TrimPrefix(content.Path, "/my/login/"), 10, 64)
 		v.URL = base + "/my/login/" + SubscriberToken(c.opts.Secret, PurposePortalLink, id)

@@ -36,7 +36,7 @@
 //     met. A product with no commitment has Verdict NoTarget and earns no
 //     credit.
 //   - The credit is that of the lowest tier threshold the exact
-//     availability is below (Tiers.Credit), for committed products only.
+//     availability is below (Tiers.Credit), for a missed commitment only.
 package sla
 
 import (
@@ -365,7 +365,9 @@ func Compute(in Input) (*Report, error) {
 		default:
 			pr.Verdict = Missed
 		}
-		if p.Target != "" {
+		// A credit makes up for a commitment missed: none while it is met,
+		// whatever tier the figure falls in.
+		if pr.Verdict == Missed {
 			pr.Credit = in.Settings.Tiers.Credit(pr.Availability)
 		}
 		pr.CreditText = pr.Credit.String()
