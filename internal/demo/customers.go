@@ -95,6 +95,25 @@ func (s *seeder) customers() {
 			return st.SetChoices(s.ctx, p.email, p.lang, p.optOut, p.by)
 		})
 	}
+	// In the customer portal: みなと物流's primary contact added a colleague
+	// three days ago, who has not confirmed yet; 北斗システム開発 keeps the
+	// portal closed.
+	s.at(s.day(-3, 15, 0), "portal contacts", func(st *data.Store) error {
+		added, err := st.AddPortalContact(s.ctx, s.contract["HS-2024-0215"], "ito.daisuke@minato-logistics.example",
+			data.ContactInput{Name: "佐々木 美咲", Email: "sasaki.misaki@minato-logistics.example", Lang: "ja"}, true)
+		if err != nil {
+			return err
+		}
+		s.f.Contacts = append(s.f.Contacts, added.ID)
+		return s.audit(st, "", "portal.contact_add", "contact=ito.daisuke@minato-logistics.example",
+			map[string]any{"contract": "HS-2024-0215", "added": added.Email, "lang": added.Lang})
+	})
+	s.at(s.day(-2, 11, 0), "portal closed", func(st *data.Store) error {
+		if err := st.SetContractPortal(s.ctx, s.contract["HS-2026-0003"], false); err != nil {
+			return err
+		}
+		return s.audit(st, adminEmail, "contract.portal", "contract=HS-2026-0003", map[string]any{"open": false})
+	})
 	s.subscribers()
 	s.channels()
 	s.integrations()
