@@ -221,6 +221,20 @@ func (s *Store) DeliveriesTo(ctx context.Context, email string, limit int) ([]De
 	return ds, byID, nil
 }
 
+// DeliveryTo is one email sent to an address, with its notification; a
+// delivery to any other address is ErrNotFound.
+func (s *Store) DeliveryTo(ctx context.Context, email string, id int64) (*Delivery, *Notification, error) {
+	var d Delivery
+	if err := s.db.WithContext(ctx).Where("id = ? AND email = ? AND channel_id IS NULL", id, NormalizeEmail(email)).First(&d).Error; err != nil {
+		return nil, nil, notFound(err)
+	}
+	var n Notification
+	if err := s.db.WithContext(ctx).First(&n, d.NotificationID).Error; err != nil {
+		return nil, nil, notFound(err)
+	}
+	return &d, &n, nil
+}
+
 // SetContractPortal opens or closes the portal to a contract's contacts;
 // closing it also ends their portal sessions that no other contract keeps
 // open.

@@ -95,7 +95,7 @@ func (s *Server) showPortal(c echo.Context) error {
 		f := &form{Values: map[string][]string{}}
 		return s.render(c, http.StatusOK, "portal_login", &view{Title: s.t(c, "portal.title"), Form: f, Data: &portalLoginPage{}})
 	}
-	v, err := s.portalView(c.Request().Context(), contactOf(c))
+	v, err := s.portalView(c.Request().Context(), contactOf(c), true)
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,9 @@ type portalDelivery struct {
 // portalView gathers what the contact's contracts concern. Only products
 // of their contracts appear; components come from the full catalog, so
 // contract-only ones are there.
-func (s *Server) portalView(ctx context.Context, email string) (*portalPage, error) {
+// With events false it stops at the contracts (their products and
+// components), for pages that only need to know what is the contact's.
+func (s *Server) portalView(ctx context.Context, email string, events bool) (*portalPage, error) {
 	contacts, contracts, err := s.store.PortalContacts(ctx, email)
 	if err != nil {
 		return nil, err
@@ -352,6 +354,9 @@ func (s *Server) portalView(ctx context.Context, email string) (*portalPage, err
 			pc.Products = append(pc.Products, pp)
 		}
 		v.Contracts = append(v.Contracts, pc)
+	}
+	if !events {
+		return v, nil
 	}
 	touches := func(ids []int64) bool {
 		for _, id := range ids {
@@ -433,25 +438,17 @@ func (s *Server) showPortalNotice(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ds, ns, err := s.store.DeliveriesTo(c.Request().Context(), contactOf(c), 1000)
+	d, n, err := s.store.DeliveryTo(c.Request().Context(), contactOf(c), id)
+	if errors.Is(err, data.ErrNotFound) || (err == nil && s.opts.Composer == nil) {
+		return echo.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	m, err := s.opts.Composer.Compose(*d, *n)
 	if err != nil {
 		return err
 	}
-	for _, d := range ds {
-		if d.ID != id {
-			continue
-		}
-		n, ok := ns[d.NotificationID]
-		if !ok || s.opts.Composer == nil {
-			break
-		}
-		m, err := s.opts.Composer.Compose(d, n)
-		if err != nil {
-			return err
-		}
-		return s.render(c, http.StatusOK, "portal_notice", &view{Title: m.Subject, Data: &portalNotice{Delivery: d, Subject: m.Subject, Text: m.Text}})
-	}
-	return echo.ErrNotFound
+	return s.render(c, http.StatusOK, "portal_notice", &view{Title: m.Subject, Data: &portalNotice{Delivery: *d, Subject: m.Subject, Text: m.Text}})
 }
 
 // portalEvent is an incident or a maintenance window of the contact's
@@ -465,7 +462,7 @@ type portalEvent struct {
 // portalComponentNames are the names of the contact's components (in the
 // page's language); an event that touches none of them is not theirs.
 func (s *Server) portalComponentNames(c echo.Context) (map[int64]string, error) {
-	v, err := s.portalView(c.Request().Context(), contactOf(c))
+	v, err := s.portalView(c.Request().Context(), contactOf(c), false)
 	if err != nil {
 		return nil, err
 	}

@@ -353,59 +353,52 @@ type Removal struct {
 // data.Store.ApplyImport decides. Contracts the import does not list keep
 // their contacts. The order is the file's, then by address.
 func Removals(contracts []data.ImportContract, existing []data.Contract) []Removal {
-	byCode := map[string]*data.Contract{}
-	for i := range existing {
-		byCode[existing[i].Code] = &existing[i]
-	}
-	var out []Removal
-	for _, in := range contracts {
-		old, ok := byCode[in.Code]
-		if !ok {
-			continue
-		}
-		keep := map[string]bool{}
-		for _, ct := range in.Contacts {
-			keep[ct.Email] = true
-		}
-		var gone []Removal
-		for _, ct := range old.Contacts {
-			// A contact the customer added in the portal stays (see
-			// PortalKept): an import never undoes the customer's change.
-			if !keep[ct.Email] && ct.AddedByContactID == nil {
-				gone = append(gone, Removal{ContractCode: old.Code, ContractName: old.Name, Name: ct.Name, Email: ct.Email})
-			}
-		}
-		sort.Slice(gone, func(i, j int) bool { return gone[i].Email < gone[j].Email })
-		out = append(out, gone...)
-	}
-	return out
+	removed, _ := leftOut(contracts, existing)
+	return removed
 }
 
 // PortalKept lists the contacts customers added in the portal that the
 // import does not list: the import keeps them (the preview says so).
 func PortalKept(contracts []data.ImportContract, existing []data.Contract) []Removal {
+	_, kept := leftOut(contracts, existing)
+	return kept
+}
+
+// leftOut sorts the existing contacts an import does not list into those
+// it removes and those it keeps, because the customer added them in the
+// portal (an import never undoes the customer's change).
+func leftOut(contracts []data.ImportContract, existing []data.Contract) (removed, kept []Removal) {
 	byCode := map[string]*data.Contract{}
 	for i := range existing {
 		byCode[existing[i].Code] = &existing[i]
 	}
-	var out []Removal
 	for _, in := range contracts {
 		old, ok := byCode[in.Code]
 		if !ok {
 			continue
 		}
-		keep := map[string]bool{}
+		listed := map[string]bool{}
 		for _, ct := range in.Contacts {
-			keep[ct.Email] = true
+			listed[ct.Email] = true
 		}
+		var gone, stay []Removal
 		for _, ct := range old.Contacts {
-			if !keep[ct.Email] && ct.AddedByContactID != nil {
-				out = append(out, Removal{ContractCode: old.Code, ContractName: old.Name, Name: ct.Name, Email: ct.Email})
+			if listed[ct.Email] {
+				continue
+			}
+			r := Removal{ContractCode: old.Code, ContractName: old.Name, Name: ct.Name, Email: ct.Email}
+			if ct.AddedByContactID != nil {
+				stay = append(stay, r)
+			} else {
+				gone = append(gone, r)
 			}
 		}
+		byEmail := func(rs []Removal) { sort.Slice(rs, func(i, j int) bool { return rs[i].Email < rs[j].Email }) }
+		byEmail(gone)
+		byEmail(stay)
+		removed, kept = append(removed, gone...), append(kept, stay...)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ContractCode+out[i].Email < out[j].ContractCode+out[j].Email })
-	return out
+	return removed, kept
 }
 
 // Write exports contracts as CSV in UTF-8 with a BOM (so Excel opens it
