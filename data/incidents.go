@@ -522,3 +522,42 @@ func noticeUpdates(tx *gorm.DB, incidentID int64) ([]NoticeUpdate, error) {
 	}
 	return out, nil
 }
+
+// IncidentQuery picks incidents for the operator API's list.
+type IncidentQuery struct {
+	// Statuses keeps incidents in one of these states (none: all).
+	Statuses []string
+	// ProductID keeps incidents naming one of the product's components.
+	ProductID int64
+	// Since keeps incidents that started at or after it, or are still open.
+	Since         time.Time
+	Limit, Offset int
+}
+
+// FindIncidents returns a page of incidents, newest start first, and how
+// many match in all.
+func (s *Store) FindIncidents(ctx context.Context, q IncidentQuery) ([]Incident, int64, error) {
+	filter := func(db *gorm.DB) *gorm.DB {
+		if len(q.Statuses) > 0 {
+			db = db.Where("status IN ?", q.Statuses)
+		}
+		if q.ProductID != 0 {
+			db = db.Where("id IN (?)", s.db.Table("incident_updates AS u").Select("u.incident_id").
+				Joins("JOIN incident_update_components AS uc ON uc.update_id = u.id").
+				Joins("JOIN components AS c ON c.id = uc.component_id").Where("c.product_id = ?", q.ProductID))
+		}
+		if !q.Since.IsZero() {
+			db = db.Where("(started_at >= ? OR resolved_at IS NULL)", q.Since.UTC())
+		}
+		return db
+	}
+	var total int64
+	if err := filter(s.db.WithContext(ctx).Model(&Incident{})).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: count incidents: %w", err)
+	}
+	var incs []Incident
+	if err := preloadIncident(filter(s.db.WithContext(ctx))).Order("started_at DESC, id DESC").Limit(q.Limit).Offset(q.Offset).Find(&incs).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: find incidents: %w", err)
+	}
+	return incs, total, nil
+}

@@ -480,3 +480,41 @@ func (s *Store) MaintenanceWindowsSince(ctx context.Context, since time.Time) ([
 	}
 	return ms, nil
 }
+
+// MaintenanceQuery picks maintenance windows for the operator API's list.
+type MaintenanceQuery struct {
+	// Statuses keeps windows in one of these states (none: all).
+	Statuses []string
+	// ProductID keeps windows naming one of the product's components.
+	ProductID int64
+	// Since keeps windows that end at or after it.
+	Since         time.Time
+	Limit, Offset int
+}
+
+// FindMaintenances returns a page of windows, latest start first, and how
+// many match in all.
+func (s *Store) FindMaintenances(ctx context.Context, q MaintenanceQuery) ([]Maintenance, int64, error) {
+	filter := func(db *gorm.DB) *gorm.DB {
+		if len(q.Statuses) > 0 {
+			db = db.Where("status IN ?", q.Statuses)
+		}
+		if q.ProductID != 0 {
+			db = db.Where("id IN (?)", s.db.Table("maintenance_components AS mc").Select("mc.maintenance_id").
+				Joins("JOIN components AS c ON c.id = mc.component_id").Where("c.product_id = ?", q.ProductID))
+		}
+		if !q.Since.IsZero() {
+			db = db.Where("ends_at >= ?", q.Since.UTC())
+		}
+		return db
+	}
+	var total int64
+	if err := filter(s.db.WithContext(ctx).Model(&Maintenance{})).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: count maintenance: %w", err)
+	}
+	var ms []Maintenance
+	if err := preloadMaintenance(filter(s.db.WithContext(ctx))).Order("starts_at DESC, id DESC").Limit(q.Limit).Offset(q.Offset).Find(&ms).Error; err != nil {
+		return nil, 0, fmt.Errorf("data: find maintenance: %w", err)
+	}
+	return ms, total, nil
+}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -149,16 +148,16 @@ func notFoundJSON(err error, what string) error {
 }
 
 type apiComponentStatus struct {
-	Status string `json:"status"`
+	Status string `json:"status" enum:"operational,degraded_performance,partial_outage,major_outage,under_maintenance"`
 }
 
-// componentsMap reads {"12": "major_outage"} into component statuses.
+// componentsMap reads {"c12": "major_outage"} into component statuses.
 func componentsMap(in map[string]string) (map[int64]string, error) {
 	out := map[int64]string{}
 	for k, v := range in {
-		id, err := strconv.ParseInt(strings.TrimPrefix(k, "c"), 10, 64)
-		if err != nil || id <= 0 {
-			return nil, apiFail(http.StatusBadRequest, "bad_request", "Component ids in \"components\" must be numbers.")
+		id, err := bodyRef("c", "components", k)
+		if err != nil {
+			return nil, err
 		}
 		out[id] = v
 	}
@@ -167,14 +166,6 @@ func componentsMap(in map[string]string) (map[int64]string, error) {
 
 func (s *Server) apiNotice(notify bool) data.Notice {
 	return data.Notice{Send: notify, Hold: !s.opts.MailEnabled}
-}
-
-func (s *Server) apiListComponents(c echo.Context) error {
-	d, err := s.loadOperatorAPI(c.Request().Context(), "en")
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"components": d.components()})
 }
 
 func (s *Server) apiSetComponentStatus(c echo.Context) error {
@@ -190,214 +181,5 @@ func (s *Server) apiSetComponentStatus(c echo.Context) error {
 		return s.apiInvalid(notFoundJSON(err, "component"))
 	}
 	s.changed()
-	return c.JSON(http.StatusOK, map[string]any{"id": componentID(id), "status": in.Status})
-}
-
-type apiNewIncident struct {
-	TitleJA    string            `json:"title_ja"`
-	TitleEN    string            `json:"title_en"`
-	Impact     string            `json:"impact"`
-	Status     string            `json:"status"`
-	BodyJA     string            `json:"body_ja"`
-	BodyEN     string            `json:"body_en"`
-	Components map[string]string `json:"components"`
-	StartedAt  *time.Time        `json:"started_at"`
-	Notify     bool              `json:"notify"`
-}
-
-func (s *Server) apiIncident(c echo.Context, id int64, code int) error {
-	inc, err := s.store.Incident(c.Request().Context(), id)
-	if err != nil {
-		return notFoundJSON(err, "incident")
-	}
-	d, err := s.loadOperatorAPI(c.Request().Context(), "en")
-	if err != nil {
-		return err
-	}
-	return c.JSON(code, map[string]any{"incident": d.incident(inc)})
-}
-
-func (s *Server) apiCreateIncident(c echo.Context) error {
-	var in apiNewIncident
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	comps, err := componentsMap(in.Components)
-	if err != nil {
-		return err
-	}
-	if in.Status == "" {
-		in.Status = data.Investigating
-	}
-	ni := data.NewIncident{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Impact: in.Impact, Status: in.Status, BodyJA: in.BodyJA,
-		BodyEN: in.BodyEN, Components: comps, Notice: s.apiNotice(in.Notify)}
-	if in.StartedAt != nil {
-		ni.StartedAt = *in.StartedAt
-	}
-	inc, err := s.store.CreateIncident(c.Request().Context(), ni)
-	if err != nil {
-		return s.apiInvalid(err)
-	}
-	s.changed()
-	s.afterNotice(ni.Notice)
-	return s.apiIncident(c, inc.ID, http.StatusCreated)
-}
-
-type apiUpdate struct {
-	Status     string            `json:"status"`
-	BodyJA     string            `json:"body_ja"`
-	BodyEN     string            `json:"body_en"`
-	Components map[string]string `json:"components"`
-	Notify     bool              `json:"notify"`
-	// Reopen must be true to post a non-resolved update to a resolved
-	// incident; At is the time the update describes (default now).
-	Reopen bool       `json:"reopen"`
-	At     *time.Time `json:"at"`
-}
-
-func (s *Server) apiPostUpdate(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	var in apiUpdate
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	return s.apiUpdateIncident(c, id, in)
-}
-
-func (s *Server) apiUpdateIncident(c echo.Context, id int64, in apiUpdate) error {
-	ctx := c.Request().Context()
-	inc, err := s.store.Incident(ctx, id)
-	if err != nil {
-		return notFoundJSON(err, "incident")
-	}
-	comps, err := componentsMap(in.Components)
-	if err != nil {
-		return err
-	}
-	if in.Components == nil {
-		comps = inc.ComponentStatuses() // unchanged unless given
-	}
-	if in.Status == data.Resolved {
-		comps = map[int64]string{}
-		for cid := range inc.ComponentStatuses() {
-			comps[cid] = data.Operational
-		}
-	}
-	n := s.apiNotice(in.Notify)
-	up := data.NewIncidentUpdate{Status: in.Status, BodyJA: in.BodyJA, BodyEN: in.BodyEN, Components: comps, Notice: n, Reopen: in.Reopen}
-	if in.At != nil {
-		up.At = *in.At
-	}
-	if _, err := s.store.PostIncidentUpdate(ctx, id, up); err != nil {
-		return s.apiInvalid(notFoundJSON(err, "incident"))
-	}
-	s.changed()
-	s.afterNotice(n)
-	return s.apiIncident(c, id, http.StatusCreated)
-}
-
-type apiResolve struct {
-	BodyJA string `json:"body_ja"`
-	BodyEN string `json:"body_en"`
-	Notify bool   `json:"notify"`
-}
-
-func (s *Server) apiResolve(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	var in apiResolve
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	if strings.TrimSpace(in.BodyJA) == "" {
-		in.BodyJA = "復旧しました。"
-		if in.BodyEN == "" {
-			in.BodyEN = "This incident has been resolved."
-		}
-	}
-	return s.apiUpdateIncident(c, id, apiUpdate{Status: data.Resolved, BodyJA: in.BodyJA, BodyEN: in.BodyEN, Notify: in.Notify})
-}
-
-type apiNewMaintenance struct {
-	TitleJA    string    `json:"title_ja"`
-	TitleEN    string    `json:"title_en"`
-	StartsAt   time.Time `json:"starts_at"`
-	EndsAt     time.Time `json:"ends_at"`
-	BodyJA     string    `json:"body_ja"`
-	BodyEN     string    `json:"body_en"`
-	Components []int64   `json:"components"`
-	Notify     bool      `json:"notify"`
-}
-
-func (s *Server) apiCreateMaintenance(c echo.Context) error {
-	var in apiNewMaintenance
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	n := s.apiNotice(in.Notify)
-	m, err := s.store.CreateMaintenance(c.Request().Context(), data.NewMaintenance{TitleJA: in.TitleJA, TitleEN: in.TitleEN,
-		StartsAt: in.StartsAt, EndsAt: in.EndsAt, BodyJA: in.BodyJA, BodyEN: in.BodyEN, ComponentIDs: in.Components, Notice: n})
-	if err != nil {
-		return s.apiInvalid(err)
-	}
-	s.changed()
-	s.afterNotice(n)
-	return s.apiMaintenance(c, m.ID, http.StatusCreated)
-}
-
-// apiMaintenance answers with a maintenance window in Statuspage's shape.
-func (s *Server) apiMaintenance(c echo.Context, id int64, code int) error {
-	full, err := s.store.Maintenance(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	d, err := s.loadOperatorAPI(c.Request().Context(), "en")
-	if err != nil {
-		return err
-	}
-	return c.JSON(code, map[string]any{"scheduled_maintenance": d.maintenance(full)})
-}
-
-type apiNotification struct {
-	ID         int64          `json:"id"`
-	Kind       string         `json:"kind"`
-	Title      string         `json:"title"`
-	CreatedAt  time.Time      `json:"created_at"`
-	Deliveries map[string]int `json:"deliveries"`
-}
-
-func (s *Server) apiListNotifications(c echo.Context) error {
-	ns, counts, total, err := s.store.Notifications(c.Request().Context(), 50, 0)
-	if err != nil {
-		return err
-	}
-	out := []apiNotification{}
-	for _, n := range ns {
-		content, _ := n.Decode()
-		out = append(out, apiNotification{ID: n.ID, Kind: n.Kind, Title: content.TitleJA, CreatedAt: n.CreatedAt.UTC(), Deliveries: counts[n.ID]})
-	}
-	return c.JSON(http.StatusOK, map[string]any{"notifications": out, "total": total})
-}
-
-func (s *Server) apiGetNotification(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	n, err := s.store.Notification(c.Request().Context(), id)
-	if err != nil {
-		return notFoundJSON(err, "notification")
-	}
-	counts, err := s.store.DeliveryCounts(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	content, _ := n.Decode()
-	return c.JSON(http.StatusOK, map[string]any{"notification": apiNotification{ID: n.ID, Kind: n.Kind, Title: content.TitleJA,
-		CreatedAt: n.CreatedAt.UTC(), Deliveries: counts}})
+	return s.apiShowComponent(c, id, http.StatusOK)
 }

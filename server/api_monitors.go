@@ -10,33 +10,33 @@ import (
 	"github.com/oshirase/oshirase/data"
 )
 
-// apiMonitorIn is a check as the operator API takes it; omitted fields
+// apiMonitorInput is a check as the operator API takes it; omitted fields
 // take the console's defaults.
-type apiMonitorIn struct {
-	ComponentID     int64   `json:"component_id"`
-	Name            string  `json:"name"`
-	Kind            string  `json:"kind"`
-	Target          string  `json:"target"`
-	Method          *string `json:"method"`
-	ExpectCodes     *string `json:"expect_codes"`
-	Keyword         *string `json:"keyword"`
-	Headers         *string `json:"headers"`
-	FollowRedirects *bool   `json:"follow_redirects"`
-	WarnDays        *int    `json:"warn_days"`
-	DNSType         *string `json:"dns_type"`
-	DNSExpect       *string `json:"dns_expect"`
-	DNSServer       *string `json:"dns_server"`
-	IntervalS       *int    `json:"interval_s"`
-	TimeoutS        *int    `json:"timeout_s"`
-	FailThreshold   *int    `json:"fail_threshold"`
-	OKThreshold     *int    `json:"ok_threshold"`
-	FailureStatus   *string `json:"failure_status"`
-	Enabled         *bool   `json:"enabled"`
+type apiMonitorInput struct {
+	ComponentID     string  `json:"component_id,omitempty" ref:"c" doc:"Required to create; omitted on a change: kept."`
+	Name            string  `json:"name" maxlen:"100"`
+	Kind            string  `json:"kind" enum:"http,tcp,tls,dns"`
+	Target          string  `json:"target" doc:"A URL (http), host:port (tcp, tls) or a name (dns)."`
+	Method          *string `json:"method,omitempty" enum:"GET,HEAD,POST,OPTIONS"`
+	ExpectCodes     *string `json:"expect_codes,omitempty" doc:"Status codes that count as up, such as 200-299,301."`
+	Keyword         *string `json:"keyword,omitempty"`
+	Headers         *string `json:"headers,omitempty" doc:"Request headers, one Name: value per line."`
+	FollowRedirects *bool   `json:"follow_redirects,omitempty"`
+	WarnDays        *int    `json:"warn_days,omitempty" doc:"tls: days before the certificate expires to report degraded."`
+	DNSType         *string `json:"dns_type,omitempty" enum:"A,AAAA,CNAME,MX,TXT"`
+	DNSExpect       *string `json:"dns_expect,omitempty"`
+	DNSServer       *string `json:"dns_server,omitempty"`
+	IntervalS       *int    `json:"interval_s,omitempty" min:"30"`
+	TimeoutS        *int    `json:"timeout_s,omitempty"`
+	FailThreshold   *int    `json:"fail_threshold,omitempty"`
+	OKThreshold     *int    `json:"ok_threshold,omitempty"`
+	FailureStatus   *string `json:"failure_status,omitempty" enum:"degraded_performance,partial_outage,major_outage"`
+	Enabled         *bool   `json:"enabled,omitempty"`
 }
 
-func (in apiMonitorIn) input() data.MonitorInput {
+func (in apiMonitorInput) input(component int64) data.MonitorInput {
 	m := data.DefaultMonitor
-	m.ComponentID, m.Name, m.Kind, m.Target = in.ComponentID, in.Name, in.Kind, in.Target
+	m.ComponentID, m.Name, m.Kind, m.Target = component, in.Name, in.Kind, in.Target
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
@@ -72,10 +72,10 @@ func (in apiMonitorIn) input() data.MonitorInput {
 
 // apiMonitor is a check as the operator API shows it.
 type apiMonitor struct {
-	ID              int64      `json:"id"`
-	ComponentID     int64      `json:"component_id"`
+	ID              string     `json:"id" ref:"mon"`
+	ComponentID     string     `json:"component_id" ref:"c"`
 	Name            string     `json:"name"`
-	Kind            string     `json:"kind"`
+	Kind            string     `json:"kind" enum:"http,tcp,tls,dns"`
 	Target          string     `json:"target"`
 	Method          string     `json:"method"`
 	ExpectCodes     string     `json:"expect_codes"`
@@ -90,20 +90,20 @@ type apiMonitor struct {
 	TimeoutS        int        `json:"timeout_s"`
 	FailThreshold   int        `json:"fail_threshold"`
 	OKThreshold     int        `json:"ok_threshold"`
-	FailureStatus   string     `json:"failure_status"`
+	FailureStatus   string     `json:"failure_status" enum:"degraded_performance,partial_outage,major_outage"`
 	Enabled         bool       `json:"enabled"`
-	State           string     `json:"state"`
+	State           string     `json:"state" doc:"What its checks say now (empty until the first check)."`
 	LastCheckedAt   *time.Time `json:"last_checked_at"`
 	LastLatencyMS   int        `json:"last_latency_ms"`
 	LastError       string     `json:"last_error"`
 }
 
 func toAPIMonitor(m *data.Monitor) apiMonitor {
-	return apiMonitor{ID: m.ID, ComponentID: m.ComponentID, Name: m.Name, Kind: m.Kind, Target: m.Target, Method: m.Method,
+	return apiMonitor{ID: apiRef("mon", m.ID), ComponentID: apiRef("c", m.ComponentID), Name: m.Name, Kind: m.Kind, Target: m.Target, Method: m.Method,
 		ExpectCodes: m.ExpectCodes, Keyword: m.Keyword, Headers: m.Headers, FollowRedirects: m.FollowRedirects, WarnDays: m.WarnDays,
 		DNSType: m.DNSType, DNSExpect: m.DNSExpect, DNSServer: m.DNSServer, IntervalS: m.IntervalS, TimeoutS: m.TimeoutS,
 		FailThreshold: m.FailThreshold, OKThreshold: m.OKThreshold, FailureStatus: m.FailureStatus, Enabled: m.Enabled,
-		State: m.State, LastCheckedAt: m.LastCheckedAt, LastLatencyMS: m.LastLatencyMS, LastError: m.LastError}
+		State: m.State, LastCheckedAt: utcp(m.LastCheckedAt), LastLatencyMS: m.LastLatencyMS, LastError: m.LastError}
 }
 
 func (s *Server) apiListMonitors(c echo.Context) error {
@@ -115,22 +115,55 @@ func (s *Server) apiListMonitors(c echo.Context) error {
 	for i := range ms {
 		out[i] = toAPIMonitor(&ms[i])
 	}
-	return c.JSON(http.StatusOK, map[string]any{"monitors": out})
+	return c.JSON(http.StatusOK, newAPIList(out))
+}
+
+func (s *Server) monitorOps() []apiOp {
+	return []apiOp{
+		{ID: "listMonitors", Method: http.MethodGet, Path: "/monitors", Tag: "monitors", Summary: "List monitors (checks) and their state",
+			Out: apiList[apiMonitor]{}, Code: http.StatusOK, Handle: s.apiListMonitors},
+		{ID: "createMonitor", Method: http.MethodPost, Path: "/monitors", Tag: "monitors", Summary: "Add a monitor to a component",
+			Description: "Omitted optional fields take the console's defaults. The target must be reachable under the outbound policy.",
+			In:          apiMonitorInput{}, Out: apiMonitor{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiCreateMonitor},
+		{ID: "updateMonitor", Method: http.MethodPut, Path: "/monitors/:id", IDs: []string{"mon"}, Tag: "monitors", Summary: "Change a monitor (it starts afresh)",
+			In: apiMonitorInput{}, Out: apiMonitor{}, Code: http.StatusOK, Idempotent: true, Handle: s.apiUpdateMonitor},
+		{ID: "deleteMonitor", Method: http.MethodDelete, Path: "/monitors/:id", IDs: []string{"mon"}, Tag: "monitors", Summary: "Delete a monitor, its results and its report",
+			Out: apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.describeDeleteMonitor, s.apiDeleteMonitor)},
+	}
+}
+
+func (s *Server) describeDeleteMonitor(c echo.Context) (*confirmPage, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.store.Monitor(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return &confirmPage{Question: s.t(c, "confirm.delete_monitor", "Name", m.Name), Lines: []string{s.t(c, "confirm.delete_monitor_effect")}}, nil
 }
 
 func (s *Server) apiCreateMonitor(c echo.Context) error {
-	var in apiMonitorIn
+	var in apiMonitorInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	if err := s.monitorReach(in.input()); err != nil {
+	if in.ComponentID == "" {
+		return apiFields(map[string]string{"component_id": "A monitor belongs to a component: give its id."})
+	}
+	component, err := bodyRef("c", "component_id", in.ComponentID)
+	if err != nil {
+		return err
+	}
+	if err := s.monitorReach(in.input(component)); err != nil {
 		return s.apiInvalid(err)
 	}
-	m, err := s.store.CreateMonitor(c.Request().Context(), in.input())
+	m, err := s.store.CreateMonitor(c.Request().Context(), in.input(component))
 	if err != nil {
 		return s.apiInvalid(err)
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"monitor": toAPIMonitor(m)})
+	return c.JSON(http.StatusCreated, toAPIMonitor(m))
 }
 
 func (s *Server) apiUpdateMonitor(c echo.Context) error {
@@ -138,7 +171,7 @@ func (s *Server) apiUpdateMonitor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in apiMonitorIn
+	var in apiMonitorInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -150,13 +183,16 @@ func (s *Server) apiUpdateMonitor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if in.ComponentID == 0 {
-		in.ComponentID = old.ComponentID
+	component := old.ComponentID
+	if in.ComponentID != "" {
+		if component, err = bodyRef("c", "component_id", in.ComponentID); err != nil {
+			return err
+		}
 	}
-	if err := s.monitorReach(in.input()); err != nil {
+	if err := s.monitorReach(in.input(component)); err != nil {
 		return s.apiInvalid(err)
 	}
-	out, err := s.store.UpdateMonitor(ctx, id, in.input())
+	out, err := s.store.UpdateMonitor(ctx, id, in.input(component))
 	if err != nil {
 		return s.apiInvalid(err)
 	}
@@ -165,7 +201,7 @@ func (s *Server) apiUpdateMonitor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"monitor": toAPIMonitor(m)})
+	return c.JSON(http.StatusOK, toAPIMonitor(m))
 }
 
 func (s *Server) apiDeleteMonitor(c echo.Context) error {
@@ -181,5 +217,5 @@ func (s *Server) apiDeleteMonitor(c echo.Context) error {
 		return err
 	}
 	s.afterSignal(out)
-	return c.NoContent(http.StatusNoContent)
+	return nil
 }

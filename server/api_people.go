@@ -5,56 +5,108 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/internal/contractcsv"
 )
 
-// Contracts, contacts, subscribers, announcements and upgrades through the
-// operator API, with the console's validation.
+// Contracts, contacts and subscribers through the operator API, with the
+// console's validation.
 
 type apiContact struct {
-	ID    int64  `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
-	Lang  string `json:"lang"`
-	Role  string `json:"role"`
+	ID            string     `json:"id" ref:"ct"`
+	Name          string     `json:"name"`
+	Email         string     `json:"email"`
+	Lang          string     `json:"lang" enum:"ja,en"`
+	Role          string     `json:"role" enum:"primary,additional"`
+	ConfirmedAt   *time.Time `json:"confirmed_at" doc:"null while a contact a customer added in the portal has not confirmed; it gets no notices until then."`
+	AddedInPortal bool       `json:"added_in_portal" doc:"Added by the contract's primary contact in the portal; an import keeps it."`
+}
+
+type apiContactInput struct {
+	Name  string `json:"name,omitempty" maxlen:"100"`
+	Email string `json:"email" maxlen:"254"`
+	Lang  string `json:"lang" enum:"ja,en"`
+	Role  string `json:"role" enum:"primary,additional"`
 }
 
 type apiContract struct {
-	ID         int64        `json:"id"`
-	Code       string       `json:"code"`
-	Name       string       `json:"name"`
-	Active     bool         `json:"active"`
-	ProductIDs []int64      `json:"product_ids"`
-	Contacts   []apiContact `json:"contacts"`
+	ID             string       `json:"id" ref:"k"`
+	Code           string       `json:"code"`
+	Name           string       `json:"name"`
+	Active         bool         `json:"active"`
+	EndedAt        *time.Time   `json:"ended_at"`
+	PortalDisabled bool         `json:"portal_disabled" doc:"The customer portal is closed to its contacts."`
+	SLATarget      string       `json:"sla_target" doc:"Its own availability commitment in percent, or empty for its products'."`
+	ProductIDs     []string     `json:"product_ids" ref:"p"`
+	Contacts       []apiContact `json:"contacts"`
 }
 
 func toAPIContract(k *data.Contract) apiContract {
-	out := apiContract{ID: k.ID, Code: k.Code, Name: k.Name, Active: k.Active, ProductIDs: k.ProductIDs(), Contacts: []apiContact{}}
-	if out.ProductIDs == nil {
-		out.ProductIDs = []int64{}
-	}
+	out := apiContract{ID: apiRef("k", k.ID), Code: k.Code, Name: k.Name, Active: k.Active, EndedAt: utcp(k.EndedAt), PortalDisabled: k.PortalDisabled,
+		SLATarget: k.SLATarget, ProductIDs: apiRefs("p", k.ProductIDs()), Contacts: []apiContact{}}
 	for _, c := range k.Contacts {
-		out.Contacts = append(out.Contacts, apiContact{ID: c.ID, Name: c.Name, Email: c.Email, Lang: c.Lang, Role: c.Role})
+		out.Contacts = append(out.Contacts, apiContact{ID: apiRef("ct", c.ID), Name: c.Name, Email: c.Email, Lang: c.Lang, Role: c.Role,
+			ConfirmedAt: utcp(c.ConfirmedAt), AddedInPortal: c.AddedByContactID != nil})
 	}
 	return out
 }
 
-type apiContractIn struct {
-	Code       string  `json:"code"`
-	Name       string  `json:"name"`
-	Active     bool    `json:"active"`
-	ProductIDs []int64 `json:"product_ids"`
+type apiContractInput struct {
+	Code       string   `json:"code" maxlen:"50"`
+	Name       string   `json:"name" maxlen:"200"`
+	Active     bool     `json:"active,omitempty"`
+	ProductIDs []string `json:"product_ids,omitempty" ref:"p"`
 }
 
-func (in apiContractIn) input() data.ContractInput {
-	return data.ContractInput{Code: in.Code, Name: in.Name, Active: in.Active, ProductIDs: in.ProductIDs}
+func (in apiContractInput) input() (data.ContractInput, error) {
+	ids, err := bodyRefs("p", "product_ids", in.ProductIDs)
+	return data.ContractInput{Code: in.Code, Name: in.Name, Active: in.Active, ProductIDs: ids}, err
+}
+
+func (s *Server) peopleOps() []apiOp {
+	return []apiOp{
+		{ID: "listContracts", Method: http.MethodGet, Path: "/contracts", Tag: "contracts", Summary: "List contracts and their contacts",
+			Query: append([]apiParam{{Name: "q", Doc: "Matches the code, the name or a contact's email, anywhere.", Schema: openapi3.NewStringSchema()},
+				{Name: "state", Doc: "active or ended; both unless given.", Schema: openapi3.NewStringSchema().WithEnum("active", "ended")}}, pagingParams...),
+			Out: apiPage[apiContract]{}, Code: http.StatusOK, Handle: s.apiListContracts},
+		{ID: "createContract", Method: http.MethodPost, Path: "/contracts", Tag: "contracts", Summary: "Create a contract",
+			In: apiContractInput{}, Out: apiContract{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiCreateContract},
+		{ID: "getContract", Method: http.MethodGet, Path: "/contracts/:id", IDs: []string{"k"}, Tag: "contracts", Summary: "One contract and its contacts",
+			Out: apiContract{}, Code: http.StatusOK, Handle: s.apiGetContract},
+		{ID: "updateContract", Method: http.MethodPut, Path: "/contracts/:id", IDs: []string{"k"}, Tag: "contracts", Summary: "Change a contract",
+			In: apiContractInput{}, Out: apiContract{}, Code: http.StatusOK, Idempotent: true, Handle: s.apiUpdateContract},
+		{ID: "addContact", Method: http.MethodPost, Path: "/contracts/:id/contacts", IDs: []string{"k"}, Tag: "contracts", Summary: "Add a contact to a contract",
+			In: apiContactInput{}, Out: apiContract{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiAddContact},
+		{ID: "updateContact", Method: http.MethodPut, Path: "/contacts/:id", IDs: []string{"ct"}, Tag: "contracts", Summary: "Change a contact",
+			In: apiContactInput{}, Out: apiContract{}, Code: http.StatusOK, Idempotent: true, Handle: s.apiUpdateContact},
+		{ID: "deleteContact", Method: http.MethodDelete, Path: "/contacts/:id", IDs: []string{"ct"}, Tag: "contracts", Summary: "Remove a contact",
+			Out: apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.describeDeleteContact, s.apiDeleteContact)},
+		{ID: "importContracts", Method: http.MethodPost, Path: "/contracts/import", Tag: "contracts",
+			Summary:     "Import contracts and contacts from the console's CSV (UTF-8 or Shift_JIS)",
+			Description: "Each imported contract's contacts become exactly the file's, except those customers added in the portal, which are kept. A file with problems changes nothing.",
+			Query:       []apiParam{{Name: "dry_run", Doc: "true: check and count, change nothing.", Schema: openapi3.NewBoolSchema()}},
+			In:          "", CSV: true, Out: apiImport{}, Invalid: apiImport{}, Code: http.StatusOK, Handle: s.apiImportContracts},
+		{ID: "listSubscribers", Method: http.MethodGet, Path: "/subscribers", Tag: "subscribers", Summary: "List email subscribers",
+			Query: append([]apiParam{{Name: "q", Doc: "Matches the address, anywhere.", Schema: openapi3.NewStringSchema()}}, pagingParams...),
+			Out:   apiPage[apiSubscriber]{}, Code: http.StatusOK, Handle: s.apiListSubscribers},
+		{ID: "deleteSubscriber", Method: http.MethodDelete, Path: "/subscribers/:id", IDs: []string{"s"}, Tag: "subscribers", Summary: "Remove a subscriber",
+			Out: apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.describeDeleteSubscriber, s.apiDeleteSubscriber)},
+	}
 }
 
 func (s *Server) apiListContracts(c echo.Context) error {
-	cs, _, err := s.store.Contracts(c.Request().Context(), data.ContractFilter{Query: c.QueryParam("q")})
+	page, per, err := apiPaging(c)
+	if err != nil {
+		return err
+	}
+	state := c.QueryParam("state")
+	if state != "" && state != "active" && state != "ended" {
+		return apiFail(http.StatusBadRequest, "bad_request", `"state" must be active or ended.`)
+	}
+	cs, total, err := s.store.Contracts(c.Request().Context(), data.ContractFilter{Query: c.QueryParam("q"), State: state, Limit: per, Offset: (page - 1) * per})
 	if err != nil {
 		return err
 	}
@@ -62,7 +114,7 @@ func (s *Server) apiListContracts(c echo.Context) error {
 	for i := range cs {
 		out[i] = toAPIContract(&cs[i])
 	}
-	return c.JSON(http.StatusOK, map[string]any{"contracts": out})
+	return c.JSON(http.StatusOK, newAPIPage(out, page, per, total))
 }
 
 func (s *Server) apiContract(c echo.Context, id int64, code int) error {
@@ -70,15 +122,27 @@ func (s *Server) apiContract(c echo.Context, id int64, code int) error {
 	if err != nil {
 		return notFoundJSON(err, "contract")
 	}
-	return c.JSON(code, map[string]any{"contract": toAPIContract(k)})
+	return c.JSON(code, toAPIContract(k))
+}
+
+func (s *Server) apiGetContract(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	return s.apiContract(c, id, http.StatusOK)
 }
 
 func (s *Server) apiCreateContract(c echo.Context) error {
-	var in apiContractIn
+	var in apiContractInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	k, err := s.store.CreateContract(c.Request().Context(), in.input())
+	input, err := in.input()
+	if err != nil {
+		return err
+	}
+	k, err := s.store.CreateContract(c.Request().Context(), input)
 	if err != nil {
 		return s.apiInvalid(err)
 	}
@@ -90,11 +154,15 @@ func (s *Server) apiUpdateContract(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in apiContractIn
+	var in apiContractInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	if err := s.store.UpdateContract(c.Request().Context(), id, in.input()); err != nil {
+	input, err := in.input()
+	if err != nil {
+		return err
+	}
+	if err := s.store.UpdateContract(c.Request().Context(), id, input); err != nil {
 		return s.apiInvalid(notFoundJSON(err, "contract"))
 	}
 	return s.apiContract(c, id, http.StatusOK)
@@ -105,7 +173,7 @@ func (s *Server) apiAddContact(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in apiContact
+	var in apiContactInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -113,6 +181,26 @@ func (s *Server) apiAddContact(c echo.Context) error {
 		return s.apiInvalid(notFoundJSON(err, "contract"))
 	}
 	return s.apiContract(c, id, http.StatusCreated)
+}
+
+func (s *Server) apiUpdateContact(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in apiContactInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := s.store.UpdateContact(ctx, id, data.ContactInput{Name: in.Name, Email: in.Email, Lang: in.Lang, Role: in.Role}); err != nil {
+		return s.apiInvalid(notFoundJSON(err, "contact"))
+	}
+	ct, err := s.store.Contact(ctx, id)
+	if err != nil {
+		return notFoundJSON(err, "contact")
+	}
+	return s.apiContract(c, ct.ContractID, http.StatusOK)
 }
 
 func (s *Server) apiDeleteContact(c echo.Context) error {
@@ -123,7 +211,7 @@ func (s *Server) apiDeleteContact(c echo.Context) error {
 	if err := s.store.DeleteContact(c.Request().Context(), id); err != nil {
 		return s.apiInvalid(notFoundJSON(err, "contact"))
 	}
-	return c.NoContent(http.StatusNoContent)
+	return nil
 }
 
 type apiImportProblem struct {
@@ -133,10 +221,33 @@ type apiImportProblem struct {
 	Value  string `json:"value"`
 }
 
+// apiImport is what an import found and did (or, as a dry run, would do).
+type apiImport struct {
+	Encoding   string             `json:"encoding" doc:"The file's encoding as read."`
+	Contracts  int                `json:"contracts"`
+	Contacts   int                `json:"contacts"`
+	DryRun     bool               `json:"dry_run"`
+	Problems   []apiImportProblem `json:"problems" doc:"Line by line; any problem means nothing changed (422)."`
+	PortalKept []string           `json:"portal_kept" doc:"Contacts customers added in the portal that the file leaves out: kept (\"CODE email\")."`
+	Result     *apiImportResult   `json:"result,omitempty" doc:"What was done; absent for a dry run or a file with problems."`
+}
+
+type apiImportResult struct {
+	Created         int `json:"created"`
+	Updated         int `json:"updated"`
+	Unchanged       int `json:"unchanged"`
+	Contacts        int `json:"contacts"`
+	ContactsRemoved int `json:"contacts_removed"`
+}
+
 // apiImportContracts takes the console's CSV (UTF-8 or Shift_JIS) as the
 // body. ?dry_run=true checks it and says what it would do; otherwise it is
 // applied all or nothing. A file with problems changes nothing (422).
 func (s *Server) apiImportContracts(c echo.Context) error {
+	dry, err := apiDryRun(c)
+	if err != nil {
+		return err
+	}
 	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, maxImportBytes+1))
 	if err != nil {
 		return err
@@ -154,54 +265,62 @@ func (s *Server) apiImportContracts(c echo.Context) error {
 		return err
 	}
 	parsed := contractcsv.Parse(text, products)
-	out := map[string]any{"encoding": enc, "contracts": len(parsed.Contracts), "contacts": parsed.Contacts(), "dry_run": c.QueryParam("dry_run") == "true"}
+	out := apiImport{Encoding: enc, Contracts: len(parsed.Contracts), Contacts: parsed.Contacts(), DryRun: dry, Problems: []apiImportProblem{}, PortalKept: []string{}}
 	if len(parsed.Problems) > 0 {
-		var ps []apiImportProblem
 		for _, p := range parsed.Problems {
-			ps = append(ps, apiImportProblem{Line: p.Line, Column: p.Column, Reason: s.catalog.T("en", "field."+p.Reason), Value: p.Value})
+			out.Problems = append(out.Problems, apiImportProblem{Line: p.Line, Column: p.Column, Reason: s.catalog.T("en", "field."+p.Reason), Value: p.Value})
 		}
-		out["problems"] = ps
 		return c.JSON(http.StatusUnprocessableEntity, out)
 	}
 	existing, _, err := s.store.Contracts(ctx, data.ContractFilter{})
 	if err != nil {
 		return err
 	}
-	kept := []string{}
-	for _, k := range contractcsv.PortalKept(parsed.Contracts, existing) {
-		kept = append(kept, k.ContractCode+" "+k.Email)
-	}
 	// Contacts customers added in the portal that the file leaves out:
 	// kept, never removed by an import.
-	out["portal_kept"] = kept
-	if c.QueryParam("dry_run") == "true" {
+	for _, k := range contractcsv.PortalKept(parsed.Contracts, existing) {
+		out.PortalKept = append(out.PortalKept, k.ContractCode+" "+k.Email)
+	}
+	if dry {
 		return c.JSON(http.StatusOK, out)
 	}
 	res, err := s.store.ApplyImport(ctx, parsed.Contracts)
 	if err != nil {
 		return err
 	}
-	out["result"] = map[string]int{"created": res.Created, "updated": res.Updated, "unchanged": res.Unchanged,
-		"contacts": res.Contacts, "contacts_removed": res.ContactsRemoved}
+	out.Result = &apiImportResult{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Contacts: res.Contacts, ContactsRemoved: res.ContactsRemoved}
 	return c.JSON(http.StatusOK, out)
 }
 
+type apiSubscriber struct {
+	ID          string     `json:"id" ref:"s"`
+	Email       string     `json:"email"`
+	Lang        string     `json:"lang" enum:"ja,en"`
+	AllProducts bool       `json:"all_products"`
+	ProductIDs  []string   `json:"product_ids" ref:"p" doc:"The products followed when not all."`
+	ConfirmedAt *time.Time `json:"confirmed_at" doc:"null until the address is confirmed (double opt-in)."`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
 func (s *Server) apiListSubscribers(c echo.Context) error {
-	subs, total, err := s.store.Subscribers(c.Request().Context(), c.QueryParam("q"), 200, 0)
+	page, per, err := apiPaging(c)
 	if err != nil {
 		return err
 	}
-	type sub struct {
-		ID          int64      `json:"id"`
-		Email       string     `json:"email"`
-		Lang        string     `json:"lang"`
-		ConfirmedAt *time.Time `json:"confirmed_at"`
+	subs, total, err := s.store.Subscribers(c.Request().Context(), c.QueryParam("q"), per, (page-1)*per)
+	if err != nil {
+		return err
 	}
-	out := make([]sub, len(subs))
+	out := make([]apiSubscriber, len(subs))
 	for i, x := range subs {
-		out[i] = sub{ID: x.ID, Email: x.Email, Lang: x.Lang, ConfirmedAt: x.ConfirmedAt}
+		ids := make([]int64, len(x.Products))
+		for j, p := range x.Products {
+			ids[j] = p.ProductID
+		}
+		out[i] = apiSubscriber{ID: apiRef("s", x.ID), Email: x.Email, Lang: x.Lang, AllProducts: x.AllProducts, ProductIDs: apiRefs("p", ids),
+			ConfirmedAt: utcp(x.ConfirmedAt), CreatedAt: x.CreatedAt.UTC()}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"subscribers": out, "total": total})
+	return c.JSON(http.StatusOK, newAPIPage(out, page, per, total))
 }
 
 func (s *Server) apiDeleteSubscriber(c echo.Context) error {
@@ -212,173 +331,5 @@ func (s *Server) apiDeleteSubscriber(c echo.Context) error {
 	if err := s.store.Unsubscribe(c.Request().Context(), id); err != nil {
 		return notFoundJSON(err, "subscriber")
 	}
-	return c.NoContent(http.StatusNoContent)
-}
-
-type apiAnnouncementIn struct {
-	TitleJA   string     `json:"title_ja"`
-	TitleEN   string     `json:"title_en"`
-	BodyJA    string     `json:"body_ja"`
-	BodyEN    string     `json:"body_en"`
-	ProductID *int64     `json:"product_id"`
-	PublishAt *time.Time `json:"publish_at"`
-}
-
-func (in apiAnnouncementIn) input() data.AnnouncementInput {
-	out := data.AnnouncementInput{TitleJA: in.TitleJA, TitleEN: in.TitleEN, BodyJA: in.BodyJA, BodyEN: in.BodyEN, ProductID: in.ProductID}
-	if in.PublishAt != nil {
-		out.PublishAt = *in.PublishAt
-	}
-	return out
-}
-
-func (s *Server) apiCreateAnnouncement(c echo.Context) error {
-	var in apiAnnouncementIn
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	a, err := s.store.CreateAnnouncement(c.Request().Context(), in.input())
-	if err != nil {
-		return s.apiInvalid(err)
-	}
-	s.changed()
-	return c.JSON(http.StatusCreated, map[string]any{"announcement": map[string]any{"id": a.ID, "title_ja": a.TitleJA, "publish_at": a.PublishAt.UTC()}})
-}
-
-func (s *Server) apiUpdateAnnouncement(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	var in apiAnnouncementIn
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	if err := s.store.UpdateAnnouncement(c.Request().Context(), id, in.input()); err != nil {
-		return s.apiInvalid(notFoundJSON(err, "announcement"))
-	}
-	s.changed()
-	return c.NoContent(http.StatusNoContent)
-}
-
-func (s *Server) apiDeleteAnnouncement(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteAnnouncement(c.Request().Context(), id); err != nil {
-		return notFoundJSON(err, "announcement")
-	}
-	s.changed()
-	return c.NoContent(http.StatusNoContent)
-}
-
-type apiUpgradeIn struct {
-	ProductID int64     `json:"product_id"`
-	Version   string    `json:"version"`
-	StartsAt  time.Time `json:"starts_at"`
-	EndsAt    time.Time `json:"ends_at"`
-	SummaryJA string    `json:"summary_ja"`
-	SummaryEN string    `json:"summary_en"`
-	NotesJA   string    `json:"notes_ja"`
-	NotesEN   string    `json:"notes_en"`
-}
-
-func (s *Server) apiListUpgrades(c echo.Context) error {
-	us, _, err := s.store.Upgrades(c.Request().Context(), 100, 0)
-	if err != nil {
-		return err
-	}
-	type up struct {
-		ID        int64     `json:"id"`
-		ProductID int64     `json:"product_id"`
-		Version   string    `json:"version"`
-		Status    string    `json:"status"`
-		StartsAt  time.Time `json:"starts_at"`
-		EndsAt    time.Time `json:"ends_at"`
-	}
-	out := make([]up, len(us))
-	for i, u := range us {
-		out[i] = up{ID: u.ID, ProductID: u.ProductID, Version: u.Version, Status: u.Status, StartsAt: u.StartsAt.UTC(), EndsAt: u.EndsAt.UTC()}
-	}
-	return c.JSON(http.StatusOK, map[string]any{"upgrades": out})
-}
-
-func (s *Server) apiCreateUpgrade(c echo.Context) error {
-	var in apiUpgradeIn
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	u, err := s.store.CreateUpgrade(c.Request().Context(), data.UpgradeInput{ProductID: in.ProductID, Version: in.Version, StartsAt: in.StartsAt,
-		EndsAt: in.EndsAt, SummaryJA: in.SummaryJA, SummaryEN: in.SummaryEN, NotesJA: in.NotesJA, NotesEN: in.NotesEN, LeadTimes: data.DefaultLeadTimes})
-	if err != nil {
-		return s.apiInvalid(err)
-	}
-	s.changed()
-	return c.JSON(http.StatusCreated, map[string]any{"upgrade": map[string]any{"id": u.ID, "version": u.Version, "status": u.Status}})
-}
-
-func (s *Server) apiCancelUpgrade(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Notify bool `json:"notify"`
-	}
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	n := s.apiNotice(in.Notify)
-	if err := s.store.CancelUpgrade(c.Request().Context(), id, n); err != nil {
-		return s.apiInvalid(notFoundJSON(err, "upgrade"))
-	}
-	s.changed()
-	s.afterNotice(n)
-	return c.NoContent(http.StatusNoContent)
-}
-
-func (s *Server) apiUpdateContact(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	var in apiContact
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	if err := s.store.UpdateContact(c.Request().Context(), id, data.ContactInput{Name: in.Name, Email: in.Email, Lang: in.Lang, Role: in.Role}); err != nil {
-		return s.apiInvalid(notFoundJSON(err, "contact"))
-	}
-	return c.NoContent(http.StatusNoContent)
-}
-
-// apiUpdateUpgrade changes an upgrade; a new window tells those already
-// told (as the console does).
-func (s *Server) apiUpdateUpgrade(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	var in apiUpgradeIn
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	old, err := s.store.Upgrade(ctx, id)
-	if err != nil {
-		return notFoundJSON(err, "upgrade")
-	}
-	leads, ok := data.ParseLeads(old.LeadTimes)
-	if !ok {
-		leads = data.DefaultLeadTimes
-	}
-	n := data.Notice{Send: true, Hold: !s.opts.MailEnabled}
-	if err := s.store.UpdateUpgrade(ctx, id, data.UpgradeInput{ProductID: in.ProductID, Version: in.Version, StartsAt: in.StartsAt,
-		EndsAt: in.EndsAt, SummaryJA: in.SummaryJA, SummaryEN: in.SummaryEN, NotesJA: in.NotesJA, NotesEN: in.NotesEN, LeadTimes: leads}, n); err != nil {
-		return s.apiInvalid(err)
-	}
-	s.changed()
-	s.afterNotice(n)
-	return c.NoContent(http.StatusNoContent)
+	return nil
 }

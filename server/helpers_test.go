@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +35,10 @@ type testApp struct {
 	app   *Server
 	store *data.Store
 	clock *datatest.Clock
+	// The served OpenAPI document, loaded once (see servedDoc).
+	docOnce   sync.Once
+	doc       *openapi3.T
+	docRouter routers.Router
 }
 
 // newTestServer returns the whole application on a fresh database behind a
@@ -80,7 +87,7 @@ type client struct {
 
 func (a *testApp) client() *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{a: a, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &client{a: a, http: &http.Client{Jar: jar, Transport: &validatingTransport{a: a, next: http.DefaultTransport}, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,16 +85,20 @@ type Options struct {
 
 // Server holds the application's dependencies; handlers are its methods.
 type Server struct {
-	opts     Options
-	store    *data.Store
-	log      *slog.Logger
-	catalog  *locale.Catalog
-	md       *markdown.Renderer
-	pages    *renderer
-	cache    *pageCache
-	echo     *echo.Echo
-	changeNo atomic.Uint64
-	outage   *outageLog
+	opts Options
+	// apiDoc makes the OpenAPI document once (see openAPIJSON).
+	apiDoc     sync.Once
+	apiDocJSON []byte
+	apiDocErr  error
+	store      *data.Store
+	log        *slog.Logger
+	catalog    *locale.Catalog
+	md         *markdown.Renderer
+	pages      *renderer
+	cache      *pageCache
+	echo       *echo.Echo
+	changeNo   atomic.Uint64
+	outage     *outageLog
 	// health follows public renders failing for a reason other than the
 	// database (readiness, the console banner, the operators' alert).
 	health *renderHealth
