@@ -147,7 +147,7 @@ func notFoundJSON(err error, what string) error {
 	return err
 }
 
-type apiComponentStatus struct {
+type apiSetComponentStatus struct {
 	Status string `json:"status" enum:"operational,degraded_performance,partial_outage,major_outage,under_maintenance"`
 }
 
@@ -173,7 +173,7 @@ func (s *Server) apiSetComponentStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in apiComponentStatus
+	var in apiSetComponentStatus
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func (s *Server) catalogOps() []apiOp {
 		{ID: "moveComponent", Method: http.MethodPost, Path: "/components/:id/move", IDs: []string{"c"}, Tag: "catalogue", Summary: "Move a component up or down",
 			In: apiMove{}, Out: apiList[apiComponent]{}, Code: http.StatusOK, Handle: s.apiMoveComponent},
 		idem(apiOp{ID: "setComponentStatus", Method: http.MethodPut, Path: "/components/:id/status", IDs: []string{"c"}, Tag: "catalogue", Summary: "Set a component's status by hand",
-			In: apiComponentStatus{}, Out: apiComponent{}, Code: http.StatusOK, Handle: s.apiSetComponentStatus}),
+			In: apiSetComponentStatus{}, Out: apiComponent{}, Code: http.StatusOK, Handle: s.apiSetComponentStatus}),
 		{ID: "getPolicy", Method: http.MethodGet, Path: "/policy", Tag: "contracts", Summary: "The notice policy: which contact roles each impact emails",
 			Out: apiPolicy{}, Code: http.StatusOK, Handle: s.apiGetPolicy},
 		idem(apiOp{ID: "setPolicy", Method: http.MethodPut, Path: "/policy", Tag: "contracts", Summary: "Change the notice policy (rows not given are kept)",

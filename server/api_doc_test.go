@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -34,6 +35,9 @@ func (a *testApp) servedDoc() (*openapi3.T, routers.Router) {
 		if err := doc.Validate(context.Background()); err != nil {
 			a.t.Fatalf("the OpenAPI document is not valid: %v", err)
 		}
+		// The document names the configured base address; requests here go
+		// to the test listener.
+		doc.Servers = openapi3.Servers{{URL: a.srv.URL}}
 		router, err := legacy.NewRouter(doc)
 		if err != nil {
 			a.t.Fatal(err)
@@ -123,5 +127,47 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	if n < 40 {
 		t.Fatalf("only %d operations", n)
+	}
+}
+
+// errorRecorder is a testing.TB that keeps what would have failed a test.
+type errorRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errorRecorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// TestValidatingTransportCatchesMismatches: the check every API test relies
+// on does fail on an answer the document does not describe.
+func TestValidatingTransportCatchesMismatches(t *testing.T) {
+	a := newTestServer(t)
+	doc, router := a.servedDoc()
+	rec := &errorRecorder{TB: t}
+	b := &testApp{t: rec, srv: a.srv, doc: doc, docRouter: router}
+	b.docOnce.Do(func() {})
+	v := &validatingTransport{a: b}
+	for _, c := range []struct {
+		name, method, path string
+		status             int
+		body               string
+		bad                bool
+	}{
+		{"an integer id", "GET", "/api/admin/incidents/i1", 200, `{"id": 1}`, true},
+		{"a field the document lacks", "GET", "/api/admin/policy", 200, `{"policy": [], "extra": true}`, true},
+		{"a status the document lacks", "GET", "/api/admin/policy", 201, `{"policy": []}`, true},
+		{"an error without its code", "GET", "/api/admin/policy", 404, `{"error": {"message": "x"}}`, true},
+		{"an undocumented path answered", "GET", "/api/admin/nothing", 200, `{}`, true},
+		{"a good answer", "GET", "/api/admin/policy", 200, `{"policy": [{"impact": "minor", "notify_primary": true, "notify_additional": false}]}`, false},
+	} {
+		rec.errs = nil
+		req, _ := http.NewRequest(c.method, a.srv.URL+c.path, nil)
+		resp := &http.Response{StatusCode: c.status, Header: http.Header{"Content-Type": {"application/json"}}}
+		v.check(req, nil, resp, []byte(c.body))
+		if got := len(rec.errs) > 0; got != c.bad {
+			t.Errorf("%s: mismatch found %v, want %v: %v", c.name, got, c.bad, rec.errs)
+		}
 	}
 }

@@ -48,8 +48,10 @@ type apiOp struct {
 	Query []apiParam
 	In    any  // the request body's type (a zero value); nil for none
 	CSV   bool // the body is text/csv rather than JSON
-	Out   any  // the success body's type; nil for none
-	Code  int  // the success status
+	// Binary lists the media types of a body that is raw bytes (an image).
+	Binary []string
+	Out    any // the success body's type; nil for none
+	Code   int // the success status
 	// Invalid is the 422 body when it is not the usual Error.
 	Invalid any
 	// Idempotent: takes an Idempotency-Key.
@@ -185,7 +187,7 @@ func (s *Server) registerAPI(e *echo.Echo, group *echo.Group) {
 func (s *Server) apiOps() []apiOp {
 	var ops []apiOp
 	for _, part := range [][]apiOp{
-		s.catalogOps(), s.incidentOps(), s.maintenanceOps(), s.peopleOps(), s.noticeOps(), s.monitorOps(), s.settingsOps(),
+		s.catalogOps(), s.incidentOps(), s.maintenanceOps(), s.editOps(), s.peopleOps(), s.noticeOps(), s.monitorOps(), s.settingsOps(),
 		{{ID: "getOpenAPI", Method: http.MethodGet, Path: "/openapi.json", Tag: "meta", Summary: "This document", Public: true,
 			Out: map[string]any{}, Code: http.StatusOK, Handle: s.showOpenAPI}},
 	} {
@@ -376,9 +378,11 @@ func (s *Server) openAPIDoc() (*openapi3.T, error) {
 		if op.Idempotent {
 			o.AddParameter(keyParam)
 		}
-		if op.In != nil {
+		if op.In != nil || op.Binary != nil {
 			rb := openapi3.NewRequestBody().WithRequired(true)
-			if op.CSV {
+			if op.Binary != nil {
+				rb = rb.WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema().WithFormat("binary"), op.Binary))
+			} else if op.CSV {
 				rb = rb.WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema(), []string{"text/csv"}))
 			} else {
 				ref, err := schemaOf(op.In)

@@ -17,6 +17,9 @@ func (a *testApp) apiCall(token, method, path, body string) response {
 	a.t.Helper()
 	req, _ := http.NewRequest(method, a.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if strings.HasPrefix(path, "/api/admin/contracts/import") {
+		req.Header.Set("Content-Type", "text/csv")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -50,26 +53,39 @@ func TestOperatorAPI(t *testing.T) {
 
 	expect(t, a.apiCall("", "GET", "/api/admin/components", ""), http.StatusUnauthorized, `"code":"unauthorized"`)
 	expect(t, a.apiCall("osh_nope", "GET", "/api/admin/components", ""), http.StatusUnauthorized)
-	expect(t, a.apiCall(reader, "GET", "/api/admin/components", ""), http.StatusOK, `"components"`, "License API")
+	expect(t, a.apiCall(reader, "GET", "/api/admin/components", ""), http.StatusOK, `"items"`, "License API")
 	expect(t, a.apiCall(reader, "POST", "/api/admin/incidents", `{"title_ja":"x","impact":"minor","body_ja":"x"}`), http.StatusForbidden, `"code":"forbidden"`)
 
 	// Declare, update, resolve.
 	r := a.apiCall(writer, "POST", "/api/admin/incidents", `{"title_ja":"監視で検知した障害","title_en":"Detected by monitoring","impact":"major",
-		"body_ja":"自動検知しました。","components":{"`+itoa(f.cdn)+`":"major_outage"}}`)
-	expect(t, r, http.StatusCreated, `"name":"Detected by monitoring"`, `"status":"investigating"`)
-	var created struct {
-		Incident struct{ ID string } `json:"incident"`
-	}
+		"body_ja":"自動検知しました。","components":{"`+apiRef("c", f.cdn)+`":"major_outage"}}`)
+	expect(t, r, http.StatusCreated, `"title_en":"Detected by monitoring"`, `"status":"investigating"`, `"component_id":"`+apiRef("c", f.cdn)+`","status":"major_outage"`)
+	var created apiIncident
 	json.Unmarshal([]byte(r.body), &created)
-	id := strings.TrimPrefix(created.Incident.ID, "i")
+	id := created.ID
+	if !strings.HasPrefix(id, "i") {
+		t.Fatalf("incident id %q", id)
+	}
 	expect(t, a.client().get("/"), http.StatusOK, "監視で検知した障害", "サービスで大規模な障害が発生しています")
+	// The id the API hands out is the one it takes; a bare number or
+	// another kind's id is no incident.
 	expect(t, a.apiCall(writer, "POST", "/api/admin/incidents/"+id+"/updates", `{"status":"identified","body_ja":"原因を特定しました。"}`), http.StatusCreated, `"status":"identified"`)
+	expect(t, a.apiCall(writer, "POST", "/api/admin/incidents/"+strings.TrimPrefix(id, "i")+"/updates", `{"status":"identified","body_ja":"x"}`), http.StatusNotFound, "i7")
+	expect(t, a.apiCall(writer, "POST", "/api/admin/incidents/m"+strings.TrimPrefix(id, "i")+"/updates", `{"status":"identified","body_ja":"x"}`), http.StatusNotFound)
+	expect(t, a.apiCall(reader, "GET", "/api/admin/incidents?status=open", ""), http.StatusOK, id, `"next_page":null`)
 	expect(t, a.apiCall(writer, "POST", "/api/admin/incidents/"+id+"/resolve", `{}`), http.StatusCreated, `"status":"resolved"`, "This incident has been resolved.")
-	expect(t, a.apiCall(writer, "PUT", "/api/admin/components/"+itoa(f.api)+"/status", `{"status":"degraded_performance"}`), http.StatusOK)
-	expect(t, a.apiCall(writer, "POST", "/api/admin/maintenance", `{"title_ja":"API経由のメンテ","starts_at":"2026-12-01T01:00:00Z","ends_at":"2026-12-01T03:00:00Z","body_ja":"x","components":[`+itoa(f.cdn)+`]}`),
-		http.StatusCreated, `"scheduled_for":"2026-12-01T10:00:00.000+09:00"`)
-	expect(t, a.apiCall(reader, "GET", "/api/admin/notifications", ""), http.StatusOK, `"notifications"`, `"held":1`)
-	expect(t, a.apiCall(reader, "GET", "/api/admin/notifications/"+itoa(f.notification), ""), http.StatusOK, `"deliveries"`)
+	expect(t, a.apiCall(reader, "GET", "/api/admin/incidents/"+id, ""), http.StatusOK, `"status":"resolved"`, `"component_id":"`+apiRef("c", f.cdn)+`","status":"operational"`)
+	if r := a.apiCall(reader, "GET", "/api/admin/incidents?status=open", ""); strings.Contains(r.body, `"id":"`+id+`"`) {
+		t.Fatalf("a resolved incident listed as open: %s", r.body)
+	}
+	expect(t, a.apiCall(writer, "PUT", "/api/admin/components/"+apiRef("c", f.api)+"/status", `{"status":"degraded_performance"}`), http.StatusOK, `"shown_status":"degraded_performance"`)
+	expect(t, a.apiCall(writer, "POST", "/api/admin/maintenance", `{"title_ja":"API経由のメンテ","starts_at":"2026-12-01T01:00:00Z","ends_at":"2026-12-01T03:00:00Z","body_ja":"x","components":["`+apiRef("c", f.cdn)+`"]}`),
+		http.StatusCreated, `"starts_at":"2026-12-01T01:00:00Z"`, `"components":["`+apiRef("c", f.cdn)+`"]`)
+	expect(t, a.apiCall(writer, "POST", "/api/admin/maintenance", `{"title_ja":"x","starts_at":"2026-12-01T01:00:00Z","ends_at":"2026-12-01T03:00:00Z","body_ja":"x","components":["12"]}`),
+		http.StatusUnprocessableEntity, `"components"`)
+	expect(t, a.apiCall(reader, "GET", "/api/admin/incidents?page=0", ""), http.StatusBadRequest, "page")
+	expect(t, a.apiCall(reader, "GET", "/api/admin/incidents?product=12", ""), http.StatusBadRequest, "product")
+	expect(t, a.apiCall(reader, "GET", "/api/admin/maintenance?since=yesterday", ""), http.StatusBadRequest, "since")
 
 	// Hostile JSON: 4xx JSON, never a 500, nothing written.
 	before := a.state()
@@ -80,11 +96,13 @@ func TestOperatorAPI(t *testing.T) {
 		{"POST", "/api/admin/incidents", `{"title_ja":"` + strings.Repeat("あ", 300) + `","impact":"major","body_ja":"x"}`},
 		{"POST", "/api/admin/incidents", `{"title_ja":"x","impact":"apocalyptic","body_ja":"x"}`},
 		{"POST", "/api/admin/incidents", `{"title_ja":"x","impact":"minor","body_ja":"x","components":{"abc":"major_outage"}}`},
+		{"POST", "/api/admin/incidents", `{"title_ja":"x","impact":"minor","body_ja":"x","components":{"12":"major_outage"}}`},
 		{"POST", "/api/admin/incidents", `{"title_ja":"x","impact":"minor","body_ja":"x"} {"again":1}`},
 		{"POST", "/api/admin/incidents", `{"title_ja":"x","impact":"minor","body_ja":"` + strings.Repeat("x", 300<<10) + `"}`},
 		{"POST", "/api/admin/incidents/999999/updates", `{"status":"identified","body_ja":"x"}`},
 		{"POST", "/api/admin/incidents/abc/updates", `{"status":"identified","body_ja":"x"}`},
-		{"PUT", "/api/admin/components/" + itoa(f.cdn) + "/status", `{"status":"on_fire"}`},
+		{"PUT", "/api/admin/components/" + apiRef("c", f.cdn) + "/status", `{"status":"on_fire"}`},
+		{"PUT", "/api/admin/components/" + itoa(f.cdn) + "/status", `{"status":"major_outage"}`},
 		{"POST", "/api/admin/maintenance", `{"title_ja":"x","starts_at":"yesterday"}`},
 		{"DELETE", "/api/admin/incidents", ``},
 		{"GET", "/api/admin/nothing", ``},

@@ -378,21 +378,18 @@ func TestContractOnlyAPI(t *testing.T) {
 	adm := a.client()
 	adm.login("admin@example.com")
 	tok := a.newToken(adm, "契約のみ", "write")
-	r := a.apiCall(tok, http.MethodPost, "/api/admin/components", `{"product_id":`+strconv.FormatInt(product, 10)+`,"name_ja":"専用","contract_only":true}`)
+	r := a.apiCall(tok, http.MethodPost, "/api/admin/components", `{"product_id":"`+apiRef("p", product)+`","name_ja":"専用","contract_only":true}`)
 	if r.code != http.StatusCreated || !strings.Contains(r.body, `"contract_only":true`) {
 		t.Fatalf("create: %d %s", r.code, r.body)
 	}
-	var created struct {
-		Component struct {
-			ID int64 `json:"id"`
-		} `json:"component"`
-	}
+	var created apiComponent
 	json.Unmarshal([]byte(r.body), &created)
-	id := strconv.FormatInt(created.Component.ID, 10)
-	if r := a.apiCall(tok, http.MethodPut, "/api/admin/components/"+id, `{"name_ja":"専用環境"}`); r.code != http.StatusNoContent {
+	id := created.ID
+	cid, _ := parseRef("c", id)
+	if r := a.apiCall(tok, http.MethodPut, "/api/admin/components/"+id, `{"name_ja":"専用環境"}`); r.code != http.StatusOK {
 		t.Fatalf("update: %d %s", r.code, r.body)
 	}
-	if c, _ := a.store.Component(context.Background(), created.Component.ID); !c.ContractOnly || c.NameJA != "専用環境" {
+	if c, _ := a.store.Component(context.Background(), cid); !c.ContractOnly || c.NameJA != "専用環境" {
 		t.Fatalf("after an update without contract_only: %+v", c)
 	}
 	if r := a.apiCall(tok, http.MethodGet, "/api/admin/components", ""); !strings.Contains(r.body, `"contract_only":true`) || !strings.Contains(r.body, "専用環境") {
@@ -401,10 +398,10 @@ func TestContractOnlyAPI(t *testing.T) {
 	if r := a.apiCall(tok, http.MethodGet, "/api/admin/products", ""); !strings.Contains(r.body, `"contract_only":true`) {
 		t.Fatalf("products: %s", r.body)
 	}
-	if r := a.apiCall(tok, http.MethodPut, "/api/admin/components/"+id, `{"name_ja":"専用環境","contract_only":false}`); r.code != http.StatusNoContent {
+	if r := a.apiCall(tok, http.MethodPut, "/api/admin/components/"+id, `{"name_ja":"専用環境","contract_only":false}`); r.code != http.StatusOK {
 		t.Fatalf("update: %d %s", r.code, r.body)
 	}
-	if c, _ := a.store.Component(context.Background(), created.Component.ID); c.ContractOnly {
+	if c, _ := a.store.Component(context.Background(), cid); c.ContractOnly {
 		t.Fatal("contract_only false did not take")
 	}
 	// The public sees it now.

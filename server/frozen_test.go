@@ -98,7 +98,7 @@ func TestFrozenDatabaseAnswers503(t *testing.T) {
 	a.store.SetFault(nil)
 	declare := func() response {
 		req, _ := http.NewRequest("POST", a.srv.URL+"/api/admin/incidents", strings.NewReader(
-			`{"title_ja":"凍結","impact":"major","body_ja":"x","components":{"`+itoa(cdn)+`":"major_outage"}}`))
+			`{"title_ja":"凍結","impact":"major","body_ja":"x","components":{"`+apiRef("c", cdn)+`":"major_outage"}}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)
 		c := a.client()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -95,8 +96,8 @@ func TestIdempotencyKeyLiveHolder(t *testing.T) {
 	tok := a.newToken(adm, "監視", "write")
 	ctx := context.Background()
 	const path = "/api/admin/incidents"
-	body := `{"title_ja":"CDNの障害","impact":"major","status":"investigating","body_ja":"調査中です。","components":{"c` +
-		strconv.FormatInt(cdn, 10) + `":"major_outage"}}`
+	body := `{"title_ja":"CDNの障害","impact":"major","status":"investigating","body_ja":"調査中です。","components":{"` +
+		apiRef("c", cdn) + `":"major_outage"}}`
 	scope, hash := a.idempotencyRequest("監視", path, body)
 	const live = "live-host/7/0"
 	if old, err := a.store.BeginIdempotent(ctx, scope, "declare-live", hash, live, idempotencyLease); err != nil || old != nil {
@@ -119,12 +120,14 @@ func TestIdempotencyKeyLiveHolder(t *testing.T) {
 	if err1 != nil || err2 != nil || one != nil || two == nil || two.Status != 0 {
 		t.Fatalf("racing retries: %v %v / %v %v", one, err1, two, err2)
 	}
-	if err := a.store.FinishIdempotent(ctx, scope, "declare-live", "retry-1", http.StatusCreated, "application/json", `{"id":1}`); err != nil {
+	// The answer the winner stored (an incident as the API shows one).
+	stored, _ := json.Marshal(apiIncident{ID: "i1", TitleJA: "CDNの障害", Impact: "major", Status: "investigating", Components: []apiAffected{}, Updates: []apiIncidentUpdate{}})
+	if err := a.store.FinishIdempotent(ctx, scope, "declare-live", "retry-1", http.StatusCreated, "application/json", string(stored)); err != nil {
 		t.Fatal(err)
 	}
 	r := a.apiCallKey(tok, "POST", path, "declare-live", body)
 	expect(t, r, http.StatusCreated)
-	if r.body != `{"id":1}` || r.header.Get("Idempotent-Replayed") != "true" {
+	if r.body != string(stored) || r.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("not replayed: %s", r.body)
 	}
 }

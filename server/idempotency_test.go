@@ -55,7 +55,7 @@ func TestIdempotentAPI(t *testing.T) {
 	// Keys belong to a token: another client may use the same one.
 	expect(t, a.apiCallKey(other, "POST", "/api/admin/incidents", "declare-7f3a", body), http.StatusCreated)
 	// Updates and maintenance too.
-	path := "/api/admin/incidents/" + strconv.FormatInt(incs[0].ID, 10) + "/updates"
+	path := "/api/admin/incidents/" + apiRef("i", incs[0].ID) + "/updates"
 	up := `{"status":"identified","body_ja":"特定しました。","notify":true}`
 	expect(t, a.apiCallKey(tok, "POST", path, "update-1", up), http.StatusCreated)
 	expect(t, a.apiCallKey(tok, "POST", path, "update-1", up), http.StatusCreated)

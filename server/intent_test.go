@@ -525,7 +525,7 @@ func TestAPIReopensOnlyWhenAsked(t *testing.T) {
 	id := declareVia(t, op, "minor", map[int64]string{cdn: data.PartialOutage}, false, nil)
 	op.get("/admin/incidents/" + id)
 	expect(t, op.post("/admin/incidents/"+id+"/updates", url.Values{"status": {"resolved"}, "body_ja": {"復旧しました。"}}), http.StatusSeeOther)
-	path := "/api/admin/incidents/" + id + "/updates"
+	path := "/api/admin/incidents/i" + id + "/updates"
 	expect(t, a.apiCall(writer, "POST", path, `{"status":"investigating","body_ja":"再発しました。"}`), http.StatusUnprocessableEntity, "status")
 	expect(t, a.apiCall(writer, "POST", path, `{"status":"investigating","body_ja":"再発しました。","reopen":true}`), http.StatusCreated)
 	if inc, _ := a.store.Incident(context.Background(), mustInt(t, id)); inc.Status != data.Investigating {

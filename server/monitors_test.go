@@ -157,7 +157,7 @@ func TestMonitorAPI(t *testing.T) {
 	adm := a.client()
 	adm.login("admin@example.com")
 	write, read := a.newToken(adm, "ci", data.ScopeWrite), a.newToken(adm, "ro", data.ScopeRead)
-	c := strconv.FormatInt(cdn, 10)
+	c := `"` + apiRef("c", cdn) + `"`
 	expect(t, a.apiCall(read, http.MethodPost, "/api/admin/monitors", `{"component_id": `+c+`, "name": "x", "kind": "tcp", "target": "db:5432"}`), http.StatusForbidden)
 	expect(t, a.apiCall(write, http.MethodPost, "/api/admin/monitors", `{"component_id": `+c+`, "name": "x", "kind": "http", "target": "ftp://x", "interval_s": 5}`),
 		http.StatusUnprocessableEntity, "target", "interval_s")
@@ -165,12 +165,13 @@ func TestMonitorAPI(t *testing.T) {
 		http.StatusBadRequest)
 	r := a.apiCall(write, http.MethodPost, "/api/admin/monitors", `{"component_id": `+c+`, "name": "DB", "kind": "tcp", "target": "db.internal:5432", "fail_threshold": 3}`)
 	expect(t, r, http.StatusCreated, `"state":"unknown"`, `"interval_s":60`, `"fail_threshold":3`)
-	id := regexp.MustCompile(`"id":(\d+)`).FindStringSubmatch(r.body)[1]
+	id := regexp.MustCompile(`"id":"(mon\d+)"`).FindStringSubmatch(r.body)[1]
 	expect(t, a.apiCall(read, http.MethodGet, "/api/admin/monitors", ""), http.StatusOK, `"name":"DB"`)
 	expect(t, a.apiCall(write, http.MethodPut, "/api/admin/monitors/"+id, `{"name": "DB primary", "kind": "tcp", "target": "db.internal:5433"}`),
 		http.StatusOK, `"name":"DB primary"`, `"component_id":`+c)
-	expect(t, a.apiCall(write, http.MethodPut, "/api/admin/monitors/999", `{"name": "x", "kind": "tcp", "target": "a:1"}`), http.StatusNotFound)
-	expect(t, a.apiCall(write, http.MethodDelete, "/api/admin/monitors/"+id, ""), http.StatusNoContent)
+	expect(t, a.apiCall(write, http.MethodPut, "/api/admin/monitors/mon999", `{"name": "x", "kind": "tcp", "target": "a:1"}`), http.StatusNotFound)
+	expect(t, a.apiCall(write, http.MethodDelete, "/api/admin/monitors/"+id+"?dry_run=true", ""), http.StatusOK, `"dry_run":true`)
+	expect(t, a.apiCall(write, http.MethodDelete, "/api/admin/monitors/"+id, ""), http.StatusOK, `"dry_run":false`)
 	expect(t, a.apiCall(write, http.MethodDelete, "/api/admin/monitors/"+id, ""), http.StatusNotFound)
 	if doc := a.client().get("/api/admin/openapi.json"); !strings.Contains(doc.body, "/api/admin/monitors/{id}") {
 		t.Fatal("the OpenAPI document lacks the monitors")

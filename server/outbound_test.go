@@ -124,7 +124,7 @@ func TestMonitorsFollowTheOutboundPolicy(t *testing.T) {
 	adm := a.client()
 	adm.login("admin@example.com")
 	write := a.newToken(adm, "automation", "write")
-	c := strconv.FormatInt(cdn, 10)
+	c := `"` + apiRef("c", cdn) + `"`
 	r := a.apiCall(write, http.MethodPost, "/api/admin/monitors", `{"component_id": `+c+`, "name": "scan", "kind": "tcp", "target": "`+open.Addr().String()+`"}`)
 	expect(t, r, http.StatusUnprocessableEntity, `"target"`)
 	r = a.apiCall(write, http.MethodPost, "/api/admin/monitors", `{"component_id": `+c+`, "name": "h", "kind": "http", "target": "https://status.example.net/", "headers": "Metadata-Flavor: Google"}`)

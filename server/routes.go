@@ -57,6 +57,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/badge.svg", s.badge)
 
 	// The operator API: bearer tokens, no cookies, so no CSRF.
+	e.POST("/api/hooks/:integration/:secret", s.alertHook, s.dbDeadline)
 	s.registerAPI(e, e.Group("/api/admin", s.dbDeadline, s.requireToken))
 	e.GET("/static/:version/*", s.serveStatic)
 
