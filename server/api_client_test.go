@@ -152,7 +152,7 @@ func TestGeneratedClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	must("cancel maintenance", mu.StatusCode(), mu.Body, mu.JSON201 != nil && mu.JSON201.Status == "cancelled")
-	u, err := api.CreateUpgradeWithResponse(ctx, &apiclient.CreateUpgradeParams{}, apiclient.UpgradeIn{ProductId: p.JSON201.Id, Version: "5.0.0",
+	u, err := api.CreateUpgradeWithResponse(ctx, &apiclient.CreateUpgradeParams{}, apiclient.UpgradeInput{ProductId: p.JSON201.Id, Version: "5.0.0",
 		StartsAt: start.Add(7 * 24 * time.Hour), EndsAt: start.Add(7*24*time.Hour + 2*time.Hour), SummaryJa: "新しい版です。"})
 	if err != nil {
 		t.Fatal(err)

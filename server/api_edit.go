@@ -4,7 +4,6 @@ package server
 // postmortems and templates through the operator API.
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -57,23 +56,6 @@ func (s *Server) editOps() []apiOp {
 		{ID: "deleteTemplate", Method: http.MethodDelete, Path: "/templates/:id", IDs: []string{"t"}, Tag: "templates", Summary: "Delete an incident template",
 			Description: "Incidents declared from it are not affected.",
 			Out:         apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.apiDescribeDeleteTemplate, s.apiDeleteTemplate)},
-	}
-}
-
-// editAudit records what the console records in detail for the same change,
-// in the token's name (each call is also audited as an API call).
-func (s *Server) editAudit(c echo.Context, action, target string, changes any) {
-	e := data.AuditEntry{IP: c.RealIP(), Action: action, Target: target}
-	if tok, ok := c.Get("api_token").(*data.APIToken); ok {
-		e.OperatorEmail, e.OperatorID = "token:"+tok.Name, tok.CreatedBy
-	}
-	if changes != nil {
-		if b, err := json.Marshal(changes); err == nil {
-			e.Changes = string(b)
-		}
-	}
-	if err := s.store.AddAudit(c.Request().Context(), e); err != nil {
-		s.log.Error("could not write the audit trail", "action", action, "err", err)
 	}
 }
 
@@ -130,7 +112,7 @@ func (s *Server) apiEditIncident(c echo.Context) error {
 		return s.apiInvalid(notFoundJSON(err, "incident"))
 	}
 	if after, err := s.store.Incident(ctx, id); err == nil {
-		s.editAudit(c, "incident.update", "incident="+strconv.FormatInt(id, 10), diff(auditFields(before), auditFields(after)))
+		s.apiAudit(c, "incident.update", "incident="+strconv.FormatInt(id, 10), diff(auditFields(before), auditFields(after)))
 	}
 	s.changed()
 	return s.apiIncident(c, id, http.StatusOK)
@@ -331,7 +313,7 @@ func (s *Server) apiSavePostmortem(c echo.Context) error {
 	if err != nil {
 		return s.apiInvalid(notFoundJSON(err, "incident"))
 	}
-	s.editAudit(c, "incident.postmortem", "incident="+strconv.FormatInt(id, 10), map[string]any{"published": res.Published, "notified": res.Notified})
+	s.apiAudit(c, "incident.postmortem", "incident="+strconv.FormatInt(id, 10), map[string]any{"published": res.Published, "notified": res.Notified})
 	s.changed()
 	if res.Notified {
 		s.afterNotice(n)
@@ -450,7 +432,7 @@ func (s *Server) apiSaveTemplate(c echo.Context) error {
 	} else if err := s.store.UpdateTemplate(ctx, id, ti); err != nil {
 		return s.apiInvalid(apiRenamed(notFoundJSON(err, "template"), map[string]string{"product": "product_id"}))
 	}
-	s.editAudit(c, "template.save", "template="+strconv.FormatInt(id, 10), map[string]any{"name": ti.Name, "impact": ti.Impact,
+	s.apiAudit(c, "template.save", "template="+strconv.FormatInt(id, 10), map[string]any{"name": ti.Name, "impact": ti.Impact,
 		"title_ja": ti.TitleJA, "product": ti.ProductID})
 	s.changed()
 	return s.apiTemplate(c, id, code)
@@ -475,7 +457,7 @@ func (s *Server) apiDeleteTemplate(c echo.Context) error {
 	if err := s.store.DeleteTemplate(c.Request().Context(), id); err != nil {
 		return notFoundJSON(err, "template")
 	}
-	s.editAudit(c, "template.delete", "template="+strconv.FormatInt(id, 10), map[string]any{"name": t.Name})
+	s.apiAudit(c, "template.delete", "template="+strconv.FormatInt(id, 10), map[string]any{"name": t.Name})
 	s.changed()
 	return nil
 }

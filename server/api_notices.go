@@ -21,11 +21,11 @@ func (s *Server) noticeOps() []apiOp {
 		{ID: "listAnnouncements", Method: http.MethodGet, Path: "/announcements", Tag: "announcements", Summary: "List announcements (news posts), newest first",
 			Query: pagingParams, Out: apiPage[apiAnnouncement]{}, Code: http.StatusOK, Handle: s.apiListAnnouncements},
 		idem(apiOp{ID: "createAnnouncement", Method: http.MethodPost, Path: "/announcements", Tag: "announcements", Summary: "Publish an announcement (now or at publish_at)",
-			In: apiAnnouncementIn{}, Out: apiAnnouncement{}, Code: http.StatusCreated, Handle: s.apiCreateAnnouncement}),
+			In: apiAnnouncementInput{}, Out: apiAnnouncement{}, Code: http.StatusCreated, Handle: s.apiCreateAnnouncement}),
 		{ID: "getAnnouncement", Method: http.MethodGet, Path: "/announcements/:id", IDs: []string{"a"}, Tag: "announcements", Summary: "One announcement",
 			Out: apiAnnouncement{}, Code: http.StatusOK, Handle: s.apiGetAnnouncement},
 		idem(apiOp{ID: "updateAnnouncement", Method: http.MethodPut, Path: "/announcements/:id", IDs: []string{"a"}, Tag: "announcements", Summary: "Change an announcement",
-			In: apiAnnouncementIn{}, Out: apiAnnouncement{}, Code: http.StatusOK, Handle: s.apiUpdateAnnouncement}),
+			In: apiAnnouncementInput{}, Out: apiAnnouncement{}, Code: http.StatusOK, Handle: s.apiUpdateAnnouncement}),
 		{ID: "deleteAnnouncement", Method: http.MethodDelete, Path: "/announcements/:id", IDs: []string{"a"}, Tag: "announcements", Summary: "Delete an announcement",
 			Out: apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.describeDeleteAnnouncement, s.apiDeleteAnnouncement)},
 
@@ -34,13 +34,13 @@ func (s *Server) noticeOps() []apiOp {
 			Query:       append([]apiParam{upgradeStatusParam, upgradeProductParam, sinceParam}, pagingParams...),
 			Out:         apiPage[apiUpgrade]{}, Code: http.StatusOK, Handle: s.apiListUpgrades},
 		idem(apiOp{ID: "createUpgrade", Method: http.MethodPost, Path: "/upgrades", Tag: "upgrades", Summary: "Schedule an upgrade and its advance notices",
-			In: apiUpgradeIn{}, Out: apiUpgrade{}, Code: http.StatusCreated, Handle: s.apiCreateUpgrade}),
+			In: apiUpgradeInput{}, Out: apiUpgrade{}, Code: http.StatusCreated, Handle: s.apiCreateUpgrade}),
 		{ID: "getUpgrade", Method: http.MethodGet, Path: "/upgrades/:id", IDs: []string{"v"}, Tag: "upgrades", Summary: "One upgrade and what became of its advance notices",
 			Out: apiUpgrade{}, Code: http.StatusOK, Handle: s.apiGetUpgrade},
 		idem(apiOp{ID: "updateUpgrade", Method: http.MethodPut, Path: "/upgrades/:id", IDs: []string{"v"}, Tag: "upgrades",
 			Summary:     "Change an upgrade that has not started",
 			Description: "A new window tells everyone already told (a rescheduling notice) and moves the pending advance notices with it.",
-			In:          apiUpgradeIn{}, Out: apiUpgrade{}, Code: http.StatusOK, Handle: s.apiUpdateUpgrade}),
+			In:          apiUpgradeInput{}, Out: apiUpgrade{}, Code: http.StatusOK, Handle: s.apiUpdateUpgrade}),
 		{ID: "cancelUpgrade", Method: http.MethodPost, Path: "/upgrades/:id/cancel", IDs: []string{"v"}, Tag: "upgrades",
 			Summary:     "Cancel an upgrade that has not started",
 			Description: "The advance notices not yet sent are dropped, and everyone already told hears of the cancellation.",
@@ -103,7 +103,7 @@ func (s *Server) toAPIAnnouncement(a *data.Announcement) apiAnnouncement {
 	return out
 }
 
-type apiAnnouncementIn struct {
+type apiAnnouncementInput struct {
 	TitleJA   string     `json:"title_ja" maxlen:"200"`
 	TitleEN   string     `json:"title_en,omitempty" maxlen:"200"`
 	BodyJA    string     `json:"body_ja"`
@@ -112,7 +112,7 @@ type apiAnnouncementIn struct {
 	PublishAt *time.Time `json:"publish_at,omitempty" doc:"When it shows on the page; omitted: now."`
 }
 
-func (in apiAnnouncementIn) input() (data.AnnouncementInput, error) {
+func (in apiAnnouncementInput) input() (data.AnnouncementInput, error) {
 	out := data.AnnouncementInput{TitleJA: in.TitleJA, TitleEN: in.TitleEN, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
 	if in.ProductID != nil {
 		id, err := bodyRef("p", "product_id", *in.ProductID)
@@ -160,7 +160,7 @@ func (s *Server) apiGetAnnouncement(c echo.Context) error {
 }
 
 func (s *Server) apiCreateAnnouncement(c echo.Context) error {
-	var in apiAnnouncementIn
+	var in apiAnnouncementInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (s *Server) apiUpdateAnnouncement(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in apiAnnouncementIn
+	var in apiAnnouncementInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ var (
 	upgradeProductParam = apiParam{Name: "product", Doc: "Only this product's upgrades.", Schema: refSchema("p")}
 )
 
-type apiUpgradeIn struct {
+type apiUpgradeInput struct {
 	ProductID string    `json:"product_id" ref:"p"`
 	Version   string    `json:"version" maxlen:"50"`
 	StartsAt  time.Time `json:"starts_at"`
@@ -312,7 +312,7 @@ type apiUpgradeIn struct {
 }
 
 // input reads the body; leads are those to use when lead_times is omitted.
-func (in apiUpgradeIn) input(leads []time.Duration) (data.UpgradeInput, error) {
+func (in apiUpgradeInput) input(leads []time.Duration) (data.UpgradeInput, error) {
 	product, err := bodyRef("p", "product_id", in.ProductID)
 	if err != nil {
 		return data.UpgradeInput{}, err
@@ -386,7 +386,7 @@ func (s *Server) apiGetUpgrade(c echo.Context) error {
 }
 
 func (s *Server) apiCreateUpgrade(c echo.Context) error {
-	var in apiUpgradeIn
+	var in apiUpgradeInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -410,7 +410,7 @@ func (s *Server) apiUpdateUpgrade(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in apiUpgradeIn
+	var in apiUpgradeInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}

@@ -78,23 +78,6 @@ func (s *Server) settingsOps() []apiOp {
 	}
 }
 
-// apiAudit adds a console-style audit entry (the console's action and
-// changes) made by the call's token.
-func (s *Server) apiAudit(c echo.Context, action, target string, changes any) {
-	e := data.AuditEntry{IP: c.RealIP(), Action: action, Target: target}
-	if tok, ok := c.Get("api_token").(*data.APIToken); ok && tok != nil {
-		e.OperatorEmail, e.OperatorID = "token:"+tok.Name, tok.CreatedBy
-	}
-	if changes != nil {
-		if b, err := json.Marshal(changes); err == nil {
-			e.Changes = string(b)
-		}
-	}
-	if err := s.store.AddAudit(c.Request().Context(), e); err != nil {
-		s.log.Error("could not audit an API call", "err", err)
-	}
-}
-
 // Branding.
 
 type apiFooterLink struct {

@@ -17,8 +17,11 @@ func (a *testApp) apiCall(token, method, path, body string) response {
 	a.t.Helper()
 	req, _ := http.NewRequest(method, a.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	if strings.HasPrefix(path, "/api/admin/contracts/import") {
+	switch {
+	case strings.HasPrefix(path, "/api/admin/contracts/import"):
 		req.Header.Set("Content-Type", "text/csv")
+	case body != "" && body[0] != '{' && body[0] != '[':
+		req.Header.Set("Content-Type", http.DetectContentType([]byte(body))) // an image
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -175,9 +175,11 @@ func (s *Server) negotiateLanguage(next echo.HandlerFunc) echo.HandlerFunc {
 // requestLang picks a request's language. The Statuspage JSON speaks
 // English unless a client asks for Japanese (?lang=ja or Accept-Language),
 // as the clients written for Statuspage expect; a page's cookie does not
-// change it. Pages default to Japanese.
+// change it. So does the operator API (its errors are English; what a
+// destructive call changed follows Accept-Language). Pages default to
+// Japanese.
 func requestLang(path, query, cookie, acceptLanguage string) string {
-	if strings.HasPrefix(path, "/api/v2/") {
+	if strings.HasPrefix(path, "/api/v2/") || strings.HasPrefix(path, "/api/admin/") {
 		return locale.NegotiateOr(query, "", acceptLanguage, "en")
 	}
 	return locale.Negotiate(query, cookie, acceptLanguage)

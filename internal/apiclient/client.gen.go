@@ -1422,8 +1422,8 @@ type Announcement struct {
 	Url string `json:"url"`
 }
 
-// AnnouncementIn defines model for AnnouncementIn.
-type AnnouncementIn struct {
+// AnnouncementInput defines model for AnnouncementInput.
+type AnnouncementInput struct {
 	BodyEn *string `json:"body_en,omitempty"`
 	BodyJa string  `json:"body_ja"`
 
@@ -2515,8 +2515,8 @@ type Upgrade struct {
 // UpgradeStatus done: scheduled, and its window has ended.
 type UpgradeStatus string
 
-// UpgradeIn defines model for UpgradeIn.
-type UpgradeIn struct {
+// UpgradeInput defines model for UpgradeInput.
+type UpgradeInput struct {
 	EndsAt time.Time `json:"ends_at"`
 
 	// LeadTimes When primary contacts hear of it before it starts, each as "7d", "1d", "3h" or "30m" (up to 5, at most 90 days); [] for no advance notice. Omitted: 7d and 1d to create, kept on a change.
@@ -3074,10 +3074,10 @@ type GetUsageParamsPeriod string
 type CreateAlertChannelJSONRequestBody = AlertChannelInput
 
 // CreateAnnouncementJSONRequestBody defines body for CreateAnnouncement for application/json ContentType.
-type CreateAnnouncementJSONRequestBody = AnnouncementIn
+type CreateAnnouncementJSONRequestBody = AnnouncementInput
 
 // UpdateAnnouncementJSONRequestBody defines body for UpdateAnnouncement for application/json ContentType.
-type UpdateAnnouncementJSONRequestBody = AnnouncementIn
+type UpdateAnnouncementJSONRequestBody = AnnouncementInput
 
 // UpdateBrandingJSONRequestBody defines body for UpdateBranding for application/json ContentType.
 type UpdateBrandingJSONRequestBody = BrandingInput
@@ -3164,10 +3164,10 @@ type CreateTemplateJSONRequestBody = TemplateInput
 type UpdateTemplateJSONRequestBody = TemplateInput
 
 // CreateUpgradeJSONRequestBody defines body for CreateUpgrade for application/json ContentType.
-type CreateUpgradeJSONRequestBody = UpgradeIn
+type CreateUpgradeJSONRequestBody = UpgradeInput
 
 // UpdateUpgradeJSONRequestBody defines body for UpdateUpgrade for application/json ContentType.
-type UpdateUpgradeJSONRequestBody = UpgradeIn
+type UpdateUpgradeJSONRequestBody = UpgradeInput
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
