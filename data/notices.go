@@ -21,6 +21,11 @@ const (
 	MaintenanceCancelled = "maintenance_cancelled"
 )
 
+// NotificationKinds lists every kind of notification, for filters.
+var NotificationKinds = []string{IncidentOpened, IncidentUpdated, IncidentResolved, IncidentPostmortem,
+	MaintenanceScheduled, MaintenanceReminder, MaintenanceStarted, MaintenanceCompleted, MaintenanceCancelled,
+	UpgradeNoticeKind, UpgradeRescheduled, UpgradeCancelledK, ChannelDisabledKind, PortalLink, ContactConfirm, SLAReportNotice}
+
 // PolicyMaintenance is the notice policy row for maintenance, which has no
 // impact level of its own.
 const PolicyMaintenance = "maintenance"

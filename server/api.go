@@ -2,12 +2,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -75,11 +78,19 @@ func (s *Server) auditToken(c echo.Context, tok *data.APIToken, err error) {
 	}
 	// A dry run only says what it would do: marked, as a failure is.
 	preview := c.Request().Method != http.MethodGet && c.QueryParam("dry_run") == "true"
-	e := data.AuditEntry{IP: c.RealIP(), Action: auditOutcome("api "+c.Request().Method+" "+c.Path(), preview, status), Target: auditTarget(c),
+	target := auditTarget(c)
+	if refs, ok := c.Get("api_refs").(string); ok {
+		target = refs // the ids as the API hands them out
+	}
+	e := data.AuditEntry{IP: c.RealIP(), Action: auditOutcome("api "+c.Request().Method+" "+c.Path(), preview, status), Target: target,
 		OperatorEmail: "token:" + tok.Name, OperatorID: tok.CreatedBy}
-	b, _ := json.Marshal(map[string]any{"status": status, "token_id": tok.ID})
+	b, _ := json.Marshal(map[string]any{"status": status, "token": tok.Name})
 	e.Changes = string(b)
-	if aerr := s.store.AddAudit(c.Request().Context(), e); aerr != nil {
+	// The client may hang up once it has its answer: the audit is written
+	// all the same.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 10*time.Second)
+	defer cancel()
+	if aerr := s.store.AddAudit(ctx, e); aerr != nil {
 		s.log.Error("could not audit an API call", "err", aerr)
 	}
 }
@@ -97,7 +108,9 @@ func (s *Server) apiAudit(c echo.Context, action, target string, changes any) {
 			e.Changes = string(b)
 		}
 	}
-	if err := s.store.AddAudit(c.Request().Context(), e); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 10*time.Second)
+	defer cancel()
+	if err := s.store.AddAudit(ctx, e); err != nil {
 		s.log.Error("could not write the audit trail", "action", action, "err", err)
 	}
 }
@@ -122,9 +135,14 @@ func bindJSON(c echo.Context, v any) error {
 	if err := dec.Decode(v); err != nil {
 		msg := "The body is not valid JSON for this call."
 		var te *json.UnmarshalTypeError
+		var pe *time.ParseError
 		switch {
+		case errors.As(err, &te) && te.Field == "":
+			msg = "The body must be a JSON object."
 		case errors.As(err, &te):
-			msg = "Field \"" + te.Field + "\" must be " + te.Type.String() + "."
+			msg = "Field \"" + te.Field + "\" must be " + jsonKind(te.Type) + "."
+		case errors.As(err, &pe):
+			msg = "A date-time is not valid (" + strconv.Quote(pe.Value) + "): write it as RFC 3339 with a zone, such as 2026-12-01T09:00:00+09:00."
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			msg = "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
 		}
@@ -134,6 +152,35 @@ func bindJSON(c echo.Context, v any) error {
 		return apiFail(http.StatusBadRequest, "bad_request", "Only one JSON object is allowed.")
 	}
 	return nil
+}
+
+// jsonKind names a Go type as JSON does.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		if t == reflect.TypeFor[time.Time]() {
+			return "a date-time string"
+		}
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map:
+		return "an object"
+	case reflect.Struct:
+		if t == reflect.TypeFor[time.Time]() {
+			return "a date-time string"
+		}
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
 }
 
 // apiInvalid turns field errors into a 422 naming each field.

@@ -39,7 +39,7 @@ func (in apiComponentInput) input(product int64) data.ComponentInput {
 }
 
 type apiMove struct {
-	Direction string `json:"direction"`
+	Direction string `json:"direction" enum:"up,down"`
 }
 
 func (m apiMove) delta() (int, error) {
@@ -143,6 +143,8 @@ func (s *Server) catalogOps() []apiOp {
 			In: apiComponentInput{}, Out: apiComponent{}, Code: http.StatusCreated, Handle: s.apiCreateComponent}),
 		idem(apiOp{ID: "updateComponent", Method: http.MethodPut, Path: "/components/:id", IDs: []string{"c"}, Tag: "catalogue", Summary: "Change a component",
 			In: apiComponentInput{}, Out: apiComponent{}, Code: http.StatusOK, Handle: s.apiUpdateComponent}),
+		{ID: "getComponent", Method: http.MethodGet, Path: "/components/:id", IDs: []string{"c"}, Tag: "catalogue", Summary: "One component and its shown status",
+			Out: apiComponent{}, Code: http.StatusOK, Handle: s.apiGetComponent},
 		{ID: "deleteComponent", Method: http.MethodDelete, Path: "/components/:id", IDs: []string{"c"}, Tag: "catalogue", Summary: "Delete a component no incident or maintenance names",
 			Out: apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.describeDeleteComponent, s.apiDeleteComponent)},
 		{ID: "moveComponent", Method: http.MethodPost, Path: "/components/:id/move", IDs: []string{"c"}, Tag: "catalogue", Summary: "Move a component up or down",
@@ -206,6 +208,14 @@ func (s *Server) apiShowComponent(c echo.Context, id int64, code int) error {
 		return apiFail(http.StatusNotFound, "not_found", "No such component.")
 	}
 	return c.JSON(code, toAPIComponent(cp, v))
+}
+
+func (s *Server) apiGetComponent(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	return s.apiShowComponent(c, id, http.StatusOK)
 }
 
 func (s *Server) apiGetProduct(c echo.Context) error {

@@ -101,7 +101,7 @@ func TestGeneratedClient(t *testing.T) {
 	// answer: one incident, the same answer.
 	key := "declare-" + comp
 	declare := apiclient.NewIncident{TitleJa: "編集画面が開きません", TitleEn: str("The editor does not open"), Impact: "major", BodyJa: "調査中です。",
-		Components: &map[string]apiclient.NewIncidentComponents{comp: "major_outage"}}
+		Components: &map[string]apiclient.ComponentStatus{comp: apiclient.ComponentStatusMajorOutage}}
 	first, err := api.CreateIncidentWithResponse(ctx, &apiclient.CreateIncidentParams{IdempotencyKey: &key}, declare)
 	if err != nil {
 		t.Fatal(err)

@@ -77,11 +77,13 @@ func apiRenamed(err error, names map[string]string) error {
 
 // Incidents.
 
+// apiIncidentEdit changes an incident after the fact; what is left out is
+// kept.
 type apiIncidentEdit struct {
-	TitleJA    string     `json:"title_ja" maxlen:"200"`
-	TitleEN    string     `json:"title_en,omitempty" maxlen:"200"`
-	Impact     string     `json:"impact" enum:"none,minor,major,critical"`
-	StartedAt  time.Time  `json:"started_at" doc:"When it started; not in the future."`
+	TitleJA    *string    `json:"title_ja,omitempty" maxlen:"200"`
+	TitleEN    *string    `json:"title_en,omitempty" maxlen:"200" doc:"Omitted: kept; empty: no English title."`
+	Impact     *string    `json:"impact,omitempty" enum:"none,minor,major,critical"`
+	StartedAt  *time.Time `json:"started_at,omitempty" doc:"When it started; not in the future."`
 	ResolvedAt *time.Time `json:"resolved_at,omitempty" doc:"When it was resolved: only for a resolved incident; unchanged unless given. Not before the start, not in the future."`
 }
 
@@ -99,7 +101,18 @@ func (s *Server) apiEditIncident(c echo.Context) error {
 	if err != nil {
 		return notFoundJSON(err, "incident")
 	}
-	edit := data.IncidentEdit{TitleJA: in.TitleJA, TitleEN: in.TitleEN, Impact: in.Impact, StartedAt: in.StartedAt}
+	edit := data.IncidentEdit{TitleJA: before.TitleJA, TitleEN: before.TitleEN, Impact: before.Impact, StartedAt: before.StartedAt}
+	for _, f := range []struct {
+		dst *string
+		v   *string
+	}{{&edit.TitleJA, in.TitleJA}, {&edit.TitleEN, in.TitleEN}, {&edit.Impact, in.Impact}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	if in.StartedAt != nil {
+		edit.StartedAt = *in.StartedAt
+	}
 	if before.Status == data.Resolved {
 		edit.ResolvedAt = before.ResolvedAt
 		if in.ResolvedAt != nil {

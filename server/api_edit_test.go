@@ -62,12 +62,13 @@ func TestAPIEditIncident(t *testing.T) {
 	started := a.clock.Now().Add(-2 * time.Hour).Truncate(time.Second)
 	r := a.apiCall(tok, "PUT", inc, `{"title_ja": "改題した障害", "title_en": "Renamed", "impact": "major", "started_at": "`+editRFC(started)+`"}`)
 	expect(t, r, http.StatusOK, `"title_ja":"改題した障害"`, `"impact":"major"`)
-	got, _ := a.store.Incident(ctx, f.incident)
-	if got.TitleJA != "改題した障害" || got.TitleEN != "Renamed" || got.Impact != "major" || !got.StartedAt.Equal(started) {
+	// A change that leaves fields out keeps them.
+	expect(t, a.apiCall(tok, "PUT", inc, `{"impact": "major"}`), http.StatusOK, `"title_en":"Renamed"`)
+	if got, _ := a.store.Incident(ctx, f.incident); got.TitleJA != "改題した障害" || got.TitleEN != "Renamed" || got.Impact != "major" || !got.StartedAt.Equal(started) {
 		t.Fatalf("not edited: %+v", got)
 	}
-	if es, _, _ := a.store.Audit(ctx, data.AuditFilter{Action: "incident.update", Limit: 5}); len(es) != 1 || !strings.Contains(es[0].Changes, "改題した障害") ||
-		es[0].OperatorEmail != "token:edit" {
+	if es, _, _ := a.store.Audit(ctx, data.AuditFilter{Action: "incident.update", Limit: 5}); len(es) != 2 || !strings.Contains(es[1].Changes, "改題した障害") ||
+		es[1].OperatorEmail != "token:edit" || es[0].Changes != "{}" {
 		t.Fatalf("audit: %+v", es)
 	}
 
@@ -77,7 +78,7 @@ func TestAPIEditIncident(t *testing.T) {
 		{"no title", "PUT", inc, `{"title_ja": " ", "impact": "minor", "started_at": "` + editRFC(started) + `"}`, 422, []string{`"title_ja"`}},
 		{"bad impact", "PUT", inc, `{"title_ja": "x", "impact": "apocalyptic", "started_at": "` + editRFC(started) + `"}`, 422, []string{`"impact"`}},
 		{"future start", "PUT", inc, `{"title_ja": "x", "impact": "minor", "started_at": "` + future + `"}`, 422, []string{`"started_at"`}},
-		{"no start", "PUT", inc, `{"title_ja": "x", "impact": "minor"}`, 422, []string{`"started_at"`}},
+		{"an empty title", "PUT", inc, `{"title_ja": ""}`, 422, []string{`"title_ja"`}},
 		{"not a time", "PUT", inc, `{"title_ja": "x", "impact": "minor", "started_at": "yesterday"}`, 400, nil},
 		{"not resolved", "PUT", inc, `{"title_ja": "x", "impact": "minor", "started_at": "` + editRFC(started) + `", "resolved_at": "` + editRFC(started) + `"}`, 422, []string{`"resolved_at"`}},
 		{"unknown field", "PUT", inc, `{"title_ja": "x", "impact": "minor", "started_at": "` + editRFC(started) + `", "status": "resolved"}`, 400, []string{"status"}},

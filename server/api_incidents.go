@@ -243,7 +243,7 @@ type apiNewIncidentUpdate struct {
 	BodyJA     string            `json:"body_ja"`
 	BodyEN     string            `json:"body_en,omitempty"`
 	Components map[string]string `json:"components,omitempty" enum:"operational,degraded_performance,partial_outage,major_outage,under_maintenance" doc:"Component id → status; omitted: unchanged. A resolving update puts every component back to operational."`
-	Notify     bool              `json:"notify,omitempty"`
+	Notify     bool              `json:"notify,omitempty" doc:"Email this update per the notice policy; false unless given, whatever was chosen when it was declared."`
 	Reopen     bool              `json:"reopen,omitempty" doc:"Must be true to post a non-resolved update to a resolved incident."`
 	At         *time.Time        `json:"at,omitempty" doc:"The time the update describes, if before now (a backfill)."`
 }
@@ -294,8 +294,8 @@ func (s *Server) apiUpdateIncident(c echo.Context, id int64, in apiNewIncidentUp
 
 type apiResolveIncident struct {
 	BodyJA string `json:"body_ja,omitempty" doc:"「復旧しました。」 unless given."`
-	BodyEN string `json:"body_en,omitempty"`
-	Notify bool   `json:"notify,omitempty"`
+	BodyEN string `json:"body_en,omitempty" doc:"\"This incident has been resolved.\" when body_ja is not given either."`
+	Notify bool   `json:"notify,omitempty" doc:"Email the resolution per the notice policy; false unless given."`
 }
 
 func (s *Server) apiResolve(c echo.Context) error {
@@ -306,6 +306,15 @@ func (s *Server) apiResolve(c echo.Context) error {
 	var in apiResolveIncident
 	if err := bindJSON(c, &in); err != nil {
 		return err
+	}
+	inc, err := s.store.Incident(c.Request().Context(), id)
+	if err != nil {
+		return notFoundJSON(err, "incident")
+	}
+	if !inc.Open() {
+		// A second resolve (a retry without an Idempotency-Key, say) would
+		// post a second 復旧しました。 to the page and the contacts.
+		return apiFields(map[string]string{"status": "The incident is already resolved."})
 	}
 	if strings.TrimSpace(in.BodyJA) == "" {
 		in.BodyJA = "復旧しました。"

@@ -141,7 +141,7 @@ type apiNewMaintenance struct {
 	BodyEN     string    `json:"body_en,omitempty"`
 	Components []string  `json:"components" ref:"c"`
 	Notify     bool      `json:"notify,omitempty"`
-	ReminderS  *int64    `json:"reminder_lead_seconds,omitempty" min:"0" doc:"How long before the start contacts are reminded: a day unless given; 0: no reminder."`
+	ReminderS  *int64    `json:"reminder_lead_seconds,omitempty" min:"0" max:"7776000" doc:"How long before the start contacts are reminded: a day unless given; 0: no reminder."`
 }
 
 func (s *Server) apiCreateMaintenance(c echo.Context) error {
@@ -157,7 +157,10 @@ func (s *Server) apiCreateMaintenance(c echo.Context) error {
 	nm := data.NewMaintenance{TitleJA: in.TitleJA, TitleEN: in.TitleEN, StartsAt: in.StartsAt, EndsAt: in.EndsAt, BodyJA: in.BodyJA, BodyEN: in.BodyEN,
 		ComponentIDs: comps, Notice: n}
 	if in.ReminderS != nil {
-		if *in.ReminderS <= 0 {
+		if *in.ReminderS < 0 || *in.ReminderS > 90*24*3600 {
+			return apiFields(map[string]string{"reminder_lead_seconds": "From 0 (no reminder) to 7776000 (90 days)."})
+		}
+		if *in.ReminderS == 0 {
 			nm.ReminderLead = -1
 		} else {
 			nm.ReminderLead = time.Duration(*in.ReminderS) * time.Second

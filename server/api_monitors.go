@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/oshirase/oshirase/data"
@@ -125,11 +126,92 @@ func (s *Server) monitorOps() []apiOp {
 		{ID: "createMonitor", Method: http.MethodPost, Path: "/monitors", Tag: "monitors", Summary: "Add a monitor to a component",
 			Description: "Omitted optional fields take the console's defaults. The target must be reachable under the outbound policy.",
 			In:          apiMonitorInput{}, Out: apiMonitor{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiCreateMonitor},
+		{ID: "getMonitor", Method: http.MethodGet, Path: "/monitors/:id", IDs: []string{"mon"}, Tag: "monitors", Summary: "One monitor and its state",
+			Out: apiMonitor{}, Code: http.StatusOK, Handle: s.apiGetMonitor},
 		{ID: "updateMonitor", Method: http.MethodPut, Path: "/monitors/:id", IDs: []string{"mon"}, Tag: "monitors", Summary: "Change a monitor (it starts afresh)",
 			In: apiMonitorInput{}, Out: apiMonitor{}, Code: http.StatusOK, Idempotent: true, Handle: s.apiUpdateMonitor},
 		{ID: "deleteMonitor", Method: http.MethodDelete, Path: "/monitors/:id", IDs: []string{"mon"}, Tag: "monitors", Summary: "Delete a monitor, its results and its report",
 			Out: apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.describeDeleteMonitor, s.apiDeleteMonitor)},
+		{ID: "listDrafts", Method: http.MethodGet, Path: "/drafts", Tag: "monitors", Summary: "Incidents monitors and alert hooks prepared for an operator to confirm",
+			Description: "A component without automatic publishing gets a draft when its signals say it went down or came back. Declare it with createIncident (or postIncidentUpdate) and dismiss it, or dismiss it.",
+			Query:       []apiParam{{Name: "state", Doc: "waiting (the default), or all.", Schema: openapi3.NewStringSchema().WithEnum("waiting", "all")}},
+			Out:         apiList[apiDraft]{}, Code: http.StatusOK, Handle: s.apiListDrafts},
+		{ID: "dismissDraft", Method: http.MethodPost, Path: "/drafts/:id/dismiss", IDs: []string{"dr"}, Tag: "monitors", Summary: "Dismiss a waiting draft",
+			Out: apiDraft{}, Code: http.StatusOK, Handle: s.apiDismissDraft},
 	}
+}
+
+func (s *Server) apiGetMonitor(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	m, err := s.store.Monitor(c.Request().Context(), id)
+	if err != nil {
+		return notFoundJSON(err, "monitor")
+	}
+	return c.JSON(http.StatusOK, toAPIMonitor(m))
+}
+
+// apiDraft is an incident a signal prepared.
+type apiDraft struct {
+	ID          string    `json:"id" ref:"dr"`
+	Kind        string    `json:"kind" enum:"open,resolve" doc:"open: declare an incident; resolve: resolve the one named."`
+	State       string    `json:"state" enum:"waiting,published,dismissed,superseded"`
+	ComponentID string    `json:"component_id" ref:"c"`
+	IncidentID  *string   `json:"incident_id" doc:"The incident a resolve draft would resolve."`
+	Status      string    `json:"status"`
+	Impact      string    `json:"impact"`
+	TitleJA     string    `json:"title_ja"`
+	TitleEN     string    `json:"title_en"`
+	BodyJA      string    `json:"body_ja"`
+	BodyEN      string    `json:"body_en"`
+	Detail      string    `json:"detail" doc:"What the checks saw."`
+	PublishedID *string   `json:"published_incident_id"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func toAPIDraft(d *data.IncidentDraft) apiDraft {
+	return apiDraft{ID: apiRef("dr", d.ID), Kind: d.Kind, State: d.State, ComponentID: apiRef("c", d.ComponentID), IncidentID: optRef("i", d.IncidentID),
+		Status: d.Status, Impact: d.Impact, TitleJA: d.TitleJA, TitleEN: d.TitleEN, BodyJA: d.BodyJA, BodyEN: d.BodyEN, Detail: d.Detail,
+		PublishedID: optRef("i", d.PublishedIncidentID), CreatedAt: d.CreatedAt.UTC()}
+}
+
+func (s *Server) apiListDrafts(c echo.Context) error {
+	state := data.DraftWaiting
+	switch c.QueryParam("state") {
+	case "", "waiting":
+	case "all":
+		state = ""
+	default:
+		return apiFail(http.StatusBadRequest, "bad_request", `"state" must be waiting or all.`)
+	}
+	ds, err := s.store.IncidentDrafts(c.Request().Context(), state, 100)
+	if err != nil {
+		return err
+	}
+	out := make([]apiDraft, len(ds))
+	for i := range ds {
+		out[i] = toAPIDraft(&ds[i])
+	}
+	return c.JSON(http.StatusOK, newAPIList(out))
+}
+
+func (s *Server) apiDismissDraft(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := s.store.CloseDraft(ctx, id, data.DraftDismissed, nil); err != nil {
+		return s.apiInvalid(notFoundJSON(err, "draft"))
+	}
+	s.apiAudit(c, "draft.dismiss", "draft="+apiRef("dr", id), nil)
+	d, err := s.store.IncidentDraft(ctx, id)
+	if err != nil {
+		return notFoundJSON(err, "draft")
+	}
+	return c.JSON(http.StatusOK, toAPIDraft(d))
 }
 
 func (s *Server) describeDeleteMonitor(c echo.Context) (*confirmPage, error) {

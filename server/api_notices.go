@@ -2,8 +2,9 @@ package server
 
 import (
 	"net/http"
-	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -456,7 +457,7 @@ func (s *Server) apiCancelUpgrade(c echo.Context) error {
 // deliveries are.
 type apiNotification struct {
 	ID            string            `json:"id" ref:"n"`
-	Kind          string            `json:"kind" doc:"What it is about, such as incident_created, maintenance_scheduled, upgrade_notice."`
+	Kind          string            `json:"kind" doc:"What it is about, such as incident_opened, maintenance_scheduled, upgrade_notice (listNotifications' kind parameter lists them all)."`
 	Subject       string            `json:"subject" doc:"What its recipients read as its subject, in Japanese."`
 	TitleJA       string            `json:"title_ja"`
 	TitleEN       string            `json:"title_en"`
@@ -489,7 +490,7 @@ func (s *Server) toAPINotification(n *data.Notification, counts map[string]int) 
 type apiDelivery struct {
 	ID             string     `json:"id" ref:"d"`
 	NotificationID string     `json:"notification_id" ref:"n"`
-	Address        string     `json:"address" doc:"The email address; for a webhook, Slack or Teams channel, channel:<number>."`
+	Address        string     `json:"address" doc:"The email address; for a webhook, Slack or Teams channel, its id (ch7)."`
 	Name           string     `json:"name"`
 	Language       string     `json:"language" doc:"ja or en."`
 	Role           string     `json:"role" doc:"Why they receive it: primary, additional, subscriber, a channel's kind…"`
@@ -506,7 +507,11 @@ type apiDelivery struct {
 }
 
 func toAPIDelivery(d *data.Delivery) apiDelivery {
-	return apiDelivery{ID: apiRef("d", d.ID), NotificationID: apiRef("n", d.NotificationID), Address: d.Email, Name: d.Name, Language: d.Lang,
+	addr := d.Email
+	if d.ChannelID != nil {
+		addr = apiRef("ch", *d.ChannelID) // stored as channel:<id>
+	}
+	return apiDelivery{ID: apiRef("d", d.ID), NotificationID: apiRef("n", d.NotificationID), Address: addr, Name: d.Name, Language: d.Lang,
 		Role: d.Role, ContactID: optRef("ct", d.ContactID), SubscriberID: optRef("s", d.SubscriberID), ChannelID: optRef("ch", d.ChannelID),
 		State: d.State, Attempts: d.Attempts, NextAttemptAt: d.NextAttemptAt.UTC(), LastError: d.LastError, SentAt: utcp(d.SentAt),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
@@ -516,12 +521,10 @@ var (
 	notificationStateParam = apiParam{Name: "state", Doc: "Only those with a delivery in this state: held, pending (waiting or being sent), sent, " +
 		"failed (failed or bounced, as the console's filter), bounced or discarded.",
 		Schema: openapi3.NewStringSchema().WithEnum("held", "pending", "sent", "failed", "bounced", "discarded")}
-	notificationKindParam = apiParam{Name: "kind", Doc: "Only this kind, such as incident_created.",
-		Schema: &openapi3.Schema{Type: &openapi3.Types{"string"}, Pattern: "^[a-z_]{1,50}$"}}
+	notificationKindParam = apiParam{Name: "kind", Doc: "Only this kind.", Schema: openapi3.NewStringSchema().WithEnum(anys(data.NotificationKinds)...)}
 	deliveryStateParam = apiParam{Name: "state", Doc: "Only deliveries in this state.",
 		Schema: openapi3.NewStringSchema().WithEnum("held", "pending", "sending", "sent", "failed", "bounced", "discarded")}
 	bouncedDeliveryParam = apiParam{Name: "delivery", Doc: "Only this bounced delivery of the notification.", Schema: refSchema("d")}
-	apiKindPattern       = regexp.MustCompile(`^[a-z_]{1,50}$`)
 )
 
 func (s *Server) apiListNotifications(c echo.Context) error {
@@ -542,8 +545,8 @@ func (s *Server) apiListNotifications(c echo.Context) error {
 		return apiFail(http.StatusBadRequest, "bad_request", `"state" must be held, pending, sent, failed, bounced or discarded.`)
 	}
 	if k := c.QueryParam("kind"); k != "" {
-		if !apiKindPattern.MatchString(k) {
-			return apiFail(http.StatusBadRequest, "bad_request", `"kind" must be a kind of notification, such as incident_created.`)
+		if !slices.Contains(data.NotificationKinds, k) {
+			return apiFail(http.StatusBadRequest, "bad_request", `"kind" must be one of `+strings.Join(data.NotificationKinds, ", ")+".")
 		}
 		q.Kind = k
 	}
@@ -718,4 +721,12 @@ func (s *Server) apiDiscardAllHeld(c echo.Context) error {
 	}
 	s.changed()
 	return nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

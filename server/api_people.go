@@ -26,10 +26,10 @@ type apiContact struct {
 }
 
 type apiContactInput struct {
-	Name  string `json:"name,omitempty" maxlen:"100"`
-	Email string `json:"email" maxlen:"254"`
-	Lang  string `json:"lang" enum:"ja,en"`
-	Role  string `json:"role" enum:"primary,additional"`
+	Name  *string `json:"name,omitempty" maxlen:"100" doc:"Omitted on a change: kept."`
+	Email string  `json:"email" maxlen:"254"`
+	Lang  string  `json:"lang" enum:"ja,en"`
+	Role  string  `json:"role" enum:"primary,additional"`
 }
 
 type apiContract struct {
@@ -40,13 +40,15 @@ type apiContract struct {
 	EndedAt        *time.Time   `json:"ended_at"`
 	PortalDisabled bool         `json:"portal_disabled" doc:"The customer portal is closed to its contacts."`
 	SLATarget      string       `json:"sla_target" doc:"Its own availability commitment in percent, or empty for its products'."`
+	SLAReportMail  bool         `json:"sla_report_mail" doc:"The month's SLA report is mailed to its primary contacts."`
+	StartedAt      *time.Time   `json:"started_at" doc:"When its service began; no SLA period counts before it."`
 	ProductIDs     []string     `json:"product_ids" ref:"p"`
 	Contacts       []apiContact `json:"contacts"`
 }
 
 func toAPIContract(k *data.Contract) apiContract {
 	out := apiContract{ID: apiRef("k", k.ID), Code: k.Code, Name: k.Name, Active: k.Active, EndedAt: utcp(k.EndedAt), PortalDisabled: k.PortalDisabled,
-		SLATarget: k.SLATarget, ProductIDs: apiRefs("p", k.ProductIDs()), Contacts: []apiContact{}}
+		SLATarget: k.SLATarget, SLAReportMail: k.SLAReportMail, StartedAt: utcp(k.StartedAt), ProductIDs: apiRefs("p", k.ProductIDs()), Contacts: []apiContact{}}
 	for _, c := range k.Contacts {
 		out.Contacts = append(out.Contacts, apiContact{ID: apiRef("ct", c.ID), Name: c.Name, Email: c.Email, Lang: c.Lang, Role: c.Role,
 			ConfirmedAt: utcp(c.ConfirmedAt), AddedInPortal: c.AddedByContactID != nil})
@@ -55,16 +57,34 @@ func toAPIContract(k *data.Contract) apiContract {
 }
 
 type apiContractInput struct {
-	Code       string   `json:"code" maxlen:"50"`
-	Name       string   `json:"name" maxlen:"200"`
-	Active     bool     `json:"active,omitempty"`
-	ProductIDs []string `json:"product_ids,omitempty" ref:"p"`
+	Code       string    `json:"code" maxlen:"50"`
+	Name       string    `json:"name" maxlen:"200"`
+	Active     *bool     `json:"active,omitempty" doc:"false ends the contract (its contacts get no more notices). true unless given to create; omitted on a change: kept."`
+	ProductIDs *[]string `json:"product_ids,omitempty" ref:"p" doc:"The products it uses. None unless given to create; omitted on a change: kept."`
 }
 
-func (in apiContractInput) input() (data.ContractInput, error) {
-	ids, err := bodyRefs("p", "product_ids", in.ProductIDs)
-	return data.ContractInput{Code: in.Code, Name: in.Name, Active: in.Active, ProductIDs: ids}, err
+// input makes the store's input, with what was left out taken from old
+// (nil when creating).
+func (in apiContractInput) input(old *data.Contract) (data.ContractInput, error) {
+	out := data.ContractInput{Code: in.Code, Name: in.Name, Active: true}
+	if old != nil {
+		out.Active, out.ProductIDs = old.Active, old.ProductIDs()
+	}
+	if in.Active != nil {
+		out.Active = *in.Active
+	}
+	if in.ProductIDs != nil {
+		ids, err := bodyRefs("p", "product_ids", *in.ProductIDs)
+		if err != nil {
+			return out, err
+		}
+		out.ProductIDs = ids
+	}
+	return out, nil
 }
+
+// contractFields names the store's fields as the API's.
+var contractFields = map[string]string{"products": "product_ids"}
 
 func (s *Server) peopleOps() []apiOp {
 	return []apiOp{
@@ -78,6 +98,12 @@ func (s *Server) peopleOps() []apiOp {
 			Out: apiContract{}, Code: http.StatusOK, Handle: s.apiGetContract},
 		{ID: "updateContract", Method: http.MethodPut, Path: "/contracts/:id", IDs: []string{"k"}, Tag: "contracts", Summary: "Change a contract",
 			In: apiContractInput{}, Out: apiContract{}, Code: http.StatusOK, Idempotent: true, Handle: s.apiUpdateContract},
+		{ID: "setContractPortal", Method: http.MethodPut, Path: "/contracts/:id/portal", IDs: []string{"k"}, Tag: "contracts",
+			Summary: "Open or close the customer portal to a contract's contacts",
+			In:      apiContractPortal{}, Out: apiContract{}, Code: http.StatusOK, Handle: s.apiSetContractPortal},
+		{ID: "setContractSLA", Method: http.MethodPut, Path: "/contracts/:id/sla", IDs: []string{"k"}, Tag: "contracts",
+			Summary: "A contract's availability commitment, the start of its service and its monthly report mail",
+			In:      apiContractSLA{}, Out: apiContract{}, Code: http.StatusOK, Handle: s.apiSetContractSLA},
 		{ID: "addContact", Method: http.MethodPost, Path: "/contracts/:id/contacts", IDs: []string{"k"}, Tag: "contracts", Summary: "Add a contact to a contract",
 			In: apiContactInput{}, Out: apiContract{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiAddContact},
 		{ID: "updateContact", Method: http.MethodPut, Path: "/contacts/:id", IDs: []string{"ct"}, Tag: "contracts", Summary: "Change a contact",
@@ -138,13 +164,13 @@ func (s *Server) apiCreateContract(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	input, err := in.input()
+	input, err := in.input(nil)
 	if err != nil {
 		return err
 	}
 	k, err := s.store.CreateContract(c.Request().Context(), input)
 	if err != nil {
-		return s.apiInvalid(err)
+		return s.apiInvalid(apiRenamed(err, contractFields))
 	}
 	return s.apiContract(c, k.ID, http.StatusCreated)
 }
@@ -158,13 +184,62 @@ func (s *Server) apiUpdateContract(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	input, err := in.input()
+	old, err := s.store.Contract(c.Request().Context(), id)
+	if err != nil {
+		return notFoundJSON(err, "contract")
+	}
+	input, err := in.input(old)
 	if err != nil {
 		return err
 	}
 	if err := s.store.UpdateContract(c.Request().Context(), id, input); err != nil {
+		return s.apiInvalid(apiRenamed(notFoundJSON(err, "contract"), contractFields))
+	}
+	return s.apiContract(c, id, http.StatusOK)
+}
+
+type apiContractPortal struct {
+	Open bool `json:"open"`
+}
+
+func (s *Server) apiSetContractPortal(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in apiContractPortal
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if err := s.store.SetContractPortal(c.Request().Context(), id, in.Open); err != nil {
+		return notFoundJSON(err, "contract")
+	}
+	s.apiAudit(c, "contract.portal", "contract="+apiRef("k", id), map[string]any{"open": in.Open})
+	return s.apiContract(c, id, http.StatusOK)
+}
+
+type apiContractSLA struct {
+	SLATarget  string     `json:"sla_target,omitempty" doc:"Availability committed to in percent (\"99.95\"), overriding its products'; empty: theirs."`
+	StartedAt  *time.Time `json:"started_at,omitempty" doc:"When its service began; no SLA period counts before it."`
+	ReportMail bool       `json:"report_mail,omitempty" doc:"Mail the month's report to its primary contacts."`
+}
+
+func (s *Server) apiSetContractSLA(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in apiContractSLA
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if data.CheckSLATarget(in.SLATarget) != nil {
+		return apiFields(map[string]string{"sla_target": "A percentage above 0 and at most 100, such as 99.9."})
+	}
+	if err := s.store.SetContractSLA(c.Request().Context(), id, data.ContractSLA{SLATarget: in.SLATarget, StartedAt: in.StartedAt, ReportMail: in.ReportMail}); err != nil {
 		return s.apiInvalid(notFoundJSON(err, "contract"))
 	}
+	s.apiAudit(c, "contract.sla", "contract="+apiRef("k", id), map[string]any{"sla_target": in.SLATarget, "report_mail": in.ReportMail})
 	return s.apiContract(c, id, http.StatusOK)
 }
 
@@ -177,7 +252,7 @@ func (s *Server) apiAddContact(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	if _, err := s.store.AddContact(c.Request().Context(), id, data.ContactInput{Name: in.Name, Email: in.Email, Lang: in.Lang, Role: in.Role}); err != nil {
+	if _, err := s.store.AddContact(c.Request().Context(), id, data.ContactInput{Name: deref(in.Name), Email: in.Email, Lang: in.Lang, Role: in.Role}); err != nil {
 		return s.apiInvalid(notFoundJSON(err, "contract"))
 	}
 	return s.apiContract(c, id, http.StatusCreated)
@@ -193,12 +268,16 @@ func (s *Server) apiUpdateContact(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if err := s.store.UpdateContact(ctx, id, data.ContactInput{Name: in.Name, Email: in.Email, Lang: in.Lang, Role: in.Role}); err != nil {
-		return s.apiInvalid(notFoundJSON(err, "contact"))
-	}
 	ct, err := s.store.Contact(ctx, id)
 	if err != nil {
 		return notFoundJSON(err, "contact")
+	}
+	name := ct.Name
+	if in.Name != nil {
+		name = *in.Name
+	}
+	if err := s.store.UpdateContact(ctx, id, data.ContactInput{Name: name, Email: in.Email, Lang: in.Lang, Role: in.Role}); err != nil {
+		return s.apiInvalid(notFoundJSON(err, "contact"))
 	}
 	return s.apiContract(c, ct.ContractID, http.StatusOK)
 }
@@ -332,4 +411,11 @@ func (s *Server) apiDeleteSubscriber(c echo.Context) error {
 		return notFoundJSON(err, "subscriber")
 	}
 	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

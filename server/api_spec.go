@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -14,6 +15,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3gen"
 	"github.com/labstack/echo/v4"
+
+	"github.com/oshirase/oshirase/data"
 )
 
 // The operator API is declared once, as a list of apiOp: the router serves
@@ -54,7 +57,8 @@ type apiOp struct {
 	Code   int // the success status
 	// Invalid is the 422 body when it is not the usual Error.
 	Invalid any
-	// Idempotent: takes an Idempotency-Key.
+	// Idempotent: takes an Idempotency-Key. Every call but a read and the
+	// CSV import does (see apiOps); the import is idempotent by nature.
 	Idempotent bool
 	// Destructive: takes dry_run=true, which says what the call would
 	// change and changes nothing.
@@ -80,7 +84,7 @@ var apiKinds = map[string]string{
 	"m": "maintenance", "mu": "maintenance update", "k": "contract", "ct": "contact",
 	"s": "subscriber", "a": "announcement", "v": "upgrade", "mon": "monitor",
 	"n": "notification", "d": "delivery", "t": "template", "ch": "alert channel",
-	"in": "integration", "ae": "audit entry",
+	"in": "integration", "ae": "audit entry", "dr": "draft",
 }
 
 // apiRef is the id of object n of a kind: apiRef("i", 7) is "i7".
@@ -135,7 +139,9 @@ func bodyRefs(kind, field string, ss []string) ([]int64, error) {
 }
 
 func refHint(kind string) string {
-	return fmt.Sprintf("Not a %s id: they look like %s7.", apiKinds[kind], kind)
+	name := []rune(apiKinds[kind])
+	name[0] = unicode.ToUpper(name[0])
+	return fmt.Sprintf("%s ids look like %s7.", string(name), kind)
 }
 
 // apiFields is a 422 naming fields.
@@ -144,12 +150,33 @@ func apiFields(fields map[string]string) *echo.HTTPError {
 		Code: "invalid", Message: "Some fields are not valid.", Fields: fields}}}
 }
 
-// pathRefs checks the path's ids against their kinds and hands the
-// handler the bare numbers, so c.Param("id") is "7" for /incidents/i7.
-func pathRefs(kinds []string) echo.MiddlewareFunc {
+// apiRequest refuses query parameters the operation does not take (so a
+// dry_run sent to a call without one is an error, not done for real),
+// checks the path's ids against their kinds and hands the handler the bare
+// numbers, so c.Param("id") is "7" for /incidents/i7.
+func apiRequest(op apiOp) echo.MiddlewareFunc {
+	kinds := op.IDs
+	takes := map[string]bool{}
+	for _, q := range op.Query {
+		takes[q.Name] = true
+	}
+	if op.Destructive {
+		takes["dry_run"] = true
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if c.Request().URL.RawQuery != "" {
+				for name := range c.QueryParams() {
+					if !takes[name] {
+						return apiFail(http.StatusBadRequest, "bad_request", "This call takes no query parameter "+strconv.Quote(name)+".")
+					}
+				}
+			}
 			vals := c.ParamValues()
+			var refs []string
+			if len(kinds) > 0 {
+				c.Set("api_kind", apiKinds[kinds[0]])
+			}
 			out := make([]string, len(vals))
 			for i, v := range vals {
 				if i >= len(kinds) {
@@ -161,8 +188,12 @@ func pathRefs(kinds []string) echo.MiddlewareFunc {
 					return apiFail(http.StatusNotFound, "not_found", "No such "+apiKinds[kinds[i]]+": "+refHint(kinds[i]))
 				}
 				out[i] = strconv.FormatInt(n, 10)
+				refs = append(refs, c.ParamNames()[i]+"="+v)
 			}
 			c.SetParamValues(out...)
+			if refs != nil {
+				c.Set("api_refs", strings.Join(refs, " "))
+			}
 			return next(c)
 		}
 	}
@@ -171,7 +202,7 @@ func pathRefs(kinds []string) echo.MiddlewareFunc {
 // registerAPI serves the operations under /api/admin.
 func (s *Server) registerAPI(e *echo.Echo, group *echo.Group) {
 	for _, op := range s.apiOps() {
-		mw := []echo.MiddlewareFunc{pathRefs(op.IDs)}
+		mw := []echo.MiddlewareFunc{apiRequest(op)}
 		if op.Idempotent {
 			mw = append(mw, s.idempotent)
 		}
@@ -192,6 +223,9 @@ func (s *Server) apiOps() []apiOp {
 			Out: map[string]any{}, Code: http.StatusOK, Handle: s.showOpenAPI}},
 	} {
 		ops = append(ops, part...)
+	}
+	for i := range ops {
+		ops[i].Idempotent = ops[i].Method != http.MethodGet && !ops[i].CSV
 	}
 	return ops
 }
@@ -261,7 +295,8 @@ func (s *Server) destructive(describe describer, do func(c echo.Context) error) 
 		}
 		p, err := describe(c)
 		if err != nil {
-			return notFoundJSON(err, "object")
+			what, _ := c.Get("api_kind").(string)
+			return notFoundJSON(err, what)
 		}
 		out := apiConsequence{DryRun: dry, Effects: []string{}}
 		if p != nil {
@@ -428,7 +463,71 @@ func (s *Server) openAPIDoc() (*openapi3.T, error) {
 		}
 		doc.AddOperation(pathParam.ReplaceAllString("/api/admin"+op.Path, "{$1}"), op.Method, o)
 	}
+	nameEnums(schemas)
 	return doc, nil
+}
+
+// apiEnums are value sets used in many places: each is one named schema,
+// so a generated client has one type for it rather than one per field.
+var apiEnums = []struct {
+	name   string
+	values []string
+}{
+	{"ComponentStatus", []string{data.Operational, data.DegradedPerformance, data.PartialOutage, data.MajorOutage, data.UnderMaintenance}},
+	{"Impact", []string{"none", "minor", "major", "critical"}},
+	{"IncidentStatus", []string{data.Investigating, data.Identified, data.Monitoring, data.Resolved}},
+	{"MaintenanceStatus", []string{data.Scheduled, data.InProgress, data.Verifying, data.Completed, data.Cancelled}},
+	{"Language", []string{"ja", "en"}},
+	{"ContactRole", []string{"primary", "additional"}},
+	{"FailureStatus", []string{data.DegradedPerformance, data.PartialOutage, data.MajorOutage}},
+	{"MonitorKind", []string{"http", "tcp", "tls", "dns"}},
+}
+
+// nameEnums replaces each inline use of an apiEnums set by a reference to
+// its schema; a field's own description stays beside the reference.
+func nameEnums(schemas openapi3.Schemas) {
+	named := map[string]string{}
+	for _, e := range apiEnums {
+		named[strings.Join(e.values, ",")] = e.name
+		schemas[e.name] = openapi3.NewStringSchema().WithEnum(anys(e.values)...).NewRef()
+	}
+	replace := func(ref *openapi3.SchemaRef) *openapi3.SchemaRef {
+		if ref == nil || ref.Ref != "" || ref.Value == nil || len(ref.Value.Enum) == 0 {
+			return ref
+		}
+		vals := make([]string, len(ref.Value.Enum))
+		for i, v := range ref.Value.Enum {
+			vals[i], _ = v.(string)
+		}
+		name, ok := named[strings.Join(vals, ",")]
+		if !ok {
+			return ref
+		}
+		to := openapi3.NewSchemaRef("#/components/schemas/"+name, nil)
+		if ref.Value.Description == "" {
+			return to
+		}
+		return &openapi3.SchemaRef{Value: &openapi3.Schema{Description: ref.Value.Description, AllOf: openapi3.SchemaRefs{to}}}
+	}
+	for name, s := range schemas {
+		if s.Value == nil || slices.ContainsFunc(apiEnums, func(e struct {
+			name   string
+			values []string
+		}) bool {
+			return e.name == name
+		}) {
+			continue
+		}
+		for prop, p := range s.Value.Properties {
+			s.Value.Properties[prop] = replace(p)
+			if p.Value != nil && p.Value.Items != nil {
+				p.Value.Items = replace(p.Value.Items)
+			}
+			if p.Value != nil && p.Value.AdditionalProperties.Schema != nil {
+				p.Value.AdditionalProperties.Schema = replace(p.Value.AdditionalProperties.Schema)
+			}
+		}
+	}
 }
 
 // refSchema is the schema of an id of a kind.

@@ -162,3 +162,88 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		t.Fatalf("only %d API routes found", n)
 	}
 }
+
+// TestOperatorAPIDoesWhatItSays: what a customer's engineer tripped over
+// when trying the API — a dry_run sent where there is none, a change that
+// dropped what it left out, a key spent on a refused call, a second
+// resolve — each does what the document says.
+func TestOperatorAPIDoesWhatItSays(t *testing.T) {
+	a := newTestServer(t)
+	f := a.seedAll()
+	adm := a.client()
+	adm.login("admin@example.com")
+	tok := a.newToken(adm, "自動化", data.ScopeWrite)
+	ctx := context.Background()
+	inc := "/api/admin/incidents/" + apiRef("i", f.incident)
+
+	// A query parameter the call does not take is refused, never ignored:
+	// a dry run sent to a call without one changes nothing.
+	before := a.state()
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", inc + "/resolve?dry_run=true", `{}`},
+		{"POST", "/api/admin/components/" + apiRef("c", f.cdn) + "/move?dry_run=true", `{"direction":"down"}`},
+		{"POST", "/api/admin/notifications/" + apiRef("n", f.notification) + "/retry?dry_run=true", ``},
+		{"GET", "/api/admin/incidents?foo=1", ``},
+	} {
+		expect(t, a.apiCall(tok, c.method, c.path, c.body), http.StatusBadRequest, "takes no query parameter")
+	}
+	if a.state() != before {
+		t.Fatal("a refused query parameter changed something")
+	}
+
+	// A change keeps what it leaves out where the document says so: a
+	// contract stays active with its products, a contact keeps its name.
+	k := "/api/admin/contracts/" + apiRef("k", f.contract)
+	expect(t, a.apiCall(tok, "PUT", k, `{"code": "K-1", "name": "改名した契約"}`), http.StatusOK, `"active":true`, `"product_ids":["`+apiRef("p", f.product)+`"]`)
+	ct, _ := a.store.Contact(ctx, f.contact)
+	expect(t, a.apiCall(tok, "PUT", "/api/admin/contacts/"+apiRef("ct", f.contact), `{"email": "`+ct.Email+`", "lang": "en", "role": "additional"}`),
+		http.StatusOK, `"name":"`+ct.Name+`"`)
+	expect(t, a.apiCall(tok, "POST", "/api/admin/contracts", `{"code": "K-X", "name": "x", "product_ids": ["p99999"]}`), http.StatusUnprocessableEntity, `"product_ids"`)
+
+	// A refused call does not spend its Idempotency-Key: the corrected
+	// payload with the same key is done.
+	bad := `{"title_ja":"再試行","impact":"apocalyptic","body_ja":"x"}`
+	expect(t, a.apiCallKey(tok, "POST", "/api/admin/incidents", "alert-42", bad), http.StatusUnprocessableEntity, `"impact"`)
+	expect(t, a.apiCallKey(tok, "POST", "/api/admin/incidents", "alert-42", strings.Replace(bad, "apocalyptic", "minor", 1)), http.StatusCreated)
+	// Every changing call takes one: a move retried is a move once.
+	pos := func() int { c, _ := a.store.Component(ctx, f.cdn); return c.Position }
+	p0 := pos()
+	for range 2 {
+		expect(t, a.apiCallKey(tok, "POST", "/api/admin/components/"+apiRef("c", f.cdn)+"/move", "move-1", `{"direction":"down"}`), http.StatusOK)
+	}
+	if p := pos(); p != p0+1 {
+		t.Fatalf("a retried move moved from %d to %d", p0, p)
+	}
+
+	// A second resolve is refused, not a second 復旧しました。.
+	expect(t, a.apiCall(tok, "POST", inc+"/resolve", `{}`), http.StatusCreated)
+	n := len(must(a.store.Incident(ctx, f.incident)).Updates)
+	expect(t, a.apiCall(tok, "POST", inc+"/resolve", `{}`), http.StatusUnprocessableEntity, "already resolved")
+	if m := len(must(a.store.Incident(ctx, f.incident)).Updates); m != n {
+		t.Fatalf("a second resolve posted an update (%d → %d)", n, m)
+	}
+
+	// Errors say what is wrong in JSON's words.
+	for _, c := range []struct{ body, want string }{
+		{`[]`, "must be a JSON object"},
+		{`{"title_ja":"x","impact":"minor","body_ja":"x","components":["c1"]}`, `"components\" must be an object`},
+		{`{"title_ja":"x","impact":"minor","body_ja":"x","started_at":"2026-13-01"}`, "RFC 3339"},
+	} {
+		expect(t, a.apiCall(tok, "POST", "/api/admin/incidents", c.body), http.StatusBadRequest, c.want)
+	}
+	expect(t, a.apiCall(tok, "GET", "/api/admin/incidents/m1", ""), http.StatusNotFound, "Incident ids look like i7.")
+
+	// Every call is audited, with the ids as the API hands them out, even
+	// when the client hangs up at once.
+	es, _, _ := a.store.Audit(ctx, data.AuditFilter{Action: "api POST /api/admin/incidents/:id/resolve"})
+	if len(es) == 0 || es[0].Target != "id="+apiRef("i", f.incident) {
+		t.Fatalf("audit: %+v", es)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -31,6 +31,10 @@ func TestOpenAPIWalk(t *testing.T) {
 	spare, _ := a.store.CreateProduct(ctx, data.ProductInput{NameJA: "予備の製品"})
 	spareComp, _ := a.store.CreateComponent(ctx, data.ComponentInput{ProductID: f.product, NameJA: "予備のコンポーネント"})
 	mon := f.monitor
+	sig, err := a.store.Signal(ctx, data.Signal{ComponentID: f.api, Source: "walk", Status: data.MajorOutage, Detail: "connection refused"})
+	if err != nil || sig.Draft == nil {
+		t.Fatalf("no draft: %+v %v", sig, err)
+	}
 
 	r := apiRef
 	calls := []walkCall{
@@ -40,6 +44,7 @@ func TestOpenAPIWalk(t *testing.T) {
 		{"POST", "/api/admin/components/{id}/move", "/api/admin/components/" + r("c", spareComp.ID) + "/move", `{"direction": "up"}`},
 		{"PUT", "/api/admin/components/{id}/status", "/api/admin/components/" + r("c", f.cdn) + "/status", `{"status": "degraded_performance"}`},
 		{"DELETE", "/api/admin/components/{id}", "/api/admin/components/" + r("c", spareComp.ID), ""},
+		{"GET", "/api/admin/components/{id}", "/api/admin/components/" + r("c", f.cdn), ""},
 		{"GET", "/api/admin/products", "/api/admin/products", ""},
 		{"GET", "/api/admin/products/{id}", "/api/admin/products/" + r("p", f.product), ""},
 		{"POST", "/api/admin/products", "/api/admin/products", `{"name_ja": "新製品", "collapsed": true}`},
@@ -59,6 +64,8 @@ func TestOpenAPIWalk(t *testing.T) {
 		{"GET", "/api/admin/contracts/{id}", "/api/admin/contracts/" + r("k", f.contract), ""},
 		{"POST", "/api/admin/contracts", "/api/admin/contracts", `{"code": "K-API", "name": "API 顧客", "active": true, "product_ids": ["` + r("p", f.product) + `"]}`},
 		{"PUT", "/api/admin/contracts/{id}", "/api/admin/contracts/" + r("k", f.contract), `{"code": "K-1", "name": "既存の契約（改名）", "active": true, "product_ids": ["` + r("p", f.product) + `"]}`},
+		{"PUT", "/api/admin/contracts/{id}/portal", "/api/admin/contracts/" + r("k", f.contract) + "/portal", `{"open": false}`},
+		{"PUT", "/api/admin/contracts/{id}/sla", "/api/admin/contracts/" + r("k", f.contract) + "/sla", `{"sla_target": "99.95", "started_at": "2026-01-01T00:00:00+09:00", "report_mail": true}`},
 		{"POST", "/api/admin/contracts/{id}/contacts", "/api/admin/contracts/" + r("k", f.contract) + "/contacts", `{"name": "追加 次郎", "email": "jiro@example.com", "lang": "ja", "role": "additional"}`},
 		{"PUT", "/api/admin/contacts/{id}", "/api/admin/contacts/" + r("ct", f.contact), `{"name": "追加 花子", "email": "hanako@example.com", "lang": "en", "role": "additional"}`},
 		{"DELETE", "/api/admin/contacts/{id}", "/api/admin/contacts/" + r("ct", f.contact), ""},
@@ -70,6 +77,9 @@ func TestOpenAPIWalk(t *testing.T) {
 		{"PUT", "/api/admin/policy", "/api/admin/policy", `{"policy": [{"impact": "minor", "notify_primary": true, "notify_additional": true}]}`},
 		{"GET", "/api/admin/monitors", "/api/admin/monitors", ""},
 		{"POST", "/api/admin/monitors", "/api/admin/monitors", `{"component_id": "` + r("c", f.cdn) + `", "name": "TCP", "kind": "tcp", "target": "db.internal:5432"}`},
+		{"GET", "/api/admin/monitors/{id}", "/api/admin/monitors/" + r("mon", mon), ""},
+		{"GET", "/api/admin/drafts", "/api/admin/drafts", ""},
+		{"POST", "/api/admin/drafts/{id}/dismiss", "/api/admin/drafts/" + r("dr", sig.Draft.ID) + "/dismiss", ""},
 		{"PUT", "/api/admin/monitors/{id}", "/api/admin/monitors/" + r("mon", mon), `{"name": "API health", "kind": "http", "target": "https://api.example.com/healthz"}`},
 		{"DELETE", "/api/admin/monitors/{id}", "/api/admin/monitors/" + r("mon", mon), ""},
 		{"GET", "/api/admin/openapi.json", "/api/admin/openapi.json", ""},

@@ -65,10 +65,11 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxAPIBody+1))
 		if err != nil {
-			return apiFail(http.StatusRequestEntityTooLarge, "too_large", "The request body is too large.")
+			return apiFail(http.StatusRequestEntityTooLarge, "too_large", "The body is larger than 256 KiB.")
 		}
 		c.Request().Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.Sum256(append([]byte(c.Request().Method+" "+c.Request().URL.Path+"\n"), body...))
+		// The query is part of the request: a dry run and the real call are two.
+		sum := sha256.Sum256(append([]byte(c.Request().Method+" "+c.Request().URL.RequestURI()+"\n"), body...))
 		scope := "token:" + strconv.FormatInt(tok.ID, 10)
 		ctx := c.Request().Context()
 		holder := idempotencyHolder()
@@ -103,7 +104,10 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		cancel()
 		<-renewed
 		status := c.Response().Status
-		if status >= 500 {
+		// A refused request (4xx) changed nothing, and a 5xx may not have
+		// finished: neither answer is kept, so a corrected retry with the
+		// same key is done afresh.
+		if status >= 400 {
 			if ferr := s.store.ForgetIdempotent(keep, scope, key, holder); ferr != nil {
 				s.log.Error("could not forget an idempotency key", "err", ferr)
 			}

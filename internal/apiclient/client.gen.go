@@ -17,33 +17,6 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
-// Defines values for AffectedStatus.
-const (
-	AffectedStatusDegradedPerformance AffectedStatus = "degraded_performance"
-	AffectedStatusMajorOutage         AffectedStatus = "major_outage"
-	AffectedStatusOperational         AffectedStatus = "operational"
-	AffectedStatusPartialOutage       AffectedStatus = "partial_outage"
-	AffectedStatusUnderMaintenance    AffectedStatus = "under_maintenance"
-)
-
-// Valid indicates whether the value is a known member of the AffectedStatus enum.
-func (e AffectedStatus) Valid() bool {
-	switch e {
-	case AffectedStatusDegradedPerformance:
-		return true
-	case AffectedStatusMajorOutage:
-		return true
-	case AffectedStatusOperational:
-		return true
-	case AffectedStatusPartialOutage:
-		return true
-	case AffectedStatusUnderMaintenance:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for AlertChannelKind.
 const (
 	AlertChannelKindSlack   AlertChannelKind = "slack"
@@ -59,24 +32,6 @@ func (e AlertChannelKind) Valid() bool {
 	case AlertChannelKindTeams:
 		return true
 	case AlertChannelKindWebhook:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AlertChannelLang.
-const (
-	AlertChannelLangEn AlertChannelLang = "en"
-	AlertChannelLangJa AlertChannelLang = "ja"
-)
-
-// Valid indicates whether the value is a known member of the AlertChannelLang enum.
-func (e AlertChannelLang) Valid() bool {
-	switch e {
-	case AlertChannelLangEn:
-		return true
-	case AlertChannelLangJa:
 		return true
 	default:
 		return false
@@ -125,51 +80,6 @@ func (e AlertChannelInputKind) Valid() bool {
 	}
 }
 
-// Defines values for AlertChannelInputLang.
-const (
-	AlertChannelInputLangEn AlertChannelInputLang = "en"
-	AlertChannelInputLangJa AlertChannelInputLang = "ja"
-)
-
-// Valid indicates whether the value is a known member of the AlertChannelInputLang enum.
-func (e AlertChannelInputLang) Valid() bool {
-	switch e {
-	case AlertChannelInputLangEn:
-		return true
-	case AlertChannelInputLangJa:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ComponentShownStatus.
-const (
-	ComponentShownStatusDegradedPerformance ComponentShownStatus = "degraded_performance"
-	ComponentShownStatusMajorOutage         ComponentShownStatus = "major_outage"
-	ComponentShownStatusOperational         ComponentShownStatus = "operational"
-	ComponentShownStatusPartialOutage       ComponentShownStatus = "partial_outage"
-	ComponentShownStatusUnderMaintenance    ComponentShownStatus = "under_maintenance"
-)
-
-// Valid indicates whether the value is a known member of the ComponentShownStatus enum.
-func (e ComponentShownStatus) Valid() bool {
-	switch e {
-	case ComponentShownStatusDegradedPerformance:
-		return true
-	case ComponentShownStatusMajorOutage:
-		return true
-	case ComponentShownStatusOperational:
-		return true
-	case ComponentShownStatusPartialOutage:
-		return true
-	case ComponentShownStatusUnderMaintenance:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ComponentStatus.
 const (
 	ComponentStatusDegradedPerformance ComponentStatus = "degraded_performance"
@@ -197,72 +107,18 @@ func (e ComponentStatus) Valid() bool {
 	}
 }
 
-// Defines values for ContactLang.
-const (
-	ContactLangEn ContactLang = "en"
-	ContactLangJa ContactLang = "ja"
-)
-
-// Valid indicates whether the value is a known member of the ContactLang enum.
-func (e ContactLang) Valid() bool {
-	switch e {
-	case ContactLangEn:
-		return true
-	case ContactLangJa:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ContactRole.
 const (
-	ContactRoleAdditional ContactRole = "additional"
-	ContactRolePrimary    ContactRole = "primary"
+	Additional ContactRole = "additional"
+	Primary    ContactRole = "primary"
 )
 
 // Valid indicates whether the value is a known member of the ContactRole enum.
 func (e ContactRole) Valid() bool {
 	switch e {
-	case ContactRoleAdditional:
+	case Additional:
 		return true
-	case ContactRolePrimary:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ContactInputLang.
-const (
-	ContactInputLangEn ContactInputLang = "en"
-	ContactInputLangJa ContactInputLang = "ja"
-)
-
-// Valid indicates whether the value is a known member of the ContactInputLang enum.
-func (e ContactInputLang) Valid() bool {
-	switch e {
-	case ContactInputLangEn:
-		return true
-	case ContactInputLangJa:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ContactInputRole.
-const (
-	ContactInputRoleAdditional ContactInputRole = "additional"
-	ContactInputRolePrimary    ContactInputRole = "primary"
-)
-
-// Valid indicates whether the value is a known member of the ContactInputRole enum.
-func (e ContactInputRole) Valid() bool {
-	switch e {
-	case ContactInputRoleAdditional:
-		return true
-	case ContactInputRolePrimary:
+	case Primary:
 		return true
 	default:
 		return false
@@ -302,24 +158,87 @@ func (e DeliveryState) Valid() bool {
 	}
 }
 
-// Defines values for IncidentImpact.
+// Defines values for DraftKind.
 const (
-	IncidentImpactCritical IncidentImpact = "critical"
-	IncidentImpactMajor    IncidentImpact = "major"
-	IncidentImpactMinor    IncidentImpact = "minor"
-	IncidentImpactNone     IncidentImpact = "none"
+	DraftKindOpen    DraftKind = "open"
+	DraftKindResolve DraftKind = "resolve"
 )
 
-// Valid indicates whether the value is a known member of the IncidentImpact enum.
-func (e IncidentImpact) Valid() bool {
+// Valid indicates whether the value is a known member of the DraftKind enum.
+func (e DraftKind) Valid() bool {
 	switch e {
-	case IncidentImpactCritical:
+	case DraftKindOpen:
 		return true
-	case IncidentImpactMajor:
+	case DraftKindResolve:
 		return true
-	case IncidentImpactMinor:
+	default:
+		return false
+	}
+}
+
+// Defines values for DraftState.
+const (
+	DraftStateDismissed  DraftState = "dismissed"
+	DraftStatePublished  DraftState = "published"
+	DraftStateSuperseded DraftState = "superseded"
+	DraftStateWaiting    DraftState = "waiting"
+)
+
+// Valid indicates whether the value is a known member of the DraftState enum.
+func (e DraftState) Valid() bool {
+	switch e {
+	case DraftStateDismissed:
 		return true
-	case IncidentImpactNone:
+	case DraftStatePublished:
+		return true
+	case DraftStateSuperseded:
+		return true
+	case DraftStateWaiting:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FailureStatus.
+const (
+	FailureStatusDegradedPerformance FailureStatus = "degraded_performance"
+	FailureStatusMajorOutage         FailureStatus = "major_outage"
+	FailureStatusPartialOutage       FailureStatus = "partial_outage"
+)
+
+// Valid indicates whether the value is a known member of the FailureStatus enum.
+func (e FailureStatus) Valid() bool {
+	switch e {
+	case FailureStatusDegradedPerformance:
+		return true
+	case FailureStatusMajorOutage:
+		return true
+	case FailureStatusPartialOutage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Impact.
+const (
+	ImpactCritical Impact = "critical"
+	ImpactMajor    Impact = "major"
+	ImpactMinor    Impact = "minor"
+	ImpactNone     Impact = "none"
+)
+
+// Valid indicates whether the value is a known member of the Impact enum.
+func (e Impact) Valid() bool {
+	switch e {
+	case ImpactCritical:
+		return true
+	case ImpactMajor:
+		return true
+	case ImpactMinor:
+		return true
+	case ImpactNone:
 		return true
 	default:
 		return false
@@ -350,75 +269,6 @@ func (e IncidentStatus) Valid() bool {
 	}
 }
 
-// Defines values for IncidentEditImpact.
-const (
-	IncidentEditImpactCritical IncidentEditImpact = "critical"
-	IncidentEditImpactMajor    IncidentEditImpact = "major"
-	IncidentEditImpactMinor    IncidentEditImpact = "minor"
-	IncidentEditImpactNone     IncidentEditImpact = "none"
-)
-
-// Valid indicates whether the value is a known member of the IncidentEditImpact enum.
-func (e IncidentEditImpact) Valid() bool {
-	switch e {
-	case IncidentEditImpactCritical:
-		return true
-	case IncidentEditImpactMajor:
-		return true
-	case IncidentEditImpactMinor:
-		return true
-	case IncidentEditImpactNone:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IncidentUpdateStatus.
-const (
-	IncidentUpdateStatusIdentified    IncidentUpdateStatus = "identified"
-	IncidentUpdateStatusInvestigating IncidentUpdateStatus = "investigating"
-	IncidentUpdateStatusMonitoring    IncidentUpdateStatus = "monitoring"
-	IncidentUpdateStatusResolved      IncidentUpdateStatus = "resolved"
-)
-
-// Valid indicates whether the value is a known member of the IncidentUpdateStatus enum.
-func (e IncidentUpdateStatus) Valid() bool {
-	switch e {
-	case IncidentUpdateStatusIdentified:
-		return true
-	case IncidentUpdateStatusInvestigating:
-		return true
-	case IncidentUpdateStatusMonitoring:
-		return true
-	case IncidentUpdateStatusResolved:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for IntegrationFailureStatus.
-const (
-	IntegrationFailureStatusDegradedPerformance IntegrationFailureStatus = "degraded_performance"
-	IntegrationFailureStatusMajorOutage         IntegrationFailureStatus = "major_outage"
-	IntegrationFailureStatusPartialOutage       IntegrationFailureStatus = "partial_outage"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationFailureStatus enum.
-func (e IntegrationFailureStatus) Valid() bool {
-	switch e {
-	case IntegrationFailureStatusDegradedPerformance:
-		return true
-	case IntegrationFailureStatusMajorOutage:
-		return true
-	case IntegrationFailureStatusPartialOutage:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for IntegrationKind.
 const (
 	IntegrationKindAlertmanager IntegrationKind = "alertmanager"
@@ -440,27 +290,6 @@ func (e IntegrationKind) Valid() bool {
 	}
 }
 
-// Defines values for IntegrationInputFailureStatus.
-const (
-	IntegrationInputFailureStatusDegradedPerformance IntegrationInputFailureStatus = "degraded_performance"
-	IntegrationInputFailureStatusMajorOutage         IntegrationInputFailureStatus = "major_outage"
-	IntegrationInputFailureStatusPartialOutage       IntegrationInputFailureStatus = "partial_outage"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationInputFailureStatus enum.
-func (e IntegrationInputFailureStatus) Valid() bool {
-	switch e {
-	case IntegrationInputFailureStatusDegradedPerformance:
-		return true
-	case IntegrationInputFailureStatusMajorOutage:
-		return true
-	case IntegrationInputFailureStatusPartialOutage:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for IntegrationInputKind.
 const (
 	IntegrationInputKindAlertmanager IntegrationInputKind = "alertmanager"
@@ -476,6 +305,24 @@ func (e IntegrationInputKind) Valid() bool {
 	case IntegrationInputKindGeneric:
 		return true
 	case IntegrationInputKindGrafana:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Language.
+const (
+	En Language = "en"
+	Ja Language = "ja"
+)
+
+// Valid indicates whether the value is a known member of the Language enum.
+func (e Language) Valid() bool {
+	switch e {
+	case En:
+		return true
+	case Ja:
 		return true
 	default:
 		return false
@@ -533,78 +380,6 @@ func (e MaintenanceStatus) Valid() bool {
 	}
 }
 
-// Defines values for MaintenanceUpdateStatus.
-const (
-	MaintenanceUpdateStatusCancelled  MaintenanceUpdateStatus = "cancelled"
-	MaintenanceUpdateStatusCompleted  MaintenanceUpdateStatus = "completed"
-	MaintenanceUpdateStatusInProgress MaintenanceUpdateStatus = "in_progress"
-	MaintenanceUpdateStatusScheduled  MaintenanceUpdateStatus = "scheduled"
-	MaintenanceUpdateStatusVerifying  MaintenanceUpdateStatus = "verifying"
-)
-
-// Valid indicates whether the value is a known member of the MaintenanceUpdateStatus enum.
-func (e MaintenanceUpdateStatus) Valid() bool {
-	switch e {
-	case MaintenanceUpdateStatusCancelled:
-		return true
-	case MaintenanceUpdateStatusCompleted:
-		return true
-	case MaintenanceUpdateStatusInProgress:
-		return true
-	case MaintenanceUpdateStatusScheduled:
-		return true
-	case MaintenanceUpdateStatusVerifying:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for MonitorFailureStatus.
-const (
-	MonitorFailureStatusDegradedPerformance MonitorFailureStatus = "degraded_performance"
-	MonitorFailureStatusMajorOutage         MonitorFailureStatus = "major_outage"
-	MonitorFailureStatusPartialOutage       MonitorFailureStatus = "partial_outage"
-)
-
-// Valid indicates whether the value is a known member of the MonitorFailureStatus enum.
-func (e MonitorFailureStatus) Valid() bool {
-	switch e {
-	case MonitorFailureStatusDegradedPerformance:
-		return true
-	case MonitorFailureStatusMajorOutage:
-		return true
-	case MonitorFailureStatusPartialOutage:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for MonitorKind.
-const (
-	MonitorKindDns  MonitorKind = "dns"
-	MonitorKindHttp MonitorKind = "http"
-	MonitorKindTcp  MonitorKind = "tcp"
-	MonitorKindTls  MonitorKind = "tls"
-)
-
-// Valid indicates whether the value is a known member of the MonitorKind enum.
-func (e MonitorKind) Valid() bool {
-	switch e {
-	case MonitorKindDns:
-		return true
-	case MonitorKindHttp:
-		return true
-	case MonitorKindTcp:
-		return true
-	case MonitorKindTls:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for MonitorInputDnsType.
 const (
 	A     MonitorInputDnsType = "A"
@@ -626,51 +401,6 @@ func (e MonitorInputDnsType) Valid() bool {
 	case MX:
 		return true
 	case TXT:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for MonitorInputFailureStatus.
-const (
-	MonitorInputFailureStatusDegradedPerformance MonitorInputFailureStatus = "degraded_performance"
-	MonitorInputFailureStatusMajorOutage         MonitorInputFailureStatus = "major_outage"
-	MonitorInputFailureStatusPartialOutage       MonitorInputFailureStatus = "partial_outage"
-)
-
-// Valid indicates whether the value is a known member of the MonitorInputFailureStatus enum.
-func (e MonitorInputFailureStatus) Valid() bool {
-	switch e {
-	case MonitorInputFailureStatusDegradedPerformance:
-		return true
-	case MonitorInputFailureStatusMajorOutage:
-		return true
-	case MonitorInputFailureStatusPartialOutage:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for MonitorInputKind.
-const (
-	MonitorInputKindDns  MonitorInputKind = "dns"
-	MonitorInputKindHttp MonitorInputKind = "http"
-	MonitorInputKindTcp  MonitorInputKind = "tcp"
-	MonitorInputKindTls  MonitorInputKind = "tls"
-)
-
-// Valid indicates whether the value is a known member of the MonitorInputKind enum.
-func (e MonitorInputKind) Valid() bool {
-	switch e {
-	case MonitorInputKindDns:
-		return true
-	case MonitorInputKindHttp:
-		return true
-	case MonitorInputKindTcp:
-		return true
-	case MonitorInputKindTls:
 		return true
 	default:
 		return false
@@ -701,153 +431,42 @@ func (e MonitorInputMethod) Valid() bool {
 	}
 }
 
-// Defines values for NewIncidentComponents.
+// Defines values for MonitorKind.
 const (
-	NewIncidentComponentsDegradedPerformance NewIncidentComponents = "degraded_performance"
-	NewIncidentComponentsMajorOutage         NewIncidentComponents = "major_outage"
-	NewIncidentComponentsOperational         NewIncidentComponents = "operational"
-	NewIncidentComponentsPartialOutage       NewIncidentComponents = "partial_outage"
-	NewIncidentComponentsUnderMaintenance    NewIncidentComponents = "under_maintenance"
+	Dns  MonitorKind = "dns"
+	Http MonitorKind = "http"
+	Tcp  MonitorKind = "tcp"
+	Tls  MonitorKind = "tls"
 )
 
-// Valid indicates whether the value is a known member of the NewIncidentComponents enum.
-func (e NewIncidentComponents) Valid() bool {
+// Valid indicates whether the value is a known member of the MonitorKind enum.
+func (e MonitorKind) Valid() bool {
 	switch e {
-	case NewIncidentComponentsDegradedPerformance:
+	case Dns:
 		return true
-	case NewIncidentComponentsMajorOutage:
+	case Http:
 		return true
-	case NewIncidentComponentsOperational:
+	case Tcp:
 		return true
-	case NewIncidentComponentsPartialOutage:
-		return true
-	case NewIncidentComponentsUnderMaintenance:
+	case Tls:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for NewIncidentImpact.
+// Defines values for MoveDirection.
 const (
-	NewIncidentImpactCritical NewIncidentImpact = "critical"
-	NewIncidentImpactMajor    NewIncidentImpact = "major"
-	NewIncidentImpactMinor    NewIncidentImpact = "minor"
-	NewIncidentImpactNone     NewIncidentImpact = "none"
+	Down MoveDirection = "down"
+	Up   MoveDirection = "up"
 )
 
-// Valid indicates whether the value is a known member of the NewIncidentImpact enum.
-func (e NewIncidentImpact) Valid() bool {
+// Valid indicates whether the value is a known member of the MoveDirection enum.
+func (e MoveDirection) Valid() bool {
 	switch e {
-	case NewIncidentImpactCritical:
+	case Down:
 		return true
-	case NewIncidentImpactMajor:
-		return true
-	case NewIncidentImpactMinor:
-		return true
-	case NewIncidentImpactNone:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for NewIncidentStatus.
-const (
-	NewIncidentStatusIdentified    NewIncidentStatus = "identified"
-	NewIncidentStatusInvestigating NewIncidentStatus = "investigating"
-	NewIncidentStatusMonitoring    NewIncidentStatus = "monitoring"
-	NewIncidentStatusResolved      NewIncidentStatus = "resolved"
-)
-
-// Valid indicates whether the value is a known member of the NewIncidentStatus enum.
-func (e NewIncidentStatus) Valid() bool {
-	switch e {
-	case NewIncidentStatusIdentified:
-		return true
-	case NewIncidentStatusInvestigating:
-		return true
-	case NewIncidentStatusMonitoring:
-		return true
-	case NewIncidentStatusResolved:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for NewIncidentUpdateComponents.
-const (
-	NewIncidentUpdateComponentsDegradedPerformance NewIncidentUpdateComponents = "degraded_performance"
-	NewIncidentUpdateComponentsMajorOutage         NewIncidentUpdateComponents = "major_outage"
-	NewIncidentUpdateComponentsOperational         NewIncidentUpdateComponents = "operational"
-	NewIncidentUpdateComponentsPartialOutage       NewIncidentUpdateComponents = "partial_outage"
-	NewIncidentUpdateComponentsUnderMaintenance    NewIncidentUpdateComponents = "under_maintenance"
-)
-
-// Valid indicates whether the value is a known member of the NewIncidentUpdateComponents enum.
-func (e NewIncidentUpdateComponents) Valid() bool {
-	switch e {
-	case NewIncidentUpdateComponentsDegradedPerformance:
-		return true
-	case NewIncidentUpdateComponentsMajorOutage:
-		return true
-	case NewIncidentUpdateComponentsOperational:
-		return true
-	case NewIncidentUpdateComponentsPartialOutage:
-		return true
-	case NewIncidentUpdateComponentsUnderMaintenance:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for NewIncidentUpdateStatus.
-const (
-	NewIncidentUpdateStatusIdentified    NewIncidentUpdateStatus = "identified"
-	NewIncidentUpdateStatusInvestigating NewIncidentUpdateStatus = "investigating"
-	NewIncidentUpdateStatusMonitoring    NewIncidentUpdateStatus = "monitoring"
-	NewIncidentUpdateStatusResolved      NewIncidentUpdateStatus = "resolved"
-)
-
-// Valid indicates whether the value is a known member of the NewIncidentUpdateStatus enum.
-func (e NewIncidentUpdateStatus) Valid() bool {
-	switch e {
-	case NewIncidentUpdateStatusIdentified:
-		return true
-	case NewIncidentUpdateStatusInvestigating:
-		return true
-	case NewIncidentUpdateStatusMonitoring:
-		return true
-	case NewIncidentUpdateStatusResolved:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for NewMaintenanceUpdateStatus.
-const (
-	NewMaintenanceUpdateStatusCancelled  NewMaintenanceUpdateStatus = "cancelled"
-	NewMaintenanceUpdateStatusCompleted  NewMaintenanceUpdateStatus = "completed"
-	NewMaintenanceUpdateStatusInProgress NewMaintenanceUpdateStatus = "in_progress"
-	NewMaintenanceUpdateStatusScheduled  NewMaintenanceUpdateStatus = "scheduled"
-	NewMaintenanceUpdateStatusVerifying  NewMaintenanceUpdateStatus = "verifying"
-)
-
-// Valid indicates whether the value is a known member of the NewMaintenanceUpdateStatus enum.
-func (e NewMaintenanceUpdateStatus) Valid() bool {
-	switch e {
-	case NewMaintenanceUpdateStatusCancelled:
-		return true
-	case NewMaintenanceUpdateStatusCompleted:
-		return true
-	case NewMaintenanceUpdateStatusInProgress:
-		return true
-	case NewMaintenanceUpdateStatusScheduled:
-		return true
-	case NewMaintenanceUpdateStatusVerifying:
+	case Up:
 		return true
 	default:
 		return false
@@ -881,102 +500,6 @@ func (e PolicyRowImpact) Valid() bool {
 	}
 }
 
-// Defines values for ProductStatus.
-const (
-	ProductStatusDegradedPerformance ProductStatus = "degraded_performance"
-	ProductStatusMajorOutage         ProductStatus = "major_outage"
-	ProductStatusOperational         ProductStatus = "operational"
-	ProductStatusPartialOutage       ProductStatus = "partial_outage"
-	ProductStatusUnderMaintenance    ProductStatus = "under_maintenance"
-)
-
-// Valid indicates whether the value is a known member of the ProductStatus enum.
-func (e ProductStatus) Valid() bool {
-	switch e {
-	case ProductStatusDegradedPerformance:
-		return true
-	case ProductStatusMajorOutage:
-		return true
-	case ProductStatusOperational:
-		return true
-	case ProductStatusPartialOutage:
-		return true
-	case ProductStatusUnderMaintenance:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SetComponentStatusStatus.
-const (
-	SetComponentStatusStatusDegradedPerformance SetComponentStatusStatus = "degraded_performance"
-	SetComponentStatusStatusMajorOutage         SetComponentStatusStatus = "major_outage"
-	SetComponentStatusStatusOperational         SetComponentStatusStatus = "operational"
-	SetComponentStatusStatusPartialOutage       SetComponentStatusStatus = "partial_outage"
-	SetComponentStatusStatusUnderMaintenance    SetComponentStatusStatus = "under_maintenance"
-)
-
-// Valid indicates whether the value is a known member of the SetComponentStatusStatus enum.
-func (e SetComponentStatusStatus) Valid() bool {
-	switch e {
-	case SetComponentStatusStatusDegradedPerformance:
-		return true
-	case SetComponentStatusStatusMajorOutage:
-		return true
-	case SetComponentStatusStatusOperational:
-		return true
-	case SetComponentStatusStatusPartialOutage:
-		return true
-	case SetComponentStatusStatusUnderMaintenance:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SubscriberLang.
-const (
-	SubscriberLangEn SubscriberLang = "en"
-	SubscriberLangJa SubscriberLang = "ja"
-)
-
-// Valid indicates whether the value is a known member of the SubscriberLang enum.
-func (e SubscriberLang) Valid() bool {
-	switch e {
-	case SubscriberLangEn:
-		return true
-	case SubscriberLangJa:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for TemplateImpact.
-const (
-	TemplateImpactCritical TemplateImpact = "critical"
-	TemplateImpactMajor    TemplateImpact = "major"
-	TemplateImpactMinor    TemplateImpact = "minor"
-	TemplateImpactNone     TemplateImpact = "none"
-)
-
-// Valid indicates whether the value is a known member of the TemplateImpact enum.
-func (e TemplateImpact) Valid() bool {
-	switch e {
-	case TemplateImpactCritical:
-		return true
-	case TemplateImpactMajor:
-		return true
-	case TemplateImpactMinor:
-		return true
-	case TemplateImpactNone:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for TemplateStatus.
 const (
 	TemplateStatusIdentified    TemplateStatus = "identified"
@@ -992,57 +515,6 @@ func (e TemplateStatus) Valid() bool {
 	case TemplateStatusInvestigating:
 		return true
 	case TemplateStatusMonitoring:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for TemplateInputComponents.
-const (
-	TemplateInputComponentsDegradedPerformance TemplateInputComponents = "degraded_performance"
-	TemplateInputComponentsMajorOutage         TemplateInputComponents = "major_outage"
-	TemplateInputComponentsOperational         TemplateInputComponents = "operational"
-	TemplateInputComponentsPartialOutage       TemplateInputComponents = "partial_outage"
-	TemplateInputComponentsUnderMaintenance    TemplateInputComponents = "under_maintenance"
-)
-
-// Valid indicates whether the value is a known member of the TemplateInputComponents enum.
-func (e TemplateInputComponents) Valid() bool {
-	switch e {
-	case TemplateInputComponentsDegradedPerformance:
-		return true
-	case TemplateInputComponentsMajorOutage:
-		return true
-	case TemplateInputComponentsOperational:
-		return true
-	case TemplateInputComponentsPartialOutage:
-		return true
-	case TemplateInputComponentsUnderMaintenance:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for TemplateInputImpact.
-const (
-	TemplateInputImpactCritical TemplateInputImpact = "critical"
-	TemplateInputImpactMajor    TemplateInputImpact = "major"
-	TemplateInputImpactMinor    TemplateInputImpact = "minor"
-	TemplateInputImpactNone     TemplateInputImpact = "none"
-)
-
-// Valid indicates whether the value is a known member of the TemplateInputImpact enum.
-func (e TemplateInputImpact) Valid() bool {
-	switch e {
-	case TemplateInputImpactCritical:
-		return true
-	case TemplateInputImpactMajor:
-		return true
-	case TemplateInputImpactMinor:
-		return true
-	case TemplateInputImpactNone:
 		return true
 	default:
 		return false
@@ -1151,6 +623,24 @@ func (e ListContractsParamsState) Valid() bool {
 	}
 }
 
+// Defines values for ListDraftsParamsState.
+const (
+	ListDraftsParamsStateAll     ListDraftsParamsState = "all"
+	ListDraftsParamsStateWaiting ListDraftsParamsState = "waiting"
+)
+
+// Valid indicates whether the value is a known member of the ListDraftsParamsState enum.
+func (e ListDraftsParamsState) Valid() bool {
+	switch e {
+	case ListDraftsParamsStateAll:
+		return true
+	case ListDraftsParamsStateWaiting:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListIncidentsParamsStatus.
 const (
 	ListIncidentsParamsStatusIdentified    ListIncidentsParamsStatus = "identified"
@@ -1232,6 +722,66 @@ func (e ListNotificationsParamsState) Valid() bool {
 	case ListNotificationsParamsStatePending:
 		return true
 	case ListNotificationsParamsStateSent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListNotificationsParamsKind.
+const (
+	ListNotificationsParamsKindChannelDisabled      ListNotificationsParamsKind = "channel_disabled"
+	ListNotificationsParamsKindContactConfirm       ListNotificationsParamsKind = "contact_confirm"
+	ListNotificationsParamsKindIncidentOpened       ListNotificationsParamsKind = "incident_opened"
+	ListNotificationsParamsKindIncidentPostmortem   ListNotificationsParamsKind = "incident_postmortem"
+	ListNotificationsParamsKindIncidentResolved     ListNotificationsParamsKind = "incident_resolved"
+	ListNotificationsParamsKindIncidentUpdated      ListNotificationsParamsKind = "incident_updated"
+	ListNotificationsParamsKindMaintenanceCancelled ListNotificationsParamsKind = "maintenance_cancelled"
+	ListNotificationsParamsKindMaintenanceCompleted ListNotificationsParamsKind = "maintenance_completed"
+	ListNotificationsParamsKindMaintenanceReminder  ListNotificationsParamsKind = "maintenance_reminder"
+	ListNotificationsParamsKindMaintenanceScheduled ListNotificationsParamsKind = "maintenance_scheduled"
+	ListNotificationsParamsKindMaintenanceStarted   ListNotificationsParamsKind = "maintenance_started"
+	ListNotificationsParamsKindPortalLink           ListNotificationsParamsKind = "portal_link"
+	ListNotificationsParamsKindSlaReport            ListNotificationsParamsKind = "sla_report"
+	ListNotificationsParamsKindUpgradeCancelled     ListNotificationsParamsKind = "upgrade_cancelled"
+	ListNotificationsParamsKindUpgradeNotice        ListNotificationsParamsKind = "upgrade_notice"
+	ListNotificationsParamsKindUpgradeRescheduled   ListNotificationsParamsKind = "upgrade_rescheduled"
+)
+
+// Valid indicates whether the value is a known member of the ListNotificationsParamsKind enum.
+func (e ListNotificationsParamsKind) Valid() bool {
+	switch e {
+	case ListNotificationsParamsKindChannelDisabled:
+		return true
+	case ListNotificationsParamsKindContactConfirm:
+		return true
+	case ListNotificationsParamsKindIncidentOpened:
+		return true
+	case ListNotificationsParamsKindIncidentPostmortem:
+		return true
+	case ListNotificationsParamsKindIncidentResolved:
+		return true
+	case ListNotificationsParamsKindIncidentUpdated:
+		return true
+	case ListNotificationsParamsKindMaintenanceCancelled:
+		return true
+	case ListNotificationsParamsKindMaintenanceCompleted:
+		return true
+	case ListNotificationsParamsKindMaintenanceReminder:
+		return true
+	case ListNotificationsParamsKindMaintenanceScheduled:
+		return true
+	case ListNotificationsParamsKindMaintenanceStarted:
+		return true
+	case ListNotificationsParamsKindPortalLink:
+		return true
+	case ListNotificationsParamsKindSlaReport:
+		return true
+	case ListNotificationsParamsKindUpgradeCancelled:
+		return true
+	case ListNotificationsParamsKindUpgradeNotice:
+		return true
+	case ListNotificationsParamsKindUpgradeRescheduled:
 		return true
 	default:
 		return false
@@ -1336,12 +886,9 @@ type Affected struct {
 	// ComponentId The component's id.
 	//
 	// Example: c7
-	ComponentId string         `json:"component_id"`
-	Status      AffectedStatus `json:"status"`
+	ComponentId string          `json:"component_id"`
+	Status      ComponentStatus `json:"status"`
 }
-
-// AffectedStatus defines model for Affected.Status.
-type AffectedStatus string
 
 // AlertChannel defines model for AlertChannel.
 type AlertChannel struct {
@@ -1356,7 +903,7 @@ type AlertChannel struct {
 	// Example: ch7
 	Id   string           `json:"id"`
 	Kind AlertChannelKind `json:"kind"`
-	Lang AlertChannelLang `json:"lang"`
+	Lang Language         `json:"lang"`
 
 	// LastDelivery The latest attempted delivery; absent when none.
 	LastDelivery *ChannelDelivery  `json:"last_delivery,omitempty"`
@@ -1367,16 +914,13 @@ type AlertChannel struct {
 // AlertChannelKind defines model for AlertChannel.Kind.
 type AlertChannelKind string
 
-// AlertChannelLang defines model for AlertChannel.Lang.
-type AlertChannelLang string
-
 // AlertChannelState defines model for AlertChannel.State.
 type AlertChannelState string
 
 // AlertChannelInput defines model for AlertChannelInput.
 type AlertChannelInput struct {
 	Kind AlertChannelInputKind `json:"kind"`
-	Lang AlertChannelInputLang `json:"lang"`
+	Lang Language              `json:"lang"`
 
 	// Url Its full address (kept, never shown again).
 	Url string `json:"url"`
@@ -1384,9 +928,6 @@ type AlertChannelInput struct {
 
 // AlertChannelInputKind defines model for AlertChannelInput.Kind.
 type AlertChannelInputKind string
-
-// AlertChannelInputLang defines model for AlertChannelInput.Lang.
-type AlertChannelInputLang string
 
 // AlertChannelList defines model for AlertChannelList.
 type AlertChannelList struct {
@@ -1559,17 +1100,11 @@ type Component struct {
 	ProductId string `json:"product_id"`
 
 	// ShownStatus What the page shows: the hand-set status made worse by open incidents and running maintenance.
-	ShownStatus ComponentShownStatus `json:"shown_status"`
+	ShownStatus ComponentStatus `json:"shown_status"`
 
 	// Status The status set by hand (or by the API).
 	Status ComponentStatus `json:"status"`
 }
-
-// ComponentShownStatus What the page shows: the hand-set status made worse by open incidents and running maintenance.
-type ComponentShownStatus string
-
-// ComponentStatus The status set by hand (or by the API).
-type ComponentStatus string
 
 // ComponentInput defines model for ComponentInput.
 type ComponentInput struct {
@@ -1590,6 +1125,9 @@ type ComponentInput struct {
 type ComponentList struct {
 	Items []Component `json:"items"`
 }
+
+// ComponentStatus defines model for ComponentStatus.
+type ComponentStatus string
 
 // Consequence defines model for Consequence.
 type Consequence struct {
@@ -1612,30 +1150,23 @@ type Contact struct {
 	//
 	// Example: ct7
 	Id   string      `json:"id"`
-	Lang ContactLang `json:"lang"`
+	Lang Language    `json:"lang"`
 	Name string      `json:"name"`
 	Role ContactRole `json:"role"`
 }
 
-// ContactLang defines model for Contact.Lang.
-type ContactLang string
-
-// ContactRole defines model for Contact.Role.
-type ContactRole string
-
 // ContactInput defines model for ContactInput.
 type ContactInput struct {
-	Email string           `json:"email"`
-	Lang  ContactInputLang `json:"lang"`
-	Name  *string          `json:"name,omitempty"`
-	Role  ContactInputRole `json:"role"`
+	Email string   `json:"email"`
+	Lang  Language `json:"lang"`
+
+	// Name Omitted on a change: kept.
+	Name *string     `json:"name,omitempty"`
+	Role ContactRole `json:"role"`
 }
 
-// ContactInputLang defines model for ContactInput.Lang.
-type ContactInputLang string
-
-// ContactInputRole defines model for ContactInput.Role.
-type ContactInputRole string
+// ContactRole defines model for ContactRole.
+type ContactRole string
 
 // Contract defines model for Contract.
 type Contract struct {
@@ -1654,15 +1185,24 @@ type Contract struct {
 	PortalDisabled bool     `json:"portal_disabled"`
 	ProductIds     []string `json:"product_ids"`
 
+	// SlaReportMail The month's SLA report is mailed to its primary contacts.
+	SlaReportMail bool `json:"sla_report_mail"`
+
 	// SlaTarget Its own availability commitment in percent, or empty for its products'.
 	SlaTarget string `json:"sla_target"`
+
+	// StartedAt When its service began; no SLA period counts before it.
+	StartedAt *time.Time `json:"started_at"`
 }
 
 // ContractInput defines model for ContractInput.
 type ContractInput struct {
-	Active     *bool     `json:"active,omitempty"`
-	Code       string    `json:"code"`
-	Name       string    `json:"name"`
+	// Active false ends the contract (its contacts get no more notices). true unless given to create; omitted on a change: kept.
+	Active *bool  `json:"active,omitempty"`
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+
+	// ProductIds The products it uses. None unless given to create; omitted on a change: kept.
 	ProductIds *[]string `json:"product_ids,omitempty"`
 }
 
@@ -1677,9 +1217,26 @@ type ContractPage struct {
 	Total    int64 `json:"total"`
 }
 
+// ContractPortal defines model for ContractPortal.
+type ContractPortal struct {
+	Open bool `json:"open"`
+}
+
+// ContractSLA defines model for ContractSLA.
+type ContractSLA struct {
+	// ReportMail Mail the month's report to its primary contacts.
+	ReportMail *bool `json:"report_mail,omitempty"`
+
+	// SlaTarget Availability committed to in percent ("99.95"), overriding its products'; empty: theirs.
+	SlaTarget *string `json:"sla_target,omitempty"`
+
+	// StartedAt When its service began; no SLA period counts before it.
+	StartedAt *time.Time `json:"started_at,omitempty"`
+}
+
 // Delivery defines model for Delivery.
 type Delivery struct {
-	// Address The email address; for a webhook, Slack or Teams channel, channel:<number>.
+	// Address The email address; for a webhook, Slack or Teams channel, its id (ch7).
 	Address  string `json:"address"`
 	Attempts int    `json:"attempts"`
 
@@ -1751,6 +1308,49 @@ type DeliveryPage struct {
 	Total    int64 `json:"total"`
 }
 
+// Draft defines model for Draft.
+type Draft struct {
+	BodyEn string `json:"body_en"`
+	BodyJa string `json:"body_ja"`
+
+	// ComponentId The component's id.
+	//
+	// Example: c7
+	ComponentId string    `json:"component_id"`
+	CreatedAt   time.Time `json:"created_at"`
+
+	// Detail What the checks saw.
+	Detail string `json:"detail"`
+
+	// Id The draft's id.
+	//
+	// Example: dr7
+	Id     string `json:"id"`
+	Impact string `json:"impact"`
+
+	// IncidentId The incident a resolve draft would resolve.
+	IncidentId *string `json:"incident_id"`
+
+	// Kind open: declare an incident; resolve: resolve the one named.
+	Kind                DraftKind  `json:"kind"`
+	PublishedIncidentId *string    `json:"published_incident_id"`
+	State               DraftState `json:"state"`
+	Status              string     `json:"status"`
+	TitleEn             string     `json:"title_en"`
+	TitleJa             string     `json:"title_ja"`
+}
+
+// DraftKind open: declare an incident; resolve: resolve the one named.
+type DraftKind string
+
+// DraftState defines model for Draft.State.
+type DraftState string
+
+// DraftList defines model for DraftList.
+type DraftList struct {
+	Items []Draft `json:"items"`
+}
+
 // Error defines model for Error.
 type Error struct {
 	Error ErrorBody `json:"error"`
@@ -1763,6 +1363,9 @@ type ErrorBody struct {
 	Message string             `json:"message"`
 }
 
+// FailureStatus defines model for FailureStatus.
+type FailureStatus string
+
 // FooterLink defines model for FooterLink.
 type FooterLink struct {
 	// LabelEn The Japanese label is used when empty.
@@ -1772,6 +1375,9 @@ type FooterLink struct {
 	// Url https, http or mailto.
 	Url string `json:"url"`
 }
+
+// Impact defines model for Impact.
+type Impact string
 
 // Import defines model for Import.
 type Import struct {
@@ -1817,8 +1423,8 @@ type Incident struct {
 	// Id The incident's id.
 	//
 	// Example: i7
-	Id     string         `json:"id"`
-	Impact IncidentImpact `json:"impact"`
+	Id     string `json:"id"`
+	Impact Impact `json:"impact"`
 
 	// Notify The email choice made when it was declared.
 	Notify                bool           `json:"notify"`
@@ -1837,27 +1443,20 @@ type Incident struct {
 	Url string `json:"url"`
 }
 
-// IncidentImpact defines model for Incident.Impact.
-type IncidentImpact string
-
-// IncidentStatus defines model for Incident.Status.
-type IncidentStatus string
-
 // IncidentEdit defines model for IncidentEdit.
 type IncidentEdit struct {
-	Impact IncidentEditImpact `json:"impact"`
+	Impact *Impact `json:"impact,omitempty"`
 
 	// ResolvedAt When it was resolved: only for a resolved incident; unchanged unless given. Not before the start, not in the future.
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 
 	// StartedAt When it started; not in the future.
-	StartedAt time.Time `json:"started_at"`
-	TitleEn   *string   `json:"title_en,omitempty"`
-	TitleJa   string    `json:"title_ja"`
-}
+	StartedAt *time.Time `json:"started_at,omitempty"`
 
-// IncidentEditImpact defines model for IncidentEdit.Impact.
-type IncidentEditImpact string
+	// TitleEn Omitted: kept; empty: no English title.
+	TitleEn *string `json:"title_en,omitempty"`
+	TitleJa *string `json:"title_ja,omitempty"`
+}
 
 // IncidentPage defines model for IncidentPage.
 type IncidentPage struct {
@@ -1869,6 +1468,9 @@ type IncidentPage struct {
 	PerPage  int   `json:"per_page"`
 	Total    int64 `json:"total"`
 }
+
+// IncidentStatus defines model for IncidentStatus.
+type IncidentStatus string
 
 // IncidentUpdate Newest first.
 type IncidentUpdate struct {
@@ -1884,20 +1486,17 @@ type IncidentUpdate struct {
 	Id string `json:"id"`
 
 	// Notified Whether an email notice went out (or is queued) for it.
-	Notified  bool                 `json:"notified"`
-	Status    IncidentUpdateStatus `json:"status"`
-	UpdatedAt time.Time            `json:"updated_at"`
+	Notified  bool           `json:"notified"`
+	Status    IncidentStatus `json:"status"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
-
-// IncidentUpdateStatus defines model for IncidentUpdate.Status.
-type IncidentUpdateStatus string
 
 // Integration defines model for Integration.
 type Integration struct {
 	CreatedAt time.Time `json:"created_at"`
 
 	// FailureStatus What a firing alert reports when it names no status.
-	FailureStatus IntegrationFailureStatus `json:"failure_status"`
+	FailureStatus FailureStatus `json:"failure_status"`
 
 	// Id The integration's id.
 	//
@@ -1911,21 +1510,15 @@ type Integration struct {
 	RevokedAt *time.Time `json:"revoked_at"`
 }
 
-// IntegrationFailureStatus What a firing alert reports when it names no status.
-type IntegrationFailureStatus string
-
 // IntegrationKind defines model for Integration.Kind.
 type IntegrationKind string
 
 // IntegrationInput defines model for IntegrationInput.
 type IntegrationInput struct {
-	FailureStatus IntegrationInputFailureStatus `json:"failure_status"`
-	Kind          IntegrationInputKind          `json:"kind"`
-	Name          string                        `json:"name"`
+	FailureStatus FailureStatus        `json:"failure_status"`
+	Kind          IntegrationInputKind `json:"kind"`
+	Name          string               `json:"name"`
 }
-
-// IntegrationInputFailureStatus defines model for IntegrationInput.FailureStatus.
-type IntegrationInputFailureStatus string
 
 // IntegrationInputKind defines model for IntegrationInput.Kind.
 type IntegrationInputKind string
@@ -1934,6 +1527,9 @@ type IntegrationInputKind string
 type IntegrationList struct {
 	Items []Integration `json:"items"`
 }
+
+// Language defines model for Language.
+type Language string
 
 // Logo The uploaded logo; absent when none.
 type Logo struct {
@@ -1977,9 +1573,6 @@ type Maintenance struct {
 	Url     string              `json:"url"`
 }
 
-// MaintenanceStatus defines model for Maintenance.Status.
-type MaintenanceStatus string
-
 // MaintenanceEdit defines model for MaintenanceEdit.
 type MaintenanceEdit struct {
 	Components []string `json:"components"`
@@ -2005,6 +1598,9 @@ type MaintenancePage struct {
 	Total    int64 `json:"total"`
 }
 
+// MaintenanceStatus defines model for MaintenanceStatus.
+type MaintenanceStatus string
+
 // MaintenanceUpdate Newest first.
 type MaintenanceUpdate struct {
 	At     time.Time `json:"at"`
@@ -2014,30 +1610,27 @@ type MaintenanceUpdate struct {
 	// Id The maintenance update's id.
 	//
 	// Example: mu7
-	Id        string                  `json:"id"`
-	Notified  bool                    `json:"notified"`
-	Status    MaintenanceUpdateStatus `json:"status"`
-	UpdatedAt time.Time               `json:"updated_at"`
+	Id        string            `json:"id"`
+	Notified  bool              `json:"notified"`
+	Status    MaintenanceStatus `json:"status"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
-
-// MaintenanceUpdateStatus defines model for MaintenanceUpdate.Status.
-type MaintenanceUpdateStatus string
 
 // Monitor defines model for Monitor.
 type Monitor struct {
 	// ComponentId The component's id.
 	//
 	// Example: c7
-	ComponentId     string               `json:"component_id"`
-	DnsExpect       string               `json:"dns_expect"`
-	DnsServer       string               `json:"dns_server"`
-	DnsType         string               `json:"dns_type"`
-	Enabled         bool                 `json:"enabled"`
-	ExpectCodes     string               `json:"expect_codes"`
-	FailThreshold   int                  `json:"fail_threshold"`
-	FailureStatus   MonitorFailureStatus `json:"failure_status"`
-	FollowRedirects bool                 `json:"follow_redirects"`
-	Headers         string               `json:"headers"`
+	ComponentId     string        `json:"component_id"`
+	DnsExpect       string        `json:"dns_expect"`
+	DnsServer       string        `json:"dns_server"`
+	DnsType         string        `json:"dns_type"`
+	Enabled         bool          `json:"enabled"`
+	ExpectCodes     string        `json:"expect_codes"`
+	FailThreshold   int           `json:"fail_threshold"`
+	FailureStatus   FailureStatus `json:"failure_status"`
+	FollowRedirects bool          `json:"follow_redirects"`
+	Headers         string        `json:"headers"`
 
 	// Id The monitor's id.
 	//
@@ -2060,12 +1653,6 @@ type Monitor struct {
 	WarnDays int    `json:"warn_days"`
 }
 
-// MonitorFailureStatus defines model for Monitor.FailureStatus.
-type MonitorFailureStatus string
-
-// MonitorKind defines model for Monitor.Kind.
-type MonitorKind string
-
 // MonitorInput defines model for MonitorInput.
 type MonitorInput struct {
 	// ComponentId Required to create; omitted on a change: kept.
@@ -2078,16 +1665,16 @@ type MonitorInput struct {
 	Enabled     *bool                `json:"enabled,omitempty"`
 
 	// ExpectCodes Status codes that count as up, such as 200-299,301.
-	ExpectCodes     *string                    `json:"expect_codes,omitempty"`
-	FailThreshold   *int                       `json:"fail_threshold,omitempty"`
-	FailureStatus   *MonitorInputFailureStatus `json:"failure_status,omitempty"`
-	FollowRedirects *bool                      `json:"follow_redirects,omitempty"`
+	ExpectCodes     *string        `json:"expect_codes,omitempty"`
+	FailThreshold   *int           `json:"fail_threshold,omitempty"`
+	FailureStatus   *FailureStatus `json:"failure_status,omitempty"`
+	FollowRedirects *bool          `json:"follow_redirects,omitempty"`
 
 	// Headers Request headers, one Name: value per line.
 	Headers     *string             `json:"headers,omitempty"`
 	IntervalS   *int                `json:"interval_s,omitempty"`
 	Keyword     *string             `json:"keyword,omitempty"`
-	Kind        MonitorInputKind    `json:"kind"`
+	Kind        MonitorKind         `json:"kind"`
 	Method      *MonitorInputMethod `json:"method,omitempty"`
 	Name        string              `json:"name"`
 	OkThreshold *int                `json:"ok_threshold,omitempty"`
@@ -2103,14 +1690,11 @@ type MonitorInput struct {
 // MonitorInputDnsType defines model for MonitorInput.DnsType.
 type MonitorInputDnsType string
 
-// MonitorInputFailureStatus defines model for MonitorInput.FailureStatus.
-type MonitorInputFailureStatus string
-
-// MonitorInputKind defines model for MonitorInput.Kind.
-type MonitorInputKind string
-
 // MonitorInputMethod defines model for MonitorInput.Method.
 type MonitorInputMethod string
+
+// MonitorKind defines model for MonitorKind.
+type MonitorKind string
 
 // MonitorList defines model for MonitorList.
 type MonitorList struct {
@@ -2119,8 +1703,11 @@ type MonitorList struct {
 
 // Move defines model for Move.
 type Move struct {
-	Direction string `json:"direction"`
+	Direction MoveDirection `json:"direction"`
 }
+
+// MoveDirection defines model for Move.Direction.
+type MoveDirection string
 
 // NewIncident defines model for NewIncident.
 type NewIncident struct {
@@ -2128,8 +1715,8 @@ type NewIncident struct {
 	BodyJa string  `json:"body_ja"`
 
 	// Components Component id ("c3") → the status the incident puts it in.
-	Components *map[string]NewIncidentComponents `json:"components,omitempty"`
-	Impact     NewIncidentImpact                 `json:"impact"`
+	Components *map[string]ComponentStatus `json:"components,omitempty"`
+	Impact     Impact                      `json:"impact"`
 
 	// Notify Email the contracts' contacts per the notice policy.
 	Notify *bool `json:"notify,omitempty"`
@@ -2138,19 +1725,10 @@ type NewIncident struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 
 	// Status investigating unless given.
-	Status  *NewIncidentStatus `json:"status,omitempty"`
-	TitleEn *string            `json:"title_en,omitempty"`
-	TitleJa string             `json:"title_ja"`
+	Status  *IncidentStatus `json:"status,omitempty"`
+	TitleEn *string         `json:"title_en,omitempty"`
+	TitleJa string          `json:"title_ja"`
 }
-
-// NewIncidentComponents Component id ("c3") → the status the incident puts it in.
-type NewIncidentComponents string
-
-// NewIncidentImpact defines model for NewIncident.Impact.
-type NewIncidentImpact string
-
-// NewIncidentStatus investigating unless given.
-type NewIncidentStatus string
 
 // NewIncidentUpdate defines model for NewIncidentUpdate.
 type NewIncidentUpdate struct {
@@ -2160,19 +1738,15 @@ type NewIncidentUpdate struct {
 	BodyJa string     `json:"body_ja"`
 
 	// Components Component id → status; omitted: unchanged. A resolving update puts every component back to operational.
-	Components *map[string]NewIncidentUpdateComponents `json:"components,omitempty"`
-	Notify     *bool                                   `json:"notify,omitempty"`
+	Components *map[string]ComponentStatus `json:"components,omitempty"`
+
+	// Notify Email this update per the notice policy; false unless given, whatever was chosen when it was declared.
+	Notify *bool `json:"notify,omitempty"`
 
 	// Reopen Must be true to post a non-resolved update to a resolved incident.
-	Reopen *bool                   `json:"reopen,omitempty"`
-	Status NewIncidentUpdateStatus `json:"status"`
+	Reopen *bool          `json:"reopen,omitempty"`
+	Status IncidentStatus `json:"status"`
 }
-
-// NewIncidentUpdateComponents Component id → status; omitted: unchanged. A resolving update puts every component back to operational.
-type NewIncidentUpdateComponents string
-
-// NewIncidentUpdateStatus defines model for NewIncidentUpdate.Status.
-type NewIncidentUpdateStatus string
 
 // NewIntegration defines model for NewIntegration.
 type NewIntegration struct {
@@ -2198,14 +1772,11 @@ type NewMaintenance struct {
 
 // NewMaintenanceUpdate defines model for NewMaintenanceUpdate.
 type NewMaintenanceUpdate struct {
-	BodyEn *string                    `json:"body_en,omitempty"`
-	BodyJa string                     `json:"body_ja"`
-	Notify *bool                      `json:"notify,omitempty"`
-	Status NewMaintenanceUpdateStatus `json:"status"`
+	BodyEn *string           `json:"body_en,omitempty"`
+	BodyJa string            `json:"body_ja"`
+	Notify *bool             `json:"notify,omitempty"`
+	Status MaintenanceStatus `json:"status"`
 }
-
-// NewMaintenanceUpdateStatus defines model for NewMaintenanceUpdate.Status.
-type NewMaintenanceUpdateStatus string
 
 // Notification defines model for Notification.
 type Notification struct {
@@ -2226,7 +1797,7 @@ type Notification struct {
 	// Example: i7
 	IncidentId *string `json:"incident_id"`
 
-	// Kind What it is about, such as incident_created, maintenance_scheduled, upgrade_notice.
+	// Kind What it is about, such as incident_opened, maintenance_scheduled, upgrade_notice (listNotifications' kind parameter lists them all).
 	Kind string `json:"kind"`
 
 	// MaintenanceId The maintenance's id.
@@ -2329,11 +1900,8 @@ type Product struct {
 	SlaTarget string `json:"sla_target"`
 
 	// Status Its worst component's shown status.
-	Status ProductStatus `json:"status"`
+	Status ComponentStatus `json:"status"`
 }
-
-// ProductStatus Its worst component's shown status.
-type ProductStatus string
 
 // ProductInput defines model for ProductInput.
 type ProductInput struct {
@@ -2352,20 +1920,20 @@ type ProductList struct {
 
 // ResolveIncident defines model for ResolveIncident.
 type ResolveIncident struct {
+	// BodyEn "This incident has been resolved." when body_ja is not given either.
 	BodyEn *string `json:"body_en,omitempty"`
 
 	// BodyJa 「復旧しました。」 unless given.
 	BodyJa *string `json:"body_ja,omitempty"`
-	Notify *bool   `json:"notify,omitempty"`
+
+	// Notify Email the resolution per the notice policy; false unless given.
+	Notify *bool `json:"notify,omitempty"`
 }
 
 // SetComponentStatus defines model for SetComponentStatus.
 type SetComponentStatus struct {
-	Status SetComponentStatusStatus `json:"status"`
+	Status ComponentStatus `json:"status"`
 }
-
-// SetComponentStatusStatus defines model for SetComponentStatus.Status.
-type SetComponentStatusStatus string
 
 // Subscriber defines model for Subscriber.
 type Subscriber struct {
@@ -2379,15 +1947,12 @@ type Subscriber struct {
 	// Id The subscriber's id.
 	//
 	// Example: s7
-	Id   string         `json:"id"`
-	Lang SubscriberLang `json:"lang"`
+	Id   string   `json:"id"`
+	Lang Language `json:"lang"`
 
 	// ProductIds The products followed when not all.
 	ProductIds []string `json:"product_ids"`
 }
-
-// SubscriberLang defines model for Subscriber.Lang.
-type SubscriberLang string
 
 // SubscriberPage defines model for SubscriberPage.
 type SubscriberPage struct {
@@ -2412,9 +1977,9 @@ type Template struct {
 	// Id The template's id.
 	//
 	// Example: t7
-	Id     string         `json:"id"`
-	Impact TemplateImpact `json:"impact"`
-	Name   string         `json:"name"`
+	Id     string `json:"id"`
+	Impact Impact `json:"impact"`
+	Name   string `json:"name"`
 
 	// ProductId The product it is for; null: any product.
 	//
@@ -2426,9 +1991,6 @@ type Template struct {
 	UpdatedAt time.Time      `json:"updated_at"`
 }
 
-// TemplateImpact defines model for Template.Impact.
-type TemplateImpact string
-
 // TemplateStatus defines model for Template.Status.
 type TemplateStatus string
 
@@ -2438,9 +2000,9 @@ type TemplateInput struct {
 	BodyJa string  `json:"body_ja"`
 
 	// Components Component id ("c3") → the status the template puts it in.
-	Components *map[string]TemplateInputComponents `json:"components,omitempty"`
-	Impact     TemplateInputImpact                 `json:"impact"`
-	Name       string                              `json:"name"`
+	Components *map[string]ComponentStatus `json:"components,omitempty"`
+	Impact     Impact                      `json:"impact"`
+	Name       string                      `json:"name"`
 
 	// ProductId The product it is for; omitted or null: any product.
 	//
@@ -2452,12 +2014,6 @@ type TemplateInput struct {
 	TitleEn *string              `json:"title_en,omitempty"`
 	TitleJa string               `json:"title_ja"`
 }
-
-// TemplateInputComponents Component id ("c3") → the status the template puts it in.
-type TemplateInputComponents string
-
-// TemplateInputImpact defines model for TemplateInput.Impact.
-type TemplateInputImpact string
 
 // TemplateInputStatus investigating unless given.
 type TemplateInputStatus string
@@ -2615,6 +2171,9 @@ type CreateAlertChannelParams struct {
 type DeleteAlertChannelParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // ListAnnouncementsParams defines parameters for ListAnnouncements.
@@ -2636,6 +2195,9 @@ type CreateAnnouncementParams struct {
 type DeleteAnnouncementParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateAnnouncementParams defines parameters for UpdateAnnouncement.
@@ -2675,6 +2237,9 @@ type UpdateBrandingParams struct {
 type DeleteLogoParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UploadLogoParams defines parameters for UploadLogo.
@@ -2693,10 +2258,19 @@ type CreateComponentParams struct {
 type DeleteComponentParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateComponentParams defines parameters for UpdateComponent.
 type UpdateComponentParams struct {
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// MoveComponentParams defines parameters for MoveComponent.
+type MoveComponentParams struct {
 	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -2711,6 +2285,9 @@ type SetComponentStatusParams struct {
 type DeleteContactParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateContactParams defines parameters for UpdateContact.
@@ -2757,6 +2334,33 @@ type UpdateContractParams struct {
 
 // AddContactParams defines parameters for AddContact.
 type AddContactParams struct {
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// SetContractPortalParams defines parameters for SetContractPortal.
+type SetContractPortalParams struct {
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// SetContractSLAParams defines parameters for SetContractSLA.
+type SetContractSLAParams struct {
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// ListDraftsParams defines parameters for ListDrafts.
+type ListDraftsParams struct {
+	// State waiting (the default), or all.
+	State *ListDraftsParamsState `form:"state,omitempty" json:"state,omitempty"`
+}
+
+// ListDraftsParamsState defines parameters for ListDrafts.
+type ListDraftsParamsState string
+
+// DismissDraftParams defines parameters for DismissDraft.
+type DismissDraftParams struct {
 	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -2816,6 +2420,9 @@ type PostIncidentUpdateParams struct {
 type DeleteIncidentUpdateParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateIncidentUpdateParams defines parameters for UpdateIncidentUpdate.
@@ -2834,6 +2441,9 @@ type CreateIntegrationParams struct {
 type RevokeIntegrationParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // ListMaintenanceParams defines parameters for ListMaintenance.
@@ -2891,6 +2501,9 @@ type CreateMonitorParams struct {
 type DeleteMonitorParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateMonitorParams defines parameters for UpdateMonitor.
@@ -2904,8 +2517,8 @@ type ListNotificationsParams struct {
 	// State Only those with a delivery in this state: held, pending (waiting or being sent), sent, failed (failed or bounced, as the console's filter), bounced or discarded.
 	State *ListNotificationsParamsState `form:"state,omitempty" json:"state,omitempty"`
 
-	// Kind Only this kind, such as incident_created.
-	Kind *string `form:"kind,omitempty" json:"kind,omitempty"`
+	// Kind Only this kind.
+	Kind *ListNotificationsParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
 
 	// Since Only those at or after this time (see each list).
 	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
@@ -2920,10 +2533,16 @@ type ListNotificationsParams struct {
 // ListNotificationsParamsState defines parameters for ListNotifications.
 type ListNotificationsParamsState string
 
+// ListNotificationsParamsKind defines parameters for ListNotifications.
+type ListNotificationsParamsKind string
+
 // DiscardAllHeldParams defines parameters for DiscardAllHeld.
 type DiscardAllHeldParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // ListDeliveriesParams defines parameters for ListDeliveries.
@@ -2945,12 +2564,24 @@ type ListDeliveriesParamsState string
 type DiscardNotificationParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // ReleaseNotificationParams defines parameters for ReleaseNotification.
 type ReleaseNotificationParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// RetryNotificationParams defines parameters for RetryNotification.
+type RetryNotificationParams struct {
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // RetryBouncedNotificationParams defines parameters for RetryBouncedNotification.
@@ -2960,6 +2591,9 @@ type RetryBouncedNotificationParams struct {
 
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // SetPolicyParams defines parameters for SetPolicy.
@@ -2978,10 +2612,19 @@ type CreateProductParams struct {
 type DeleteProductParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateProductParams defines parameters for UpdateProduct.
 type UpdateProductParams struct {
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// MoveProductParams defines parameters for MoveProduct.
+type MoveProductParams struct {
 	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
@@ -3002,6 +2645,9 @@ type ListSubscribersParams struct {
 type DeleteSubscriberParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // CreateTemplateParams defines parameters for CreateTemplate.
@@ -3014,6 +2660,9 @@ type CreateTemplateParams struct {
 type DeleteTemplateParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateTemplateParams defines parameters for UpdateTemplate.
@@ -3059,6 +2708,9 @@ type UpdateUpgradeParams struct {
 type CancelUpgradeParams struct {
 	// DryRun true: say what the call would change, and change nothing.
 	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// IdempotencyKey Makes the call safe to retry: the same key and body within 24 hours return the first answer (marked Idempotent-Replayed: true) and do nothing again; the same key with another body is a 422 (idempotency_key_reused); while the first is still running, a 409 (request_in_progress). Keys are per token.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
 // GetUsageParams defines parameters for GetUsage.
@@ -3105,6 +2757,12 @@ type UpdateContractJSONRequestBody = ContractInput
 
 // AddContactJSONRequestBody defines body for AddContact for application/json ContentType.
 type AddContactJSONRequestBody = ContactInput
+
+// SetContractPortalJSONRequestBody defines body for SetContractPortal for application/json ContentType.
+type SetContractPortalJSONRequestBody = ContractPortal
+
+// SetContractSLAJSONRequestBody defines body for SetContractSLA for application/json ContentType.
+type SetContractSLAJSONRequestBody = ContractSLA
 
 // CreateIncidentJSONRequestBody defines body for CreateIncident for application/json ContentType.
 type CreateIncidentJSONRequestBody = NewIncident
@@ -3384,6 +3042,11 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/admin/components/{id} (the `DeleteComponent` operationId).
 	DeleteComponent(ctx context.Context, id string, params *DeleteComponentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetComponent One component and its shown status
+	//
+	// Corresponds with GET /api/admin/components/{id} (the `GetComponent` operationId).
+	GetComponent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// UpdateComponentWithBody Change a component
 	//
 	// Takes any type of body and a specified content type.
@@ -3403,14 +3066,14 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-	MoveComponentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	MoveComponentWithBody(ctx context.Context, id string, params *MoveComponentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MoveComponent Move a component up or down
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-	MoveComponent(ctx context.Context, id string, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	MoveComponent(ctx context.Context, id string, params *MoveComponentParams, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetComponentStatusWithBody Set a component's status by hand
 	//
@@ -3505,6 +3168,46 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/admin/contracts/{id}/contacts (the `AddContact` operationId).
 	AddContact(ctx context.Context, id string, params *AddContactParams, body AddContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetContractPortalWithBody Open or close the customer portal to a contract's contacts
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+	SetContractPortalWithBody(ctx context.Context, id string, params *SetContractPortalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetContractPortal Open or close the customer portal to a contract's contacts
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+	SetContractPortal(ctx context.Context, id string, params *SetContractPortalParams, body SetContractPortalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetContractSLAWithBody A contract's availability commitment, the start of its service and its monthly report mail
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+	SetContractSLAWithBody(ctx context.Context, id string, params *SetContractSLAParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetContractSLA A contract's availability commitment, the start of its service and its monthly report mail
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+	SetContractSLA(ctx context.Context, id string, params *SetContractSLAParams, body SetContractSLAJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDrafts Incidents monitors and alert hooks prepared for an operator to confirm
+	//
+	// A component without automatic publishing gets a draft when its signals say it went down or came back. Declare it with createIncident (or postIncidentUpdate) and dismiss it, or dismiss it.
+	//
+	// Corresponds with GET /api/admin/drafts (the `ListDrafts` operationId).
+	ListDrafts(ctx context.Context, params *ListDraftsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DismissDraft Dismiss a waiting draft
+	//
+	// Corresponds with POST /api/admin/drafts/{id}/dismiss (the `DismissDraft` operationId).
+	DismissDraft(ctx context.Context, id string, params *DismissDraftParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListIncidents List incidents, newest first
 	//
@@ -3760,6 +3463,11 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/admin/monitors/{id} (the `DeleteMonitor` operationId).
 	DeleteMonitor(ctx context.Context, id string, params *DeleteMonitorParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMonitor One monitor and its state
+	//
+	// Corresponds with GET /api/admin/monitors/{id} (the `GetMonitor` operationId).
+	GetMonitor(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// UpdateMonitorWithBody Change a monitor (it starts afresh)
 	//
 	// Takes any type of body and a specified content type.
@@ -3809,7 +3517,7 @@ type ClientInterface interface {
 	// RetryNotification Put the failed deliveries back in the queue, with a fresh set of attempts
 	//
 	// Corresponds with POST /api/admin/notifications/{id}/retry (the `RetryNotification` operationId).
-	RetryNotification(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RetryNotification(ctx context.Context, id string, params *RetryNotificationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RetryBouncedNotification Put the bounced deliveries (all, or the one named) back in the queue
 	//
@@ -3888,14 +3596,14 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-	MoveProductWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	MoveProductWithBody(ctx context.Context, id string, params *MoveProductParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MoveProduct Move a product up or down
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-	MoveProduct(ctx context.Context, id string, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	MoveProduct(ctx context.Context, id string, params *MoveProductParams, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSubscribers List email subscribers
 	//
@@ -4362,6 +4070,21 @@ func (c *Client) DeleteComponent(ctx context.Context, id string, params *DeleteC
 	return c.Client.Do(req)
 }
 
+// GetComponent One component and its shown status
+//
+// Corresponds with GET /api/admin/components/{id} (the `GetComponent` operationId).
+func (c *Client) GetComponent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetComponentRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // UpdateComponentWithBody Change a component
 //
 // Takes any type of body and a specified content type.
@@ -4401,8 +4124,8 @@ func (c *Client) UpdateComponent(ctx context.Context, id string, params *UpdateC
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-func (c *Client) MoveComponentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewMoveComponentRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) MoveComponentWithBody(ctx context.Context, id string, params *MoveComponentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMoveComponentRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4418,8 +4141,8 @@ func (c *Client) MoveComponentWithBody(ctx context.Context, id string, contentTy
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-func (c *Client) MoveComponent(ctx context.Context, id string, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewMoveComponentRequest(c.Server, id, body)
+func (c *Client) MoveComponent(ctx context.Context, id string, params *MoveComponentParams, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMoveComponentRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4654,6 +4377,106 @@ func (c *Client) AddContactWithBody(ctx context.Context, id string, params *AddC
 // Corresponds with POST /api/admin/contracts/{id}/contacts (the `AddContact` operationId).
 func (c *Client) AddContact(ctx context.Context, id string, params *AddContactParams, body AddContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddContactRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetContractPortalWithBody Open or close the customer portal to a contract's contacts
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+func (c *Client) SetContractPortalWithBody(ctx context.Context, id string, params *SetContractPortalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetContractPortalRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetContractPortal Open or close the customer portal to a contract's contacts
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+func (c *Client) SetContractPortal(ctx context.Context, id string, params *SetContractPortalParams, body SetContractPortalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetContractPortalRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetContractSLAWithBody A contract's availability commitment, the start of its service and its monthly report mail
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+func (c *Client) SetContractSLAWithBody(ctx context.Context, id string, params *SetContractSLAParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetContractSLARequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetContractSLA A contract's availability commitment, the start of its service and its monthly report mail
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+func (c *Client) SetContractSLA(ctx context.Context, id string, params *SetContractSLAParams, body SetContractSLAJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetContractSLARequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDrafts Incidents monitors and alert hooks prepared for an operator to confirm
+//
+// A component without automatic publishing gets a draft when its signals say it went down or came back. Declare it with createIncident (or postIncidentUpdate) and dismiss it, or dismiss it.
+//
+// Corresponds with GET /api/admin/drafts (the `ListDrafts` operationId).
+func (c *Client) ListDrafts(ctx context.Context, params *ListDraftsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDraftsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DismissDraft Dismiss a waiting draft
+//
+// Corresponds with POST /api/admin/drafts/{id}/dismiss (the `DismissDraft` operationId).
+func (c *Client) DismissDraft(ctx context.Context, id string, params *DismissDraftParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDismissDraftRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5258,6 +5081,21 @@ func (c *Client) DeleteMonitor(ctx context.Context, id string, params *DeleteMon
 	return c.Client.Do(req)
 }
 
+// GetMonitor One monitor and its state
+//
+// Corresponds with GET /api/admin/monitors/{id} (the `GetMonitor` operationId).
+func (c *Client) GetMonitor(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMonitorRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // UpdateMonitorWithBody Change a monitor (it starts afresh)
 //
 // Takes any type of body and a specified content type.
@@ -5387,8 +5225,8 @@ func (c *Client) ReleaseNotification(ctx context.Context, id string, params *Rel
 // RetryNotification Put the failed deliveries back in the queue, with a fresh set of attempts
 //
 // Corresponds with POST /api/admin/notifications/{id}/retry (the `RetryNotification` operationId).
-func (c *Client) RetryNotification(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRetryNotificationRequest(c.Server, id)
+func (c *Client) RetryNotification(ctx context.Context, id string, params *RetryNotificationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryNotificationRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5596,8 +5434,8 @@ func (c *Client) UpdateProduct(ctx context.Context, id string, params *UpdatePro
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-func (c *Client) MoveProductWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewMoveProductRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) MoveProductWithBody(ctx context.Context, id string, params *MoveProductParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMoveProductRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5613,8 +5451,8 @@ func (c *Client) MoveProductWithBody(ctx context.Context, id string, contentType
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-func (c *Client) MoveProduct(ctx context.Context, id string, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewMoveProductRequest(c.Server, id, body)
+func (c *Client) MoveProduct(ctx context.Context, id string, params *MoveProductParams, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMoveProductRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6048,6 +5886,21 @@ func NewDeleteAlertChannelRequest(server string, id string, params *DeleteAlertC
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -6228,6 +6081,21 @@ func NewDeleteAnnouncementRequest(server string, id string, params *DeleteAnnoun
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -6576,6 +6444,21 @@ func NewDeleteLogoRequest(server string, params *DeleteLogoParams) (*http.Reques
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -6763,6 +6646,55 @@ func NewDeleteComponentRequest(server string, id string, params *DeleteComponent
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetComponentRequest constructs an http.Request for the GetComponent method
+func NewGetComponentRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/components/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
 	return req, nil
 }
 
@@ -6829,18 +6761,18 @@ func NewUpdateComponentRequestWithBody(server string, id string, params *UpdateC
 }
 
 // NewMoveComponentRequest calls the generic MoveComponent builder with application/json body
-func NewMoveComponentRequest(server string, id string, body MoveComponentJSONRequestBody) (*http.Request, error) {
+func NewMoveComponentRequest(server string, id string, params *MoveComponentParams, body MoveComponentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewMoveComponentRequestWithBody(server, id, "application/json", bodyReader)
+	return NewMoveComponentRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewMoveComponentRequestWithBody constructs an http.Request for the MoveComponent method, with any body, and a specified content type
-func NewMoveComponentRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+func NewMoveComponentRequestWithBody(server string, id string, params *MoveComponentParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6871,6 +6803,21 @@ func NewMoveComponentRequestWithBody(server string, id string, contentType strin
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6993,6 +6940,21 @@ func NewDeleteContactRequest(server string, id string, params *DeleteContactPara
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -7400,6 +7362,233 @@ func NewAddContactRequestWithBody(server string, id string, params *AddContactPa
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewSetContractPortalRequest calls the generic SetContractPortal builder with application/json body
+func NewSetContractPortalRequest(server string, id string, params *SetContractPortalParams, body SetContractPortalJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetContractPortalRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewSetContractPortalRequestWithBody constructs an http.Request for the SetContractPortal method, with any body, and a specified content type
+func NewSetContractPortalRequestWithBody(server string, id string, params *SetContractPortalParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/contracts/%s/portal", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewSetContractSLARequest calls the generic SetContractSLA builder with application/json body
+func NewSetContractSLARequest(server string, id string, params *SetContractSLAParams, body SetContractSLAJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetContractSLARequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewSetContractSLARequestWithBody constructs an http.Request for the SetContractSLA method, with any body, and a specified content type
+func NewSetContractSLARequestWithBody(server string, id string, params *SetContractSLAParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/contracts/%s/sla", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListDraftsRequest constructs an http.Request for the ListDrafts method
+func NewListDraftsRequest(server string, params *ListDraftsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/drafts")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDismissDraftRequest constructs an http.Request for the DismissDraft method
+func NewDismissDraftRequest(server string, id string, params *DismissDraftParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/drafts/%s/dismiss", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	if params != nil {
 
@@ -7957,6 +8146,21 @@ func NewDeleteIncidentUpdateRequest(server string, id string, item string, param
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -8167,6 +8371,21 @@ func NewRevokeIntegrationRequest(server string, id string, params *RevokeIntegra
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -8696,6 +8915,55 @@ func NewDeleteMonitorRequest(server string, id string, params *DeleteMonitorPara
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetMonitorRequest constructs an http.Request for the GetMonitor method
+func NewGetMonitorRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/admin/monitors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
 	return req, nil
 }
 
@@ -8914,6 +9182,21 @@ func NewDiscardAllHeldRequest(server string, params *DiscardAllHeldParams) (*htt
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -9094,6 +9377,21 @@ func NewDiscardNotificationRequest(server string, id string, params *DiscardNoti
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -9155,11 +9453,26 @@ func NewReleaseNotificationRequest(server string, id string, params *ReleaseNoti
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewRetryNotificationRequest constructs an http.Request for the RetryNotification method
-func NewRetryNotificationRequest(server string, id string) (*http.Request, error) {
+func NewRetryNotificationRequest(server string, id string, params *RetryNotificationParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9187,6 +9500,21 @@ func NewRetryNotificationRequest(server string, id string) (*http.Request, error
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -9260,6 +9588,21 @@ func NewRetryBouncedNotificationRequest(server string, id string, params *RetryB
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -9514,6 +9857,21 @@ func NewDeleteProductRequest(server string, id string, params *DeleteProductPara
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -9614,18 +9972,18 @@ func NewUpdateProductRequestWithBody(server string, id string, params *UpdatePro
 }
 
 // NewMoveProductRequest calls the generic MoveProduct builder with application/json body
-func NewMoveProductRequest(server string, id string, body MoveProductJSONRequestBody) (*http.Request, error) {
+func NewMoveProductRequest(server string, id string, params *MoveProductParams, body MoveProductJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewMoveProductRequestWithBody(server, id, "application/json", bodyReader)
+	return NewMoveProductRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewMoveProductRequestWithBody constructs an http.Request for the MoveProduct method, with any body, and a specified content type
-func NewMoveProductRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+func NewMoveProductRequestWithBody(server string, id string, params *MoveProductParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9656,6 +10014,21 @@ func NewMoveProductRequestWithBody(server string, id string, contentType string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -9794,6 +10167,21 @@ func NewDeleteSubscriberRequest(server string, id string, params *DeleteSubscrib
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -9937,6 +10325,21 @@ func NewDeleteTemplateRequest(server string, id string, params *DeleteTemplatePa
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -10349,6 +10752,21 @@ func NewCancelUpgradeRequest(server string, id string, params *CancelUpgradePara
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -10611,6 +11029,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/admin/components/{id} (the `DeleteComponent` operationId).
 	DeleteComponentWithResponse(ctx context.Context, id string, params *DeleteComponentParams, reqEditors ...RequestEditorFn) (*DeleteComponentResponse, error)
 
+	// GetComponentWithResponse One component and its shown status
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/admin/components/{id} (the `GetComponent` operationId).
+	GetComponentWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetComponentResponse, error)
+
 	// UpdateComponentWithBodyWithResponse Change a component
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -10630,14 +11055,14 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-	MoveComponentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error)
+	MoveComponentWithBodyWithResponse(ctx context.Context, id string, params *MoveComponentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error)
 
 	// MoveComponentWithResponse Move a component up or down
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-	MoveComponentWithResponse(ctx context.Context, id string, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error)
+	MoveComponentWithResponse(ctx context.Context, id string, params *MoveComponentParams, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error)
 
 	// SetComponentStatusWithBodyWithResponse Set a component's status by hand
 	//
@@ -10738,6 +11163,50 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/admin/contracts/{id}/contacts (the `AddContact` operationId).
 	AddContactWithResponse(ctx context.Context, id string, params *AddContactParams, body AddContactJSONRequestBody, reqEditors ...RequestEditorFn) (*AddContactResponse, error)
+
+	// SetContractPortalWithBodyWithResponse Open or close the customer portal to a contract's contacts
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+	SetContractPortalWithBodyWithResponse(ctx context.Context, id string, params *SetContractPortalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetContractPortalResponse, error)
+
+	// SetContractPortalWithResponse Open or close the customer portal to a contract's contacts
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+	SetContractPortalWithResponse(ctx context.Context, id string, params *SetContractPortalParams, body SetContractPortalJSONRequestBody, reqEditors ...RequestEditorFn) (*SetContractPortalResponse, error)
+
+	// SetContractSLAWithBodyWithResponse A contract's availability commitment, the start of its service and its monthly report mail
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+	SetContractSLAWithBodyWithResponse(ctx context.Context, id string, params *SetContractSLAParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetContractSLAResponse, error)
+
+	// SetContractSLAWithResponse A contract's availability commitment, the start of its service and its monthly report mail
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+	SetContractSLAWithResponse(ctx context.Context, id string, params *SetContractSLAParams, body SetContractSLAJSONRequestBody, reqEditors ...RequestEditorFn) (*SetContractSLAResponse, error)
+
+	// ListDraftsWithResponse Incidents monitors and alert hooks prepared for an operator to confirm
+	//
+	// A component without automatic publishing gets a draft when its signals say it went down or came back. Declare it with createIncident (or postIncidentUpdate) and dismiss it, or dismiss it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/admin/drafts (the `ListDrafts` operationId).
+	ListDraftsWithResponse(ctx context.Context, params *ListDraftsParams, reqEditors ...RequestEditorFn) (*ListDraftsResponse, error)
+
+	// DismissDraftWithResponse Dismiss a waiting draft
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/admin/drafts/{id}/dismiss (the `DismissDraft` operationId).
+	DismissDraftWithResponse(ctx context.Context, id string, params *DismissDraftParams, reqEditors ...RequestEditorFn) (*DismissDraftResponse, error)
 
 	// ListIncidentsWithResponse List incidents, newest first
 	//
@@ -11013,6 +11482,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/admin/monitors/{id} (the `DeleteMonitor` operationId).
 	DeleteMonitorWithResponse(ctx context.Context, id string, params *DeleteMonitorParams, reqEditors ...RequestEditorFn) (*DeleteMonitorResponse, error)
 
+	// GetMonitorWithResponse One monitor and its state
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/admin/monitors/{id} (the `GetMonitor` operationId).
+	GetMonitorWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMonitorResponse, error)
+
 	// UpdateMonitorWithBodyWithResponse Change a monitor (it starts afresh)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -11076,7 +11552,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/notifications/{id}/retry (the `RetryNotification` operationId).
-	RetryNotificationWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RetryNotificationResponse, error)
+	RetryNotificationWithResponse(ctx context.Context, id string, params *RetryNotificationParams, reqEditors ...RequestEditorFn) (*RetryNotificationResponse, error)
 
 	// RetryBouncedNotificationWithResponse Put the bounced deliveries (all, or the one named) back in the queue
 	//
@@ -11167,14 +11643,14 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-	MoveProductWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveProductResponse, error)
+	MoveProductWithBodyWithResponse(ctx context.Context, id string, params *MoveProductParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveProductResponse, error)
 
 	// MoveProductWithResponse Move a product up or down
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-	MoveProductWithResponse(ctx context.Context, id string, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveProductResponse, error)
+	MoveProductWithResponse(ctx context.Context, id string, params *MoveProductParams, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveProductResponse, error)
 
 	// ListSubscribersWithResponse List email subscribers
 	//
@@ -11487,6 +11963,8 @@ type DeleteAlertChannelResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -11518,6 +11996,11 @@ func (r DeleteAlertChannelResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAlertChannelResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteAlertChannelResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -11743,6 +12226,8 @@ type DeleteAnnouncementResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -11774,6 +12259,11 @@ func (r DeleteAnnouncementResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAnnouncementResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteAnnouncementResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -12234,6 +12724,8 @@ type DeleteLogoResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -12265,6 +12757,11 @@ func (r DeleteLogoResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteLogoResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteLogoResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -12587,6 +13084,8 @@ type DeleteComponentResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -12618,6 +13117,11 @@ func (r DeleteComponentResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteComponentResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteComponentResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -12658,6 +13162,75 @@ func (r DeleteComponentResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteComponentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetComponentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Component
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetComponentResponse) GetJSON200() *Component {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetComponentResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetComponentResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetComponentResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetComponentResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetComponentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetComponentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetComponentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetComponentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12774,6 +13347,8 @@ type MoveComponentResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -12805,6 +13380,11 @@ func (r MoveComponentResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r MoveComponentResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r MoveComponentResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -12961,6 +13541,8 @@ type DeleteContactResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -12992,6 +13574,11 @@ func (r DeleteContactResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteContactResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteContactResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -13648,6 +14235,366 @@ func (r AddContactResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetContractPortalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Contract
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetContractPortalResponse) GetJSON200() *Contract {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetContractPortalResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetContractPortalResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetContractPortalResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetContractPortalResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SetContractPortalResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetContractPortalResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SetContractPortalResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SetContractPortalResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SetContractPortalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetContractPortalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetContractPortalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetContractPortalResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetContractSLAResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Contract
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetContractSLAResponse) GetJSON200() *Contract {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetContractSLAResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetContractSLAResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SetContractSLAResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetContractSLAResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SetContractSLAResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetContractSLAResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SetContractSLAResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SetContractSLAResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SetContractSLAResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetContractSLAResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetContractSLAResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetContractSLAResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListDraftsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DraftList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDraftsResponse) GetJSON200() *DraftList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListDraftsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDraftsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListDraftsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListDraftsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDraftsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDraftsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDraftsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDraftsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DismissDraftResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Draft
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DismissDraftResponse) GetJSON200() *Draft {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DismissDraftResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DismissDraftResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DismissDraftResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DismissDraftResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DismissDraftResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r DismissDraftResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DismissDraftResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DismissDraftResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DismissDraftResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DismissDraftResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DismissDraftResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DismissDraftResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14359,6 +15306,8 @@ type DeleteIncidentUpdateResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -14390,6 +15339,11 @@ func (r DeleteIncidentUpdateResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteIncidentUpdateResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteIncidentUpdateResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -14712,6 +15666,8 @@ type RevokeIntegrationResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -14743,6 +15699,11 @@ func (r RevokeIntegrationResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RevokeIntegrationResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RevokeIntegrationResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -15494,6 +16455,8 @@ type DeleteMonitorResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -15525,6 +16488,11 @@ func (r DeleteMonitorResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteMonitorResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteMonitorResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -15565,6 +16533,75 @@ func (r DeleteMonitorResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteMonitorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMonitorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Monitor
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMonitorResponse) GetJSON200() *Monitor {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMonitorResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMonitorResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMonitorResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetMonitorResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMonitorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMonitorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMonitorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMonitorResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15750,6 +16787,8 @@ type DiscardAllHeldResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -15781,6 +16820,11 @@ func (r DiscardAllHeldResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DiscardAllHeldResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DiscardAllHeldResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -15978,6 +17022,8 @@ type DiscardNotificationResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -16009,6 +17055,11 @@ func (r DiscardNotificationResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DiscardNotificationResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DiscardNotificationResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16068,6 +17119,8 @@ type ReleaseNotificationResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -16099,6 +17152,11 @@ func (r ReleaseNotificationResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ReleaseNotificationResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ReleaseNotificationResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16158,6 +17216,8 @@ type RetryNotificationResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -16189,6 +17249,11 @@ func (r RetryNotificationResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RetryNotificationResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RetryNotificationResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16248,6 +17313,8 @@ type RetryBouncedNotificationResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -16279,6 +17346,11 @@ func (r RetryBouncedNotificationResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RetryBouncedNotificationResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RetryBouncedNotificationResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16711,6 +17783,8 @@ type DeleteProductResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -16742,6 +17816,11 @@ func (r DeleteProductResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteProductResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteProductResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16967,6 +18046,8 @@ type MoveProductResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -16998,6 +18079,11 @@ func (r MoveProductResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r MoveProductResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r MoveProductResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -17126,6 +18212,8 @@ type DeleteSubscriberResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -17157,6 +18245,11 @@ func (r DeleteSubscriberResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteSubscriberResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteSubscriberResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -17382,6 +18475,8 @@ type DeleteTemplateResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -17413,6 +18508,11 @@ func (r DeleteTemplateResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteTemplateResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteTemplateResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -17970,6 +19070,8 @@ type CancelUpgradeResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -18001,6 +19103,11 @@ func (r CancelUpgradeResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CancelUpgradeResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelUpgradeResponse) GetJSON409() *Error {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -18403,6 +19510,19 @@ func (c *ClientWithResponses) DeleteComponentWithResponse(ctx context.Context, i
 	return ParseDeleteComponentResponse(rsp)
 }
 
+// GetComponentWithResponse One component and its shown status
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/admin/components/{id} (the `GetComponent` operationId).
+func (c *ClientWithResponses) GetComponentWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetComponentResponse, error) {
+	rsp, err := c.GetComponent(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetComponentResponse(rsp)
+}
+
 // UpdateComponentWithBodyWithResponse Change a component
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -18434,8 +19554,8 @@ func (c *ClientWithResponses) UpdateComponentWithResponse(ctx context.Context, i
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-func (c *ClientWithResponses) MoveComponentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error) {
-	rsp, err := c.MoveComponentWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) MoveComponentWithBodyWithResponse(ctx context.Context, id string, params *MoveComponentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error) {
+	rsp, err := c.MoveComponentWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -18447,8 +19567,8 @@ func (c *ClientWithResponses) MoveComponentWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/components/{id}/move (the `MoveComponent` operationId).
-func (c *ClientWithResponses) MoveComponentWithResponse(ctx context.Context, id string, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error) {
-	rsp, err := c.MoveComponent(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) MoveComponentWithResponse(ctx context.Context, id string, params *MoveComponentParams, body MoveComponentJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveComponentResponse, error) {
+	rsp, err := c.MoveComponent(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -18637,6 +19757,86 @@ func (c *ClientWithResponses) AddContactWithResponse(ctx context.Context, id str
 		return nil, err
 	}
 	return ParseAddContactResponse(rsp)
+}
+
+// SetContractPortalWithBodyWithResponse Open or close the customer portal to a contract's contacts
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+func (c *ClientWithResponses) SetContractPortalWithBodyWithResponse(ctx context.Context, id string, params *SetContractPortalParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetContractPortalResponse, error) {
+	rsp, err := c.SetContractPortalWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetContractPortalResponse(rsp)
+}
+
+// SetContractPortalWithResponse Open or close the customer portal to a contract's contacts
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/admin/contracts/{id}/portal (the `SetContractPortal` operationId).
+func (c *ClientWithResponses) SetContractPortalWithResponse(ctx context.Context, id string, params *SetContractPortalParams, body SetContractPortalJSONRequestBody, reqEditors ...RequestEditorFn) (*SetContractPortalResponse, error) {
+	rsp, err := c.SetContractPortal(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetContractPortalResponse(rsp)
+}
+
+// SetContractSLAWithBodyWithResponse A contract's availability commitment, the start of its service and its monthly report mail
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+func (c *ClientWithResponses) SetContractSLAWithBodyWithResponse(ctx context.Context, id string, params *SetContractSLAParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetContractSLAResponse, error) {
+	rsp, err := c.SetContractSLAWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetContractSLAResponse(rsp)
+}
+
+// SetContractSLAWithResponse A contract's availability commitment, the start of its service and its monthly report mail
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/admin/contracts/{id}/sla (the `SetContractSLA` operationId).
+func (c *ClientWithResponses) SetContractSLAWithResponse(ctx context.Context, id string, params *SetContractSLAParams, body SetContractSLAJSONRequestBody, reqEditors ...RequestEditorFn) (*SetContractSLAResponse, error) {
+	rsp, err := c.SetContractSLA(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetContractSLAResponse(rsp)
+}
+
+// ListDraftsWithResponse Incidents monitors and alert hooks prepared for an operator to confirm
+//
+// A component without automatic publishing gets a draft when its signals say it went down or came back. Declare it with createIncident (or postIncidentUpdate) and dismiss it, or dismiss it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/admin/drafts (the `ListDrafts` operationId).
+func (c *ClientWithResponses) ListDraftsWithResponse(ctx context.Context, params *ListDraftsParams, reqEditors ...RequestEditorFn) (*ListDraftsResponse, error) {
+	rsp, err := c.ListDrafts(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDraftsResponse(rsp)
+}
+
+// DismissDraftWithResponse Dismiss a waiting draft
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/admin/drafts/{id}/dismiss (the `DismissDraft` operationId).
+func (c *ClientWithResponses) DismissDraftWithResponse(ctx context.Context, id string, params *DismissDraftParams, reqEditors ...RequestEditorFn) (*DismissDraftResponse, error) {
+	rsp, err := c.DismissDraft(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDismissDraftResponse(rsp)
 }
 
 // ListIncidentsWithResponse List incidents, newest first
@@ -19117,6 +20317,19 @@ func (c *ClientWithResponses) DeleteMonitorWithResponse(ctx context.Context, id 
 	return ParseDeleteMonitorResponse(rsp)
 }
 
+// GetMonitorWithResponse One monitor and its state
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/admin/monitors/{id} (the `GetMonitor` operationId).
+func (c *ClientWithResponses) GetMonitorWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetMonitorResponse, error) {
+	rsp, err := c.GetMonitor(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMonitorResponse(rsp)
+}
+
 // UpdateMonitorWithBodyWithResponse Change a monitor (it starts afresh)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -19228,8 +20441,8 @@ func (c *ClientWithResponses) ReleaseNotificationWithResponse(ctx context.Contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/notifications/{id}/retry (the `RetryNotification` operationId).
-func (c *ClientWithResponses) RetryNotificationWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RetryNotificationResponse, error) {
-	rsp, err := c.RetryNotification(ctx, id, reqEditors...)
+func (c *ClientWithResponses) RetryNotificationWithResponse(ctx context.Context, id string, params *RetryNotificationParams, reqEditors ...RequestEditorFn) (*RetryNotificationResponse, error) {
+	rsp, err := c.RetryNotification(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -19397,8 +20610,8 @@ func (c *ClientWithResponses) UpdateProductWithResponse(ctx context.Context, id 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-func (c *ClientWithResponses) MoveProductWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveProductResponse, error) {
-	rsp, err := c.MoveProductWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) MoveProductWithBodyWithResponse(ctx context.Context, id string, params *MoveProductParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MoveProductResponse, error) {
+	rsp, err := c.MoveProductWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -19410,8 +20623,8 @@ func (c *ClientWithResponses) MoveProductWithBodyWithResponse(ctx context.Contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/admin/products/{id}/move (the `MoveProduct` operationId).
-func (c *ClientWithResponses) MoveProductWithResponse(ctx context.Context, id string, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveProductResponse, error) {
-	rsp, err := c.MoveProduct(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) MoveProductWithResponse(ctx context.Context, id string, params *MoveProductParams, body MoveProductJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveProductResponse, error) {
+	rsp, err := c.MoveProduct(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -19836,6 +21049,13 @@ func ParseDeleteAlertChannelResponse(rsp *http.Response) (*DeleteAlertChannelRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20046,6 +21266,13 @@ func ParseDeleteAnnouncementResponse(rsp *http.Response) (*DeleteAnnouncementRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -20448,6 +21675,13 @@ func ParseDeleteLogoResponse(rsp *http.Response) (*DeleteLogoResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20741,6 +21975,13 @@ func ParseDeleteComponentResponse(rsp *http.Response) (*DeleteComponentResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20754,6 +21995,60 @@ func ParseDeleteComponentResponse(rsp *http.Response) (*DeleteComponentResponse,
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetComponentResponse parses an HTTP response from a GetComponentWithResponse call
+func ParseGetComponentResponse(rsp *http.Response) (*GetComponentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetComponentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Component
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -20897,6 +22192,13 @@ func ParseMoveComponentResponse(rsp *http.Response) (*MoveComponentResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -21054,6 +22356,13 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -21530,6 +22839,306 @@ func ParseAddContactResponse(rsp *http.Response) (*AddContactResponse, error) {
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetContractPortalResponse parses an HTTP response from a SetContractPortalWithResponse call
+func ParseSetContractPortalResponse(rsp *http.Response) (*SetContractPortalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetContractPortalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Contract
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetContractSLAResponse parses an HTTP response from a SetContractSLAWithResponse call
+func ParseSetContractSLAResponse(rsp *http.Response) (*SetContractSLAResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetContractSLAResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Contract
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListDraftsResponse parses an HTTP response from a ListDraftsWithResponse call
+func ParseListDraftsResponse(rsp *http.Response) (*ListDraftsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDraftsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DraftList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDismissDraftResponse parses an HTTP response from a DismissDraftWithResponse call
+func ParseDismissDraftResponse(rsp *http.Response) (*DismissDraftResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DismissDraftResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Draft
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Error
@@ -22213,6 +23822,13 @@ func ParseDeleteIncidentUpdateResponse(rsp *http.Response) (*DeleteIncidentUpdat
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22505,6 +24121,13 @@ func ParseRevokeIntegrationResponse(rsp *http.Response) (*RevokeIntegrationRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -23153,6 +24776,13 @@ func ParseDeleteMonitorResponse(rsp *http.Response) (*DeleteMonitorResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23166,6 +24796,60 @@ func ParseDeleteMonitorResponse(rsp *http.Response) (*DeleteMonitorResponse, err
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMonitorResponse parses an HTTP response from a GetMonitorWithResponse call
+func ParseGetMonitorResponse(rsp *http.Response) (*GetMonitorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMonitorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Monitor
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -23364,6 +25048,13 @@ func ParseDiscardAllHeldResponse(rsp *http.Response) (*DiscardAllHeldResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23547,6 +25238,13 @@ func ParseDiscardNotificationResponse(rsp *http.Response) (*DiscardNotificationR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23621,6 +25319,13 @@ func ParseReleaseNotificationResponse(rsp *http.Response) (*ReleaseNotificationR
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -23697,6 +25402,13 @@ func ParseRetryNotificationResponse(rsp *http.Response) (*RetryNotificationRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23771,6 +25483,13 @@ func ParseRetryBouncedNotificationResponse(rsp *http.Response) (*RetryBouncedNot
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -24145,6 +25864,13 @@ func ParseDeleteProductResponse(rsp *http.Response) (*DeleteProductResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24356,6 +26082,13 @@ func ParseMoveProductResponse(rsp *http.Response) (*MoveProductResponse, error) 
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24484,6 +26217,13 @@ func ParseDeleteSubscriberResponse(rsp *http.Response) (*DeleteSubscriberRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -24695,6 +26435,13 @@ func ParseDeleteTemplateResponse(rsp *http.Response) (*DeleteTemplateResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -25178,6 +26925,13 @@ func ParseCancelUpgradeResponse(rsp *http.Response) (*CancelUpgradeResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
