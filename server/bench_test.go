@@ -121,3 +121,34 @@ func benchRender(b *testing.B, a *testApp) {
 		}
 	}
 }
+
+// BenchmarkOperatorAPI is what an automation's calls cost: the fixed part
+// of every call (the token's check and its audit entry, on /policy) is the
+// baseline for a page of 50 incidents with their timelines and for the
+// document itself.
+func BenchmarkOperatorAPI(b *testing.B) {
+	a := newTestServer(b)
+	seedRealistic(b, a)
+	adm := a.client()
+	adm.login("admin@example.com")
+	tok := a.newToken(adm, "bench", data.ScopeRead)
+	for _, bc := range []struct{ name, path string }{
+		{"policy (baseline)", "/api/admin/policy"},
+		{"incidents page of 50", "/api/admin/incidents?per_page=50"},
+		{"open incidents", "/api/admin/incidents?status=open"},
+		{"openapi.json", "/api/admin/openapi.json"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, bc.path, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				w := httptest.NewRecorder()
+				a.app.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%s: %d %s", bc.path, w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
