@@ -101,6 +101,12 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return accesslogSearch(ctx, args[2:], os.Stdout, os.Stderr)
 	case args[0] == "accesslog" && len(args) > 1 && args[1] == "rebuild-usage":
 		return accesslogRebuildUsage(ctx, args[2:], os.Stdout)
+	case args[0] == "import" && len(args) > 1 && args[1] == "statuspage":
+		return importStatuspage(ctx, args[2:], os.Stdout)
+	case args[0] == "incidents" && len(args) > 1 && args[1] == "export":
+		return exportIncidents(ctx, args[2:], os.Stdout)
+	case args[0] == "incidents" && len(args) > 1 && args[1] == "import":
+		return importIncidents(ctx, args[2:], os.Stdout)
 	case args[0] == "backup":
 		return backup(ctx, args[1:], os.Stdout)
 	case args[0] == "help", args[0] == "-h", args[0] == "--help":
@@ -437,6 +443,7 @@ func startFull(ctx context.Context, cfg *config.Config, store *data.Store, srv *
 	var workers sync.WaitGroup
 	workers.Go(func() { channels.Run(workCtx, 2*time.Second) })
 	workers.Go(func() { monitors.Run(workCtx, time.Second) })
+	workers.Go(func() { runUpstreams(workCtx, store, opts, app, wake, log) })
 	for _, l := range listen {
 		l()
 	}

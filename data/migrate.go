@@ -34,6 +34,7 @@ var migrations = []migration{
 	{14, "idempotency keys carry their holder's lease", execSchema(schemaV14)},
 	{15, "browsers operators signed in from, session details, outbound ranges opened by admins", execSchema(schemaV15)},
 	{16, "customer portal: contract-only components, contact sign-in, customer-added contacts, SLA commitments", execSchema(schemaV16)},
+	{17, "upstream dependencies, recurring maintenance, imports from Statuspage, operators' languages", execSchema(schemaV17)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -837,4 +838,73 @@ CREATE TABLE sla_settings (
 	credit_tiers TEXT NOT NULL DEFAULT '',
 	updated_at {{time}} NULL
 )
+`
+
+// schemaV17: a component may follow an upstream status source (another
+// Statuspage-format page, or a status feed), polled with conditional
+// requests, its state shown beside the component and raising signals as
+// monitors do; a maintenance window may repeat (an RRULE), each occurrence
+// a window of its own that remembers the start the rule gave it; what an
+// import from Statuspage made is remembered by the source's ids, so a rerun
+// makes no duplicates; each operator reads the console and their alerts in
+// a language of their own.
+const schemaV17 = `
+CREATE TABLE upstreams (
+	id {{pk}},
+	component_id BIGINT NOT NULL REFERENCES components(id) ON DELETE CASCADE,
+	kind TEXT NOT NULL,
+	url TEXT NOT NULL,
+	page_url TEXT NOT NULL DEFAULT '',
+	name_ja TEXT NOT NULL DEFAULT '',
+	name_en TEXT NOT NULL DEFAULT '',
+	match TEXT NOT NULL DEFAULT '',
+	interval_s INTEGER NOT NULL DEFAULT 300,
+	enabled {{bool}} NOT NULL DEFAULT TRUE,
+	etag TEXT NOT NULL DEFAULT '',
+	last_modified TEXT NOT NULL DEFAULT '',
+	state TEXT NOT NULL DEFAULT '',
+	state_detail TEXT NOT NULL DEFAULT '',
+	state_url TEXT NOT NULL DEFAULT '',
+	checked_at {{time}} NULL,
+	changed_at {{time}} NULL,
+	next_check_at {{time}} NULL,
+	last_error TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX upstreams_component ON upstreams (component_id);
+CREATE INDEX upstreams_due ON upstreams (next_check_at);
+CREATE TABLE maintenance_series (
+	id {{pk}},
+	rrule TEXT NOT NULL,
+	first_starts_at {{time}} NOT NULL,
+	duration_seconds BIGINT NOT NULL,
+	title_ja TEXT NOT NULL,
+	title_en TEXT NOT NULL DEFAULT '',
+	body_ja TEXT NOT NULL,
+	body_en TEXT NOT NULL DEFAULT '',
+	notify {{bool}} NOT NULL DEFAULT FALSE,
+	reminder_lead_seconds BIGINT NOT NULL DEFAULT 0,
+	ended_at {{time}} NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE TABLE maintenance_series_components (
+	series_id BIGINT NOT NULL REFERENCES maintenance_series(id) ON DELETE CASCADE,
+	component_id BIGINT NOT NULL REFERENCES components(id) ON DELETE RESTRICT,
+	PRIMARY KEY (series_id, component_id)
+);
+ALTER TABLE maintenances ADD COLUMN series_id BIGINT NULL REFERENCES maintenance_series(id) ON DELETE SET NULL;
+ALTER TABLE maintenances ADD COLUMN occurrence_at {{time}} NULL;
+ALTER TABLE maintenances ADD COLUMN detached {{bool}} NOT NULL DEFAULT FALSE;
+CREATE UNIQUE INDEX maintenances_series_occurrence ON maintenances (series_id, occurrence_at);
+CREATE TABLE import_refs (
+	source TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	external_id TEXT NOT NULL,
+	local_id BIGINT NOT NULL,
+	created_at {{time}} NOT NULL,
+	PRIMARY KEY (source, kind, external_id)
+);
+ALTER TABLE operators ADD COLUMN lang TEXT NOT NULL DEFAULT 'ja'
 `

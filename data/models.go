@@ -230,6 +230,13 @@ type Maintenance struct {
 	Components []MaintenanceComponent `gorm:"foreignKey:MaintenanceID"`
 	// Updates are newest first.
 	Updates []MaintenanceUpdate `gorm:"foreignKey:MaintenanceID"`
+	// SeriesID is the recurring series it is an occurrence of; OccurrenceAt
+	// the start the series' rule gave it (its RECURRENCE-ID, kept when the
+	// occurrence is moved); Detached that it was edited on its own, so
+	// edits of the series leave it alone.
+	SeriesID     *int64
+	OccurrenceAt *time.Time
+	Detached     bool
 }
 
 // Active reports whether the work is going on, so its components are under
@@ -278,9 +285,11 @@ type Operator struct {
 	// off. TOTPLastStep is the last time step used, so a code works once.
 	TOTPSecret   string
 	TOTPLastStep int64
-	LastLoginAt  *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Lang is the language of their console, emails and channel alerts.
+	Lang        string `gorm:"default:ja"`
+	LastLoginAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // HasTOTP reports whether two-factor sign-in is on.
@@ -316,4 +325,70 @@ type OperatorDevice struct {
 	IP         string
 	CreatedAt  time.Time
 	LastUsedAt time.Time
+}
+
+// Upstream is a status source a component follows: another Statuspage-format
+// page (Kind "statuspage", Match the upstream component's id or name) or a
+// status feed (Kind "feed", Match the rules that pick its entries). Its
+// state is shown beside the component, and its moves raise signals as a
+// monitor's do.
+type Upstream struct {
+	ID          int64
+	ComponentID int64
+	Kind        string
+	URL         string
+	// PageURL is the upstream's page people are sent to; NameJA/NameEN
+	// what it is called ("kintone").
+	PageURL        string
+	NameJA, NameEN string
+	Match          string
+	IntervalS      int
+	Enabled        bool
+	// ETag and LastModified make the next poll conditional.
+	ETag, LastModified string
+	// State is the upstream's status in Oshirase's words ("" until known),
+	// StateDetail its own words (an incident's name), StateURL a link to it.
+	State, StateDetail, StateURL string
+	CheckedAt, ChangedAt         *time.Time
+	NextCheckAt                  *time.Time
+	LastError                    string
+	CreatedAt, UpdatedAt         time.Time
+}
+
+// MaintenanceSeries is a maintenance window that repeats: its rule (an
+// RFC 5545 RRULE, with COUNT or UNTIL) from FirstStartsAt, each occurrence
+// lasting Duration, made a window of its own ahead of time.
+type MaintenanceSeries struct {
+	ID                  int64
+	RRule               string `gorm:"column:rrule"`
+	FirstStartsAt       time.Time
+	DurationSeconds     int64
+	TitleJA, TitleEN    string
+	BodyJA, BodyEN      string
+	Notify              bool
+	ReminderLeadSeconds int64
+	// EndedAt is when the series was stopped: no later occurrence is made.
+	EndedAt    *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Components []MaintenanceSeriesComponent `gorm:"foreignKey:SeriesID"`
+}
+
+// TableName keeps gorm from pluralising the series table.
+func (MaintenanceSeries) TableName() string { return "maintenance_series" }
+
+// MaintenanceSeriesComponent is a component every occurrence affects.
+type MaintenanceSeriesComponent struct {
+	SeriesID    int64 `gorm:"primaryKey;autoIncrement:false"`
+	ComponentID int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
+// ImportRef remembers what an import made of a source's object, so a
+// rerun updates it instead of making it again.
+type ImportRef struct {
+	Source     string `gorm:"primaryKey"`
+	Kind       string `gorm:"primaryKey"`
+	ExternalID string `gorm:"primaryKey"`
+	LocalID    int64
+	CreatedAt  time.Time
 }

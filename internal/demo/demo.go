@@ -117,6 +117,9 @@ func Seed(ctx context.Context, store *data.Store, now time.Time, opts Options) (
 	s.maintenance()
 	s.upgrades()
 	s.news()
+	s.upstreams()
+	s.series()
+	s.imported()
 	s.at(anchor, "list the drafts", func(st *data.Store) error {
 		ds, err := st.IncidentDrafts(ctx, "", 1000)
 		for _, d := range ds {

@@ -50,10 +50,19 @@ var unfilled = map[string]string{
 	// Nothing writes it: confirmation links are signed
 	// (mail.SubscriberToken), not stored.
 	"Subscriber.ConfirmHash": "unused column",
+	// Issue 25, while recurring maintenance is built: the demo's series
+	// will fill them (internal/demo/series.go), and then these go.
+	"Maintenance.SeriesID":     "issue 25 in progress",
+	"Maintenance.OccurrenceAt": "issue 25 in progress",
+	"Maintenance.Detached":     "issue 25 in progress",
 }
 
 // TestDemoFillsEveryField reads back every kind of row the fixture makes
 // and fails on a field that is empty in every row.
+// moreWalks read back what newer areas of the fixture made (each area's
+// test file adds its own, in an init function).
+var moreWalks []func(t *testing.T, ctx context.Context, store *data.Store, w *walker)
+
 func TestDemoFillsEveryField(t *testing.T) {
 	store, _ := seeded(t)
 	ctx := context.Background()
@@ -140,6 +149,10 @@ func TestDemoFillsEveryField(t *testing.T) {
 	notifications, _, _, err := store.Notifications(ctx, 1000, 0)
 	must(err)
 	w.walk(notifications)
+
+	for _, more := range moreWalks {
+		more(t, ctx, store, &w)
+	}
 
 	for _, want := range []string{"Product", "Component", "Contract", "ContractProduct", "Contact", "Person", "Incident", "IncidentUpdate",
 		"IncidentUpdateComponent", "Maintenance", "MaintenanceComponent", "MaintenanceUpdate", "Upgrade", "UpgradeNotice", "Announcement",

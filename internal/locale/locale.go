@@ -31,24 +31,34 @@ type Catalog struct {
 	cache      map[string]string // lang + id for messages without arguments
 }
 
-// Load reads every locales/*.toml catalogue.
+// Load reads every catalogue: locales/ja.toml and locales/en.toml, and an
+// area's own files beside them (locales/upstream.ja.toml). A message an
+// area defines twice is an error, not a silent override.
 func Load() (*Catalog, error) {
 	b := i18n.NewBundle(language.Japanese)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}, known: map[string]bool{}, cache: map[string]string{}}
 	for _, lang := range Languages {
-		name := path.Join("locales", lang+".toml")
-		raw, err := fs.ReadFile(templates.FS, name)
+		areas, err := fs.Glob(templates.FS, path.Join("locales", "*."+lang+".toml"))
 		if err != nil {
 			return nil, fmt.Errorf("locale: %w", err)
 		}
-		mf, err := b.ParseMessageFileBytes(raw, name)
-		if err != nil {
-			return nil, fmt.Errorf("locale: %s: %w", name, err)
-		}
-		for _, m := range mf.Messages {
-			c.ids[lang] = append(c.ids[lang], m.ID)
-			c.known[lang+"\x00"+m.ID] = true
+		for _, name := range append([]string{path.Join("locales", lang+".toml")}, areas...) {
+			raw, err := fs.ReadFile(templates.FS, name)
+			if err != nil {
+				return nil, fmt.Errorf("locale: %w", err)
+			}
+			mf, err := b.ParseMessageFileBytes(raw, name)
+			if err != nil {
+				return nil, fmt.Errorf("locale: %s: %w", name, err)
+			}
+			for _, m := range mf.Messages {
+				if c.known[lang+"\x00"+m.ID] {
+					return nil, fmt.Errorf("locale: %s: %q is defined twice", name, m.ID)
+				}
+				c.ids[lang] = append(c.ids[lang], m.ID)
+				c.known[lang+"\x00"+m.ID] = true
+			}
 		}
 		c.localizers[lang] = i18n.NewLocalizer(b, lang)
 	}

@@ -1,0 +1,4 @@
+package demo
+
+// imported seeds what was moved in from the vendor's former Statuspage page.
+func (s *seeder) imported() {}

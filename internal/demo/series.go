@@ -1,0 +1,4 @@
+package demo
+
+// series seeds recurring maintenance.
+func (s *seeder) series() {}
