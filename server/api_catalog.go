@@ -130,7 +130,7 @@ func (s *Server) catalogOps() []apiOp {
 		idem(apiOp{ID: "createProduct", Method: http.MethodPost, Path: "/products", Tag: "catalogue", Summary: "Create a product",
 			In: apiProductInput{}, Out: apiProduct{}, Code: http.StatusCreated, Handle: s.apiCreateProduct}),
 		{ID: "getProduct", Method: http.MethodGet, Path: "/products/:id", IDs: []string{"p"}, Tag: "catalogue", Summary: "One product and its components",
-			Out: apiProduct{}, Code: http.StatusOK, Handle: s.apiGetProduct},
+			Out: apiProduct{}, Code: http.StatusOK, Handle: apiShow(s.apiShowProduct)},
 		idem(apiOp{ID: "updateProduct", Method: http.MethodPut, Path: "/products/:id", IDs: []string{"p"}, Tag: "catalogue", Summary: "Change a product",
 			In: apiProductInput{}, Out: apiProduct{}, Code: http.StatusOK, Handle: s.apiUpdateProduct}),
 		{ID: "deleteProduct", Method: http.MethodDelete, Path: "/products/:id", IDs: []string{"p"}, Tag: "catalogue", Summary: "Delete a product that has no components left",
@@ -144,7 +144,7 @@ func (s *Server) catalogOps() []apiOp {
 		idem(apiOp{ID: "updateComponent", Method: http.MethodPut, Path: "/components/:id", IDs: []string{"c"}, Tag: "catalogue", Summary: "Change a component",
 			In: apiComponentInput{}, Out: apiComponent{}, Code: http.StatusOK, Handle: s.apiUpdateComponent}),
 		{ID: "getComponent", Method: http.MethodGet, Path: "/components/:id", IDs: []string{"c"}, Tag: "catalogue", Summary: "One component and its shown status",
-			Out: apiComponent{}, Code: http.StatusOK, Handle: s.apiGetComponent},
+			Out: apiComponent{}, Code: http.StatusOK, Handle: apiShow(s.apiShowComponent)},
 		{ID: "deleteComponent", Method: http.MethodDelete, Path: "/components/:id", IDs: []string{"c"}, Tag: "catalogue", Summary: "Delete a component no incident or maintenance names",
 			Out: apiConsequence{}, Code: http.StatusOK, Destructive: true, Handle: s.destructive(s.describeDeleteComponent, s.apiDeleteComponent)},
 		{ID: "moveComponent", Method: http.MethodPost, Path: "/components/:id/move", IDs: []string{"c"}, Tag: "catalogue", Summary: "Move a component up or down",
@@ -208,22 +208,6 @@ func (s *Server) apiShowComponent(c echo.Context, id int64, code int) error {
 		return apiFail(http.StatusNotFound, "not_found", "No such component.")
 	}
 	return c.JSON(code, toAPIComponent(cp, v))
-}
-
-func (s *Server) apiGetComponent(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiShowComponent(c, id, http.StatusOK)
-}
-
-func (s *Server) apiGetProduct(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiShowProduct(c, id, http.StatusOK)
 }
 
 func (s *Server) apiCreateProduct(c echo.Context) error {

@@ -50,7 +50,7 @@ func (s *Server) editOps() []apiOp {
 		{ID: "createTemplate", Method: http.MethodPost, Path: "/templates", Tag: "templates", Summary: "Add an incident template",
 			In: apiTemplateInput{}, Out: apiTemplate{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiSaveTemplate},
 		{ID: "getTemplate", Method: http.MethodGet, Path: "/templates/:id", IDs: []string{"t"}, Tag: "templates", Summary: "One incident template",
-			Out: apiTemplate{}, Code: http.StatusOK, Handle: s.apiGetTemplate},
+			Out: apiTemplate{}, Code: http.StatusOK, Handle: apiShow(s.apiTemplate)},
 		{ID: "updateTemplate", Method: http.MethodPut, Path: "/templates/:id", IDs: []string{"t"}, Tag: "templates", Summary: "Replace an incident template",
 			In: apiTemplateInput{}, Out: apiTemplate{}, Code: http.StatusOK, Idempotent: true, Handle: s.apiSaveTemplate},
 		{ID: "deleteTemplate", Method: http.MethodDelete, Path: "/templates/:id", IDs: []string{"t"}, Tag: "templates", Summary: "Delete an incident template",
@@ -397,14 +397,6 @@ func (s *Server) apiTemplate(c echo.Context, id int64, code int) error {
 		return notFoundJSON(err, "template")
 	}
 	return c.JSON(code, toAPITemplate(t))
-}
-
-func (s *Server) apiGetTemplate(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiTemplate(c, id, http.StatusOK)
 }
 
 // apiSaveTemplate creates a template (no id in the path) or replaces one.

@@ -106,7 +106,7 @@ func (s *Server) incidentOps() []apiOp {
 		{ID: "createIncident", Method: http.MethodPost, Path: "/incidents", Tag: "incidents", Summary: "Declare an incident",
 			In: apiNewIncident{}, Out: apiIncident{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiCreateIncident},
 		{ID: "getIncident", Method: http.MethodGet, Path: "/incidents/:id", IDs: []string{"i"}, Tag: "incidents", Summary: "One incident and its timeline",
-			Out: apiIncident{}, Code: http.StatusOK, Handle: s.apiGetIncident},
+			Out: apiIncident{}, Code: http.StatusOK, Handle: apiShow(s.apiIncident)},
 		{ID: "postIncidentUpdate", Method: http.MethodPost, Path: "/incidents/:id/updates", IDs: []string{"i"}, Tag: "incidents", Summary: "Post an update",
 			In: apiNewIncidentUpdate{}, Out: apiIncident{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiPostUpdate},
 		{ID: "resolveIncident", Method: http.MethodPost, Path: "/incidents/:id/resolve", IDs: []string{"i"}, Tag: "incidents",
@@ -176,14 +176,6 @@ func (s *Server) apiListIncidents(c echo.Context) error {
 		out[i] = s.toAPIIncident(&incs[i], notified)
 	}
 	return c.JSON(http.StatusOK, newAPIPage(out, page, per, total))
-}
-
-func (s *Server) apiGetIncident(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiIncident(c, id, http.StatusOK)
 }
 
 // apiIncident answers with one incident.

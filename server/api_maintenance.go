@@ -66,7 +66,7 @@ func (s *Server) maintenanceOps() []apiOp {
 		{ID: "createMaintenance", Method: http.MethodPost, Path: "/maintenance", Tag: "maintenance", Summary: "Schedule maintenance",
 			In: apiNewMaintenance{}, Out: apiMaintenance{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiCreateMaintenance},
 		{ID: "getMaintenance", Method: http.MethodGet, Path: "/maintenance/:id", IDs: []string{"m"}, Tag: "maintenance", Summary: "One maintenance window and its timeline",
-			Out: apiMaintenance{}, Code: http.StatusOK, Handle: s.apiGetMaintenance},
+			Out: apiMaintenance{}, Code: http.StatusOK, Handle: apiShow(s.apiMaintenance)},
 		{ID: "postMaintenanceUpdate", Method: http.MethodPost, Path: "/maintenance/:id/updates", IDs: []string{"m"}, Tag: "maintenance",
 			Summary: "Post a maintenance step (start, verify, complete, cancel, or a note)",
 			In:      apiNewMaintenanceUpdate{}, Out: apiMaintenance{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiPostMaintenanceUpdate},
@@ -108,14 +108,6 @@ func (s *Server) apiListMaintenance(c echo.Context) error {
 		out[i] = s.toAPIMaintenance(&ms[i], notified)
 	}
 	return c.JSON(http.StatusOK, newAPIPage(out, page, per, total))
-}
-
-func (s *Server) apiGetMaintenance(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiMaintenance(c, id, http.StatusOK)
 }
 
 // apiMaintenance answers with one window.

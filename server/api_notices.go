@@ -24,7 +24,7 @@ func (s *Server) noticeOps() []apiOp {
 		idem(apiOp{ID: "createAnnouncement", Method: http.MethodPost, Path: "/announcements", Tag: "announcements", Summary: "Publish an announcement (now or at publish_at)",
 			In: apiAnnouncementInput{}, Out: apiAnnouncement{}, Code: http.StatusCreated, Handle: s.apiCreateAnnouncement}),
 		{ID: "getAnnouncement", Method: http.MethodGet, Path: "/announcements/:id", IDs: []string{"a"}, Tag: "announcements", Summary: "One announcement",
-			Out: apiAnnouncement{}, Code: http.StatusOK, Handle: s.apiGetAnnouncement},
+			Out: apiAnnouncement{}, Code: http.StatusOK, Handle: apiShow(s.apiAnnouncement)},
 		idem(apiOp{ID: "updateAnnouncement", Method: http.MethodPut, Path: "/announcements/:id", IDs: []string{"a"}, Tag: "announcements", Summary: "Change an announcement",
 			In: apiAnnouncementInput{}, Out: apiAnnouncement{}, Code: http.StatusOK, Handle: s.apiUpdateAnnouncement}),
 		{ID: "deleteAnnouncement", Method: http.MethodDelete, Path: "/announcements/:id", IDs: []string{"a"}, Tag: "announcements", Summary: "Delete an announcement",
@@ -37,7 +37,7 @@ func (s *Server) noticeOps() []apiOp {
 		idem(apiOp{ID: "createUpgrade", Method: http.MethodPost, Path: "/upgrades", Tag: "upgrades", Summary: "Schedule an upgrade and its advance notices",
 			In: apiUpgradeInput{}, Out: apiUpgrade{}, Code: http.StatusCreated, Handle: s.apiCreateUpgrade}),
 		{ID: "getUpgrade", Method: http.MethodGet, Path: "/upgrades/:id", IDs: []string{"v"}, Tag: "upgrades", Summary: "One upgrade and what became of its advance notices",
-			Out: apiUpgrade{}, Code: http.StatusOK, Handle: s.apiGetUpgrade},
+			Out: apiUpgrade{}, Code: http.StatusOK, Handle: apiShow(s.apiUpgrade)},
 		idem(apiOp{ID: "updateUpgrade", Method: http.MethodPut, Path: "/upgrades/:id", IDs: []string{"v"}, Tag: "upgrades",
 			Summary:     "Change an upgrade that has not started",
 			Description: "A new window tells everyone already told (a rescheduling notice) and moves the pending advance notices with it.",
@@ -150,14 +150,6 @@ func (s *Server) apiAnnouncement(c echo.Context, id int64, code int) error {
 		return notFoundJSON(err, "announcement")
 	}
 	return c.JSON(code, s.toAPIAnnouncement(a))
-}
-
-func (s *Server) apiGetAnnouncement(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiAnnouncement(c, id, http.StatusOK)
 }
 
 func (s *Server) apiCreateAnnouncement(c echo.Context) error {
@@ -378,14 +370,6 @@ func (s *Server) apiUpgrade(c echo.Context, id int64, code int) error {
 	return c.JSON(code, s.toAPIUpgrade(u, nd))
 }
 
-func (s *Server) apiGetUpgrade(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiUpgrade(c, id, http.StatusOK)
-}
-
 func (s *Server) apiCreateUpgrade(c echo.Context) error {
 	var in apiUpgradeInput
 	if err := bindJSON(c, &in); err != nil {
@@ -522,7 +506,7 @@ var (
 		"failed (failed or bounced, as the console's filter), bounced or discarded.",
 		Schema: openapi3.NewStringSchema().WithEnum("held", "pending", "sent", "failed", "bounced", "discarded")}
 	notificationKindParam = apiParam{Name: "kind", Doc: "Only this kind.", Schema: openapi3.NewStringSchema().WithEnum(anys(data.NotificationKinds)...)}
-	deliveryStateParam = apiParam{Name: "state", Doc: "Only deliveries in this state.",
+	deliveryStateParam    = apiParam{Name: "state", Doc: "Only deliveries in this state.",
 		Schema: openapi3.NewStringSchema().WithEnum("held", "pending", "sending", "sent", "failed", "bounced", "discarded")}
 	bouncedDeliveryParam = apiParam{Name: "delivery", Doc: "Only this bounced delivery of the notification.", Schema: refSchema("d")}
 )

@@ -95,7 +95,7 @@ func (s *Server) peopleOps() []apiOp {
 		{ID: "createContract", Method: http.MethodPost, Path: "/contracts", Tag: "contracts", Summary: "Create a contract",
 			In: apiContractInput{}, Out: apiContract{}, Code: http.StatusCreated, Idempotent: true, Handle: s.apiCreateContract},
 		{ID: "getContract", Method: http.MethodGet, Path: "/contracts/:id", IDs: []string{"k"}, Tag: "contracts", Summary: "One contract and its contacts",
-			Out: apiContract{}, Code: http.StatusOK, Handle: s.apiGetContract},
+			Out: apiContract{}, Code: http.StatusOK, Handle: apiShow(s.apiContract)},
 		{ID: "updateContract", Method: http.MethodPut, Path: "/contracts/:id", IDs: []string{"k"}, Tag: "contracts", Summary: "Change a contract",
 			In: apiContractInput{}, Out: apiContract{}, Code: http.StatusOK, Idempotent: true, Handle: s.apiUpdateContract},
 		{ID: "setContractPortal", Method: http.MethodPut, Path: "/contracts/:id/portal", IDs: []string{"k"}, Tag: "contracts",
@@ -149,14 +149,6 @@ func (s *Server) apiContract(c echo.Context, id int64, code int) error {
 		return notFoundJSON(err, "contract")
 	}
 	return c.JSON(code, toAPIContract(k))
-}
-
-func (s *Server) apiGetContract(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	return s.apiContract(c, id, http.StatusOK)
 }
 
 func (s *Server) apiCreateContract(c echo.Context) error {

@@ -230,6 +230,18 @@ func (s *Server) apiOps() []apiOp {
 	return ops
 }
 
+// apiShow answers a read of one object (GET /things/:id) with show, which
+// also answers the calls that change it.
+func apiShow(show func(c echo.Context, id int64, code int) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := apiID(c, "id")
+		if err != nil {
+			return err
+		}
+		return show(c, id, http.StatusOK)
+	}
+}
+
 // Paging: lists take page (from 1) and per_page (1–100, 50 unless given)
 // and answer a page with the total and the next page's number.
 
