@@ -50,6 +50,11 @@ const usage = `usage:
                             vendor's status page, every feature in use, then serve it as serve does
   oshirase contracts import [--dry-run] FILE   (FILE may be - for standard input)
   oshirase contracts export [FILE]
+  oshirase import statuspage [--dry-run] [--lang ja|en] [--source NAME] (--url PAGE | FILE...)
+                            import a Statuspage-format page (summary.json, incidents.json,
+                            scheduled-maintenances.json): components, incidents, maintenance; reruns update
+  oshirase incidents export [FILE]   the incident history as CSV
+  oshirase incidents import [--dry-run] [--source NAME] FILE   read what incidents export wrote
   oshirase mail test --to ADDRESS
   oshirase jobs run NAME    run one job now: dispatch, upgrade-notices, maintenance, retention
   oshirase accesslog search --from DAY [--to DAY] [--path P] [--status 404|5xx] [--ip ADDR|NET]

@@ -406,7 +406,7 @@ const (
 )
 
 // operatorAudience is who an operators' alert goes to: every active
-// operator by email (in Japanese, the console's language) and the
+// operator by email, each in their own language, and the
 // operators' channels.
 func operatorAudience(tx *gorm.DB) ([]Recipient, error) {
 	var ops []Operator
@@ -415,7 +415,7 @@ func operatorAudience(tx *gorm.DB) ([]Recipient, error) {
 	}
 	recips := make([]Recipient, 0, len(ops))
 	for _, o := range ops {
-		recips = append(recips, Recipient{Email: o.Email, Name: o.Name, Lang: "ja", Role: "operator"})
+		recips = append(recips, Recipient{Email: o.Email, Name: o.Name, Lang: o.Language(), Role: "operator"})
 	}
 	chans, err := channelAudience(tx, true, nil)
 	if err != nil {

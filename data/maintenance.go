@@ -140,6 +140,10 @@ func (s *Store) UpdateMaintenance(ctx context.Context, id int64, in MaintenanceE
 		}
 		fields := map[string]any{"title_ja": in.TitleJA, "title_en": in.TitleEN,
 			"starts_at": in.StartsAt.UTC(), "ends_at": in.EndsAt.UTC(), "reminder_lead_seconds": reminderSeconds(in.ReminderLead), "updated_at": s.now()}
+		if m.SeriesID != nil {
+			// An occurrence changed on its own: edits of its series leave it.
+			fields["detached"] = true
+		}
 		if !m.StartsAt.Equal(in.StartsAt.UTC()) {
 			// A new start deserves a new reminder.
 			fields["reminder_sent_at"] = nil

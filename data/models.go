@@ -345,7 +345,8 @@ type Upstream struct {
 	IntervalS      int
 	Enabled        bool
 	// ETag and LastModified make the next poll conditional.
-	ETag, LastModified string
+	ETag         string `gorm:"column:etag"`
+	LastModified string
 	// State is the upstream's status in Oshirase's words ("" until known),
 	// StateDetail its own words (an incident's name), StateURL a link to it.
 	State, StateDetail, StateURL string

@@ -17,6 +17,48 @@ type NewOperator struct {
 	Email, Name  string
 	Role         string
 	PasswordHash string
+	// Lang is the operator's language (OperatorLangs); empty is Japanese.
+	Lang string
+}
+
+// OperatorLangs are the languages an operator may choose for the console,
+// their emails and alerts.
+var OperatorLangs = []string{"ja", "en"}
+
+// ValidOperatorLang reports whether lang is one of OperatorLangs.
+func ValidOperatorLang(lang string) bool {
+	for _, l := range OperatorLangs {
+		if lang == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Language is the operator's language, Japanese for a row that holds
+// anything else.
+func (o *Operator) Language() string {
+	if ValidOperatorLang(o.Lang) {
+		return o.Lang
+	}
+	return OperatorLangs[0]
+}
+
+// SetOperatorLang sets the language of an operator's console, emails and
+// alerts; anything but one of OperatorLangs is a field error and changes
+// nothing.
+func (s *Store) SetOperatorLang(ctx context.Context, id int64, lang string) error {
+	if !ValidOperatorLang(lang) {
+		return Invalid("lang", "operatorlang_unknown")
+	}
+	res := s.db.WithContext(ctx).Model(&Operator{}).Where("id = ?", id).Updates(map[string]any{"lang": lang, "updated_at": s.now()})
+	if res.Error != nil {
+		return fmt.Errorf("data: set operator language: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // NormalizeEmail trims and lower-cases an address so that one person has
@@ -47,10 +89,15 @@ func (s *Store) CreateOperator(ctx context.Context, in NewOperator) (*Operator, 
 	if in.PasswordHash == "" {
 		f.add("password", "required")
 	}
+	if in.Lang == "" {
+		in.Lang = OperatorLangs[0]
+	} else if !ValidOperatorLang(in.Lang) {
+		f.add("lang", "operatorlang_unknown")
+	}
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	o := Operator{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: in.PasswordHash}
+	o := Operator{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: in.PasswordHash, Lang: in.Lang}
 	if err := s.db.WithContext(ctx).Create(&o).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nil, Invalid("email", "email_taken")
@@ -210,4 +257,22 @@ func (s *Store) SessionOperator(ctx context.Context, id string, idle time.Durati
 // DeleteSession ends one session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&Session{}).Error
+}
+
+// AcceptInvitationLang accepts an invitation (AcceptInvitation) for an
+// operator who reads lang; a language not in OperatorLangs is refused
+// before anything is used up.
+func (s *Store) AcceptInvitationLang(ctx context.Context, tokenHash, name, passwordHash, lang string) (*Operator, error) {
+	if !ValidOperatorLang(lang) {
+		return nil, Invalid("lang", "invalid_choice")
+	}
+	op, err := s.AcceptInvitation(ctx, tokenHash, name, passwordHash)
+	if err != nil || lang == op.Lang {
+		return op, err
+	}
+	if err := s.SetOperatorLang(ctx, op.ID, lang); err != nil {
+		return nil, err
+	}
+	op.Lang = lang
+	return op, nil
 }

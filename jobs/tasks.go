@@ -53,6 +53,8 @@ func (t *Tasks) Jobs() []Job {
 	jobs := []Job{
 		{Name: JobUpgradeNotices, Spec: "* * * * *", Run: t.upgradeNotices},
 		{Name: JobMaintenance, Spec: "* * * * *", Run: t.maintenance},
+		// Recurring maintenance: the coming occurrences made windows.
+		{Name: JobSeries, Spec: "7 * * * *", Run: t.series},
 		{Name: JobRetention, Spec: "30 3 * * *", Run: t.retention},
 		// The month just ended, on the 1st at 9:00: each contract that asks
 		// for it mails its primary contacts the report, once.

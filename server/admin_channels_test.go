@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -78,6 +79,9 @@ func TestAdminChannelsShowsEveryChannel(t *testing.T) {
 	expect(t, admin.get("/admin/alerts?channel=999999"), http.StatusNotFound)
 	expect(t, admin.get("/admin/alerts?channel=x"), http.StatusNotFound)
 
-	admin.lang = "en"
+	// The console speaks the operator's own language: the header's switch
+	// sets it.
+	admin.get("/admin/alerts")
+	expect(t, admin.post("/admin/account/lang", url.Values{"lang": {"en"}, "back": {"/admin/alerts"}}), http.StatusSeeOther)
 	expect(t, admin.get("/admin/alerts"), http.StatusOK, "Public webhook, Slack and Teams subscriptions", "Operators&#39; channels", "Recent deliveries")
 }

@@ -28,9 +28,9 @@ func (s *Server) newOperator(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := &form{Values: map[string][]string{"role": {data.RoleEditor}}}
+	f := &form{Values: map[string][]string{"role": {data.RoleEditor}, "lang": {langOf(c)}}}
 	return s.render(c, http.StatusOK, "operator_form", &view{Title: s.t(c, "operators.new"), Form: f,
-		Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}, Invitations: invs}})
+		Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}, Langs: accountLangs(), Invitations: invs}})
 }
 
 func (s *Server) setOperatorRole(c echo.Context) error {

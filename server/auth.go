@@ -307,6 +307,8 @@ type accountPage struct {
 	Required      bool
 	Sessions      []sessionRow
 	Devices       []deviceRow
+	// Langs are the languages the operator may choose.
+	Langs []string
 }
 
 // sessionRow is one of the operator's sessions on the account page. Ref
@@ -353,7 +355,7 @@ func (s *Server) browsers(c echo.Context, v *accountPage) error {
 
 func (s *Server) accountPage(c echo.Context) (*accountPage, error) {
 	op := operatorOf(c)
-	v := &accountPage{Required: s.opts.Require2FA && op.IsAdmin()}
+	v := &accountPage{Required: s.opts.Require2FA && op.IsAdmin(), Langs: accountLangs()}
 	if err := s.browsers(c, v); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,12 @@ func TestDemoEveryPageRenders(t *testing.T) {
 		anon := a.client()
 		op := a.client()
 		op.login(f.AdminEmail)
+		// The console speaks the operator's language, the public pages the
+		// visitor's.
+		admin, err := a.store.OperatorByEmail(context.Background(), f.AdminEmail)
+		if err != nil || a.store.SetOperatorLang(context.Background(), admin.ID, lang) != nil {
+			t.Fatal(err)
+		}
 		for _, c := range []*client{anon, op} {
 			u, _ := url.Parse(a.srv.URL)
 			c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "lang", Value: lang, Path: "/"}})
@@ -294,6 +300,16 @@ func demoConsolePages(t *testing.T, a *testApp, f *demo.Fixture) []demoPage {
 			paths = each(pattern, ":id", f.Products)
 		case strings.HasPrefix(pattern, "/admin/components/:id"):
 			paths = each(pattern, ":id", f.Components)
+		case strings.HasPrefix(pattern, "/admin/upstreams/:id"):
+			us, err := a.store.Upstreams(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, u := range us {
+				ids = append(ids, u.ID)
+			}
+			paths = each(pattern, ":id", ids)
 		case strings.HasPrefix(pattern, "/admin/monitors/:id"):
 			paths = each(pattern, ":id", f.Monitors)
 		case strings.HasPrefix(pattern, "/admin/templates/:id"):
@@ -312,6 +328,14 @@ func demoConsolePages(t *testing.T, a *testApp, f *demo.Fixture) []demoPage {
 			paths = each(pattern, ":id", f.Upgrades)
 		case strings.HasPrefix(pattern, "/admin/announcements/:id"):
 			paths = each(pattern, ":id", f.Announcements)
+		case strings.HasPrefix(pattern, "/admin/series/:id"):
+			all, err := a.store.AllSeries(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ser := range all {
+				paths = append(paths, strings.Replace(pattern, ":id", id(ser.ID), 1))
+			}
 		case strings.Contains(pattern, ":"):
 			t.Errorf("%s: the walk does not know what to fill it with; add it to demoConsolePages", pattern)
 		default:

@@ -240,13 +240,16 @@ func (s *Server) icsCalendar(c echo.Context) error {
 		if p != nil {
 			name += " — " + pg.L(p.NameJA, p.NameEN)
 		}
-		var events []calendar.Event
+		var kept []data.Maintenance
 		for i := range ms {
-			m := &ms[i]
-			if !concerns(data.NewsItem{Maintenance: m}, product, cp) {
-				continue
+			if concerns(data.NewsItem{Maintenance: &ms[i]}, product, cp) {
+				kept = append(kept, ms[i])
 			}
-			events = append(events, s.maintenanceEvent(m, lang, cp))
+		}
+		// Windows of a recurring series are one recurring event.
+		events, err := s.maintenanceEvents(ctx, kept, lang, cp)
+		if err != nil {
+			return nil, err
 		}
 		for i := range us {
 			u := &us[i]

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,8 +17,20 @@ const invitationTTL = 72 * time.Hour
 
 type invitePage struct {
 	Roles       []string
+	Langs       []string
 	Link        string
 	Invitations []data.Invitation
+}
+
+// invitationLang is the language an admin chose for an invitation: the
+// link's token ends in "."+lang, and the token's hash covers it, so the
+// invitee cannot change what was chosen for the link (only their own
+// choice on the form, which is theirs to make).
+func invitationLang(token string) string {
+	if i := strings.LastIndexByte(token, '.'); i >= 0 && data.ValidOperatorLang(token[i+1:]) {
+		return token[i+1:]
+	}
+	return ""
 }
 
 // inviteOperator makes a single-use, expiring link for a new operator, so
@@ -27,23 +40,44 @@ func (s *Server) inviteOperator(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	token := randomToken()
-	inv, err := s.store.CreateInvitation(c.Request().Context(), hashToken(token), f.Get("email"), f.Get("role"), operatorOf(c).ID, invitationTTL)
-	if f.absorb(err) {
+	lang := f.Get("lang")
+	if lang == "" {
+		lang = langOf(c) // the inviting admin's, as the form proposes
+	}
+	if !data.ValidOperatorLang(lang) {
+		f.fail("lang", "operatorlang_unknown")
+	}
+	token := randomToken() + "." + lang
+	var inv *data.Invitation
+	if !f.Invalid() {
+		inv, err = s.store.CreateInvitation(c.Request().Context(), hashToken(token), f.Get("email"), f.Get("role"), operatorOf(c).ID, invitationTTL)
+	}
+	if f.Invalid() || f.absorb(err) {
 		return s.render(c, http.StatusBadRequest, "operator_form", &view{Title: s.t(c, "operators.new"), Form: f,
-			Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}}})
+			Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}, Langs: accountLangs()}})
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(c, "operator.invite", "email="+inv.Email, map[string]any{"role": inv.Role, "expires_at": inv.ExpiresAt.Format(time.RFC3339)})
+	s.audit(c, "operator.invite", "email="+inv.Email, map[string]any{"role": inv.Role, "lang": lang, "expires_at": inv.ExpiresAt.Format(time.RFC3339)})
 	link := s.opts.BaseURL.String() + "/admin/invite/" + token
-	return s.render(c, http.StatusOK, "operator_form", &view{Title: s.t(c, "operators.new"), Form: &form{},
-		Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}, Link: link}})
+	return s.render(c, http.StatusOK, "operator_form", &view{Title: s.t(c, "operators.new"), Form: &form{Values: map[string][]string{"lang": {langOf(c)}}},
+		Data: &invitePage{Roles: []string{data.RoleEditor, data.RoleAdmin}, Langs: accountLangs(), Link: link}})
 }
 
 type acceptPage struct {
 	Invitation *data.Invitation
+	Langs      []string
+}
+
+// inviteeLang shows the invitation in the language the admin chose for
+// it, unless the visitor asked for another with ?lang=.
+func inviteeLang(c echo.Context) string {
+	lang := invitationLang(c.Param("token"))
+	if lang != "" && c.QueryParam("lang") == "" {
+		c.Set("lang", lang)
+	}
+	return langOf(c)
 }
 
 func (s *Server) showInvitation(c echo.Context) error {
@@ -51,7 +85,9 @@ func (s *Server) showInvitation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "invite", &view{Title: s.t(c, "invite.title"), Data: &acceptPage{Invitation: inv}})
+	f := &form{Values: map[string][]string{"lang": {inviteeLang(c)}}}
+	return s.render(c, http.StatusOK, "invite", &view{Title: s.t(c, "invite.title"), Form: f,
+		Data: &acceptPage{Invitation: inv, Langs: accountLangs()}})
 }
 
 // acceptInvitation creates the account with the password its owner
@@ -63,6 +99,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	inviteeLang(c)
 	f, err := readForm(c)
 	if err != nil {
 		return err
@@ -75,16 +112,21 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	} else if pw != confirm {
 		f.fail("confirm", "mismatch")
 	}
+	lang := f.Get("lang")
+	if !data.ValidOperatorLang(lang) {
+		f.fail("lang", "operatorlang_unknown")
+	}
+	page := &acceptPage{Invitation: inv, Langs: accountLangs()}
 	if f.Invalid() {
-		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: &acceptPage{Invitation: inv}})
+		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: page})
 	}
 	hash, err := password.Hash(pw)
 	if err != nil {
 		return err
 	}
-	op, err := s.store.AcceptInvitation(ctx, hashToken(token), f.Get("name"), hash)
+	op, err := s.store.AcceptInvitationLang(ctx, hashToken(token), f.Get("name"), hash, lang)
 	if f.absorb(err) {
-		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: &acceptPage{Invitation: inv}})
+		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: page})
 	}
 	if errors.Is(err, data.ErrNotFound) {
 		return echo.ErrNotFound
@@ -93,7 +135,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 		return err
 	}
 	c.Set("operator", op)
-	s.audit(c, "operator.accept_invitation", "email="+op.Email, map[string]any{"role": op.Role})
+	s.audit(c, "operator.accept_invitation", "email="+op.Email, map[string]any{"role": op.Role, "lang": op.Language()})
 	if err := s.startSession(c, op, false); err != nil {
 		return err
 	}

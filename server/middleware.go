@@ -296,6 +296,10 @@ func (s *Server) loadOperator(next echo.HandlerFunc) echo.HandlerFunc {
 		default:
 			c.Set("operator", op)
 			c.Set("session", sess.ID)
+			// A signed-in operator's console speaks the language they
+			// chose, whatever the browser asks for; console pages are
+			// never stored (noStore), so no copy outlives the choice.
+			c.Set("lang", op.Language())
 		}
 		return next(c)
 	}

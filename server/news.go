@@ -129,6 +129,16 @@ func (s *Server) maintenanceEventICS(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.SeriesID != nil {
+		// An occurrence of a series is offered as the series' recurring
+		// event, with the UID the calendar feed gives it.
+		if evs, ok, err := s.seriesICS(ctx, m, langOf(c), cp); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			return s.serveEvents(c, "maintenance-"+strconv.FormatInt(id, 10), evs[0].Summary, evs)
+		}
+	}
 	ev := s.maintenanceEvent(m, langOf(c), cp)
 	return s.serveEvent(c, "maintenance-"+strconv.FormatInt(id, 10), ev)
 }
@@ -147,10 +157,14 @@ func (s *Server) upgradeEventICS(c echo.Context) error {
 }
 
 func (s *Server) serveEvent(c echo.Context, name string, ev calendar.Event) error {
+	return s.serveEvents(c, name, ev.Summary, []calendar.Event{ev})
+}
+
+func (s *Server) serveEvents(c echo.Context, name, title string, evs []calendar.Event) error {
 	h := c.Response().Header()
 	h.Set("Content-Disposition", `attachment; filename="`+name+`.ics"`)
 	h.Set(echo.HeaderAccessControlAllowOrigin, "*")
-	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", []byte(calendar.Write(ev.Summary, []calendar.Event{ev})))
+	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", []byte(calendar.Write(title, evs)))
 }
 
 // GoogleCalendar is a link that opens Google Calendar's new-event form

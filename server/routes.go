@@ -15,7 +15,11 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = s.ipExtractor()
 	e.Pre(methodPolicy)
-	isImport := func(c echo.Context) bool { return c.Request().URL.Path == "/admin/contracts/import" }
+	// Imports take files: a contracts CSV, a Statuspage page's JSON.
+	isImport := func(c echo.Context) bool {
+		p := c.Request().URL.Path
+		return p == "/admin/contracts/import" || p == "/admin/import/statuspage"
+	}
 	// A request without a body (most GETs) has nothing to limit.
 	noBody := func(c echo.Context) bool { return c.Request().Body == http.NoBody }
 	// The language is known before anything can fail, so every error
@@ -55,6 +59,15 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/maintenance.ics", s.icsCalendar)
 	e.GET("/products/:product/maintenance.ics", s.icsCalendar)
 	e.GET("/badge.svg", s.badge)
+
+	// The embeddable notice for products' own pages (see embed.go).
+	e.GET("/embed.js", s.embedScript)
+	e.GET("/embed/products/:product", s.embedFrame)
+	e.GET("/embed/products/:product/ja", s.embedFrame)
+	e.GET("/embed/products/:product/en", s.embedFrame)
+	e.GET("/embed/products/:product/ja.json", s.embedJSON)
+	e.GET("/embed/products/:product/en.json", s.embedJSON)
+	e.OPTIONS("/embed/products/:product/*", embedPreflight)
 
 	// The operator API: bearer tokens, no cookies, so no CSRF.
 	e.POST("/api/hooks/:integration/:secret", s.alertHook, s.dbDeadline)
@@ -119,6 +132,7 @@ func (s *Server) routes() *echo.Echo {
 	op.GET("/audience", s.showAudience)
 	op.POST("/account/password", s.changePassword)
 	op.POST("/account/email", s.changeEmail)
+	op.POST("/account/lang", s.changeLanguage)
 	op.POST("/account/2fa", s.enableTOTP)
 	op.POST("/account/2fa/disable", s.disableTOTP)
 	op.POST("/account/sessions/end", s.endSession)
@@ -129,6 +143,7 @@ func (s *Server) routes() *echo.Echo {
 	op.GET("/products/new", s.newProduct)
 	op.POST("/products", s.createProduct)
 	op.GET("/products/:id/edit", s.editProduct)
+	op.GET("/products/:id/embed", s.showEmbed)
 	op.POST("/products/:id", s.updateProduct)
 	op.POST("/products/:id/delete", s.deleteProduct, s.asks(s.describeDeleteProduct))
 	op.POST("/products/:id/move", s.mover(s.store.MoveProduct))
@@ -142,6 +157,13 @@ func (s *Server) routes() *echo.Echo {
 	op.GET("/monitors/:id/edit", s.editMonitor)
 	op.POST("/monitors/:id", s.updateMonitor)
 	op.POST("/monitors/:id/delete", s.deleteMonitor)
+	// Upstream dependencies: what a component follows (admin_upstreams.go).
+	op.GET("/components/:id/upstreams", s.showUpstreams)
+	op.GET("/components/:id/upstreams/new", s.newUpstream)
+	op.POST("/components/:id/upstreams", s.createUpstream)
+	op.GET("/upstreams/:id/edit", s.editUpstream)
+	op.POST("/upstreams/:id", s.updateUpstream)
+	op.POST("/upstreams/:id/delete", s.deleteUpstream)
 	op.GET("/drafts", s.listDrafts)
 	op.POST("/drafts/:id/dismiss", s.dismissDraft)
 	op.POST("/components/:id", s.updateComponent)
@@ -171,6 +193,14 @@ func (s *Server) routes() *echo.Echo {
 	op.POST("/maintenance/:id", s.updateMaintenance)
 	op.GET("/maintenance/:id/updates/:uid/edit", s.editMaintenanceUpdate)
 	op.POST("/maintenance/:id/updates/:uid", s.saveMaintenanceUpdate)
+	// Recurring maintenance (issue 25): the series; occurrences are windows.
+	op.GET("/series", s.listSeries)
+	op.GET("/series/new", s.newSeries)
+	op.POST("/series", s.createSeries)
+	op.GET("/series/:id", s.showSeries)
+	op.GET("/series/:id/edit", s.editSeries)
+	op.POST("/series/:id", s.updateSeries)
+	op.POST("/series/:id/stop", s.stopSeries, s.asks(s.describeStopSeries))
 
 	op.GET("/templates", s.listTemplates)
 	op.GET("/templates/new", s.newTemplate)
@@ -255,6 +285,12 @@ func (s *Server) routes() *echo.Echo {
 	adm.POST("/operators/:id/role", s.setOperatorRole)
 	adm.POST("/operators/:id/disable", s.disableOperator, s.asks(s.describeDisableOperator))
 	adm.POST("/operators/:id/enable", s.enableOperator)
+	// Moving in from Statuspage, and the incident history as CSV (issue 25;
+	// admin_import_statuspage.go).
+	op.GET("/incidents/export.csv", s.exportIncidentsCSV)
+	adm.GET("/import/statuspage", s.showStatuspageImport)
+	adm.POST("/import/statuspage", s.previewStatuspageImport)
+	adm.POST("/import/statuspage/apply", s.applyStatuspageImport)
 	return e
 }
 

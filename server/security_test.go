@@ -16,6 +16,7 @@ import (
 )
 
 type fixture struct {
+	upstream                                                                            int64
 	product, cdn, api, incident, incidentUpdate, maintenance, maintenanceUpdate, editor int64
 	contract, contact, notification, delivery                                           int64
 	upgrade, announcement                                                               int64
@@ -24,6 +25,7 @@ type fixture struct {
 	subscriber, member                                                                  int64
 	template                                                                            int64
 	integration, monitor, channel, alertChannel                                         int64
+	series                                                                              int64
 	outboundRange                                                                       int64
 }
 
@@ -51,6 +53,13 @@ func (a *testApp) seedAll() fixture {
 	}
 	full, _ := a.store.Maintenance(ctx, m.ID)
 	f.maintenance, f.maintenanceUpdate = m.ID, full.Updates[0].ID
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	ser, err := a.store.CreateSeries(ctx, data.SeriesInput{Freq: data.SeriesWeekly, Interval: 1, Weekdays: []string{"TU"}, FirstStartsAt: t0.AddDate(0, 0, 7),
+		Duration: time.Hour, Count: 3, TitleJA: "定期メンテナンス", BodyJA: "定期作業", ComponentIDs: []int64{f.cdn}, Location: tokyo}, true)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.series = ser.ID
 	ed, _ := a.store.OperatorByEmail(ctx, "editor@example.com")
 	f.editor = ed.ID
 	k, err := a.store.CreateContract(ctx, data.ContractInput{Code: "K-1", Name: "既存の契約", Active: true, ProductIDs: []int64{f.product}})
@@ -115,6 +124,12 @@ func (a *testApp) seedAll() fixture {
 		a.t.Fatal(err)
 	}
 	f.monitor = mon.ID
+	up, err := a.store.CreateUpstream(ctx, data.UpstreamInput{ComponentID: f.cdn, Kind: data.UpstreamStatuspage,
+		URL: "https://status.example.net/api/v2/summary.json", NameJA: "kintone", Match: "kintone", IntervalS: 300, Enabled: true})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	f.upstream = up.ID
 	r, err := a.store.OpenOutboundRange(ctx, data.OpenRangeInput{Prefix: "10.21.0.0/16", Note: "社内の決済 API"})
 	if err != nil {
 		a.t.Fatal(err)
@@ -170,6 +185,8 @@ func (f fixture) path(pattern string) string {
 	case strings.HasPrefix(p, "/admin/maintenance/"), strings.HasPrefix(p, "/maintenance/"):
 		p = strings.Replace(p, ":uid", id(f.maintenanceUpdate), 1)
 		p = strings.Replace(p, ":id", id(f.maintenance), 1)
+	case strings.HasPrefix(p, "/admin/series/"):
+		p = strings.Replace(p, ":id", id(f.series), 1)
 	case strings.HasPrefix(p, "/admin/products/"):
 		p = strings.Replace(p, ":id", id(f.product), 1)
 	case strings.HasPrefix(p, "/admin/components/"):
@@ -205,6 +222,8 @@ func (f fixture) path(pattern string) string {
 		p = strings.Replace(p, ":id", id(f.incident), 1)
 	case strings.HasPrefix(p, "/admin/outbound/"):
 		p = strings.Replace(p, ":id", id(f.outboundRange), 1)
+	case strings.HasPrefix(p, "/admin/upstreams/"):
+		p = strings.Replace(p, ":id", id(f.upstream), 1)
 	case strings.HasPrefix(p, "/admin/monitors/"):
 		p = strings.Replace(p, ":id", id(f.monitor), 1)
 	case strings.HasPrefix(p, "/admin/drafts/"):

@@ -168,8 +168,11 @@ type statusPage struct {
 	// Measured holds what the checks measured, for components that show it.
 	Measured map[int64]*measured
 	Recent   []recentDay
-	titles   map[int64]*data.Incident
-	windows  map[int64]*data.Maintenance
+	// Upstreams are, by component, the upstream sources in trouble now
+	// (shown beside the component with a link).
+	Upstreams map[int64][]data.Upstream
+	titles    map[int64]*data.Incident
+	windows   map[int64]*data.Maintenance
 }
 
 type recentDay struct {
@@ -277,6 +280,9 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 	v.Bars = uptime.Bars(spans, since, now, s.opts.Location, barDays)
 	v.ProductBars = uptime.Group(spans, collapsed, since, now, s.opts.Location, barDays)
 	if v.Measured, err = s.measuredFor(ctx, products, now); err != nil {
+		return nil, err
+	}
+	if v.Upstreams, err = s.troubledUpstreams(ctx, v.catalogView); err != nil {
 		return nil, err
 	}
 

@@ -3,6 +3,7 @@
 package calendar
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,48 @@ type Event struct {
 	Start, End  time.Time
 	Cancelled   bool
 	Updated     time.Time
+
+	// Zone, when set, writes the start, end, RECURRENCE-ID and EXDATE in
+	// it (TZID, with its VTIMEZONE), so a rule's days are the zone's days.
+	// Only a zone with one offset (FixedOffset) is written so.
+	Zone *time.Location
+	// RRule makes the event a recurring one (RFC 5545 3.8.5.3), ExDates
+	// the occurrences it does not hold (skipped or cancelled).
+	RRule   string
+	ExDates []time.Time
+	// RecurrenceID makes the event the override of one occurrence of the
+	// recurring event with the same UID (RFC 5545 3.8.4.4).
+	RecurrenceID time.Time
 }
+
+// FixedOffset reports whether a zone keeps one UTC offset (no summer
+// time) over the coming years, so a VTIMEZONE of one STANDARD rule
+// describes it exactly.
+func FixedOffset(loc *time.Location) bool {
+	if loc == nil {
+		return false
+	}
+	_, first := time.Date(2020, 1, 1, 0, 0, 0, 0, loc).Zone()
+	for m := 0; m < 12*12; m++ {
+		if _, off := time.Date(2020, time.Month(1+m), 15, 0, 0, 0, 0, loc).Zone(); off != first {
+			return false
+		}
+	}
+	return true
+}
+
+const localLayout = "20060102T150405"
+
+func offset(sec int) string {
+	sign := "+"
+	if sec < 0 {
+		sign, sec = "-", -sec
+	}
+	return fmt.Sprintf("%s%02d%02d", sign, sec/3600, sec%3600/60)
+}
+
+// zoned reports whether the event's times are written in its zone.
+func (e Event) zoned() bool { return e.Zone != nil && FixedOffset(e.Zone) }
 
 // description is the event's DESCRIPTION: the text, then the markdown as
 // text.
@@ -61,12 +103,47 @@ func Write(name string, events []Event) string {
 	cal.SetMethod(ics.MethodPublish)
 	cal.SetName(name)
 	cal.SetXWRCalName(name)
+	zones := map[string]bool{}
+	for _, e := range events {
+		if e.zoned() && !zones[e.Zone.String()] {
+			zones[e.Zone.String()] = true
+			tz := cal.AddTimezone(text(e.Zone.String()))
+			name, off := time.Date(2020, 1, 1, 0, 0, 0, 0, e.Zone).Zone()
+			st := tz.AddStandard()
+			st.SetProperty(ics.ComponentPropertyDtStart, "19700101T000000")
+			st.SetProperty(ics.ComponentProperty(ics.PropertyTzoffsetfrom), offset(off))
+			st.SetProperty(ics.ComponentProperty(ics.PropertyTzoffsetto), offset(off))
+			st.SetProperty(ics.ComponentProperty(ics.PropertyTzname), text(name))
+		}
+	}
 	for _, e := range events {
 		ev := cal.AddEvent(e.UID)
 		ev.SetDtStampTime(e.Updated.UTC())
 		ev.SetModifiedAt(e.Updated.UTC())
-		ev.SetStartAt(e.Start.UTC())
-		ev.SetEndAt(e.End.UTC())
+		if e.zoned() {
+			tzid := ics.WithTZID(text(e.Zone.String()))
+			ev.SetProperty(ics.ComponentPropertyDtStart, e.Start.In(e.Zone).Format(localLayout), tzid)
+			ev.SetProperty(ics.ComponentPropertyDtEnd, e.End.In(e.Zone).Format(localLayout), tzid)
+			if !e.RecurrenceID.IsZero() {
+				ev.SetProperty(ics.ComponentPropertyRecurrenceId, e.RecurrenceID.In(e.Zone).Format(localLayout), tzid)
+			}
+			if e.RRule != "" {
+				ev.AddRrule(text(e.RRule))
+			}
+			if len(e.ExDates) > 0 {
+				ds := make([]string, len(e.ExDates))
+				for i, d := range e.ExDates {
+					ds[i] = d.In(e.Zone).Format(localLayout)
+				}
+				ev.AddExdate(strings.Join(ds, ","), tzid)
+			}
+		} else {
+			ev.SetStartAt(e.Start.UTC())
+			ev.SetEndAt(e.End.UTC())
+			if !e.RecurrenceID.IsZero() {
+				ev.SetProperty(ics.ComponentPropertyRecurrenceId, e.RecurrenceID.UTC().Format("20060102T150405Z"))
+			}
+		}
 		ev.SetSummary(text(e.Summary))
 		if d := e.description(); d != "" {
 			ev.SetDescription(text(d))

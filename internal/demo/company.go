@@ -172,7 +172,9 @@ func (s *seeder) company() {
 		return s.audit(st, editorEmail, "operator.accept_invitation", "email="+editorEmail, map[string]any{"role": op.Role})
 	})
 	s.at(s.day(-300, 10, 0), "a second editor", func(st *data.Store) error {
-		op, err := st.CreateOperator(s.ctx, data.NewOperator{Email: formerEmail, Name: "田中 健", Role: data.RoleEditor, PasswordHash: s.pwHash})
+		op, err := st.CreateOperator(s.ctx, data.NewOperator{Email: formerEmail, Name: "田中 健", Role: data.RoleEditor, PasswordHash: s.pwHash,
+			// He read the console and his alerts in English.
+			Lang: "en"})
 		if err != nil {
 			return err
 		}

@@ -52,9 +52,6 @@ var unfilled = map[string]string{
 	"Subscriber.ConfirmHash": "unused column",
 	// Issue 25, while recurring maintenance is built: the demo's series
 	// will fill them (internal/demo/series.go), and then these go.
-	"Maintenance.SeriesID":     "issue 25 in progress",
-	"Maintenance.OccurrenceAt": "issue 25 in progress",
-	"Maintenance.Detached":     "issue 25 in progress",
 }
 
 // TestDemoFillsEveryField reads back every kind of row the fixture makes
