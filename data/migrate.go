@@ -906,5 +906,6 @@ CREATE TABLE import_refs (
 	created_at {{time}} NOT NULL,
 	PRIMARY KEY (source, kind, external_id)
 );
+ALTER TABLE invitations ADD COLUMN lang TEXT NOT NULL DEFAULT 'ja';
 ALTER TABLE operators ADD COLUMN lang TEXT NOT NULL DEFAULT 'ja'
 `

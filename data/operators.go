@@ -259,20 +259,3 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&Session{}).Error
 }
 
-// AcceptInvitationLang accepts an invitation (AcceptInvitation) for an
-// operator who reads lang; a language not in OperatorLangs is refused
-// before anything is used up.
-func (s *Store) AcceptInvitationLang(ctx context.Context, tokenHash, name, passwordHash, lang string) (*Operator, error) {
-	if !ValidOperatorLang(lang) {
-		return nil, Invalid("lang", "invalid_choice")
-	}
-	op, err := s.AcceptInvitation(ctx, tokenHash, name, passwordHash)
-	if err != nil || lang == op.Lang {
-		return op, err
-	}
-	if err := s.SetOperatorLang(ctx, op.ID, lang); err != nil {
-		return nil, err
-	}
-	op.Lang = lang
-	return op, nil
-}

@@ -299,17 +299,23 @@ type Invitation struct {
 	Email     string
 	Role      string
 	InvitedBy *int64
+	// Lang is the language the admin chose for the new operator: the
+	// invitation page opens in it, and the operator reads it.
+	Lang      string `gorm:"default:ja"`
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 	CreatedAt time.Time
 }
 
 // CreateInvitation stores an invitation (by the hash of its token).
-func (s *Store) CreateInvitation(ctx context.Context, tokenHash, email, role string, invitedBy int64, ttl time.Duration) (*Invitation, error) {
+func (s *Store) CreateInvitation(ctx context.Context, tokenHash, email, role, lang string, invitedBy int64, ttl time.Duration) (*Invitation, error) {
 	email = NormalizeEmail(email)
 	f := fieldErrors{}
 	if !ValidEmail(email) {
 		f.add("email", "bad_email")
+	}
+	if !ValidOperatorLang(lang) {
+		f.add("lang", "operatorlang_unknown")
 	}
 	if role != RoleAdmin && role != RoleEditor {
 		f.add("role", "invalid_choice")
@@ -324,7 +330,7 @@ func (s *Store) CreateInvitation(ctx context.Context, tokenHash, email, role str
 	if n > 0 {
 		return nil, Invalid("email", "email_taken")
 	}
-	inv := Invitation{TokenHash: tokenHash, Email: email, Role: role, ExpiresAt: s.now().Add(ttl)}
+	inv := Invitation{TokenHash: tokenHash, Email: email, Role: role, Lang: lang, ExpiresAt: s.now().Add(ttl)}
 	if invitedBy != 0 {
 		inv.InvitedBy = &invitedBy
 	}
@@ -352,9 +358,12 @@ func (s *Store) Invitations(ctx context.Context) ([]Invitation, error) {
 	return is, err
 }
 
-// AcceptInvitation spends an invitation and creates its operator, in one
-// transaction: a link works once.
-func (s *Store) AcceptInvitation(ctx context.Context, tokenHash, name, passwordHash string) (*Operator, error) {
+// AcceptInvitation spends an invitation and creates its operator, reading
+// lang ("" for the invitation's), in one transaction: a link works once.
+func (s *Store) AcceptInvitation(ctx context.Context, tokenHash, name, passwordHash, lang string) (*Operator, error) {
+	if lang != "" && !ValidOperatorLang(lang) {
+		return nil, Invalid("lang", "operatorlang_unknown")
+	}
 	var op *Operator
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var inv Invitation
@@ -374,7 +383,10 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash, name, passwordH
 		if err := f.err(); err != nil {
 			return err
 		}
-		o := Operator{Email: inv.Email, Name: name, Role: inv.Role, PasswordHash: passwordHash}
+		if lang == "" {
+			lang = inv.Lang
+		}
+		o := Operator{Email: inv.Email, Name: name, Role: inv.Role, PasswordHash: passwordHash, Lang: lang}
 		if err := tx.Create(&o).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return Invalid("email", "email_taken")

@@ -430,8 +430,8 @@ func TestDemoPreviewEmailsBothLanguages(t *testing.T) {
 	cid := strconv.FormatInt(f.LicenseAPI, 10)
 	for _, lang := range locale.Languages {
 		op := a.client()
-		op.lang = lang
 		op.login(f.EditorEmail)
+		op.speak(lang)
 		op.get("/admin/incidents/new")
 		r := op.post("/admin/incidents", url.Values{"title_ja": {"ライセンス認証がご利用いただけない状態です"}, "title_en": {"Licence checks are failing"},
 			"impact": {"major"}, "status": {"investigating"}, "body_ja": {"現在、原因を調査しております。"}, "body_en": {"We are looking into the cause."},

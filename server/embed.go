@@ -248,6 +248,15 @@ func (s *Server) embedFrame(c echo.Context) error {
 			return echo.ErrNotFound
 		}
 	}
+	// A product the public does not see (unknown, or only contract-only
+	// components) has no frame. The JSON's cached copy says so without the
+	// database; a first view asks it, and an outage shows the frame anyway
+	// (its script then says what it can).
+	if s.cache.get(echo.MIMEApplicationJSON+"|embed|"+strconv.FormatInt(id, 10)+"|"+lang) == nil {
+		if _, err := s.renderEmbed(c.Request().Context(), id, lang); errors.Is(err, data.ErrNotFound) {
+			return echo.ErrNotFound
+		}
+	}
 	h := c.Response().Header()
 	h.Del("Set-Cookie")
 	h.Add(echo.HeaderVary, "Accept-Language")

@@ -187,8 +187,8 @@ func TestHealthTellsTheTruth(t *testing.T) {
 	adm.login("admin@example.com")
 	tok := a.newToken(adm, "監視", "write")
 	op := a.client()
-	op.lang = "en"
 	op.login("editor@example.com")
+	op.speak("en")
 	op.get("/admin/incidents/new")
 	pub := a.client()
 	pub.allow5xx = true

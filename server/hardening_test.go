@@ -233,7 +233,7 @@ func TestHardeningLogoDimensions(t *testing.T) {
 	admin.get("/admin/branding")
 	r := brandingPost(t, admin, url.Values{"title_ja": {"別のタイトル"}}, huge)
 	expect(t, r, http.StatusBadRequest, "縦横4096ピクセル以内の画像を指定してください。")
-	admin.lang = "en"
+	admin.speak("en")
 	admin.get("/admin/branding?lang=en")
 	expect(t, brandingPost(t, admin, url.Values{"title_ja": {"別のタイトル"}}, pngHeader(4097, 1)), http.StatusBadRequest,
 		"keep it within 4096 × 4096 pixels")

@@ -216,3 +216,15 @@ func (w testWriter) Write(b []byte) (int, error) {
 func timeAfter() <-chan time.Time { return time.After(5 * time.Millisecond) }
 
 func strconvItoa(n int64) string { return fmt.Sprint(n) }
+
+// speak sets the signed-in operator's own language, which the console
+// follows whatever the browser asks for, and the browser's (for pages
+// outside the console).
+func (c *client) speak(lang string) {
+	c.a.t.Helper()
+	c.lang = lang
+	c.get("/admin/account")
+	if r := c.post("/admin/account/lang", url.Values{"lang": {lang}}); r.code != http.StatusSeeOther {
+		c.a.t.Fatalf("could not choose %s: %d %s", lang, r.code, r.body)
+	}
+}

@@ -70,11 +70,11 @@ func TestBadFormInputIsShownAndNothingSaved(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c.lang = ""
+			c.speak("ja")
 			c.get("/admin")
 			expect(t, c.post(tc.path, tc.form), http.StatusBadRequest, tc.want...)
 			if tc.wantEN != nil {
-				c.lang = "en"
+				c.speak("en")
 				c.get("/admin")
 				expect(t, c.post(tc.path, tc.form), http.StatusBadRequest, tc.wantEN...)
 			}

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,17 +21,6 @@ type invitePage struct {
 	Invitations []data.Invitation
 }
 
-// invitationLang is the language an admin chose for an invitation: the
-// link's token ends in "."+lang, and the token's hash covers it, so the
-// invitee cannot change what was chosen for the link (only their own
-// choice on the form, which is theirs to make).
-func invitationLang(token string) string {
-	if i := strings.LastIndexByte(token, '.'); i >= 0 && data.ValidOperatorLang(token[i+1:]) {
-		return token[i+1:]
-	}
-	return ""
-}
-
 // inviteOperator makes a single-use, expiring link for a new operator, so
 // no password is ever sent around; the admin passes the link on.
 func (s *Server) inviteOperator(c echo.Context) error {
@@ -47,10 +35,10 @@ func (s *Server) inviteOperator(c echo.Context) error {
 	if !data.ValidOperatorLang(lang) {
 		f.fail("lang", "operatorlang_unknown")
 	}
-	token := randomToken() + "." + lang
+	token := randomToken()
 	var inv *data.Invitation
 	if !f.Invalid() {
-		inv, err = s.store.CreateInvitation(c.Request().Context(), hashToken(token), f.Get("email"), f.Get("role"), operatorOf(c).ID, invitationTTL)
+		inv, err = s.store.CreateInvitation(c.Request().Context(), hashToken(token), f.Get("email"), f.Get("role"), lang, operatorOf(c).ID, invitationTTL)
 	}
 	if f.Invalid() || f.absorb(err) {
 		return s.render(c, http.StatusBadRequest, "operator_form", &view{Title: s.t(c, "operators.new"), Form: f,
@@ -72,10 +60,9 @@ type acceptPage struct {
 
 // inviteeLang shows the invitation in the language the admin chose for
 // it, unless the visitor asked for another with ?lang=.
-func inviteeLang(c echo.Context) string {
-	lang := invitationLang(c.Param("token"))
-	if lang != "" && c.QueryParam("lang") == "" {
-		c.Set("lang", lang)
+func inviteeLang(c echo.Context, inv *data.Invitation) string {
+	if c.QueryParam("lang") == "" && data.ValidOperatorLang(inv.Lang) {
+		c.Set("lang", inv.Lang)
 	}
 	return langOf(c)
 }
@@ -85,7 +72,7 @@ func (s *Server) showInvitation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := &form{Values: map[string][]string{"lang": {inviteeLang(c)}}}
+	f := &form{Values: map[string][]string{"lang": {inviteeLang(c, inv)}}}
 	return s.render(c, http.StatusOK, "invite", &view{Title: s.t(c, "invite.title"), Form: f,
 		Data: &acceptPage{Invitation: inv, Langs: accountLangs()}})
 }
@@ -99,7 +86,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	inviteeLang(c)
+	inviteeLang(c, inv)
 	f, err := readForm(c)
 	if err != nil {
 		return err
@@ -112,8 +99,8 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	} else if pw != confirm {
 		f.fail("confirm", "mismatch")
 	}
-	lang := f.Get("lang")
-	if !data.ValidOperatorLang(lang) {
+	lang := f.Get("lang") // "": the one the admin chose
+	if lang != "" && !data.ValidOperatorLang(lang) {
 		f.fail("lang", "operatorlang_unknown")
 	}
 	page := &acceptPage{Invitation: inv, Langs: accountLangs()}
@@ -124,7 +111,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	op, err := s.store.AcceptInvitationLang(ctx, hashToken(token), f.Get("name"), hash, lang)
+	op, err := s.store.AcceptInvitation(ctx, hashToken(token), f.Get("name"), hash, lang)
 	if f.absorb(err) {
 		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: page})
 	}

@@ -101,6 +101,7 @@ func TestAccessMatrix(t *testing.T) {
 		f := a.seedAll()
 		a.addAlertChannel(&f)
 		a.addMember(&f)
+		a.addSeries(&f)
 		c := a.client()
 		c.get("/admin/login") // a CSRF token, so only a missing session stops the anonymous
 		if who != "anonymous" {

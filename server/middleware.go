@@ -297,9 +297,13 @@ func (s *Server) loadOperator(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set("operator", op)
 			c.Set("session", sess.ID)
 			// A signed-in operator's console speaks the language they
-			// chose, whatever the browser asks for; console pages are
-			// never stored (noStore), so no copy outlives the choice.
-			c.Set("lang", op.Language())
+			// chose, whatever the browser or its cookie asks for, but for
+			// a link that names one (?lang=en shows that page in English);
+			// console pages are never stored (noStore), so no copy
+			// outlives the choice.
+			if q := c.QueryParam("lang"); !locale.Supported(q) {
+				c.Set("lang", op.Language())
+			}
 		}
 		return next(c)
 	}

@@ -208,8 +208,8 @@ func TestOperatorLanguageInvitation(t *testing.T) {
 		t.Fatalf("no invitation link:\n%s", r.body)
 	}
 	link := m[1]
-	if !strings.HasSuffix(link, ".en") {
-		t.Fatalf("link %s", link)
+	if invs, _ := a.store.Invitations(ctx); len(invs) != 1 || invs[0].Lang != "en" {
+		t.Fatalf("invitations %+v", invs)
 	}
 	// The invitee's browser asks for Japanese: the page is in the chosen
 	// English, and English is preselected.
@@ -217,8 +217,6 @@ func TestOperatorLanguageInvitation(t *testing.T) {
 	inv.lang = "ja"
 	r = inv.get(link)
 	expect(t, r, http.StatusOK, `<html lang="en">`, `<option value="en" selected>English</option>`)
-	// Tampering with the chosen language breaks the link.
-	expect(t, inv.get(strings.TrimSuffix(link, ".en")+".ja"), http.StatusNotFound)
 	// A hostile value on the acceptance uses nothing up.
 	r = inv.post(link, url.Values{"name": {"New"}, "new": {"a long enough passphrase 42"}, "confirm": {"a long enough passphrase 42"}, "lang": {"xx"}})
 	expect(t, r, http.StatusBadRequest, "That language is not available.")

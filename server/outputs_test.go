@@ -67,8 +67,8 @@ func TestOutputsPreviewShowsTheEnglishFallback(t *testing.T) {
 	signin := strconv.FormatInt(a.demoComponent("Shared services", "Accounts and sign-in"), 10)
 	for _, lang := range locale.Languages {
 		op := a.client()
-		op.lang = lang
 		op.login(f.EditorEmail)
+		op.speak(lang)
 		T := func(id string) string { return catalog.T(lang, id) }
 
 		// A minor incident on shared services emails the registered

@@ -48,7 +48,8 @@ func TestPolishImportExplainsProblems(t *testing.T) {
 		"登録されている製品: krewDashboard")
 	expectNot(t, r, ">active<", ">contact_language<", ">products<", "選択肢から選んでください")
 
-	c.get("/admin/contracts/import?lang=en")
+	c.speak("en")
+	c.get("/admin/contracts/import")
 	r = upload(t, c, "/admin/contracts/import", []byte(bad))
 	expect(t, r, http.StatusBadRequest, `<td class="nowrap">有効</td>`, "This value is not accepted. Use one of: はい, いいえ, ○, ×, ", "Products: krewDashboard")
 	expectNot(t, r, "次のいずれか", "登録されている製品")
@@ -57,7 +58,8 @@ func TestPolishImportExplainsProblems(t *testing.T) {
 	r = upload(t, c, "/admin/contracts/import", []byte(missing))
 	expect(t, r, http.StatusBadRequest, "Name the column one of: active, 有効")
 
-	c.get("/admin/contracts/import?lang=ja")
+	c.speak("ja")
+	c.get("/admin/contracts/import")
 	crm := polishHeader + "C-1,A社,krewDashboard,はい,山田,y@example.jp,日本語,契約時の連絡先\n" +
 		"C-2,B社,krewDashboard,×,佐藤,s@example.jp,英語,追加連絡先\n" +
 		"C-3,C社,krewDashboard,○,鈴木,z@example.jp,en,additional\n" +

@@ -79,7 +79,7 @@ func TestToldUpgradeNoticesSayWhatTheirDeliveriesDid(t *testing.T) {
 	check("/admin/upgrades after release", page.body)
 
 	// In English too.
-	op.lang = "en"
+	op.speak("en")
 	page = op.get("/admin/upgrades/" + itoa(f.NextUpgrade))
 	expect(t, page, http.StatusOK, fmt.Sprintf("Pending %d / %d", want[written[0]], want[written[0]]))
 }
@@ -216,7 +216,7 @@ func TestToldEveryNotificationShowsItsSubject(t *testing.T) {
 	}
 	row := regexp.MustCompile(`(?s)<td class="small"[^>]*>([^<]*)</td>\s*<td[^>]*><a href="/admin/notifications/(\d+)">(.*?)</a></td>`)
 	for _, lang := range []string{"ja", "en"} {
-		op.lang = lang
+		op.speak(lang)
 		seen := 0
 		for p := 1; p <= lastPage(total); p++ {
 			page := op.get(fmt.Sprintf("/admin/notifications?page=%d", p))
@@ -233,7 +233,7 @@ func TestToldEveryNotificationShowsItsSubject(t *testing.T) {
 			t.Fatalf("%s: %d rows for %d notifications", lang, seen, total)
 		}
 	}
-	op.lang = "ja"
+	op.speak("ja")
 	expect(t, op.get("/admin/notifications?page="+fmt.Sprint(lastPage(total))), http.StatusOK, "【ご登録の確認】障害・メンテナンス情報のメール配信")
 }
 

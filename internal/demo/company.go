@@ -158,13 +158,13 @@ func (s *seeder) company() {
 	s.at(s.day(-380, 10, 0), "invite the editor", func(st *data.Store) error {
 		_, h := secret("")
 		inviteHash = h
-		if _, err := st.CreateInvitation(s.ctx, h, editorEmail, data.RoleEditor, s.op[adminEmail], 72*time.Hour); err != nil {
+		if _, err := st.CreateInvitation(s.ctx, h, editorEmail, data.RoleEditor, "ja", s.op[adminEmail], 72*time.Hour); err != nil {
 			return err
 		}
 		return s.audit(st, adminEmail, "operator.invite", "email="+editorEmail, map[string]any{"role": data.RoleEditor})
 	})
 	s.at(s.day(-379, 9, 30), "the editor joins", func(st *data.Store) error {
-		op, err := st.AcceptInvitation(s.ctx, inviteHash, "鈴木 美咲", s.pwHash)
+		op, err := st.AcceptInvitation(s.ctx, inviteHash, "鈴木 美咲", s.pwHash, "")
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func (s *seeder) company() {
 	s.at(s.day(-1, 16, 0), "invite a new hire", func(st *data.Store) error {
 		raw, h := secret("")
 		s.f.InviteToken = raw
-		if _, err := st.CreateInvitation(s.ctx, h, inviteEmail, data.RoleEditor, s.op[adminEmail], 72*time.Hour); err != nil {
+		if _, err := st.CreateInvitation(s.ctx, h, inviteEmail, data.RoleEditor, "en", s.op[adminEmail], 72*time.Hour); err != nil {
 			return err
 		}
 		return s.audit(st, adminEmail, "operator.invite", "email="+inviteEmail, map[string]any{"role": data.RoleEditor})
