@@ -258,4 +258,3 @@ func (s *Store) SessionOperator(ctx context.Context, id string, idle time.Durati
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&Session{}).Error
 }
-
