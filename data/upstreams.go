@@ -287,7 +287,12 @@ func (s *Store) RecordUpstream(ctx context.Context, id int64, res UpstreamResult
 				if status == UnderMaintenance || !oneOf(status, ComponentStatuses) {
 					status = Operational
 				}
-				detail := u.NameJA
+				// Said as the upstream's, so a draft never reads as trouble
+				// of the component's own.
+				detail := "依存先「" + u.NameJA + "」"
+				if u.NameEN != "" && u.NameEN != u.NameJA {
+					detail += " (upstream " + u.NameEN + ")"
+				}
 				if st.Detail != "" {
 					detail += ": " + st.Detail
 				}

@@ -42,8 +42,15 @@ type dashboardPage struct {
 	Open     []data.Incident
 	Current  []data.Maintenance
 	Statuses []string
-	// Attention counts held and failed notices.
-	Attention data.Attention
+	// Attention counts held and failed notices; FailingUpstreams are the
+	// upstream sources whose last check failed (their state shown is old).
+	Attention        data.Attention
+	FailingUpstreams []data.Upstream
+}
+
+// QualifiedName is a component's name with its product's, for the page.
+func (d *dashboardPage) QualifiedName(id int64, lang string) string {
+	return d.qualifiedName(id, lang, " / ")
 }
 
 func (s *Server) showDashboard(c echo.Context) error {
@@ -56,7 +63,16 @@ func (s *Server) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ups, err := s.store.Upstreams(ctx, 0)
+	if err != nil {
+		return err
+	}
 	v := &dashboardPage{catalogView: cv, Open: open, Current: maints, Statuses: data.ComponentStatuses, Attention: att}
+	for _, u := range ups {
+		if u.Enabled && u.LastError != "" {
+			v.FailingUpstreams = append(v.FailingUpstreams, u)
+		}
+	}
 	return s.render(c, http.StatusOK, "dashboard", &view{Title: s.t(c, "dashboard.title"), Data: v})
 }
 

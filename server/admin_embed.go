@@ -38,7 +38,7 @@ func (s *Server) showEmbed(c echo.Context) error {
 	v := embedPage{ProductID: id, Name: pickLang(langOf(c), p.NameJA, p.NameEN), ContractOnly: only, Origin: origin,
 		Script: `<script src="` + origin + `/embed.js" data-product="` + n + `" async></script>`,
 		Frame: `<iframe src="` + origin + `/embed/products/` + n + `" title="` + s.t(c, "embed.region") +
-			`" width="100%" height="96" loading="lazy"></iframe>`,
+			`" width="100%" height="160" frameborder="0" loading="lazy"></iframe>`,
 		JSON: origin + "/embed/products/" + n + "/" + langOf(c) + ".json",
 		CSP:  "script-src " + origin + "; style-src " + origin + "; connect-src " + origin + "; frame-src " + origin}
 	return s.render(c, http.StatusOK, "admin_embed", &view{Title: s.t(c, "embed.title"), Data: v})

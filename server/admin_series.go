@@ -297,18 +297,27 @@ func (p *page) Recurrence(ser *data.MaintenanceSeries) string {
 		}
 		rule = p.T(key, "Interval", sh.Interval, "Ordinal", p.T("series.ordinal_"+strconv.Itoa(sh.Ordinal)), "Day", day(sh.MonthWeekday))
 	case sh.Interval > 1:
-		rule = p.T("series.rule_weeks", "Interval", sh.Interval, "Days", strings.Join(days, p.T("series.day_sep")))
+		rule = p.T("series.rule_weeks", "Interval", sh.Interval, "Days", p.joinDays(days))
 	default:
-		rule = p.T("series.rule_weekly", "Days", strings.Join(days, p.T("series.day_sep")))
+		rule = p.T("series.rule_weekly", "Days", p.joinDays(days))
 	}
 	end := ""
 	if sh.Count > 0 {
 		end = p.T("series.end_count", "Count", sh.Count)
 	} else {
-		end = p.T("series.end_until", "Until", sh.Until.In(loc).Format("2006-01-02"))
+		end = p.T("series.end_until", "Until", p.Date(sh.Until))
 	}
 	return p.T("series.recurrence", "Rule", rule, "From", first.Format("15:04"), "To", first.Add(ser.Duration()).Format("15:04"), "End", end,
 		"Zone", loc.String())
+}
+
+// joinDays lists days as the language does: 火曜・木曜, Monday and
+// Thursday, Monday, Tuesday and Friday.
+func (p *page) joinDays(days []string) string {
+	if p.Lang == "ja" || len(days) < 2 {
+		return strings.Join(days, p.T("series.day_sep"))
+	}
+	return strings.Join(days[:len(days)-1], ", ") + " and " + days[len(days)-1]
 }
 
 // SeriesOf returns the series a window is an occurrence of, for a line on

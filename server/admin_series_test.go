@@ -270,7 +270,7 @@ func TestSeriesMonthlySecondTuesdayUntilAndJob(t *testing.T) {
 		t.Errorf("rule %q", ser.RRule)
 	}
 	c = seriesSignIn(a)
-	expect(t, c.get("/admin/series/"+strconv.FormatInt(id, 10)), http.StatusOK, "毎月第2火曜", "2027-03-31まで")
+	expect(t, c.get("/admin/series/"+strconv.FormatInt(id, 10)), http.StatusOK, "毎月第2火曜", "2027年3月31日まで")
 	// Reminders and starts email nobody when the series does not notify.
 	a.clock.Set(time.Date(2026, 12, 8, 22, 1, 0, 0, tokyo))
 	a.store.SendMaintenanceReminder(context.Background(), ms[0].ID, true)

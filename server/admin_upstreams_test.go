@@ -134,11 +134,11 @@ func TestUpstreamFollowsAnotherOshirase(t *testing.T) {
 	// but the upstream's state shows beside it, with a link.
 	pub := a.client()
 	page := pub.get("/")
-	expect(t, page, http.StatusOK, "kintone 側で障害が発生しています", `href="`+up.srv.URL+`/"`, "kintone の状況を見る")
+	expect(t, page, http.StatusOK, "kintone側で障害が発生しています", `href="`+up.srv.URL+`/"`, "kintoneの状況を見る")
 	pub.lang = "en"
 	expect(t, pub.get("/?lang=en"), http.StatusOK)
 	en := pub.get("/")
-	expect(t, en, http.StatusOK, "kintone is experiencing an outage", "kintone status")
+	expect(t, en, http.StatusOK, "kintone is experiencing an outage", "Status of kintone")
 	expect(t, ed.get("/admin/components/"+strconvItoa(api)+"/upstreams"), http.StatusOK, "kintone", "/admin/upstreams/"+strconvItoa(u.ID)+"/edit")
 
 	// It recovers: the signal is withdrawn and the unpublished draft
@@ -159,7 +159,7 @@ func TestUpstreamFollowsAnotherOshirase(t *testing.T) {
 		t.Fatalf("waiting drafts after the recovery %+v", drafts)
 	}
 	pub.lang = ""
-	expectNot(t, pub.get("/"), "kintone 側で")
+	expectNot(t, pub.get("/"), "kintone側で")
 
 	// Removed: gone, and so is anything it reported.
 	expect(t, ed.post("/admin/upstreams/"+strconvItoa(u.ID)+"/delete", nil), http.StatusSeeOther)
@@ -234,7 +234,7 @@ func TestUpstreamFeed(t *testing.T) {
 	if sig := upstreamSignal(t, a, cdn); sig == nil || sig.Status != data.PartialOutage {
 		t.Fatalf("signal %+v", sig)
 	}
-	expect(t, a.client().get("/"), http.StatusOK, "クラウド 側で一部の障害が発生しています", `href="https://status.example.com/incidents/3"`)
+	expect(t, a.client().get("/"), http.StatusOK, "クラウド側で一部の障害が発生しています", `href="https://status.example.com/incidents/3"`)
 
 	// The next poll sends the validators back and a 304 changes nothing.
 	changed := *u.ChangedAt

@@ -59,9 +59,10 @@ type acceptPage struct {
 }
 
 // inviteeLang shows the invitation in the language the admin chose for
-// it, unless the visitor asked for another with ?lang=.
+// it, unless the visitor chose another (?lang=, or this browser's cookie).
 func inviteeLang(c echo.Context, inv *data.Invitation) string {
-	if c.QueryParam("lang") == "" && data.ValidOperatorLang(inv.Lang) {
+	_, cookie := c.Cookie("lang")
+	if c.QueryParam("lang") == "" && cookie != nil && data.ValidOperatorLang(inv.Lang) {
 		c.Set("lang", inv.Lang)
 	}
 	return langOf(c)

@@ -148,7 +148,7 @@ func TestRepresentationsRecoveryDraftBanner(t *testing.T) {
 	expectNot(t, r, "監視が異常を検知しました")
 	op.lang = "en"
 	r = op.get("/admin?lang=en")
-	expect(t, r, http.StatusOK, "Monitoring saw a recovery: 1 resolving update(s) waiting for you.")
+	expect(t, r, http.StatusOK, "Monitoring saw a recovery: a resolving update is waiting for you.")
 	expectNot(t, r, "Monitoring detected a problem")
 
 	// A problem on another component too: both are said.

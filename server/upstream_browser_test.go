@@ -56,5 +56,5 @@ func TestUpstreamPagesAccessible(t *testing.T) {
 		}
 	}
 	run("public page", chromedp.Navigate(a.srv.URL+"/?lang=ja"), chromedp.WaitVisible(chromedp.CSS("main")))
-	mustContain(t, ctx, "public page", "kintone 側で障害が発生しています", "kintone の状況を見る")
+	mustContain(t, ctx, "public page", "kintone側で障害が発生しています", "kintoneの状況を見る")
 }

@@ -190,7 +190,7 @@ func (s *seeder) company() {
 	s.at(s.day(-1, 16, 0), "invite a new hire", func(st *data.Store) error {
 		raw, h := secret("")
 		s.f.InviteToken = raw
-		if _, err := st.CreateInvitation(s.ctx, h, inviteEmail, data.RoleEditor, "en", s.op[adminEmail], 72*time.Hour); err != nil {
+		if _, err := st.CreateInvitation(s.ctx, h, inviteEmail, data.RoleEditor, "ja", s.op[adminEmail], 72*time.Hour); err != nil {
 			return err
 		}
 		return s.audit(st, adminEmail, "operator.invite", "email="+inviteEmail, map[string]any{"role": data.RoleEditor})

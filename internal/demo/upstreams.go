@@ -23,7 +23,7 @@ func (s *seeder) upstreams() {
 				{At: s.ago(2 * time.Minute), NotModified: true, ETag: `W/"a1b2c3"`},
 			}},
 		{"license", data.UpstreamInput{Kind: data.UpstreamFeed, URL: "https://status.cloud.example.net/history.atom",
-			PageURL: "https://status.cloud.example.net/", NameJA: "クラウド基盤", NameEN: "the cloud provider",
+			PageURL: "https://status.cloud.example.net/", NameJA: "クラウド基盤", NameEN: "Cloud provider",
 			Match:     "major_outage: outage tokyo\npartial_outage: tokyo\nunder_maintenance: maintenance tokyo\nresolved: resolved, completed\nrecent: 24h",
 			IntervalS: 300, Enabled: true},
 			s.day(-30, 14, 0), []data.UpstreamResult{
@@ -31,7 +31,7 @@ func (s *seeder) upstreams() {
 					URL: "https://status.cloud.example.net/incidents/8841"}, LastModified: s.ago(45 * time.Minute).UTC().Format(http1123)},
 			}},
 		{"sync", data.UpstreamInput{Kind: data.UpstreamFeed, URL: "https://www.calendar.example.org/status/feed.rss",
-			PageURL: "https://www.calendar.example.org/status/", NameJA: "外部カレンダー", NameEN: "the calendar service",
+			PageURL: "https://www.calendar.example.org/status/", NameJA: "外部カレンダー", NameEN: "Calendar service",
 			Match: "partial_outage: calendar sync", IntervalS: 600, Enabled: true},
 			s.day(-10, 9, 30), []data.UpstreamResult{
 				{At: s.ago(8 * time.Minute), Error: "the upstream answered 503"},
