@@ -16,6 +16,7 @@ import (
 
 	"github.com/oshirase/oshirase/data"
 	"github.com/oshirase/oshirase/internal/incidentcsv"
+	"github.com/oshirase/oshirase/internal/outbound"
 	"github.com/oshirase/oshirase/internal/spimport"
 )
 
@@ -135,6 +136,9 @@ func (s *Server) readImport(c echo.Context, p *spImportPage) (*data.HistoryImpor
 		defer cancel()
 		if err := spimport.Fetch(fctx, s.opts.Outbound, p.URL, r); err != nil {
 			p.Error, p.Detail = "fetch_failed", err.Error()
+			if errors.Is(err, outbound.ErrRefused) {
+				p.Error = "refused" // said in the operator's words; the detail stays
+			}
 			return nil, http.StatusBadRequest, nil
 		}
 	}
