@@ -193,6 +193,15 @@ func TestSeriesWeeklyMaterializedAnnouncedAndOnCalendar(t *testing.T) {
 	expect(t, pub.get("/maintenance/"+strconv.FormatInt(ms[1].ID, 10)), http.StatusOK, "毎週火曜 02:00〜03:00")
 	pub.lang = "en"
 	expect(t, pub.get("/maintenance/"+strconv.FormatInt(ms[1].ID, 10)+"?lang=en"), http.StatusOK, "Every Tuesday, 02:00–03:00")
+	// The status page lists the series once among what is coming (its next
+	// occurrence, with the rule and how many follow), beside the one under
+	// way.
+	home := a.client().get("/")
+	if n := strings.Count(home.body, ">定期メンテナンス</a>"); n != 2 {
+		t.Errorf("the status page lists %d occurrences of one series", n)
+	}
+	expect(t, home, http.StatusOK, "毎週火曜 02:00〜03:00", "このあと2回を予定しています")
+	expect(t, pub.get("/?lang=en"), http.StatusOK, "(2 more planned after this)")
 
 	// The calendar: one recurring event, whose expansion is the windows.
 	cal := calendarOf(t, pub)

@@ -162,7 +162,10 @@ type statusPage struct {
 	Open     []data.Incident
 	Active   []data.Maintenance
 	Upcoming []data.Maintenance
-	Bars     map[int64]uptime.Bar
+	// LaterOccurrences counts, by series, the scheduled occurrences after
+	// the one Upcoming shows: a weekly series is one card, not a dozen.
+	LaterOccurrences map[int64]int
+	Bars             map[int64]uptime.Bar
 	// ProductBars are the bars of products shown collapsed.
 	ProductBars map[int64]uptime.Bar
 	// Measured holds what the checks measured, for components that show it.
@@ -243,10 +246,18 @@ func (s *Server) loadStatusPage(ctx context.Context) (*statusPage, error) {
 			v.Open = append(v.Open, incidents[i])
 		}
 	}
+	v.LaterOccurrences = map[int64]int{}
+	shown := map[int64]bool{} // series whose next occurrence is listed
 	for _, m := range maints {
-		if m.Active() {
+		switch {
+		case m.Active():
 			v.Active = append(v.Active, m)
-		} else {
+		case m.SeriesID != nil && !m.Detached && shown[*m.SeriesID]:
+			v.LaterOccurrences[*m.SeriesID]++
+		default:
+			if m.SeriesID != nil && !m.Detached {
+				shown[*m.SeriesID] = true
+			}
 			v.Upcoming = append(v.Upcoming, m)
 		}
 	}
