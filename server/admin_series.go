@@ -307,7 +307,13 @@ func (p *page) Recurrence(ser *data.MaintenanceSeries) string {
 	} else {
 		end = p.T("series.end_until", "Until", p.Date(sh.Until))
 	}
-	return p.T("series.recurrence", "Rule", rule, "From", first.Format("15:04"), "To", first.Add(ser.Duration()).Format("15:04"), "End", end,
+	to := first.Add(ser.Duration())
+	until := to.Format("15:04")
+	if days := int(time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc).Sub(time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, loc)).Hours() / 24); days > 0 {
+		// A window over midnight ends the next day (翌1:00), or later.
+		until = p.T("series.next_day", "Time", to.Format("15:04"), "Count", days)
+	}
+	return p.T("series.recurrence", "Rule", rule, "From", first.Format("15:04"), "To", until, "End", end,
 		"Zone", loc.String())
 }
 

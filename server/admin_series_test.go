@@ -560,3 +560,28 @@ func mustRequest(t *testing.T, method, u, body, csrf string) *http.Request {
 	req.Header.Set("X-CSRF-Token", csrf)
 	return req
 }
+
+// TestRecurrenceOverMidnight: a window that crosses midnight ends 翌 (the
+// next day), in both languages.
+func TestRecurrenceOverMidnight(t *testing.T) {
+	a := newTestServer(t)
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	for _, c := range []struct {
+		lang     string
+		hours    int
+		want     string
+		duration time.Duration
+	}{
+		{"ja", 23, "23:00〜翌01:00", 2 * time.Hour},
+		{"en", 23, "23:00–01:00 the next day", 2 * time.Hour},
+		{"ja", 22, "22:00〜23:30", 90 * time.Minute},
+		{"ja", 22, "22:00〜2日後の00:00", 26 * time.Hour},
+	} {
+		ser := &data.MaintenanceSeries{RRule: "FREQ=WEEKLY;BYDAY=TU;COUNT=4", DurationSeconds: int64(c.duration / time.Second),
+			FirstStartsAt: time.Date(2026, 12, 8, c.hours, 0, 0, 0, tokyo)}
+		p := a.app.newPage(c.lang, "/", &view{})
+		if got := p.Recurrence(ser); !strings.Contains(got, c.want) {
+			t.Errorf("%s %v: %q, want %q in it", c.lang, c.duration, got, c.want)
+		}
+	}
+}
