@@ -39,11 +39,18 @@ func (ci ClientInfo) clean() ClientInfo {
 // TableName names the devices table.
 func (OperatorDevice) TableName() string { return "operator_devices" }
 
-// SetSessionClient records the browser and address a session started from.
-func (s *Store) SetSessionClient(ctx context.Context, sessionID string, ci ClientInfo) error {
+// SetSessionClient records the browser and address a session started from,
+// and how it began (see Session.Method).
+func (s *Store) SetSessionClient(ctx context.Context, sessionID string, ci ClientInfo, method string) error {
 	ci = ci.clean()
 	return s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", sessionID).
-		Updates(map[string]any{"user_agent": ci.UserAgent, "ip": ci.IP}).Error
+		Updates(map[string]any{"user_agent": ci.UserAgent, "ip": ci.IP, "last_ip": ci.IP, "method": method}).Error
+}
+
+// SessionSeenFrom records a new address a session is used from.
+func (s *Store) SessionSeenFrom(ctx context.Context, sessionID, ip string) error {
+	ip = ClientInfo{IP: ip}.clean().IP
+	return s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", sessionID).Update("last_ip", ip).Error
 }
 
 // RememberDevice stores a new device token (by its hash) for an operator.

@@ -106,7 +106,7 @@ func TestOperatorSessions(t *testing.T) {
 		if err := store.CreateSession(ctx, s.id, s.op, 24*time.Hour, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.SetSessionClient(ctx, s.id, data.ClientInfo{UserAgent: "UA " + s.id, IP: "192.0.2.9"}); err != nil {
+		if err := store.SetSessionClient(ctx, s.id, data.ClientInfo{UserAgent: "UA " + s.id, IP: "192.0.2.9"}, "password"); err != nil {
 			t.Fatal(err)
 		}
 		if s.id == "s-old" {
@@ -124,8 +124,8 @@ func TestOperatorSessions(t *testing.T) {
 	}
 	// The second factor keeps the browser.
 	store.CreateSession(ctx, "pending", a.ID, time.Hour, true)
-	store.SetSessionClient(ctx, "pending", data.ClientInfo{UserAgent: "UA p", IP: "192.0.2.10"})
-	if err := store.PromoteSession(ctx, "pending", "full"); err != nil {
+	store.SetSessionClient(ctx, "pending", data.ClientInfo{UserAgent: "UA p", IP: "192.0.2.10"}, "password")
+	if err := store.PromoteSession(ctx, "pending", "full", "password+totp"); err != nil {
 		t.Fatal(err)
 	}
 	if sess, _, err := store.SessionOperator(ctx, "full", time.Hour); err != nil || sess.UserAgent != "UA p" || sess.IP != "192.0.2.10" {

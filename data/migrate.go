@@ -35,6 +35,7 @@ var migrations = []migration{
 	{15, "browsers operators signed in from, session details, outbound ranges opened by admins", execSchema(schemaV15)},
 	{16, "customer portal: contract-only components, contact sign-in, customer-added contacts, SLA commitments", execSchema(schemaV16)},
 	{17, "upstream dependencies, recurring maintenance, imports from Statuspage, operators' languages", execSchema(schemaV17)},
+	{18, "single sign-on subjects, passkeys, one-use sign-in challenges, how and where a session was last used", execSchema(schemaV18)},
 }
 
 // SchemaVersion is the version the newest migration brings a database to.
@@ -908,4 +909,36 @@ CREATE TABLE import_refs (
 );
 ALTER TABLE invitations ADD COLUMN lang TEXT NOT NULL DEFAULT 'ja';
 ALTER TABLE operators ADD COLUMN lang TEXT NOT NULL DEFAULT 'ja'
+`
+
+// schemaV18: an operator may be tied to one subject at the identity
+// provider; passkeys; the state of a sign-in in flight (an OpenID Connect
+// state or a WebAuthn challenge), used once; and what the sessions list
+// shows of how a session began and where it was last used.
+const schemaV18 = `
+ALTER TABLE operators ADD COLUMN sso_issuer TEXT NOT NULL DEFAULT '';
+ALTER TABLE operators ADD COLUMN sso_subject TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX operators_sso ON operators (sso_issuer, sso_subject) WHERE sso_subject <> '';
+CREATE TABLE operator_passkeys (
+	id {{pk}},
+	operator_id BIGINT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+	name TEXT NOT NULL,
+	credential_id TEXT NOT NULL UNIQUE,
+	credential TEXT NOT NULL,
+	created_at {{time}} NOT NULL,
+	last_used_at {{time}} NULL
+);
+CREATE INDEX operator_passkeys_operator ON operator_passkeys (operator_id);
+CREATE TABLE auth_challenges (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	browser TEXT NOT NULL,
+	operator_id BIGINT NULL REFERENCES operators(id) ON DELETE CASCADE,
+	payload TEXT NOT NULL,
+	created_at {{time}} NOT NULL,
+	expires_at {{time}} NOT NULL
+);
+CREATE INDEX auth_challenges_expiry ON auth_challenges (expires_at);
+ALTER TABLE sessions ADD COLUMN method TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN last_ip TEXT NOT NULL DEFAULT ''
 `

@@ -286,7 +286,12 @@ type Operator struct {
 	TOTPSecret   string
 	TOTPLastStep int64
 	// Lang is the language of their console, emails and channel alerts.
-	Lang        string `gorm:"default:ja"`
+	Lang string `gorm:"default:ja"`
+	// SSOIssuer and SSOSubject tie the operator to one account at the
+	// identity provider (its iss and sub), once they first sign in there;
+	// empty until then.
+	SSOIssuer   string `gorm:"column:sso_issuer"`
+	SSOSubject  string `gorm:"column:sso_subject"`
 	LastLoginAt *time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -312,6 +317,11 @@ type Session struct {
 	// session started from, shown to the operator on the account page.
 	UserAgent string
 	IP        string
+	// Method says how the session began: password, password+totp,
+	// password+passkey, recovery_code, passkey or sso.
+	Method string
+	// LastIP is the address the session was last used from.
+	LastIP string `gorm:"column:last_ip"`
 }
 
 // OperatorDevice is a browser an operator signed in from: it holds a random

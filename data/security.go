@@ -276,7 +276,7 @@ func (s *Store) SetOperatorEmail(ctx context.Context, id int64, email string) er
 
 // PromoteSession replaces a session waiting for its second factor with a
 // full one under a new id.
-func (s *Store) PromoteSession(ctx context.Context, oldID, newID string) error {
+func (s *Store) PromoteSession(ctx context.Context, oldID, newID, method string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var sess Session
 		if err := tx.Where("id = ? AND mfa_pending = ?", oldID, true).First(&sess).Error; err != nil {
@@ -287,7 +287,7 @@ func (s *Store) PromoteSession(ctx context.Context, oldID, newID string) error {
 		}
 		now := s.now()
 		return tx.Create(&Session{ID: newID, OperatorID: sess.OperatorID, CreatedAt: now, LastSeenAt: now, ExpiresAt: sess.ExpiresAt,
-			UserAgent: sess.UserAgent, IP: sess.IP}).Error
+			UserAgent: sess.UserAgent, IP: sess.IP, LastIP: sess.LastIP, Method: method}).Error
 	})
 }
 

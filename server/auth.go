@@ -50,8 +50,9 @@ func randomToken() string {
 }
 
 // startSession gives the browser a new session cookie (a new random id at
-// every login: an id planted before it is worth nothing after).
-func (s *Server) startSession(c echo.Context, op *data.Operator, mfaPending bool) error {
+// every login: an id planted before it is worth nothing after). method
+// says how the operator proved who they are (see data.Session.Method).
+func (s *Server) startSession(c echo.Context, op *data.Operator, mfaPending bool, method string) error {
 	if old, ok := c.Get("session").(string); ok {
 		s.store.DeleteSession(c.Request().Context(), old)
 	}
@@ -61,7 +62,7 @@ func (s *Server) startSession(c echo.Context, op *data.Operator, mfaPending bool
 	if err := s.store.CreateSession(ctx, hashToken(token), op.ID, sessionLifetime, mfaPending); err != nil {
 		return err
 	}
-	if err := s.store.SetSessionClient(ctx, hashToken(token), s.clientInfo(c)); err != nil {
+	if err := s.store.SetSessionClient(ctx, hashToken(token), s.clientInfo(c), method); err != nil {
 		return err
 	}
 	s.setSessionCookie(c, token)
@@ -151,11 +152,22 @@ func (s *Server) login(c echo.Context) error {
 	for k := range keys {
 		s.store.ClearLoginFailures(ctx, k)
 	}
-	if err := s.startSession(c, op, op.HasTOTP()); err != nil {
+	// The password was right; where sign-in goes through the identity
+	// provider, only a break-glass account may go on with it.
+	if !s.localSignInAllowed(op) {
+		s.audit(c, "login.password_refused", "email="+op.Email, map[string]any{"reason": "sso_only"})
+		f.fail("email", "login.sso_only")
+		return s.render(c, http.StatusForbidden, "login", &view{Title: s.t(c, "login.title"), Form: f})
+	}
+	second, err := s.needsSecondFactor(ctx, op)
+	if err != nil {
+		return err
+	}
+	if err := s.startSession(c, op, second, "password"); err != nil {
 		return err
 	}
 	next := localPath(f.Get("next"))
-	if op.HasTOTP() {
+	if second {
 		c.Set("mfa_operator", op)
 		s.audit(c, "login.password", "", nil)
 		return c.Redirect(http.StatusSeeOther, "/admin/login/2fa?next="+urlQuery(next))
@@ -259,8 +271,12 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 		f.fail("code", "bad_code")
 		return s.render(c, http.StatusUnauthorized, "login_2fa", &view{Title: s.t(c, "login.2fa_title"), Form: f})
 	}
+	method := "password+totp"
+	if len(strings.TrimSpace(code)) > 6 {
+		method = "recovery_code"
+	}
 	token := randomToken()
-	if err := s.store.PromoteSession(ctx, c.Get("session").(string), hashToken(token)); err != nil {
+	if err := s.store.PromoteSession(ctx, c.Get("session").(string), hashToken(token), method); err != nil {
 		return err
 	}
 	s.setSessionCookie(c, token)
@@ -289,6 +305,14 @@ func (s *Server) require2FA(next echo.HandlerFunc) echo.HandlerFunc {
 			strings.HasPrefix(c.Path(), "/admin/account") || c.Path() == "/admin/logout" {
 			return next(c)
 		}
+		// An operator signed in through the identity provider had its
+		// checks there; and a passkey is a second factor too.
+		if s.sessionMethod(c) == "sso" {
+			return next(c)
+		}
+		if second, err := s.needsSecondFactor(c.Request().Context(), op); err != nil || second {
+			return next(c)
+		}
 		if c.Request().Method == http.MethodGet {
 			s.setFlash(c, "flash.2fa_required")
 			return c.Redirect(http.StatusSeeOther, "/admin/account")
@@ -307,6 +331,7 @@ type accountPage struct {
 	Required      bool
 	Sessions      []sessionRow
 	Devices       []deviceRow
+	Passkeys      []passkeyRow
 	// Langs are the languages the operator may choose.
 	Langs []string
 }
@@ -314,9 +339,9 @@ type accountPage struct {
 // sessionRow is one of the operator's sessions on the account page. Ref
 // stands for its id in the form (the id is the hash of a live cookie).
 type sessionRow struct {
-	Ref, Browser, UserAgent, IP string
-	CreatedAt, LastSeenAt       time.Time
-	Current                     bool
+	Ref, Browser, UserAgent, IP, LastIP, Method string
+	CreatedAt, LastSeenAt                       time.Time
+	Current                                     bool
 }
 
 // deviceRow is one of the operator's remembered browsers.
@@ -329,6 +354,21 @@ type deviceRow struct {
 
 func (s *Server) sessionRef(id string) string { return s.keyedHash("session:" + id) }
 
+// needsSecondFactor reports whether the operator has a second factor a
+// password sign-in must be followed by: an authenticator app or a passkey.
+func (s *Server) needsSecondFactor(ctx context.Context, op *data.Operator) (bool, error) {
+	if op.HasTOTP() {
+		return true, nil
+	}
+	return s.hasPasskeys(ctx, op)
+}
+
+// sessionMethod is how the current session began, or "".
+func (s *Server) sessionMethod(c echo.Context) string {
+	m, _ := c.Get("session_method").(string)
+	return m
+}
+
 // browsers fills in the operator's sessions and remembered browsers.
 func (s *Server) browsers(c echo.Context, v *accountPage) error {
 	op, ctx := operatorOf(c), c.Request().Context()
@@ -338,8 +378,7 @@ func (s *Server) browsers(c echo.Context, v *accountPage) error {
 	}
 	current, _ := c.Get("session").(string)
 	for _, x := range sessions {
-		v.Sessions = append(v.Sessions, sessionRow{Ref: s.sessionRef(x.ID), Browser: shortUserAgent(x.UserAgent), UserAgent: x.UserAgent,
-			IP: x.IP, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, Current: x.ID == current})
+		v.Sessions = append(v.Sessions, s.sessionRow(x, current))
 	}
 	devices, err := s.store.OperatorDevices(ctx, op.ID)
 	if err != nil {
@@ -350,7 +389,17 @@ func (s *Server) browsers(c echo.Context, v *accountPage) error {
 		v.Devices = append(v.Devices, deviceRow{ID: d.ID, Browser: shortUserAgent(d.UserAgent), UserAgent: d.UserAgent,
 			IP: d.IP, CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt, Current: mine != "" && d.TokenHash == mine})
 	}
-	return nil
+	return s.fillPasskeys(c, v)
+}
+
+// sessionRow shows a session; current is the id of the one in use.
+func (s *Server) sessionRow(x data.Session, current string) sessionRow {
+	last := x.LastIP
+	if last == "" {
+		last = x.IP
+	}
+	return sessionRow{Ref: s.sessionRef(x.ID), Browser: shortUserAgent(x.UserAgent), UserAgent: x.UserAgent,
+		IP: x.IP, LastIP: last, Method: x.Method, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, Current: x.ID == current}
 }
 
 func (s *Server) accountPage(c echo.Context) (*accountPage, error) {

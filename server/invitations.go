@@ -124,7 +124,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	}
 	c.Set("operator", op)
 	s.audit(c, "operator.accept_invitation", "email="+op.Email, map[string]any{"role": op.Role, "lang": op.Language()})
-	if err := s.startSession(c, op, false); err != nil {
+	if err := s.startSession(c, op, false, "password"); err != nil {
 		return err
 	}
 	s.setFlash(c, "flash.welcome")

@@ -296,6 +296,12 @@ func (s *Server) loadOperator(next echo.HandlerFunc) echo.HandlerFunc {
 		default:
 			c.Set("operator", op)
 			c.Set("session", sess.ID)
+			c.Set("session_method", sess.Method)
+			if ip := c.RealIP(); ip != sess.LastIP {
+				if err := s.store.SessionSeenFrom(c.Request().Context(), sess.ID, ip); err != nil {
+					return err
+				}
+			}
 			// A signed-in operator's console speaks the language they
 			// chose, whatever the browser or its cookie asks for, but for
 			// a link that names one (?lang=en shows that page in English);

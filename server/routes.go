@@ -125,6 +125,7 @@ func (s *Server) routes() *echo.Echo {
 	admin.POST("/login/2fa", s.verifySecondFactor)
 	admin.GET("/invite/:token", s.showInvitation)
 	admin.POST("/invite/:token", s.acceptInvitation)
+	s.ssoRoutes(admin)
 
 	op := admin.Group("", s.requireOperator, s.require2FA, s.auditPosts)
 	op.GET("", s.showDashboard)
@@ -138,6 +139,7 @@ func (s *Server) routes() *echo.Echo {
 	op.POST("/account/sessions/end", s.endSession)
 	op.POST("/account/sessions/end-others", s.endOtherSessions)
 	op.POST("/account/devices/forget", s.forgetDevice)
+	s.passkeyRoutes(admin, op)
 
 	op.GET("/products", s.listProducts)
 	op.GET("/products/new", s.newProduct)
