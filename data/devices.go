@@ -148,3 +148,21 @@ func (s *Store) DeleteOperatorSessions(ctx context.Context, operatorID int64, ke
 	res := s.db.WithContext(ctx).Where("operator_id = ? AND id <> ?", operatorID, keep).Delete(&Session{})
 	return res.RowsAffected, res.Error
 }
+
+// LiveSessionCounts says how many live sessions each operator has (those
+// with none are absent).
+func (s *Store) LiveSessionCounts(ctx context.Context, idle time.Duration) (map[int64]int, error) {
+	now := s.now()
+	var rows []struct {
+		OperatorID int64
+		N          int
+	}
+	err := s.db.WithContext(ctx).Model(&Session{}).Select("operator_id, COUNT(*) AS n").
+		Where("expires_at > ? AND last_seen_at > ? AND mfa_pending = ?", now, now.Add(-idle), false).
+		Group("operator_id").Scan(&rows).Error
+	counts := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		counts[r.OperatorID] = r.N
+	}
+	return counts, err
+}

@@ -287,6 +287,8 @@ func (s *Server) routes() *echo.Echo {
 	adm.POST("/operators/:id/role", s.setOperatorRole)
 	adm.POST("/operators/:id/disable", s.disableOperator, s.asks(s.describeDisableOperator))
 	adm.POST("/operators/:id/enable", s.enableOperator)
+	adm.GET("/operators/:id/sessions", s.showOperatorSessions)
+	adm.POST("/operators/:id/sessions/end", s.endOperatorSessions, s.asks(s.describeEndOperatorSessions))
 	// Moving in from Statuspage, and the incident history as CSV (issue 25;
 	// admin_import_statuspage.go).
 	op.GET("/incidents/export.csv", s.exportIncidentsCSV)
