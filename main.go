@@ -225,7 +225,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	baseOpts := server.Options{BaseURL: cfg.BaseURL, Location: cfg.Location, SecurityContact: cfg.SecurityContact,
 		TrustedProxies: cfg.TrustedProxies, Require2FA: cfg.Require2FA, Snapshot: cfg.Snapshot,
-		DBRequestTimeout: cfg.DBRequestTimeout}
+		DBRequestTimeout: cfg.DBRequestTimeout, SSO: ssoOptions(cfg)}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		switch {

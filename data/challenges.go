@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -35,6 +36,18 @@ type AuthChallenge struct {
 // TableName names the challenges table.
 func (AuthChallenge) TableName() string { return "auth_challenges" }
 
+// MaxLiveChallenges bounds the sign-ins in flight. Starting one costs a
+// visitor nothing, so a flood could otherwise fill the table for as long
+// as challenges live; past this many, new ones wait (ErrSignInBusy) while
+// those begun already finish.
+const MaxLiveChallenges = 20000
+
+// maxLiveChallenges is MaxLiveChallenges, lowered by tests.
+var maxLiveChallenges int64 = MaxLiveChallenges
+
+// ErrSignInBusy: too many sign-ins are in flight; try again shortly.
+var ErrSignInBusy = errors.New("data: too many sign-ins in flight")
+
 // PutChallenge keeps a challenge for ttl, sweeping expired ones.
 func (s *Store) PutChallenge(ctx context.Context, c AuthChallenge, ttl time.Duration) error {
 	now := s.now()
@@ -42,6 +55,13 @@ func (s *Store) PutChallenge(ctx context.Context, c AuthChallenge, ttl time.Dura
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("expires_at < ?", now).Delete(&AuthChallenge{}).Error; err != nil {
 			return err
+		}
+		var live int64
+		if err := tx.Model(&AuthChallenge{}).Count(&live).Error; err != nil {
+			return err
+		}
+		if live >= maxLiveChallenges {
+			return ErrSignInBusy
 		}
 		return tx.Create(&c).Error
 	})

@@ -425,7 +425,7 @@ const AlertNoticeHeld = "notice_held"
 // OperatorAlertKinds are the notifications written for operators, never
 // for customers: the preview of a customer notice skips them.
 var OperatorAlertKinds = []string{AlertNoticeHeld, AlertRelayRefusing, AlertJobFailed, AlertDeliveriesFailed,
-	MonitorAlertDown, MonitorAlertUp, AlertRenderFailing, AlertPayloadRefused}
+	MonitorAlertDown, MonitorAlertUp, AlertRenderFailing, AlertPayloadRefused, AlertBreakGlass}
 
 // Delivery states.
 const (

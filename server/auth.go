@@ -138,7 +138,9 @@ func (s *Server) login(c echo.Context) error {
 		return s.render(c, http.StatusServiceUnavailable, "login", &view{Title: s.t(c, "login.title"), Form: f})
 	}
 	ok := false
-	if op == nil {
+	if op == nil || op.PasswordHash == "" {
+		// No account, or one that signs in through the identity
+		// provider only: as slow as a wrong password all the same.
 		slot.VerifyDummy(pw)
 	} else {
 		ok = slot.Verify(pw, op.PasswordHash)
@@ -169,14 +171,14 @@ func (s *Server) login(c echo.Context) error {
 	next := localPath(f.Get("next"))
 	if second {
 		c.Set("mfa_operator", op)
-		s.audit(c, "login.password", "", nil)
+		s.audit(c, "login.password", "", s.localSignInAudit(op))
 		return c.Redirect(http.StatusSeeOther, "/admin/login/2fa?next="+urlQuery(next))
 	}
 	c.Set("operator", op)
 	if err := s.rememberDevice(c, op); err != nil {
 		return err
 	}
-	s.audit(c, "login", "", nil)
+	s.auditLocalSignIn(c, op, map[string]any{"method": "password"})
 	if next == "" {
 		next = "/admin"
 	}
@@ -189,7 +191,7 @@ func (s *Server) showSecondFactor(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/admin/login")
 	}
 	f := &form{Values: map[string][]string{"next": {localPath(c.QueryParam("next"))}}}
-	return s.render(c, http.StatusOK, "login_2fa", &view{Title: s.t(c, "login.2fa_title"), Form: f})
+	return s.renderSecondFactor(c, http.StatusOK, f)
 }
 
 // totpOpts are RFC 6238's defaults, which every authenticator app uses.
@@ -247,7 +249,7 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	} else if !until.IsZero() {
 		s.retryAfter(c, until)
 		f.fail("code", "throttled")
-		return s.render(c, http.StatusTooManyRequests, "login_2fa", &view{Title: s.t(c, "login.2fa_title"), Form: f})
+		return s.renderSecondFactor(c, http.StatusTooManyRequests, f)
 	}
 	good := false
 	if secret, err := s.unseal(op.TOTPSecret); err == nil {
@@ -269,7 +271,7 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	if !good {
 		s.audit(c, "login.2fa_failed", "", nil)
 		f.fail("code", "bad_code")
-		return s.render(c, http.StatusUnauthorized, "login_2fa", &view{Title: s.t(c, "login.2fa_title"), Form: f})
+		return s.renderSecondFactor(c, http.StatusUnauthorized, f)
 	}
 	method := "password+totp"
 	if len(strings.TrimSpace(code)) > 6 {
@@ -287,7 +289,7 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 		return err
 	}
 	c.Set("operator", op)
-	s.audit(c, "login", "", map[string]any{"second_factor": true})
+	s.auditLocalSignIn(c, op, map[string]any{"second_factor": true, "method": method})
 	next := localPath(f.Get("next"))
 	if next == "" {
 		next = "/admin"
@@ -332,6 +334,9 @@ type accountPage struct {
 	Sessions      []sessionRow
 	Devices       []deviceRow
 	Passkeys      []passkeyRow
+	// PasskeyName is the name a new passkey gets unless the operator
+	// gives one: their browser's.
+	PasskeyName string
 	// Langs are the languages the operator may choose.
 	Langs []string
 }
@@ -456,6 +461,9 @@ func (s *Server) changePassword(c echo.Context) error {
 		return err
 	}
 	op := operatorOf(c)
+	if s.managedByIdP(op) {
+		return errManagedByIdP
+	}
 	current, next, confirm := f.Get("current"), f.Get("new"), f.Get("confirm")
 	f.Values = nil // never echo passwords back
 	if !password.Verify(current, op.PasswordHash) {
@@ -489,6 +497,9 @@ func (s *Server) changeEmail(c echo.Context) error {
 		return err
 	}
 	op := operatorOf(c)
+	if s.managedByIdP(op) {
+		return errManagedByIdP
+	}
 	current := f.Get("current_for_email")
 	f.Values.Del("current_for_email")
 	if !password.Verify(current, op.PasswordHash) {
@@ -517,6 +528,9 @@ func (s *Server) enableTOTP(c echo.Context) error {
 		return err
 	}
 	op := operatorOf(c)
+	if s.managedByIdP(op) {
+		return errManagedByIdP
+	}
 	if op.HasTOTP() {
 		return c.Redirect(http.StatusSeeOther, "/admin/account")
 	}
@@ -692,6 +706,9 @@ func (s *Server) disableTOTP(c echo.Context) error {
 		return err
 	}
 	op := operatorOf(c)
+	if s.managedByIdP(op) {
+		return errManagedByIdP
+	}
 	current := f.Get("current_for_2fa")
 	f.Values.Del("current_for_2fa")
 	if s.opts.Require2FA && op.IsAdmin() {

@@ -74,8 +74,9 @@ func newBrowser(t *testing.T) context.Context {
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
 	// A bound for a hung browser, not a speed check: the demo walk visits
-	// about 170 pages with axe on each, slower on PostgreSQL.
-	ctx, cancel3 := context.WithTimeout(ctx, 6*time.Minute)
+	// about 200 pages with axe on each, slower on PostgreSQL and on a
+	// machine running other packages' tests at the same time.
+	ctx, cancel3 := context.WithTimeout(ctx, 12*time.Minute)
 	t.Cleanup(cancel3)
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)

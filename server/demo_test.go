@@ -336,6 +336,10 @@ func demoConsolePages(t *testing.T, a *testApp, f *demo.Fixture) []demoPage {
 			for _, ser := range all {
 				paths = append(paths, strings.Replace(pattern, ":id", id(ser.ID), 1))
 			}
+		case strings.HasPrefix(pattern, "/admin/operators/:id"):
+			// The editor signed in on two browsers, the former operator
+			// on none, the admin on their own.
+			paths = each(pattern, ":id", []int64{f.Editor, f.Former, f.Admin})
 		case strings.Contains(pattern, ":"):
 			t.Errorf("%s: the walk does not know what to fill it with; add it to demoConsolePages", pattern)
 		default:

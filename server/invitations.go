@@ -95,10 +95,16 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	pw, confirm := f.Get("new"), f.Get("confirm")
 	f.Values.Del("new")
 	f.Values.Del("confirm")
-	if err := password.Check(pw, s.personalWords(inv.Email)...); err != nil {
-		f.fail("new", passwordErrorKey(err))
-	} else if pw != confirm {
-		f.fail("confirm", "mismatch")
+	// Where everyone but the break-glass admins signs in through the
+	// identity provider, there is no password to choose: the account is
+	// tied to the provider's at its first sign-in there, by its address.
+	withPassword := s.passwordFor(inv.Email, inv.Role)
+	if withPassword {
+		if err := password.Check(pw, s.personalWords(inv.Email)...); err != nil {
+			f.fail("new", passwordErrorKey(err))
+		} else if pw != confirm {
+			f.fail("confirm", "mismatch")
+		}
 	}
 	lang := f.Get("lang") // "": the one the admin chose
 	if lang != "" && !data.ValidOperatorLang(lang) {
@@ -108,9 +114,11 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	if f.Invalid() {
 		return s.render(c, http.StatusBadRequest, "invite", &view{Title: s.t(c, "invite.title"), Form: f, Data: page})
 	}
-	hash, err := password.Hash(pw)
-	if err != nil {
-		return err
+	hash := ""
+	if withPassword {
+		if hash, err = password.Hash(pw); err != nil {
+			return err
+		}
 	}
 	op, err := s.store.AcceptInvitation(ctx, hashToken(token), f.Get("name"), hash, lang)
 	if f.absorb(err) {
@@ -123,7 +131,16 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 		return err
 	}
 	c.Set("operator", op)
-	s.audit(c, "operator.accept_invitation", "email="+op.Email, map[string]any{"role": op.Role, "lang": op.Language()})
+	changes := map[string]any{"role": op.Role, "lang": op.Language()}
+	if !withPassword {
+		changes["sso"] = true
+	}
+	s.audit(c, "operator.accept_invitation", "email="+op.Email, changes)
+	if !withPassword {
+		c.Set("operator", nil)
+		s.setFlash(c, "flash.sso_invite_accepted")
+		return c.Redirect(http.StatusSeeOther, "/admin/login")
+	}
 	if err := s.startSession(c, op, false, "password"); err != nil {
 		return err
 	}

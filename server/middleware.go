@@ -430,6 +430,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case data.Unavailable(err):
 		code, key = http.StatusServiceUnavailable, "error.database_unavailable"
 		s.outage.fail("the database is unavailable; requests that need it get a 503", err)
+	case errors.Is(err, data.ErrSignInBusy):
+		code, key = http.StatusServiceUnavailable, "error.signin_busy"
+		c.Response().Header().Set("Retry-After", "30")
 	case errors.As(err, new(errPageFailing)):
 		// Logged and alerted by the render's health; the visitor is told.
 		code, key = http.StatusServiceUnavailable, "error.page_failing"
@@ -442,6 +445,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// Refused before the session was read (a body too large, say):
 		// read it now, so the page is the console's.
 		s.loadOperator(func(echo.Context) error { return nil })(c)
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/admin") && c.Request().Header.Get("Accept") == "application/json" {
+		// The console's scripts (passkeys) read the message from JSON, in the
+		// operator's language once the session is read.
+		c.JSON(code, map[string]string{"error": s.t(c, key)})
+		return
 	}
 	if rerr := s.render(c, code, "error", s.errorView(c, code, key)); rerr != nil {
 		s.log.Error("rendering the error page failed", "err", rerr)

@@ -81,6 +81,9 @@ type Options struct {
 	// request (OSHIRASE_DB_REQUEST_TIMEOUT): past it the request gets a
 	// 503 and its transaction is rolled back. Zero means ten seconds.
 	DBRequestTimeout time.Duration
+	// SSO, when set, lets operators sign in through an OpenID Connect
+	// identity provider (see SSOOptions).
+	SSO *SSOOptions
 }
 
 // Server holds the application's dependencies; handlers are its methods.
@@ -112,6 +115,9 @@ type Server struct {
 	// warmer renders the public pages ahead of time after a change; see
 	// warm.go.
 	warmer warmer
+	// sso is the identity provider operators sign in through; nil when
+	// single sign-on is off.
+	sso *ssoProvider
 }
 
 // New builds the application.
@@ -152,7 +158,8 @@ func New(opts Options, store *data.Store, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages, outage: newOutageLog(log)}
+	s := &Server{opts: opts, store: store, log: log, catalog: catalog, md: markdown.New(), pages: pages, outage: newOutageLog(log),
+		sso: newSSOProvider(opts.SSO, opts.Now, log)}
 	s.cache = newPageCache(opts.PageTTL, opts.Now, &s.changeNo, log, s.outage)
 	s.health = newRenderHealth(log)
 	s.health.alert = s.alertRenderFailing

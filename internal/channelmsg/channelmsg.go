@@ -38,6 +38,7 @@ var colours = map[string]string{
 	data.MaintenanceScheduled: "#3b73d1", data.MaintenanceReminder: "#3b73d1", data.MaintenanceStarted: "#3b73d1",
 	data.MaintenanceCompleted: "#1f9d55", data.MaintenanceCancelled: "#5f6b7a", data.MonitorAlertDown: "#d2312b", data.MonitorAlertUp: "#1f9d55",
 	data.AlertRelayRefusing: "#d2312b", data.AlertJobFailed: "#d2312b", data.AlertDeliveriesFailed: "#d2312b", data.AlertNoticeHeld: "#e8710a",
+	data.AlertBreakGlass: "#d2312b",
 }
 
 // Message is a notice as a channel shows it.

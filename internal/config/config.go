@@ -79,6 +79,13 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// Require2FA makes two-factor sign-in compulsory for admins.
 	Require2FA bool
+	// SSO is the identity provider operators sign in through; nil when
+	// not configured.
+	SSO *SSO
+	// PasswordLogin is PasswordLoginOn or PasswordLoginBreakGlass; with the
+	// latter only BreakGlass (normalized addresses) may sign in locally.
+	PasswordLogin string
+	BreakGlass    []string
 }
 
 var validInstance = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
@@ -117,6 +124,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	case "false", "0", "no":
 	default:
 		return nil, fmt.Errorf("OSHIRASE_REQUIRE_2FA: %q must be true or false", v)
+	}
+	if err := c.checkSSO(get); err != nil {
+		return nil, err
 	}
 	if err := c.checkRetention(get("OSHIRASE_ACCESS_LOG_RETENTION", "13")); err != nil {
 		return nil, err

@@ -179,7 +179,9 @@ func (s *seeder) company() {
 			return err
 		}
 		s.op[formerEmail], s.f.Former = op.ID, op.ID
-		return nil
+		// He signed in through the company's Entra ID: his account there
+		// is tied to him, and stays shut out once he is disabled here.
+		return st.TieOperatorSSO(s.ctx, op.ID, "https://login.microsoftonline.com/4f1c2b7e-9a3d-4e52-8b61-0d7e3a9c5f24/v2.0", "AAAAAAAAAAAAAAAAAAAAAJ3kq8Hn2V0dY1mZ4oTq")
 	})
 	s.at(s.day(-30, 17, 30), "disable the editor who left", func(st *data.Store) error {
 		if err := st.SetOperatorDisabled(s.ctx, s.f.Former, true); err != nil {
@@ -195,17 +197,34 @@ func (s *seeder) company() {
 		}
 		return s.audit(st, adminEmail, "operator.invite", "email="+inviteEmail, map[string]any{"role": data.RoleEditor})
 	})
-	// Sign-ins: the editor yesterday, the admin this morning.
+	// Sign-ins: the editor yesterday on the office PC and this morning on
+	// a phone (used since from another network), the admin this morning
+	// with the authenticator app.
 	for _, l := range []struct {
-		who string
-		at  time.Time
-	}{{editorEmail, s.day(-1, 9, 2)}, {adminEmail, s.ago(6 * time.Hour)}} {
+		who, method, ua, ip, lastIP string
+		at                          time.Time
+	}{
+		{editorEmail, "password", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+			"203.0.113.24", "203.0.113.24", s.day(-1, 9, 2)},
+		{editorEmail, "password", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+			"198.51.100.61", "192.0.2.201", s.ago(3 * time.Hour)},
+		{adminEmail, "password+totp", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+			"203.0.113.24", "203.0.113.24", s.ago(6 * time.Hour)},
+	} {
 		s.at(l.at, "sign-in of "+l.who, func(st *data.Store) error {
 			_, id := secret("")
 			if err := st.CreateSession(s.ctx, id, s.op[l.who], 12*time.Hour, false); err != nil {
 				return err
 			}
-			return s.audit(st, l.who, "login", "", nil)
+			if err := st.SetSessionClient(s.ctx, id, data.ClientInfo{UserAgent: l.ua, IP: l.ip}, l.method); err != nil {
+				return err
+			}
+			if l.lastIP != l.ip {
+				if err := st.SessionSeenFrom(s.ctx, id, l.lastIP); err != nil {
+					return err
+				}
+			}
+			return s.audit(st, l.who, "login", "", map[string]any{"method": l.method})
 		})
 	}
 
