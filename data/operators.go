@@ -76,6 +76,12 @@ func ValidEmail(s string) bool {
 
 // CreateOperator adds an operator; an address already taken is a field error.
 func (s *Store) CreateOperator(ctx context.Context, in NewOperator) (*Operator, error) {
+	return s.createOperator(ctx, in, "", "")
+}
+
+// createOperator adds an operator with a password, or, tied to a subject
+// at the identity provider, without one.
+func (s *Store) createOperator(ctx context.Context, in NewOperator, issuer, subject string) (*Operator, error) {
 	in.Email = NormalizeEmail(in.Email)
 	in.Name = strings.TrimSpace(in.Name)
 	f := fieldErrors{}
@@ -86,7 +92,7 @@ func (s *Store) CreateOperator(ctx context.Context, in NewOperator) (*Operator, 
 	if in.Role != RoleAdmin && in.Role != RoleEditor {
 		f.add("role", "invalid_choice")
 	}
-	if in.PasswordHash == "" {
+	if in.PasswordHash == "" && subject == "" {
 		f.add("password", "required")
 	}
 	if in.Lang == "" {
@@ -97,7 +103,7 @@ func (s *Store) CreateOperator(ctx context.Context, in NewOperator) (*Operator, 
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	o := Operator{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: in.PasswordHash, Lang: in.Lang}
+	o := Operator{Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: in.PasswordHash, Lang: in.Lang, SSOIssuer: issuer, SSOSubject: subject}
 	if err := s.db.WithContext(ctx).Create(&o).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nil, Invalid("email", "email_taken")

@@ -69,22 +69,26 @@ func (s *Store) NextPublicEdge(ctx context.Context) (time.Time, error) {
 // other than the database: customers see an old copy marked out of date
 // until it is mended. The web application calls it once per stretch.
 func (s *Store) AlertRenderFailing(ctx context.Context, page, detail string) error {
+	now := s.now()
+	return s.alertEveryOperator(ctx, fmt.Sprintf("%s-%d", AlertRenderFailing, now.Unix()), NoticeContent{Kind: AlertRenderFailing,
+		TitleJA: "公開ページを表示用に作成できません", TitleEN: "The public pages cannot be rendered",
+		BodyJA: "公開ページ（" + page + "）の作成に失敗しています。お客様には、最後に作成できた内容を「この表示は以前の情報です」という注記付きで表示しています。\n\n原因: " + detail,
+		BodyEN: "The public page (" + page + ") fails to render. Customers see its last good copy, marked as out of date.\n\nCause: " + detail,
+		Path:   "/admin"})
+}
+
+// alertEveryOperator writes an operators' alert (content.Kind) to every
+// active operator, by email in their language, and to the operators'
+// channels; nothing when there is nobody to tell.
+func (s *Store) alertEveryOperator(ctx context.Context, thread string, content NoticeContent) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		recips, err := operatorAudience(tx)
-		if err != nil {
+		if err != nil || len(recips) == 0 {
 			return err
 		}
-		if len(recips) == 0 {
-			return nil
-		}
 		now := s.now()
-		content := NoticeContent{Kind: AlertRenderFailing, Status: "alert",
-			TitleJA: "公開ページを表示用に作成できません", TitleEN: "The public pages cannot be rendered",
-			BodyJA:    "公開ページ（" + page + "）の作成に失敗しています。お客様には、最後に作成できた内容を「この表示は以前の情報です」という注記付きで表示しています。\n\n原因: " + detail,
-			BodyEN:    "The public page (" + page + ") fails to render. Customers see its last good copy, marked as out of date.\n\nCause: " + detail,
-			UpdatedAt: &now, Path: "/admin"}
-		n := Notification{Kind: AlertRenderFailing, Thread: fmt.Sprintf("%s-%d", AlertRenderFailing, now.Unix())}
-		return s.writeNotification(tx, n, content, recips, false)
+		content.Status, content.UpdatedAt = "alert", &now
+		return s.writeNotification(tx, Notification{Kind: content.Kind, Thread: thread}, content, recips, false)
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"gorm.io/gorm"
 )
@@ -49,32 +48,9 @@ func (s *Store) TieOperatorSSO(ctx context.Context, id int64, issuer, subject st
 // CreateSSOOperator adds an operator who signs in through the identity
 // provider only (no password), tied to its subject from the start.
 func (s *Store) CreateSSOOperator(ctx context.Context, in NewOperator, issuer, subject string) (*Operator, error) {
-	in.Email, in.Name = NormalizeEmail(in.Email), strings.TrimSpace(in.Name)
-	f := fieldErrors{}
-	if !ValidEmail(in.Email) {
-		f.add("email", "bad_email")
-	}
-	f.line("name", in.Name, false, MaxName)
-	if in.Role != RoleAdmin && in.Role != RoleEditor {
-		f.add("role", "invalid_choice")
-	}
 	if subject == "" {
-		f.add("sso_subject", "required")
+		return nil, Invalid("sso_subject", "required")
 	}
-	if in.Lang == "" {
-		in.Lang = OperatorLangs[0]
-	} else if !ValidOperatorLang(in.Lang) {
-		f.add("lang", "operatorlang_unknown")
-	}
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	o := Operator{Email: in.Email, Name: in.Name, Role: in.Role, Lang: in.Lang, SSOIssuer: issuer, SSOSubject: subject}
-	if err := s.db.WithContext(ctx).Create(&o).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return nil, Invalid("email", "email_taken")
-		}
-		return nil, fmt.Errorf("data: create sso operator: %w", err)
-	}
-	return &o, nil
+	in.PasswordHash = ""
+	return s.createOperator(ctx, in, issuer, subject)
 }

@@ -40,17 +40,23 @@ type operatorSessionsPage struct {
 	Sessions []sessionRow
 }
 
-func (s *Server) showOperatorSessions(c echo.Context) error {
+// operatorSessions is the operator the path names and their live sessions.
+func (s *Server) operatorSessions(c echo.Context) (*data.Operator, []data.Session, error) {
 	id, err := idParam(c, "id")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ctx := c.Request().Context()
 	op, err := s.store.Operator(ctx, id)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	sessions, err := s.store.OperatorSessions(ctx, op.ID, sessionIdle)
+	return op, sessions, err
+}
+
+func (s *Server) showOperatorSessions(c echo.Context) error {
+	op, sessions, err := s.operatorSessions(c)
 	if err != nil {
 		return err
 	}
@@ -67,19 +73,11 @@ func (s *Server) showOperatorSessions(c echo.Context) error {
 // endOperatorSessions ends one session of an operator (the form names it)
 // or all of them. Ending the admin's own current session signs them out.
 func (s *Server) endOperatorSessions(c echo.Context) error {
-	id, err := idParam(c, "id")
+	op, sessions, err := s.operatorSessions(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	op, err := s.store.Operator(ctx, id)
-	if err != nil {
-		return err
-	}
-	sessions, err := s.store.OperatorSessions(ctx, op.ID, sessionIdle)
-	if err != nil {
-		return err
-	}
 	ref := c.FormValue("session")
 	current, _ := c.Get("session").(string)
 	var ended []map[string]any
@@ -115,16 +113,7 @@ func (s *Server) describeEndOperatorSessions(c echo.Context) (*confirmPage, erro
 	if c.FormValue("session") != "" {
 		return nil, nil
 	}
-	id, err := idParam(c, "id")
-	if err != nil {
-		return nil, err
-	}
-	ctx := c.Request().Context()
-	op, err := s.store.Operator(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	sessions, err := s.store.OperatorSessions(ctx, op.ID, sessionIdle)
+	op, sessions, err := s.operatorSessions(c)
 	if err != nil {
 		return nil, err
 	}

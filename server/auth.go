@@ -239,11 +239,7 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	// the account signed in from before, for that browser alone, so that
 	// someone who has the password cannot lock the owner out by guessing
 	// codes elsewhere.
-	accountKey := data.ThrottleKey("2fa", s.keyedHash(op.Email))
-	key := accountKey
-	if s.knownDevice(c, op) {
-		key = data.ThrottleKey("2fa-device", s.deviceHash(c))
-	}
+	key, accountKey := s.secondFactorKeys(c, op)
 	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{key: accountDelay}); err != nil {
 		return err
 	} else if !until.IsZero() {
@@ -277,6 +273,22 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 	if len(strings.TrimSpace(code)) > 6 {
 		method = "recovery_code"
 	}
+	if err := s.secondFactorPassed(c, op, method, key, accountKey); err != nil {
+		return err
+	}
+	s.auditLocalSignIn(c, op, map[string]any{"second_factor": true, "method": method})
+	next := localPath(f.Get("next"))
+	if next == "" {
+		next = "/admin"
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// secondFactorPassed turns the half-open session into a full one under a
+// new id (ErrNotFound when it is no longer waiting for its second factor),
+// clears the failures counted against the keys, and remembers the browser.
+func (s *Server) secondFactorPassed(c echo.Context, op *data.Operator, method, key, accountKey string) error {
+	ctx := c.Request().Context()
 	token := randomToken()
 	if err := s.store.PromoteSession(ctx, c.Get("session").(string), hashToken(token), method); err != nil {
 		return err
@@ -289,12 +301,19 @@ func (s *Server) verifySecondFactor(c echo.Context) error {
 		return err
 	}
 	c.Set("operator", op)
-	s.auditLocalSignIn(c, op, map[string]any{"second_factor": true, "method": method})
-	next := localPath(f.Get("next"))
-	if next == "" {
-		next = "/admin"
+	return nil
+}
+
+// secondFactorKeys are the throttle keys of second-factor attempts (codes
+// and passkeys alike, so guesses cannot be shared out between them): the
+// one to count — for the account, or, from a browser the account signed
+// in from before, for that browser alone — and the account's.
+func (s *Server) secondFactorKeys(c echo.Context, op *data.Operator) (key, accountKey string) {
+	accountKey = data.ThrottleKey("2fa", s.keyedHash(op.Email))
+	if s.knownDevice(c, op) {
+		return data.ThrottleKey("2fa-device", s.deviceHash(c)), accountKey
 	}
-	return c.Redirect(http.StatusSeeOther, next)
+	return accountKey, accountKey
 }
 
 // require2FA sends an admin without two-factor to set it up, when

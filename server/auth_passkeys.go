@@ -589,11 +589,7 @@ func (s *Server) finishPasskeySecond(c echo.Context) error {
 	// The same counter as the codes: guesses cannot be shared out between
 	// the two.
 	ctx := c.Request().Context()
-	accountKey := data.ThrottleKey("2fa", s.keyedHash(op.Email))
-	key := accountKey
-	if s.knownDevice(c, op) {
-		key = data.ThrottleKey("2fa-device", s.deviceHash(c))
-	}
+	key, accountKey := s.secondFactorKeys(c, op)
 	if until, err := s.store.ReserveAttempt(ctx, map[string]func(int) time.Duration{key: accountDelay}); err != nil {
 		return err
 	} else if !until.IsZero() {
@@ -622,21 +618,11 @@ func (s *Server) finishPasskeySecond(c echo.Context) error {
 	if err := s.usePasskey(c, u, cred); err != nil {
 		return s.passkeyJSON(c, nil, err)
 	}
-	token := randomToken()
-	if err := s.store.PromoteSession(ctx, c.Get("session").(string), hashToken(token), "password+passkey"); err != nil {
-		if errors.Is(err, data.ErrNotFound) {
-			return s.passkeyJSON(c, nil, errPasskeyNotPending)
-		}
+	if err := s.secondFactorPassed(c, op, "password+passkey", key, accountKey); errors.Is(err, data.ErrNotFound) {
+		return s.passkeyJSON(c, nil, errPasskeyNotPending)
+	} else if err != nil {
 		return err
 	}
-	s.setSessionCookie(c, token)
-	s.store.ClearLoginFailures(ctx, key)
-	s.store.ClearLoginFailures(ctx, accountKey)
-	s.store.ClearLoginFailures(ctx, data.ThrottleKey("account", s.keyedHash(op.Email)))
-	if err := s.rememberDevice(c, op); err != nil {
-		return err
-	}
-	c.Set("operator", op)
 	s.auditLocalSignIn(c, op, passkeyLoginAudit(true))
 	next := localPath(in.Next)
 	if next == "" {
