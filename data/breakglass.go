@@ -18,7 +18,7 @@ func (s *Store) AlertBreakGlassSignIn(ctx context.Context, email, browser, ip st
 	return s.alertEveryOperator(ctx, fmt.Sprintf("%s-%d", AlertBreakGlass, s.now().UnixNano()), NoticeContent{Kind: AlertBreakGlass,
 		TitleJA: email + " が緊急用アカウントでログインしました", TitleEN: email + " signed in with a break-glass account",
 		BodyJA: "シングルサインオンを通さずにログインしました（" + browser + "、IPアドレス " + ip + "）。" +
-			"ID プロバイダーの障害など、想定された使い方かどうかをご確認ください。心当たりがない場合は、オペレーター画面からこのブラウザーをログアウトさせ、パスワードを変更してください。",
+			"IDプロバイダーの障害など、想定された使い方かどうかをご確認ください。心当たりがない場合は、オペレーター画面からこのブラウザーをログアウトさせ、パスワードを変更してください。",
 		BodyEN: "They signed in here, not through single sign-on (" + browser + ", address " + ip + "). " +
 			"Check that this was expected, such as while the identity provider is down. If not, sign that browser out on the Operators page and change the password.",
 		Path: "/admin/audit?action=login"})

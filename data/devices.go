@@ -106,11 +106,12 @@ func (s *Store) OperatorDevices(ctx context.Context, operatorID int64) ([]Operat
 }
 
 // OperatorSessions lists an operator's live sessions (not expired, not
-// idle longer than idle), most recently seen first.
+// idle longer than idle, past their second factor), most recently seen
+// first.
 func (s *Store) OperatorSessions(ctx context.Context, operatorID int64, idle time.Duration) ([]Session, error) {
 	now := s.now()
 	var ss []Session
-	err := s.db.WithContext(ctx).Where("operator_id = ? AND expires_at > ? AND last_seen_at > ?", operatorID, now, now.Add(-idle)).
+	err := s.db.WithContext(ctx).Where("operator_id = ? AND expires_at > ? AND last_seen_at > ? AND mfa_pending = ?", operatorID, now, now.Add(-idle), false).
 		Order("last_seen_at DESC, created_at DESC").Find(&ss).Error
 	return ss, err
 }

@@ -232,6 +232,22 @@ func (s *Store) SetTOTP(ctx context.Context, operatorID int64, sealedSecret stri
 	})
 }
 
+// SetRecoveryCodes replaces an operator's recovery codes (by their hashes),
+// leaving the authenticator app as it is.
+func (s *Store) SetRecoveryCodes(ctx context.Context, operatorID int64, recoveryHashes []string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("operator_id = ?", operatorID).Delete(&RecoveryCode{}).Error; err != nil {
+			return err
+		}
+		for _, h := range recoveryHashes {
+			if err := tx.Create(&RecoveryCode{OperatorID: operatorID, CodeHash: h}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // UseTOTPStep accepts a TOTP time step once: a code seen before (or an
 // older one) is refused, so a code works only once.
 func (s *Store) UseTOTPStep(ctx context.Context, operatorID int64, step int64) (bool, error) {

@@ -102,7 +102,7 @@ func (s *Server) endOperatorSessions(c echo.Context) error {
 		s.clearSessionCookie(c)
 		return c.Redirect(http.StatusSeeOther, "/admin/login")
 	}
-	s.setFlash(c, "flash.sessions_ended")
+	s.setFlash(c, "sessions.flash_ended")
 	return c.Redirect(http.StatusSeeOther, "/admin/operators/"+strconv.FormatInt(op.ID, 10)+"/sessions")
 }
 
@@ -118,8 +118,11 @@ func (s *Server) describeEndOperatorSessions(c echo.Context) (*confirmPage, erro
 		return nil, err
 	}
 	back := "/admin/operators/" + strconv.FormatInt(op.ID, 10) + "/sessions"
-	return &confirmPage{Question: s.t(c, "sessions.end_all_confirm", "Email", op.Email),
-		Lines: []string{s.t(c, "sessions.end_all_effect", "Count", len(sessions))}, Back: back,
+	lines := []string{s.t(c, "sessions.end_all_effect", "Count", len(sessions))}
+	if me := operatorOf(c); me != nil && me.ID == op.ID {
+		lines = append(lines, s.t(c, "sessions.end_all_self"))
+	}
+	return &confirmPage{Question: s.t(c, "sessions.end_all_confirm", "Email", op.Email), Lines: lines, Back: back,
 		Button: s.t(c, "sessions.end_all")}, nil
 }
 

@@ -214,6 +214,19 @@ func checkTOTP(secret, code string, now time.Time) int64 {
 	return -1
 }
 
+// newRecoveryCodes makes ten single-use recovery codes and their hashes.
+func newRecoveryCodes() (codes, hashes []string) {
+	codes, hashes = make([]string, 10), make([]string, 10)
+	for i := range codes {
+		b := make([]byte, 5)
+		rand.Read(b)
+		raw := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+		codes[i] = raw[:4] + "-" + raw[4:]
+		hashes[i] = recoveryHash(codes[i])
+	}
+	return codes, hashes
+}
+
 func recoveryHash(code string) string {
 	code = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(code), "-", ""))
 	sum := sha256.Sum256([]byte("recovery:" + code))
@@ -461,6 +474,7 @@ func (s *Server) showAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	v.RecoveryCodes = s.codesToShow(c)
 	return s.render(c, http.StatusOK, "account", &view{Title: s.t(c, "account.title"), Data: v})
 }
 
@@ -570,15 +584,7 @@ func (s *Server) enableTOTP(c echo.Context) error {
 	if f.Invalid() {
 		return s.renderAccount(c, http.StatusBadRequest, f)
 	}
-	codes := make([]string, 10)
-	hashes := make([]string, 10)
-	for i := range codes {
-		b := make([]byte, 5)
-		rand.Read(b)
-		raw := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
-		codes[i] = raw[:4] + "-" + raw[4:]
-		hashes[i] = recoveryHash(codes[i])
-	}
+	codes, hashes := newRecoveryCodes()
 	sealed, err := s.seal(secret)
 	if err != nil {
 		return err

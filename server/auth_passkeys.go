@@ -639,6 +639,9 @@ func (s *Server) finishPasskeySecond(c echo.Context) error {
 func (s *Server) beginPasskeyRegistration(c echo.Context) error {
 	c.Set("audited", true)
 	op := operatorOf(c)
+	if s.managedByIdP(op) {
+		return errManagedByIdP
+	}
 	var in passkeyFinish
 	if err := readPasskeyJSON(c, &in); err != nil {
 		return s.passkeyJSON(c, nil, err)
@@ -719,7 +722,27 @@ func (s *Server) finishPasskeyRegistration(c echo.Context) error {
 		s.audit(c, "account.passkey_add_failed", "", map[string]any{"reason": "refused"})
 		return s.passkeyJSON(c, nil, err)
 	}
-	s.audit(c, "account.passkey_added", "", map[string]any{"passkey": p.ID, "name": p.Name, "synced": cred.Flags.BackupEligible})
+	fields := map[string]any{"passkey": p.ID, "name": p.Name, "synced": cred.Flags.BackupEligible}
+	// A passkey is now asked for after the password. Without an
+	// authenticator app, a lost device would leave no way in: the first
+	// one comes with recovery codes, shown once on the account page.
+	if !op.HasTOTP() {
+		left, err := s.store.RecoveryCodesLeft(ctx, op.ID)
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			codes, hashes := newRecoveryCodes()
+			if err := s.store.SetRecoveryCodes(ctx, op.ID, hashes); err != nil {
+				return err
+			}
+			if err := s.showCodesOnce(c, codes); err != nil {
+				return err
+			}
+			fields["recovery_codes"] = true
+		}
+	}
+	s.audit(c, "account.passkey_added", "", fields)
 	s.setFlash(c, "flash.passkey_added")
 	return s.passkeyJSON(c, map[string]string{"redirect": "/admin/account", "message": s.t(c, "flash.passkey_added")}, nil)
 }
@@ -823,6 +846,9 @@ func (s *Server) deletePasskey(c echo.Context) error {
 // secondFactorPage says which second factors the sign-in page offers.
 type secondFactorPage struct {
 	TOTP, Passkey bool
+	// Recovery: no authenticator app, but recovery codes (a passkey's)
+	// are left — the way in when the passkey's device is lost.
+	Recovery bool
 }
 
 // renderSecondFactor shows the second step of a password sign-in: a
@@ -839,6 +865,13 @@ func (s *Server) renderSecondFactor(c echo.Context, code int, f *form) error {
 		_, rpErr := s.relyingParty()
 		p.Passkey = has && rpErr == nil
 		p.TOTP = p.TOTP || !p.Passkey
+		if !p.TOTP {
+			left, err := s.store.RecoveryCodesLeft(c.Request().Context(), op.ID)
+			if err != nil {
+				return err
+			}
+			p.Recovery = left > 0
+		}
 	}
 	title := s.t(c, "login.2fa_title")
 	if !p.TOTP {
@@ -854,4 +887,33 @@ func passkeyLoginAudit(second bool) map[string]any {
 		fields["second_factor"] = true
 	}
 	return fields
+}
+
+// codesCookie carries recovery codes just made, sealed, from the passkey
+// ceremony (a script's request) to the account page that shows them once.
+const codesCookie = "oshirase_codes"
+
+func (s *Server) showCodesOnce(c echo.Context, codes []string) error {
+	sealed, err := s.seal(strings.Join(codes, " "))
+	if err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{Name: s.cookieName(codesCookie), Value: sealed, Path: "/admin/account", MaxAge: 300,
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteStrictMode})
+	return nil
+}
+
+// codesToShow takes the recovery codes waiting to be shown, if any.
+func (s *Server) codesToShow(c echo.Context) []string {
+	ck, err := c.Cookie(s.cookieName(codesCookie))
+	if err != nil || ck.Value == "" {
+		return nil
+	}
+	c.SetCookie(&http.Cookie{Name: s.cookieName(codesCookie), Value: "", Path: "/admin/account", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure(), SameSite: http.SameSiteStrictMode})
+	plain, err := s.unseal(ck.Value)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(plain)
 }

@@ -103,6 +103,16 @@ func TestPasskeyBrowser(t *testing.T) {
 		run("register", chromedp.Clear(formField("passkey_name")), chromedp.SendKeys(formField("passkey_name"), name),
 			chromedp.SendKeys(formField("passkey_password"), "correct horse battery"), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(css("li.card.passkey")), waitMain(m["added"]))
 		mustContain(t, ctx, "after registering", name)
+		// The first passkey, without an authenticator app, comes with
+		// recovery codes, shown once: the way in if the device is lost.
+		var codes []string
+		if lang == "ja" {
+			mustContain(t, ctx, "after registering", "リカバリーコード", "パスキーを使えなくなったとき")
+			text, err := chromedp.Run(ctx, chromedp.Text(css("pre.sample")))
+			if codes = strings.Fields(text); err != nil || len(codes) != 10 {
+				t.Fatalf("recovery codes %q (%v)", text, err)
+			}
+		}
 		checkA11y(t, ctx, axe, lang+" account page with a passkey")
 		shoot(t, ctx, "passkey-account-"+lang)
 		if !hasAudit(t, a, "account.passkey_added", name) {
@@ -129,6 +139,21 @@ func TestPasskeyBrowser(t *testing.T) {
 		run("second step", pressEnterOn(`[data-passkey="second"] button`), chromedp.WaitVisible(css("nav.console-nav")))
 		if !hasAudit(t, a, "login", `"second_factor":true`) {
 			t.Fatalf("%s: the second step is not in the audit trail", lang)
+		}
+		if len(codes) > 0 {
+			// A lost device: a recovery code instead of the passkey.
+			run("sign out", pressEnterOn(`form[action="/admin/logout"] button`), chromedp.WaitVisible(formField("email")))
+			run("password again", chromedp.Navigate(base+"/admin/login?lang="+lang), chromedp.WaitVisible(formField("email")),
+				chromedp.SendKeys(formField("email"), "admin@example.com"), chromedp.SendKeys(formField("password"), "correct horse battery"),
+				chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(css(`details.break-glass summary`)))
+			run("open the recovery form", chromedp.Click(css("details.break-glass summary")), chromedp.WaitVisible(css(`details.break-glass [name=code]`)))
+			checkA11y(t, ctx, axe, lang+" second step with the recovery form")
+			shoot(t, ctx, "passkey-recovery-"+lang)
+			run("recovery code", chromedp.SendKeys(css(`details.break-glass [name=code]`), codes[0]),
+				chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(css("nav.console-nav")))
+			if !hasAudit(t, a, "login.recovery_code", "") {
+				t.Fatal("the recovery code sign-in is not in the audit trail")
+			}
 		}
 
 		// Rename and remove, from the list.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -60,6 +61,13 @@ const (
 	ssoDiscoveryTimeout = 5 * time.Second
 	ssoRetryAfter       = 30 * time.Second
 	ssoExchangeTimeout  = 10 * time.Second
+	// Once found, the provider is looked at again (its discovery document,
+	// for at most ssoRecheckTimeout) when the login page is shown and the
+	// last look is older than ssoRecheckEvery, so an outage that began
+	// later is said there too, and its button does not send people to a
+	// provider that does not answer.
+	ssoRecheckEvery   = 30 * time.Second
+	ssoRecheckTimeout = 2 * time.Second
 	// ssoCookie binds a sign-in in flight to the browser that began it.
 	ssoCookie       = "oshirase_sso"
 	ssoCallbackPath = "/admin/login/sso/callback"
@@ -78,6 +86,8 @@ type ssoProvider struct {
 	mu     sync.Mutex // held while discovering
 	prov   *oidc.Provider
 	failed time.Time
+	// checked is when the provider last answered or was last looked at.
+	checked time.Time
 	// down says the last look at the provider failed, for the login page
 	// (read without waiting for a discovery in progress).
 	down atomic.Bool
@@ -99,9 +109,15 @@ func newSSOProvider(o *SSOOptions, now func() time.Time, log *slog.Logger) *ssoP
 
 // provider discovers the provider, or says errSSOUnavailable.
 func (p *ssoProvider) provider(ctx context.Context) (*oidc.Provider, error) {
+	if p.prov != nil || p.down.Load() {
+		p.recheck(ctx, p.down.Load())
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.prov != nil {
+		if p.down.Load() {
+			return nil, errSSOUnavailable
+		}
 		return p.prov, nil
 	}
 	if !p.failed.IsZero() && p.now().Sub(p.failed) < ssoRetryAfter {
@@ -120,8 +136,40 @@ func (p *ssoProvider) provider(ctx context.Context) (*oidc.Provider, error) {
 	if p.down.Swap(false) {
 		p.log.Info("single sign-on is available again", "issuer", p.opts.Issuer)
 	}
-	p.prov, p.failed = prov, time.Time{}
+	p.prov, p.failed, p.checked = prov, time.Time{}, p.now()
 	return prov, nil
+}
+
+// recheck looks at a provider found before, when the last look is older
+// than ssoRecheckEvery (or now, with force), and says whether it answers.
+func (p *ssoProvider) recheck(ctx context.Context, force bool) {
+	p.mu.Lock()
+	due := p.prov != nil && (force || p.now().Sub(p.checked) >= ssoRecheckEvery)
+	if due {
+		p.checked = p.now()
+	}
+	p.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ssoRecheckTimeout)
+	defer cancel()
+	ok := false
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.opts.Issuer, "/")+"/.well-known/openid-configuration", nil)
+	if err == nil {
+		var res *http.Response
+		if res, err = p.client.Do(req); err == nil {
+			io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+			res.Body.Close()
+			ok = res.StatusCode == http.StatusOK
+		}
+	}
+	switch was := p.down.Swap(!ok); {
+	case !ok && !was:
+		p.log.Warn("single sign-on is unavailable: the identity provider does not answer", "issuer", p.opts.Issuer, "err", err)
+	case ok && was:
+		p.log.Info("single sign-on is available again", "issuer", p.opts.Issuer)
+	}
 }
 
 func (p *ssoProvider) oauth2(prov *oidc.Provider, redirect string) *oauth2.Config {
@@ -231,6 +279,7 @@ func (p *page) SSO() *ssoLogin {
 	if sso == nil {
 		return nil
 	}
+	sso.recheck(context.Background(), false)
 	return &ssoLogin{Name: sso.opts.Name, Unavailable: sso.down.Load(), BreakGlass: len(sso.opts.BreakGlass) > 0}
 }
 
@@ -321,6 +370,11 @@ func (s *Server) finishSSO(c echo.Context) error {
 		changes := map[string]any{"reason": fail.reason}
 		for k, v := range fail.detail {
 			changes[k] = v
+		}
+		if fail.reason == "state" && operatorOf(c) != nil {
+			// A used or old callback opened again by someone signed in
+			// (the back button, a bookmark): they are in already.
+			return c.Redirect(http.StatusSeeOther, "/admin")
 		}
 		s.audit(c, "login.sso_failed", fail.target, changes)
 		s.log.Info("single sign-on refused", "reason", fail.reason, "target", fail.target)

@@ -385,11 +385,11 @@ func TestSSOJustInTime(t *testing.T) {
 	// account page offers none of them, and posting the forms anyway is
 	// refused.
 	r := c.get("/admin/account")
-	expect(t, r, http.StatusOK, "パスワード、二段階認証、メールアドレスは Example ID で管理されています。")
+	expect(t, r, http.StatusOK, "パスワード、2段階認証、メールアドレスは Example ID で管理されています。")
 	expectNot(t, r, `action="/admin/account/password"`, `action="/admin/account/email"`, `action="/admin/account/2fa"`, "passkey")
 	for _, path := range []string{"/admin/account/password", "/admin/account/email", "/admin/account/2fa", "/admin/account/2fa/disable"} {
 		expect(t, c.post(path, url.Values{"current": {""}, "new": {"a whole new passphrase"}, "confirm": {"a whole new passphrase"},
-			"new_email": {"elsewhere@example.com"}}), http.StatusForbidden, "ID プロバイダーで管理されているため、ここでは変更できません。")
+			"new_email": {"elsewhere@example.com"}}), http.StatusForbidden, "IDプロバイダーで管理されているため、ここでは変更できません。")
 	}
 	if op := on.operator("new.person@example.com"); op.PasswordHash != "" {
 		t.Fatal("a password was set through the account page")
@@ -424,8 +424,8 @@ func TestSSORoleClaim(t *testing.T) {
 	if op := a.operator("support@example.com"); op.Role != data.RoleEditor {
 		t.Fatalf("support is %s", op.Role)
 	}
-	refused(t, a, a.client().ssoSignIn(t, idp, "u-sales"), http.StatusForbidden, "no_role", "コンソールを利用する権限がありません。")
-	refused(t, a, a.client().ssoSignIn(t, idp, "u-nothing"), http.StatusForbidden, "no_role", "コンソールを利用する権限がありません。")
+	refused(t, a, a.client().ssoSignIn(t, idp, "u-sales"), http.StatusForbidden, "no_role", "管理画面を利用する権限がありません。")
+	refused(t, a, a.client().ssoSignIn(t, idp, "u-nothing"), http.StatusForbidden, "no_role", "管理画面を利用する権限がありません。")
 	if _, err := a.store.OperatorByEmail(context.Background(), "sales@example.com"); err == nil {
 		t.Fatal("no role, yet an account")
 	}
@@ -448,7 +448,7 @@ func TestSSORoleClaim(t *testing.T) {
 	}
 	// Taken away altogether: no way in, the account stays as it was.
 	idp.user("u-lead", "lead@example.com", true, map[string]any{"roles": []string{}})
-	refused(t, a, a.client().ssoSignIn(t, idp, "u-lead"), http.StatusForbidden, "no_role", "コンソールを利用する権限がありません。")
+	refused(t, a, a.client().ssoSignIn(t, idp, "u-lead"), http.StatusForbidden, "no_role", "管理画面を利用する権限がありません。")
 
 	// The last admin stays one, whatever the claim says, and that is
 	// audited and logged.
@@ -527,6 +527,39 @@ func TestSSOWrongIssuerIsUnavailableNotAnError(t *testing.T) {
 	expectNot(t, a.client().get("/admin/login"), "接続できない")
 }
 
+// TestSSOOutageAfterStart: a provider that stops answering after it was
+// found is noticed when the login page is next shown (at most
+// ssoRecheckEvery after the last look): the page says so with the
+// break-glass form open, the button's address answers "unavailable"
+// instead of sending people to a provider that does not answer, and all
+// of it clears once the provider answers again.
+func TestSSOOutageAfterStart(t *testing.T) {
+	idp := newTestIdP(t)
+	a := newSSOTestServer(t, idp, func(o *SSOOptions) { o.BreakGlass = []string{"admin@example.com"} })
+	idp.user("u-editor", "editor@example.com", true, nil)
+	if r := a.client().ssoSignIn(t, idp, "u-editor"); r.code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.code)
+	}
+	working := idp.srv.Config.Handler
+	idp.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusBadGateway)
+	})
+	c := a.client()
+	c.allow5xx = true
+	expectNot(t, c.get("/admin/login"), "接続できない") // looked at moments ago
+	a.clock.Advance(ssoRecheckEvery + time.Second)
+	expect(t, c.get("/admin/login"), http.StatusOK, "現在、Example ID に接続できない", `<details class="break-glass" open>`)
+	expect(t, c.get("/admin/login/sso"), http.StatusServiceUnavailable, "現在、Example ID に接続できない")
+
+	idp.srv.Config.Handler = working
+	a.clock.Advance(ssoRecheckEvery + time.Second)
+	page := c.get("/admin/login")
+	expectNot(t, page, "接続できない", `<details class="break-glass" open>`)
+	if r := a.client().ssoSignIn(t, idp, "u-editor"); r.code != http.StatusSeeOther {
+		t.Fatalf("after the outage: %d\n%s", r.code, r.body)
+	}
+}
+
 func TestSSOWrongAudience(t *testing.T) {
 	idp := newTestIdP(t)
 	a := newSSOTestServer(t, idp, nil)
@@ -574,7 +607,15 @@ func TestSSOReplayedState(t *testing.T) {
 	if r := c.back(t, back); r.code != http.StatusSeeOther {
 		t.Fatalf("first: %d\n%s", r.code, r.body)
 	}
-	c.get("/admin/logout")
+	// Opened again while signed in (the back button): back to the
+	// console, nothing else happens.
+	if r := c.back(t, back); r.code != http.StatusSeeOther || r.header.Get("Location") != "/admin" {
+		t.Fatalf("replayed while signed in: %d %s", r.code, r.header.Get("Location"))
+	}
+	if n := len(a.audits("login")); n != 1 {
+		t.Fatalf("%d sign-ins audited, want 1", n)
+	}
+	expect(t, c.post("/admin/logout", url.Values{}), http.StatusSeeOther)
 	refused(t, a, c.back(t, back), http.StatusBadRequest, "state", "すでに使われています。")
 	// No state at all reads the same.
 	refused(t, a, c.get(ssoCallbackPath+"?code=x"), http.StatusBadRequest, "state", "すでに使われています。")
@@ -605,7 +646,7 @@ func TestSSOProviderError(t *testing.T) {
 	state := auth.Query().Get("state")
 	// The person said no at the provider.
 	refused(t, a, c.get(ssoCallbackPath+"?error=access_denied&error_description=User+cancelled&state="+url.QueryEscape(state)),
-		http.StatusForbidden, "denied", "ID プロバイダーでログインが許可されませんでした。")
+		http.StatusForbidden, "denied", "IDプロバイダーでログインが許可されませんでした。")
 	if r := c.get("/admin"); r.code == http.StatusOK {
 		t.Fatal("signed in")
 	}
@@ -615,7 +656,7 @@ func TestSSOProviderError(t *testing.T) {
 	q := auth.Query()
 	q.Set("prompt", "none")
 	auth.RawQuery = q.Encode()
-	refused(t, a, c.back(t, idp.authorize(t, auth.String(), "")), http.StatusForbidden, "provider", "ID プロバイダーからエラーが返されました。")
+	refused(t, a, c.back(t, idp.authorize(t, auth.String(), "")), http.StatusForbidden, "provider", "IDプロバイダーからエラーが返されました。")
 }
 
 func TestSSOAddressChecks(t *testing.T) {
@@ -637,7 +678,7 @@ func TestSSOBreakGlass(t *testing.T) {
 
 	c := a.client()
 	page := c.get("/admin/login")
-	expect(t, page, http.StatusOK, `<details class="break-glass">`, "緊急用アカウント (break-glass)", "あらかじめ指定された管理者だけが")
+	expect(t, page, http.StatusOK, `<details class="break-glass">`, "緊急用アカウント", "あらかじめ指定された管理者だけが")
 	// An editor's right password is refused, with the reason.
 	r := c.post("/admin/login", url.Values{"email": {"editor@example.com"}, "password": {"correct horse battery"}})
 	expect(t, r, http.StatusForbidden, "このアカウントはシングルサインオンでログインしてください。", `<details class="break-glass" open>`)

@@ -197,19 +197,19 @@ func (s *seeder) company() {
 		}
 		return s.audit(st, adminEmail, "operator.invite", "email="+inviteEmail, map[string]any{"role": data.RoleEditor})
 	})
-	// Sign-ins: the editor yesterday on the office PC and this morning on
-	// a phone (used since from another network), the admin this morning
-	// with the authenticator app.
+	// Sign-ins within the last two hours (older ones would be idle, signed
+	// out): the editor on the office PC and on a phone (used since from
+	// another network), the admin with the authenticator app.
 	for _, l := range []struct {
 		who, method, ua, ip, lastIP string
 		at                          time.Time
 	}{
 		{editorEmail, "password", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-			"203.0.113.24", "203.0.113.24", s.day(-1, 9, 2)},
+			"203.0.113.24", "203.0.113.24", s.ago(70 * time.Minute)},
 		{editorEmail, "password", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-			"198.51.100.61", "192.0.2.201", s.ago(3 * time.Hour)},
+			"198.51.100.61", "192.0.2.201", s.ago(25 * time.Minute)},
 		{adminEmail, "password+totp", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
-			"203.0.113.24", "203.0.113.24", s.ago(6 * time.Hour)},
+			"203.0.113.24", "203.0.113.24", s.ago(50 * time.Minute)},
 	} {
 		s.at(l.at, "sign-in of "+l.who, func(st *data.Store) error {
 			_, id := secret("")
