@@ -145,3 +145,31 @@ func TestPasskeysLimit(t *testing.T) {
 		t.Fatalf("past the limit: %v", err)
 	}
 }
+
+// TestPasskeyNamesReadAsTheyAre: a name that shows nothing (zero-width
+// spaces) is refused as empty, and one with bidirectional controls, which
+// would read other than it is, as bad text.
+func TestPasskeyNamesReadAsTheyAre(t *testing.T) {
+	ctx := context.Background()
+	store := datatest.Open(t, datatest.NewClock(time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)))
+	op, err := store.CreateOperator(ctx, data.NewOperator{Email: "a@example.com", Role: data.RoleAdmin, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct{ name, want string }{
+		{"\u200b\u200b", "required"},
+		{"\u2060 \ufeff", "required"},
+		{"\u202egnp.exe", "bad_text"},
+		{"key \u2066x\u2069", "bad_text"},
+		{"YubiKey 5C\u200d", ""}, // a joiner beside text is text
+	} {
+		_, err := store.AddPasskey(ctx, op.ID, data.NewPasskey{Name: tc.name, CredentialID: fmt.Sprintf("cred-%d", i), Credential: "{}"})
+		var v *data.ValidationError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q refused: %v", tc.name, err)
+		case tc.want != "" && (!errors.As(err, &v) || v.Fields["name"] != tc.want):
+			t.Errorf("%q: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+}

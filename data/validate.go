@@ -61,11 +61,28 @@ func (f fieldErrors) block(field, v string, required bool, max int) {
 	f.text(field, v, required, max, true)
 }
 
+// invisible reports whether a line shows nothing: only spaces and format
+// characters (zero-width spaces, joiners), which TrimSpace keeps.
+func invisible(v string) bool {
+	for _, r := range v {
+		if !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// bidiControl reports the embedding, override and isolate controls, which
+// make a name read other than it is ("\u202egnp.exe" shows as "exe.png").
+func bidiControl(r rune) bool {
+	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
+}
+
 func (f fieldErrors) text(field, v string, required bool, max int, multiline bool) {
 	switch {
 	case !utf8.ValidString(v):
 		f.add(field, "bad_text")
-	case strings.TrimSpace(v) == "":
+	case strings.TrimSpace(v) == "" || (!multiline && invisible(v)):
 		if required {
 			f.add(field, "required")
 		}
@@ -75,7 +92,8 @@ func (f fieldErrors) text(field, v string, required bool, max int, multiline boo
 	for _, r := range v {
 		// NUL is refused by PostgreSQL and other control characters have no
 		// business in a status message; line breaks only where text is a block.
-		if (unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r == utf8.RuneError {
+		if (unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r == utf8.RuneError ||
+			(!multiline && bidiControl(r)) {
 			f.add(field, "bad_text")
 			return
 		}
