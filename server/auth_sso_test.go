@@ -385,7 +385,7 @@ func TestSSOJustInTime(t *testing.T) {
 	// account page offers none of them, and posting the forms anyway is
 	// refused.
 	r := c.get("/admin/account")
-	expect(t, r, http.StatusOK, "パスワード、2段階認証、メールアドレスは Example ID で管理されています。")
+	expect(t, r, http.StatusOK, "パスワード、2段階認証、メールアドレスは Example ID で管理されています。", "Example ID の管理者にご連絡ください。")
 	expectNot(t, r, `action="/admin/account/password"`, `action="/admin/account/email"`, `action="/admin/account/2fa"`, "passkey")
 	for _, path := range []string{"/admin/account/password", "/admin/account/email", "/admin/account/2fa", "/admin/account/2fa/disable"} {
 		expect(t, c.post(path, url.Values{"current": {""}, "new": {"a whole new passphrase"}, "confirm": {"a whole new passphrase"},
