@@ -14,6 +14,11 @@ func (s *Server) showLogin(c echo.Context) error {
 	if operatorOf(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/admin")
 	}
+	if s.sso != nil {
+		// Once a while, before the page says whether single sign-on
+		// works (here only: no other page waits on the provider).
+		s.sso.recheck(c.Request().Context(), false)
+	}
 	f := &form{Values: map[string][]string{"next": {localPath(c.QueryParam("next"))}}}
 	return s.render(c, http.StatusOK, "login", &view{Title: s.t(c, "login.title"), Form: f})
 }
@@ -46,6 +51,9 @@ type dashboardPage struct {
 	// upstream sources whose last check failed (their state shown is old).
 	Attention        data.Attention
 	FailingUpstreams []data.Upstream
+	// SSODown names the identity provider when its last look failed (the
+	// login page looks; the dashboard only says what it found).
+	SSODown string
 }
 
 // QualifiedName is a component's name with its product's, for the page.
@@ -72,6 +80,9 @@ func (s *Server) showDashboard(c echo.Context) error {
 		if u.Enabled && u.LastError != "" {
 			v.FailingUpstreams = append(v.FailingUpstreams, u)
 		}
+	}
+	if s.sso != nil && s.sso.down.Load() {
+		v.SSODown = s.sso.opts.Name
 	}
 	return s.render(c, http.StatusOK, "dashboard", &view{Title: s.t(c, "dashboard.title"), Data: v})
 }

@@ -279,7 +279,6 @@ func (p *page) SSO() *ssoLogin {
 	if sso == nil {
 		return nil
 	}
-	sso.recheck(context.Background(), false)
 	return &ssoLogin{Name: sso.opts.Name, Unavailable: sso.down.Load(), BreakGlass: len(sso.opts.BreakGlass) > 0}
 }
 

@@ -550,11 +550,16 @@ func TestSSOOutageAfterStart(t *testing.T) {
 	a.clock.Advance(ssoRecheckEvery + time.Second)
 	expect(t, c.get("/admin/login"), http.StatusOK, "現在、Example ID に接続できない", `<details class="break-glass" open>`)
 	expect(t, c.get("/admin/login/sso"), http.StatusServiceUnavailable, "現在、Example ID に接続できない")
+	// Operators already signed in learn it on the dashboard.
+	admin := a.client()
+	admin.login("admin@example.com")
+	expect(t, admin.get("/admin"), http.StatusOK, "Example ID でのログインができません")
 
 	idp.srv.Config.Handler = working
 	a.clock.Advance(ssoRecheckEvery + time.Second)
 	page := c.get("/admin/login")
 	expectNot(t, page, "接続できない", `<details class="break-glass" open>`)
+	expectNot(t, admin.get("/admin"), "Example ID でのログインができません")
 	if r := a.client().ssoSignIn(t, idp, "u-editor"); r.code != http.StatusSeeOther {
 		t.Fatalf("after the outage: %d\n%s", r.code, r.body)
 	}
